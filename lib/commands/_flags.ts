@@ -1,0 +1,70 @@
+/**
+ * Flag parsing shared by the commands: `node:util` parseArgs in strict mode, with its errors
+ * turned into {@link UserError}s and typed number helpers.
+ * @module
+ */
+import { parseArgs, type ParseArgsConfig } from "node:util";
+import { UserError } from "../errors.ts";
+
+/** Option specs as `node:util` parseArgs takes them. */
+export type FlagSpec = NonNullable<ParseArgsConfig["options"]>;
+
+/**
+ * Parses `argv` for `command`; unknown flags and positionals are user errors.
+ * Adds `--help` (-h) automatically; when given, prints `usage` and returns undefined.
+ */
+export function parseFlags<T extends FlagSpec>(
+  command: string,
+  argv: string[],
+  options: T,
+  usage: string,
+): Record<keyof T, string | boolean | undefined> | undefined {
+  let parsed: { values: Record<string, string | boolean | undefined> };
+  try {
+    parsed = parseArgs({
+      args: argv,
+      options: { ...options, help: { type: "boolean", short: "h" } },
+      strict: true,
+      allowPositionals: false,
+    }) as unknown as { values: Record<string, string | boolean | undefined> };
+  } catch (e) {
+    throw new UserError(`recsimu ${command}: ${(e as Error).message}\n${usage}`);
+  }
+  if (parsed.values.help) {
+    console.log(usage);
+    return undefined;
+  }
+  return parsed.values as Record<keyof T, string | boolean | undefined>;
+}
+
+/** A number flag: finite, optionally an integer and within [min, max]. */
+export function numFlag(
+  name: string,
+  value: string | boolean | undefined,
+  fallback: number,
+  opts: { integer?: boolean; min?: number; max?: number } = {},
+): number {
+  if (value === undefined) return fallback;
+  const v = Number(value);
+  if (typeof value !== "string" || value.trim() === "" || !Number.isFinite(v)) {
+    throw new UserError(`--${name}: expected a number, got "${value}"`);
+  }
+  if (opts.integer && !Number.isInteger(v)) {
+    throw new UserError(`--${name}: expected an integer, got "${value}"`);
+  }
+  if (opts.min !== undefined && v < opts.min) {
+    throw new UserError(`--${name}: must be at least ${opts.min}, got ${v}`);
+  }
+  if (opts.max !== undefined && v > opts.max) {
+    throw new UserError(`--${name}: must be at most ${opts.max}, got ${v}`);
+  }
+  return v;
+}
+
+/** A string flag that must be present. */
+export function requireFlag(command: string, name: string, value: string | boolean | undefined): string {
+  if (typeof value !== "string" || value === "") {
+    throw new UserError(`recsimu ${command}: --${name} is required`);
+  }
+  return value;
+}
