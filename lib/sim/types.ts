@@ -40,6 +40,11 @@ export interface SimulatorLike {
   readonly itemCount: number;
   /** Item ids in vocabulary order. */
   readonly items: readonly string[];
+  /**
+   * Real start states (histories of up to N pairs taken from held-out sessions of the log), for
+   * environments that reset to a realistic user; may be empty.
+   */
+  readonly startStates: readonly (readonly StepRecord[])[];
   /** True when `id` is in the vocabulary. */
   hasItem(id: string): boolean;
   /**
