@@ -8,12 +8,30 @@ import { UserError } from "./lib/errors.ts";
 type Command = { summary: string; load: () => Promise<{ run(argv: string[]): Promise<void> }> };
 
 const COMMANDS: Record<string, Command> = {
-  synth: { summary: "write a seeded synthetic session log", load: () => import("./lib/commands/synth.ts") },
-  train: { summary: "train a RecSimu simulator on a log", load: () => import("./lib/commands/train.ts") },
-  eval: { summary: "evaluate a trained simulator on the test tuples", load: () => import("./lib/commands/eval.ts") },
-  predict: { summary: "score JSON lines from stdin", load: () => import("./lib/commands/predict.ts") },
-  serve: { summary: "HTTP reward / environment endpoint", load: () => import("./lib/commands/serve.ts") },
-  demo: { summary: "synth -> train -> eval on an embedded default", load: () => import("./lib/commands/demo.ts") },
+  synth: {
+    summary: "write a seeded synthetic session log",
+    load: () => import("./lib/commands/synth.ts"),
+  },
+  train: {
+    summary: "train a RecSimu simulator on a log",
+    load: () => import("./lib/commands/train.ts"),
+  },
+  eval: {
+    summary: "evaluate a trained simulator on the test tuples",
+    load: () => import("./lib/commands/eval.ts"),
+  },
+  predict: {
+    summary: "score JSON lines from stdin",
+    load: () => import("./lib/commands/predict.ts"),
+  },
+  serve: {
+    summary: "HTTP reward / environment endpoint",
+    load: () => import("./lib/commands/serve.ts"),
+  },
+  demo: {
+    summary: "synth -> train -> eval on an embedded default",
+    load: () => import("./lib/commands/demo.ts"),
+  },
 };
 
 const USAGE = `recsimu — a GAN-learned user simulator for RL recommenders

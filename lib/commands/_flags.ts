@@ -28,7 +28,7 @@ export function parseFlags<T extends FlagSpec>(
       allowPositionals: false,
     }) as unknown as { values: Record<string, string | boolean | undefined> };
   } catch (e) {
-    throw new UserError(`recsimu ${command}: ${(e as Error).message}\n${usage}`);
+    throw new UserError(`${(e as Error).message}\n${usage}`);
   }
   if (parsed.values.help) {
     console.log(usage);
@@ -62,9 +62,13 @@ export function numFlag(
 }
 
 /** A string flag that must be present. */
-export function requireFlag(command: string, name: string, value: string | boolean | undefined): string {
+export function requireFlag(
+  command: string,
+  name: string,
+  value: string | boolean | undefined,
+): string {
   if (typeof value !== "string" || value === "") {
-    throw new UserError(`recsimu ${command}: --${name} is required`);
+    throw new UserError(`--${name} is required (see recsimu ${command} --help)`);
   }
   return value;
 }

@@ -1,0 +1,103 @@
+/**
+ * `recsimu synth`: flags -> {@link SynthOptions} -> DIR/log.csv and DIR/synth.json.
+ * @module
+ */
+import { join } from "node:path";
+import { writeFileAtomic } from "../atomic.ts";
+import {
+  SYNTH_DEFAULTS,
+  SYNTH_LABELS,
+  SYNTH_LIMITS,
+  SYNTH_VERSION,
+  type SynthOptions,
+  writeSynthLog,
+} from "../data/synth.ts";
+import { UserError } from "../errors.ts";
+import { numFlag, parseFlags, requireFlag } from "./_flags.ts";
+
+const D = SYNTH_DEFAULTS;
+const USAGE = `Usage: recsimu synth --out DIR [flags]
+
+Writes a seeded synthetic session log to DIR/log.csv and its description to DIR/synth.json.
+
+Flags:
+  --out DIR            output directory (required)
+  --seed N             root seed (default ${D.seed})
+  --sessions N         number of sessions (default ${D.sessions})
+  --items V            number of items (default ${D.items})
+  --categories C       number of item categories, at most V (default ${D.categories})
+  --min-length L       shortest session, in rows (default ${D.minLength}, or --max-length if less)
+  --max-length L       longest session, in rows (default ${D.maxLength}, or --min-length if more)
+  -h, --help           show this help`;
+
+/** Runs `recsimu synth` with the arguments after the command name. */
+export async function run(argv: string[]): Promise<void> {
+  const f = parseFlags("synth", argv, {
+    out: { type: "string" },
+    seed: { type: "string" },
+    sessions: { type: "string" },
+    items: { type: "string" },
+    categories: { type: "string" },
+    "min-length": { type: "string" },
+    "max-length": { type: "string" },
+  }, USAGE);
+  if (f === undefined) return;
+  const out = requireFlag("synth", "out", f.out);
+  const integer = true;
+  const items = numFlag("items", f.items, D.items, { integer, min: 1, max: SYNTH_LIMITS.items });
+  // A length given alone moves the other's default so that the pair stays valid.
+  const length = (name: string, value: string | boolean | undefined) =>
+    numFlag(name, value, NaN, { integer, min: 1, max: SYNTH_LIMITS.length });
+  const minGiven = length("min-length", f["min-length"]);
+  const maxGiven = length("max-length", f["max-length"]);
+  const minLength = Number.isNaN(minGiven) ? Math.min(D.minLength, maxGiven || Infinity) : minGiven;
+  const maxLength = Number.isNaN(maxGiven) ? Math.max(D.maxLength, minLength) : maxGiven;
+  const options: SynthOptions = {
+    seed: numFlag("seed", f.seed, D.seed, { integer, min: 0, max: 2 ** 31 - 1 }),
+    sessions: numFlag("sessions", f.sessions, D.sessions, {
+      integer,
+      min: 1,
+      max: SYNTH_LIMITS.sessions,
+    }),
+    items,
+    categories: numFlag("categories", f.categories, Math.min(D.categories, items), {
+      integer,
+      min: 1,
+      max: Math.min(SYNTH_LIMITS.categories, items),
+    }),
+    minLength,
+    maxLength,
+  };
+  if (options.maxLength < options.minLength) {
+    throw new UserError(
+      `--max-length (${options.maxLength}) must be at least --min-length (${options.minLength})`,
+    );
+  }
+  const logPath = join(out, "log.csv");
+  const started = performance.now();
+  const result = await writeSynthLog(logPath, options);
+  const seconds = (performance.now() - started) / 1000;
+  await writeFileAtomic(
+    join(out, "synth.json"),
+    JSON.stringify(
+      {
+        generator: "recsimu-synth",
+        version: SYNTH_VERSION,
+        seed: options.seed,
+        options,
+        labels: SYNTH_LABELS,
+        positive: SYNTH_LABELS.map((l) => l !== "skip"),
+        rows: result.rows,
+        sessions: result.sessions,
+        positiveRate: result.positiveRate,
+      },
+      null,
+      2,
+    ) + "\n",
+  );
+  console.error(
+    `synth: wrote ${result.sessions} sessions, ${result.rows} rows (positive ${
+      (100 * result.positiveRate).toFixed(1)
+    }%) to ${logPath} in ${seconds.toFixed(1)} s`,
+  );
+}

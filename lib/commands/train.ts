@@ -1,0 +1,182 @@
+/**
+ * `recsimu train --data LOG.csv --out MODEL_DIR [flags]`: Algorithm 1 on a log, checkpoint in
+ * MODEL_DIR, test metrics as JSON on stdout and as a table on stderr.
+ * @module
+ */
+import { numFlag, parseFlags, requireFlag } from "./_flags.ts";
+import { TRAIN_DEFAULTS, type TrainConfig, validateConfig, type Variant } from "../config.ts";
+import { type BackendName, initBackend } from "../tf.ts";
+import { formatStats, loadDataset } from "../data/dataset.ts";
+import { loadEmbeddingsCsv } from "../embeddings/load.ts";
+import { trainRecSimu } from "../train/loop.ts";
+import { metricsTable } from "../eval/table.ts";
+import { UserError } from "../errors.ts";
+
+const D = TRAIN_DEFAULTS;
+
+/** Flags shared by commands that train (train, experiment, demo). */
+export const TRAIN_FLAGS = {
+  "state-length": { type: "string" },
+  "min-count": { type: "string" },
+  positive: { type: "string" },
+  "min-state-length": { type: "string" },
+  upsample: { type: "string" },
+  "emb-dim": { type: "string" },
+  "feedback-dim": { type: "string" },
+  hidden: { type: "string" },
+  fc: { type: "string" },
+  alpha: { type: "string" },
+  beta: { type: "string" },
+  lambda: { type: "string" },
+  lr: { type: "string" },
+  batch: { type: "string" },
+  "pre-g-epochs": { type: "string" },
+  "pre-d-epochs": { type: "string" },
+  epochs: { type: "string" },
+  "d-steps": { type: "string" },
+  "g-steps": { type: "string" },
+  patience: { type: "string" },
+  variant: { type: "string" },
+  "i2v-epochs": { type: "string" },
+  seed: { type: "string" },
+} as const;
+
+/** Help text of {@link TRAIN_FLAGS}. */
+export const TRAIN_FLAGS_HELP = `Data:
+  --state-length N       history pairs per state (default ${D.stateLength})
+  --min-count C          drop items seen fewer times (default ${D.minCount})
+  --positive L1,L2       positive labels (default ${D.positive.join(",")})
+  --min-state-length M   also train on shorter, padded states (default N: full states only)
+  --upsample R           repeat positive training tuples R times in all (default 1)
+Model:
+  --emb-dim E            item2vec size (default ${D.embDim})   --feedback-dim F (default ${D.feedbackDim})
+  --hidden H             GRU size (default ${D.hidden})        --fc W   FC width (default ${D.fc})
+  --i2v-epochs K         item2vec epochs (default ${D.i2vEpochs})
+Training (Algorithm 1):
+  --alpha A --beta B --lambda L   loss weights (default ${D.alpha}, ${D.beta}, ${D.lambda})
+  --lr R (default ${D.learningRate})  --batch B (default ${D.batch})  --seed S (default ${D.seed})
+  --pre-g-epochs P --pre-d-epochs P --epochs E   (default ${D.preGEpochs}, ${D.preDEpochs}, ${D.epochs})
+  --d-steps K --g-steps K   updates per adversarial round (default ${D.dSteps}, ${D.gSteps})
+  --patience P           early stop after P epochs without better validation AUC (default ${D.patience}: off)
+  --variant V            recsimu | recsimu-1 (K+1 outputs) | recsimu-3 (no adversarial terms);
+                         RecSimu-2 is --beta 0`;
+
+/** Builds a TrainConfig from parsed flags. */
+export function configFromFlags(v: Record<string, string | boolean | undefined>): TrainConfig {
+  const int = { integer: true, min: 0 };
+  const n = (name: string, fallback: number, o = {}) => numFlag(name, v[name], fallback, o);
+  const stateLength = n("state-length", D.stateLength, { integer: true, min: 1 });
+  return validateConfig({
+    stateLength,
+    minCount: n("min-count", D.minCount, { integer: true, min: 1 }),
+    positive: typeof v.positive === "string"
+      ? v.positive.split(",").map((s) => s.trim()).filter(Boolean)
+      : [...D.positive],
+    minStateLength: n("min-state-length", stateLength, int),
+    upsample: n("upsample", D.upsample, { min: 1 }),
+    embDim: n("emb-dim", D.embDim, { integer: true, min: 1 }),
+    feedbackDim: n("feedback-dim", D.feedbackDim, { integer: true, min: 1 }),
+    hidden: n("hidden", D.hidden, { integer: true, min: 1 }),
+    fc: n("fc", D.fc, { integer: true, min: 1 }),
+    alpha: n("alpha", D.alpha, { min: 0 }),
+    beta: n("beta", D.beta, { min: 0 }),
+    lambda: n("lambda", D.lambda, { min: 0 }),
+    learningRate: n("lr", D.learningRate, { min: 1e-12 }),
+    batch: n("batch", D.batch, { integer: true, min: 1 }),
+    preGEpochs: n("pre-g-epochs", D.preGEpochs, int),
+    preDEpochs: n("pre-d-epochs", D.preDEpochs, int),
+    epochs: n("epochs", D.epochs, int),
+    dSteps: n("d-steps", D.dSteps, { integer: true, min: 1 }),
+    gSteps: n("g-steps", D.gSteps, { integer: true, min: 1 }),
+    patience: n("patience", D.patience, int),
+    variant: (typeof v.variant === "string" ? v.variant : D.variant) as Variant,
+    i2vEpochs: n("i2v-epochs", D.i2vEpochs, { integer: true, min: 1 }),
+    seed: n("seed", D.seed, int),
+  });
+}
+
+const USAGE = `Usage: recsimu train --data LOG.csv --out MODEL_DIR [flags]
+
+Trains a RecSimu simulator (generator + discriminator) on a session log
+(CSV: session_id,item_id,feedback[,timestamp]) and writes a checkpoint directory.
+Test metrics go to stdout (JSON) and stderr (table). SIGINT/SIGTERM stop at the next step
+and write a checkpoint that --resume continues.
+
+  --data FILE            the log (required)
+  --out DIR              checkpoint directory (required)
+  --resume               continue the checkpoint in --out (same data and flags)
+  --embeddings FILE      item embeddings CSV (item_id,v1,...,vE) instead of item2vec
+  --backend B            auto | webgpu | wasm | cpu (default auto)
+  --quiet                no progress output
+${TRAIN_FLAGS_HELP}`;
+
+/** Entry point of `recsimu train`. */
+export async function run(argv: string[]): Promise<void> {
+  const v = parseFlags("train", argv, {
+    data: { type: "string" },
+    out: { type: "string" },
+    resume: { type: "boolean" },
+    embeddings: { type: "string" },
+    backend: { type: "string" },
+    quiet: { type: "boolean" },
+    ...TRAIN_FLAGS,
+  }, USAGE);
+  if (!v) return;
+  const data = requireFlag("train", "data", v.data);
+  const out = requireFlag("train", "out", v.out);
+  const config = configFromFlags(v);
+  const backend = (v.backend ?? "auto") as BackendName;
+  if (!["auto", "webgpu", "wasm", "cpu"].includes(backend)) {
+    throw new UserError(`--backend: expected auto, webgpu, wasm or cpu, got "${backend}"`);
+  }
+  await initBackend(backend, { quiet: !!v.quiet });
+  const ds = await loadDataset(data, {
+    stateLength: config.stateLength,
+    minCount: config.minCount,
+    positive: config.positive,
+    minStateLength: config.minStateLength,
+  });
+  if (!v.quiet) console.error(formatStats(ds));
+  const embeddings = typeof v.embeddings === "string"
+    ? {
+      vectors: await loadEmbeddingsCsv(v.embeddings, ds.items, config.embDim),
+      source: v.embeddings,
+    }
+    : undefined;
+  let stop = false;
+  const onSignal = () => {
+    if (stop) Deno.exit(130);
+    stop = true;
+    console.error("\nrecsimu train: stopping at the next step (again to abort)…");
+  };
+  const sigs: Deno.Signal[] = ["SIGINT", "SIGTERM"];
+  for (const s of sigs) Deno.addSignalListener(s, onSignal);
+  try {
+    const r = await trainRecSimu(ds, config, {
+      out,
+      resume: !!v.resume,
+      embeddings,
+      quiet: !!v.quiet,
+      shouldStop: () => stop,
+    });
+    if (r.stopped) {
+      console.error(`recsimu train: stopped; checkpoint in "${out}" (continue with --resume)`);
+      return;
+    }
+    console.error(metricsTable({ recsimu: r.test, ...r.baselines }));
+    console.error(`checkpoint: ${out} (${r.seconds.toFixed(1)}s)`);
+    console.log(
+      JSON.stringify({
+        model: out,
+        split: "test",
+        seed: config.seed,
+        seconds: r.seconds,
+        recsimu: r.test,
+        baselines: r.baselines,
+      }),
+    );
+    r.model.dispose();
+  } finally {
+    for (const s of sigs) Deno.removeSignalListener(s, onSignal);
+  }
+}

@@ -1,0 +1,134 @@
+/**
+ * Training configuration: one type, a documented default for every field, and validation.
+ * @module
+ */
+import { UserError } from "./errors.ts";
+
+/** Which training recipe (the paper's RecSimu and its ablations, Figure 7). */
+export type Variant = "recsimu" | "recsimu-1" | "recsimu-3";
+
+/** Every hyperparameter of a training run. */
+export interface TrainConfig {
+  /** State length N (pairs of history). */
+  stateLength: number;
+  /** Items seen fewer times in the log are dropped. */
+  minCount: number;
+  /** Labels that count as positive. */
+  positive: string[];
+  /** Shortest state used for training tuples (N = full states only, as in the paper). */
+  minStateLength: number;
+  /** Positive training tuples are repeated this many times in total (1 = no up-sampling). */
+  upsample: number;
+  /** Item embedding size |E| (item2vec). */
+  embDim: number;
+  /** Feedback embedding size |F|. */
+  feedbackDim: number;
+  /** GRU hidden size. */
+  hidden: number;
+  /** Width of the fully connected layers. */
+  fc: number;
+  /** Weight α of L_supD in L_D (Eq. 9). */
+  alpha: number;
+  /** Weight β of L_supG in L_G (Eq. 12); 0 is the RecSimu-2 ablation. */
+  beta: number;
+  /** Weight λ of the fake-class term in L_supD (Eq. 8). */
+  lambda: number;
+  /** Adam learning rate for G and D. */
+  learningRate: number;
+  /** Mini-batch size. */
+  batch: number;
+  /** Epochs of generator pre-training on L_supG. */
+  preGEpochs: number;
+  /** Epochs of discriminator pre-training on L_supD. */
+  preDEpochs: number;
+  /** Adversarial epochs (alternating d-steps and g-steps). */
+  epochs: number;
+  /** D updates per adversarial round. */
+  dSteps: number;
+  /** G updates per adversarial round. */
+  gSteps: number;
+  /** Stop after this many epochs without a better validation AUC (0 = never stop early). */
+  patience: number;
+  /** Recipe: RecSimu, RecSimu-1 (one fake class) or RecSimu-3 (no adversarial terms). */
+  variant: Variant;
+  /** item2vec epochs over the skip-gram pairs. */
+  i2vEpochs: number;
+  /** Root seed; all others derive from it. */
+  seed: number;
+}
+
+/** Defaults: the paper's where it gives them, else the PyTorch reference's. */
+export const TRAIN_DEFAULTS: Readonly<TrainConfig> = Object.freeze({
+  stateLength: 20,
+  minCount: 5,
+  positive: ["click", "purchase", "pos", "like", "buy", "1"],
+  minStateLength: 20,
+  upsample: 1,
+  embDim: 20,
+  feedbackDim: 10,
+  hidden: 128,
+  fc: 64,
+  alpha: 1,
+  beta: 1,
+  lambda: 0.3,
+  learningRate: 0.001,
+  batch: 500,
+  preGEpochs: 1,
+  preDEpochs: 1,
+  epochs: 3,
+  dSteps: 1,
+  gSteps: 1,
+  patience: 0,
+  variant: "recsimu",
+  i2vEpochs: 1,
+  seed: 0,
+});
+
+/** Checks ranges; throws UserError naming the field. */
+export function validateConfig(c: TrainConfig): TrainConfig {
+  const posInt = [
+    "stateLength",
+    "minCount",
+    "embDim",
+    "feedbackDim",
+    "hidden",
+    "fc",
+    "batch",
+    "dSteps",
+    "gSteps",
+    "i2vEpochs",
+  ] as const;
+  for (const k of posInt) {
+    if (!Number.isInteger(c[k]) || c[k] < 1) {
+      throw new UserError(`${k} must be a positive integer, got ${c[k]}`);
+    }
+  }
+  for (const k of ["preGEpochs", "preDEpochs", "epochs", "patience", "seed"] as const) {
+    if (!Number.isInteger(c[k]) || c[k] < 0) {
+      throw new UserError(`${k} must be a non-negative integer, got ${c[k]}`);
+    }
+  }
+  for (const k of ["alpha", "beta", "lambda"] as const) {
+    if (!Number.isFinite(c[k]) || c[k] < 0) {
+      throw new UserError(`${k} must be a non-negative number, got ${c[k]}`);
+    }
+  }
+  if (!(c.learningRate > 0 && Number.isFinite(c.learningRate))) {
+    throw new UserError(`learningRate must be positive, got ${c.learningRate}`);
+  }
+  if (!(c.upsample >= 1 && Number.isFinite(c.upsample))) {
+    throw new UserError(`upsample must be ≥ 1, got ${c.upsample}`);
+  }
+  if (
+    !Number.isInteger(c.minStateLength) || c.minStateLength < 0 || c.minStateLength > c.stateLength
+  ) {
+    throw new UserError(
+      `minStateLength must be an integer in [0, ${c.stateLength}], got ${c.minStateLength}`,
+    );
+  }
+  if (!["recsimu", "recsimu-1", "recsimu-3"].includes(c.variant)) {
+    throw new UserError(`variant must be recsimu, recsimu-1 or recsimu-3, got ${c.variant}`);
+  }
+  if (c.positive.length === 0) throw new UserError("positive: name at least one positive label");
+  return c;
+}

@@ -1,0 +1,414 @@
+/**
+ * From a canonical log to (state, action, reward) tuples: sessions ordered by timestamp,
+ * rare items dropped, feedback labels mapped to K classes, tuple windows of N pairs and the
+ * train / validation / test split. Data are kept columnar (typed arrays) so that paper-scale
+ * logs fit in memory.
+ *
+ * Split: the test tuple of a session is its last one (as in the paper); the validation tuple is
+ * the one before it (the same protocol one step earlier); every other tuple trains.
+ * @module
+ */
+import { DataFormatError, UserError } from "../errors.ts";
+import { type LogRecord, readLog, readLogBytes } from "./read_log.ts";
+
+/** Labels counted as positive unless `--positive` says otherwise. */
+export const DEFAULT_POSITIVE = ["click", "purchase", "pos", "like", "buy", "1"] as const;
+
+/** How to turn a log into tuples. */
+export interface DatasetOptions {
+  /** State length N. @default 20 */
+  stateLength?: number;
+  /** Items seen fewer times are dropped (their rows removed). @default 5 */
+  minCount?: number;
+  /** Labels that count as positive. @default DEFAULT_POSITIVE */
+  positive?: readonly string[];
+  /**
+   * Shortest state (in pairs) a tuple may have; shorter histories are left-padded and masked.
+   * N reproduces the paper (full states only). @default stateLength
+   */
+  minStateLength?: number;
+  /** Hold out the second-to-last tuple of each session for validation. @default true */
+  validation?: boolean;
+  /**
+   * Fixed vocabulary and labels (e.g. from a checkpoint): rows with unknown items are dropped,
+   * unknown labels are an error; `minCount` is not applied.
+   */
+  vocabulary?: {
+    items: readonly string[];
+    labels: readonly string[];
+    positive: readonly boolean[];
+  };
+}
+
+/** Summary numbers of a data set, printed after loading. */
+export interface DatasetStats {
+  rows: number;
+  rowsKept: number;
+  sessions: number;
+  sessionsWithTuples: number;
+  itemsRaw: number;
+  items: number;
+  labelCounts: Record<string, number>;
+  trainTuples: number;
+  validationTuples: number;
+  testTuples: number;
+  trainPositiveRate: number;
+  testPositiveRate: number;
+  sessionLength: { min: number; median: number; mean: number; max: number };
+}
+
+/** A log turned into flat per-row arrays plus tuple indices. */
+export interface Dataset {
+  /** File the log came from. */
+  file: string;
+  /** sha256 of the file's bytes (hex), the data fingerprint. */
+  fingerprint: string;
+  /** State length N. */
+  stateLength: number;
+  /** Shortest state length a tuple may have. */
+  minStateLength: number;
+  /** Item ids, index = item class. */
+  items: string[];
+  /** Item id → index. */
+  itemIndex: Map<string, number>;
+  /** Feedback labels, index = class (non-positive labels first, then positive; each sorted). */
+  labels: string[];
+  /** Whether each label is positive. */
+  positive: boolean[];
+  /** Per kept row, grouped by session in time order: item index. */
+  rowItem: Int32Array;
+  /** Per kept row: feedback class. */
+  rowLabel: Int32Array;
+  /** Per kept row: flat index of its session's first row. */
+  rowSessionStart: Int32Array;
+  /** Session boundaries: session j has rows [sessionOffsets[j], sessionOffsets[j+1]). */
+  sessionOffsets: Int32Array;
+  /** Session ids in the order of `sessionOffsets`. */
+  sessionIds: string[];
+  /** Tuples are identified by the flat row index of their action. */
+  train: Int32Array;
+  validation: Int32Array;
+  test: Int32Array;
+  stats: DatasetStats;
+}
+
+class GrowInt32 {
+  a = new Int32Array(1024);
+  n = 0;
+  push(v: number): void {
+    if (this.n === this.a.length) {
+      const b = new Int32Array(this.a.length * 2);
+      b.set(this.a);
+      this.a = b;
+    }
+    this.a[this.n++] = v;
+  }
+  view(): Int32Array {
+    return this.a.subarray(0, this.n);
+  }
+}
+
+class GrowFloat64 {
+  a = new Float64Array(1024);
+  n = 0;
+  push(v: number): void {
+    if (this.n === this.a.length) {
+      const b = new Float64Array(this.a.length * 2);
+      b.set(this.a);
+      this.a = b;
+    }
+    this.a[this.n++] = v;
+  }
+  view(): Float64Array {
+    return this.a.subarray(0, this.n);
+  }
+}
+
+function intern(map: Map<string, number>, names: string[], key: string): number {
+  let i = map.get(key);
+  if (i === undefined) {
+    i = names.length;
+    map.set(key, i);
+    names.push(key);
+  }
+  return i;
+}
+
+/** Reads `path` and builds the data set. */
+export async function loadDataset(path: string, options: DatasetOptions = {}): Promise<Dataset> {
+  return await buildDataset(path, (onRecord) => readLog(path, onRecord), options);
+}
+
+/** Like {@link loadDataset} for in-memory CSV text (tests, stdin). */
+export async function datasetFromText(
+  text: string,
+  file: string,
+  options: DatasetOptions = {},
+): Promise<Dataset> {
+  return await buildDataset(file, (onRecord) => readLogBytes(text, file, onRecord), options, text);
+}
+
+async function sha256File(path: string): Promise<string> {
+  const { createHash } = await import("node:crypto");
+  const h = createHash("sha256");
+  const f = await Deno.open(path);
+  try {
+    for await (const chunk of f.readable) h.update(chunk);
+  } catch {
+    // readable closes the file itself
+  }
+  return h.digest("hex");
+}
+
+async function buildDataset(
+  file: string,
+  read: (
+    onRecord: (r: LogRecord) => void,
+  ) => Promise<{ header: { hasTimestamp: boolean }; rows: number }>,
+  options: DatasetOptions,
+  text?: string,
+): Promise<Dataset> {
+  const N = options.stateLength ?? 20;
+  const minCount = options.minCount ?? 5;
+  const minState = options.minStateLength ?? N;
+  if (!Number.isInteger(N) || N < 1) {
+    throw new RangeError(`stateLength must be a positive integer, got ${N}`);
+  }
+  if (!Number.isInteger(minState) || minState < 0 || minState > N) {
+    throw new RangeError(`minStateLength must be an integer in [0, ${N}], got ${minState}`);
+  }
+  const positiveSet = new Set(options.positive ?? DEFAULT_POSITIVE);
+  const sessMap = new Map<string, number>();
+  const sessNames: string[] = [];
+  const itemMap = new Map<string, number>();
+  const itemNames: string[] = [];
+  const labelMap = new Map<string, number>();
+  const labelNames: string[] = [];
+  const labelLine: number[] = [];
+  const rSess = new GrowInt32();
+  const rItem = new GrowInt32();
+  const rLabel = new GrowInt32();
+  const rTs = new GrowFloat64();
+  const { header, rows } = await read((r) => {
+    rSess.push(intern(sessMap, sessNames, r.session));
+    rItem.push(intern(itemMap, itemNames, r.item));
+    const li = intern(labelMap, labelNames, r.feedback);
+    if (labelLine.length < labelNames.length) labelLine.push(r.line);
+    rLabel.push(li);
+    rTs.push(r.timestamp ?? 0);
+  });
+  if (rows === 0) throw new DataFormatError({ file }, "no data rows");
+  const sess = rSess.view(), item = rItem.view(), label = rLabel.view(), ts = rTs.view();
+  const fingerprint = text !== undefined
+    ? (await import("node:crypto")).createHash("sha256").update(text).digest("hex")
+    : await sha256File(file);
+
+  // Items kept: by count, or by a fixed vocabulary.
+  const itemCount = new Int32Array(itemNames.length);
+  for (let i = 0; i < item.length; i++) itemCount[item[i]!]!++;
+  const newIndex = new Int32Array(itemNames.length).fill(-1);
+  const items: string[] = [];
+  if (options.vocabulary) {
+    const fixed = new Map(options.vocabulary.items.map((id, i) => [id, i]));
+    itemNames.forEach((id, i) => {
+      const j = fixed.get(id);
+      if (j !== undefined) newIndex[i] = j;
+    });
+    items.push(...options.vocabulary.items);
+  } else {
+    // First-appearance order among kept items.
+    for (let i = 0; i < item.length; i++) {
+      const it = item[i]!;
+      if (newIndex[it] === -1 && itemCount[it]! >= minCount) {
+        newIndex[it] = items.length;
+        items.push(itemNames[it]!);
+      }
+    }
+  }
+  if (items.length === 0) {
+    throw new UserError(
+      `"${file}": no item is seen at least --min-count=${minCount} times (${itemNames.length} items, most frequent seen ${
+        Math.max(...itemCount)
+      } times); lower --min-count`,
+    );
+  }
+
+  // Labels: fixed, or non-positive first then positive, each sorted.
+  let labels: string[];
+  let positive: boolean[];
+  if (options.vocabulary) {
+    labels = [...options.vocabulary.labels];
+    positive = [...options.vocabulary.positive];
+    labelNames.forEach((l, i) => {
+      if (!labels.includes(l)) {
+        throw new DataFormatError(
+          { file, line: labelLine[i], column: "feedback" },
+          `label "${l}" is not one of the model's labels (${labels.join(", ")})`,
+        );
+      }
+    });
+  } else {
+    const neg = labelNames.filter((l) => !positiveSet.has(l)).sort();
+    const pos = labelNames.filter((l) => positiveSet.has(l)).sort();
+    labels = [...neg, ...pos];
+    positive = labels.map((l) => positiveSet.has(l));
+    if (labels.length < 2) {
+      throw new UserError(
+        `"${file}": only one feedback label ("${
+          labels[0]
+        }") — a simulator needs at least two classes`,
+      );
+    }
+    if (pos.length === 0) {
+      throw new UserError(
+        `"${file}": none of the labels (${
+          labels.join(", ")
+        }) is positive; name them with --positive`,
+      );
+    }
+    if (neg.length === 0) {
+      throw new UserError(
+        `"${file}": every label (${
+          labels.join(", ")
+        }) is positive; leave at least one out of --positive`,
+      );
+    }
+  }
+  const labelClass = labelNames.map((l) => labels.indexOf(l));
+
+  // Order kept rows: by session (first appearance), then timestamp, then file order (stable).
+  const S = sessNames.length;
+  const perSess = new Int32Array(S + 1);
+  let kept = 0;
+  for (let i = 0; i < item.length; i++) {
+    if (newIndex[item[i]!]! >= 0) {
+      perSess[sess[i]! + 1]!++;
+      kept++;
+    }
+  }
+  for (let s = 0; s < S; s++) perSess[s + 1]! += perSess[s]!;
+  const cursor = perSess.slice(0, S);
+  const order = new Int32Array(kept);
+  for (let i = 0; i < item.length; i++) {
+    if (newIndex[item[i]!]! >= 0) order[cursor[sess[i]!]!++] = i;
+  }
+  if (header.hasTimestamp) {
+    for (let s = 0; s < S; s++) {
+      const slice = order.subarray(perSess[s]!, perSess[s + 1]!);
+      let sorted = true;
+      for (let j = 1; j < slice.length && sorted; j++) {
+        sorted = ts[slice[j - 1]!]! <= ts[slice[j]!]!;
+      }
+      if (!sorted) {
+        const arr = Array.from(slice).sort((a, b) => ts[a]! - ts[b]! || a - b);
+        slice.set(arr);
+      }
+    }
+  }
+  // Drop sessions left empty; build flat arrays.
+  const rowItem = new Int32Array(kept);
+  const rowLabel = new Int32Array(kept);
+  const rowSessionStart = new Int32Array(kept);
+  const offsets: number[] = [0];
+  const sessionIds: string[] = [];
+  for (let s = 0; s < S; s++) {
+    const a = perSess[s]!, b = perSess[s + 1]!;
+    if (b === a) continue;
+    for (let j = a; j < b; j++) {
+      const r = order[j]!;
+      rowItem[j] = newIndex[item[r]!]!;
+      rowLabel[j] = labelClass[label[r]!]!;
+      rowSessionStart[j] = a;
+    }
+    offsets.push(b);
+    sessionIds.push(sessNames[s]!);
+  }
+  const sessionOffsets = Int32Array.from(offsets);
+
+  // Tuples: action positions with at least minState earlier pairs (and ≥ 1 when minState = 0).
+  const train = new GrowInt32(), val = new GrowInt32(), test = new GrowInt32();
+  const useVal = options.validation ?? true;
+  let withTuples = 0;
+  const lengths: number[] = [];
+  for (let j = 0; j + 1 < sessionOffsets.length; j++) {
+    const a = sessionOffsets[j]!, b = sessionOffsets[j + 1]!;
+    lengths.push(b - a);
+    const first = a + Math.max(minState, 1);
+    if (first >= b) continue;
+    withTuples++;
+    const last = b - 1;
+    for (let p = first; p < last; p++) {
+      if (useVal && p === last - 1) val.push(p);
+      else train.push(p);
+    }
+    test.push(last);
+  }
+  lengths.sort((x, y) => x - y);
+  const labelCounts: Record<string, number> = Object.fromEntries(labels.map((l) => [l, 0]));
+  for (let i = 0; i < kept; i++) labelCounts[labels[rowLabel[i]!]!]!++;
+  const posRate = (idx: Int32Array) => {
+    let p = 0;
+    for (const i of idx) if (positive[rowLabel[i]!]) p++;
+    return idx.length ? p / idx.length : NaN;
+  };
+  const stats: DatasetStats = {
+    rows,
+    rowsKept: kept,
+    sessions: sessionIds.length,
+    sessionsWithTuples: withTuples,
+    itemsRaw: itemNames.length,
+    items: items.length,
+    labelCounts,
+    trainTuples: train.n,
+    validationTuples: val.n,
+    testTuples: test.n,
+    trainPositiveRate: posRate(train.view()),
+    testPositiveRate: posRate(test.view()),
+    sessionLength: {
+      min: lengths[0] ?? 0,
+      median: lengths[Math.floor(lengths.length / 2)] ?? 0,
+      mean: lengths.length ? kept / lengths.length : 0,
+      max: lengths[lengths.length - 1] ?? 0,
+    },
+  };
+  return {
+    file,
+    fingerprint,
+    stateLength: N,
+    minStateLength: minState,
+    items,
+    itemIndex: new Map(items.map((id, i) => [id, i])),
+    labels,
+    positive,
+    rowItem,
+    rowLabel,
+    rowSessionStart,
+    sessionOffsets,
+    sessionIds,
+    train: train.view().slice(),
+    validation: val.view().slice(),
+    test: test.view().slice(),
+    stats,
+  };
+}
+
+/** One line per statistic, for stderr. */
+export function formatStats(ds: Dataset): string {
+  const s = ds.stats;
+  const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+  return [
+    `data: ${ds.file}`,
+    `  rows ${s.rows} (kept ${s.rowsKept}), sessions ${s.sessions} (${s.sessionsWithTuples} with tuples), items ${s.itemsRaw} -> ${s.items}`,
+    `  labels ${
+      ds.labels.map((l, i) => `${l}${ds.positive[i] ? "+" : ""}=${s.labelCounts[l]}`).join(" ")
+    }`,
+    `  session length min/median/mean/max ${s.sessionLength.min}/${s.sessionLength.median}/${
+      s.sessionLength.mean.toFixed(1)
+    }/${s.sessionLength.max}`,
+    `  tuples train ${s.trainTuples} (positive ${
+      pct(s.trainPositiveRate)
+    }), validation ${s.validationTuples}, test ${s.testTuples} (positive ${
+      pct(s.testPositiveRate)
+    })`,
+  ].join("\n");
+}

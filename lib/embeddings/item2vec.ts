@@ -1,0 +1,234 @@
+/**
+ * item2vec: skip-gram with negative sampling over the training sessions (items as words,
+ * sessions as sentences), trained in tfjs, then squashed into (-1, 1) by tanh(v / (2 std v))
+ * and frozen — the PyTorch reference's recipe (window 3, 5 negatives, sparse Adam 0.01, batch 8192).
+ * @module
+ */
+import { tf } from "../tf.ts";
+import { deriveSeed, Rng } from "../random.ts";
+import type { Dataset } from "../data/dataset.ts";
+
+/** item2vec settings. */
+export interface Item2VecOptions {
+  /** Embedding size |E|. @default 20 */
+  dim?: number;
+  /** Context window on each side. @default 3 */
+  window?: number;
+  /** Negative samples per positive pair. @default 5 */
+  negatives?: number;
+  /** Passes over the pairs. @default 1 */
+  epochs?: number;
+  /** Pairs per step. @default 8192 */
+  batch?: number;
+  /** Adam learning rate. @default 0.01 */
+  learningRate?: number;
+  /** Subsample to at most this many pairs per epoch. @default 20_000_000 */
+  maxPairs?: number;
+  /** Root seed. @default 0 */
+  seed?: number;
+  /** Called after each step with (step, steps, loss or NaN). */
+  onStep?: (step: number, steps: number, loss: number) => void;
+}
+
+/**
+ * log σ(x) = −softplus(−x). (tf.logSigmoid's custom gradient fails on intermediate tensors in
+ * tfjs 4.22: "Cannot read properties of undefined (reading 'backend')".)
+ */
+function logSigmoid(x: tf.Tensor): tf.Tensor {
+  return tf.neg(tf.softplus(tf.neg(x)));
+}
+
+/** Result of {@link trainItem2Vec}. */
+export interface Item2VecResult {
+  /** [V, E] squashed embeddings, row-major. */
+  vectors: Float32Array;
+  dim: number;
+  pairs: number;
+  finalLoss: number;
+  seconds: number;
+}
+
+/**
+ * Skip-gram pairs (both directions, distances 1..window) within each session, excluding each
+ * session's test action (the last row of sessions that have a test tuple).
+ */
+export function skipGramPairs(
+  ds: Dataset,
+  window: number,
+): { centers: Int32Array; contexts: Int32Array } {
+  const testRows = new Set(ds.test);
+  let n = 0;
+  const segs: [number, number][] = [];
+  for (let j = 0; j + 1 < ds.sessionOffsets.length; j++) {
+    const a = ds.sessionOffsets[j]!;
+    let b = ds.sessionOffsets[j + 1]!;
+    if (testRows.has(b - 1)) b--;
+    segs.push([a, b]);
+    for (let d = 1; d <= window; d++) n += 2 * Math.max(0, b - a - d);
+  }
+  const centers = new Int32Array(n), contexts = new Int32Array(n);
+  let k = 0;
+  for (let d = 1; d <= window; d++) {
+    for (const [a, b] of segs) {
+      for (let i = a; i + d < b; i++) {
+        const x = ds.rowItem[i]!, y = ds.rowItem[i + d]!;
+        centers[k] = x;
+        contexts[k++] = y;
+        centers[k] = y;
+        contexts[k++] = x;
+      }
+    }
+  }
+  return { centers, contexts };
+}
+
+/** Trains item2vec on `ds` and returns squashed, frozen vectors. */
+export function trainItem2Vec(ds: Dataset, options: Item2VecOptions = {}): Item2VecResult {
+  const dim = options.dim ?? 20;
+  const window = options.window ?? 3;
+  const neg = options.negatives ?? 5;
+  const epochs = options.epochs ?? 1;
+  const batch = options.batch ?? 8192;
+  const lr = options.learningRate ?? 0.01;
+  const maxPairs = options.maxPairs ?? 20_000_000;
+  const seed = options.seed ?? 0;
+  const t0 = performance.now();
+  const V = ds.items.length;
+  const { centers, contexts } = skipGramPairs(ds, window);
+  const rng = new Rng(deriveSeed(seed, "item2vec"));
+  // Noise distribution ∝ count^0.75, sampled through a cumulative table.
+  const counts = new Float64Array(V);
+  for (const c of ds.rowItem) counts[c]!++;
+  const cdf = new Float64Array(V);
+  let acc = 0;
+  for (let i = 0; i < V; i++) {
+    acc += Math.pow(counts[i]!, 0.75);
+    cdf[i] = acc;
+  }
+  const sampleNoise = (): number => {
+    const u = rng.next() * acc;
+    let lo = 0, hi = V - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (cdf[mid]! <= u) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  };
+  // Input and output tables live in JS memory; each step gathers the rows it touches, tfjs
+  // computes the loss and its gradients with respect to those rows, and a lazy (sparse) Adam
+  // updates only them — the reference's SparseAdam, without dense [V, E] gradients.
+  const init = tf.tidy(() =>
+    tf.randomUniform([V, dim], -0.5 / dim, 0.5 / dim, "float32", deriveSeed(seed, "item2vec/in"))
+  );
+  const tables = [Float32Array.from(init.dataSync()), new Float32Array(V * dim)];
+  init.dispose();
+  const adam = tables.map(() => ({
+    m: new Float32Array(V * dim),
+    v: new Float32Array(V * dim),
+    t: new Int32Array(V),
+  }));
+  const beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
+  const lossAndGrads = tf.grads((u: tf.Tensor, vo: tf.Tensor, vn: tf.Tensor) => {
+    const B = u.shape[0]!;
+    const pos = tf.sum(tf.mul(u, vo), 1);
+    const negs = tf.squeeze(tf.matMul(tf.reshape(vn, [B, neg, dim]), tf.expandDims(u, 2)), [2]); // B, neg
+    return tf.neg(tf.add(tf.mean(logSigmoid(pos)), tf.mean(tf.sum(logSigmoid(tf.neg(negs)), 1))));
+  });
+  const lossOnly = (u: tf.Tensor, vo: tf.Tensor, vn: tf.Tensor) =>
+    tf.tidy(() => {
+      const B = u.shape[0]!;
+      const pos = tf.sum(tf.mul(u, vo), 1);
+      const negs = tf.squeeze(tf.matMul(tf.reshape(vn, [B, neg, dim]), tf.expandDims(u, 2)), [2]);
+      return tf.neg(tf.add(tf.mean(logSigmoid(pos)), tf.mean(tf.sum(logSigmoid(tf.neg(negs)), 1))));
+    });
+  const gatherRows = (table: Float32Array, ids: Int32Array) => {
+    const outRows = new Float32Array(ids.length * dim);
+    for (let j = 0; j < ids.length; j++) {
+      outRows.set(table.subarray(ids[j]! * dim, ids[j]! * dim + dim), j * dim);
+    }
+    return outRows;
+  };
+  /** Sums per-row gradients by id, then one Adam update per touched row. */
+  const sparseAdam = (which: number, ids: Int32Array, grad: Float32Array) => {
+    const acc = new Map<number, Float32Array>();
+    for (let j = 0; j < ids.length; j++) {
+      const id = ids[j]!;
+      let a = acc.get(id);
+      if (!a) acc.set(id, a = new Float32Array(dim));
+      for (let d = 0; d < dim; d++) a[d]! += grad[j * dim + d]!;
+    }
+    const { m, v, t } = adam[which]!;
+    const w = tables[which]!;
+    for (const [id, g] of acc) {
+      const step = ++t[id]!;
+      const c1 = 1 - Math.pow(beta1, step), c2 = 1 - Math.pow(beta2, step);
+      for (let d = 0; d < dim; d++) {
+        const k = id * dim + d;
+        m[k] = beta1 * m[k]! + (1 - beta1) * g[d]!;
+        v[k] = beta2 * v[k]! + (1 - beta2) * g[d]! * g[d]!;
+        w[k]! -= (lr * (m[k]! / c1)) / (Math.sqrt(v[k]! / c2) + eps);
+      }
+    }
+  };
+  let finalLoss = NaN;
+  const nPairs = centers.length;
+  const perEpoch = Math.min(nPairs, maxPairs);
+  const stepsPerEpoch = Math.ceil(perEpoch / batch);
+  const steps = epochs * stepsPerEpoch;
+  let step = 0;
+  for (let ep = 0; ep < epochs; ep++) {
+    const perm = rng.shuffle(Int32Array.from({ length: nPairs }, (_, i) => i)).subarray(
+      0,
+      perEpoch,
+    );
+    for (let i = 0; i < perEpoch; i += batch) {
+      const idx = perm.subarray(i, Math.min(i + batch, perEpoch));
+      const B = idx.length;
+      const c = new Int32Array(B), o = new Int32Array(B), ng = new Int32Array(B * neg);
+      for (let j = 0; j < B; j++) {
+        c[j] = centers[idx[j]!]!;
+        o[j] = contexts[idx[j]!]!;
+      }
+      for (let j = 0; j < B * neg; j++) ng[j] = sampleNoise();
+      const u = tf.tensor2d(gatherRows(tables[0]!, c), [B, dim]);
+      const vo = tf.tensor2d(gatherRows(tables[1]!, o), [B, dim]);
+      const vn = tf.tensor2d(gatherRows(tables[1]!, ng), [B * neg, dim]);
+      const [gu, gvo, gvn] = lossAndGrads([u, vo, vn]);
+      const last = i + batch >= perEpoch && ep === epochs - 1;
+      if (last || step % 50 === 0) {
+        const l = lossOnly(u, vo, vn);
+        finalLoss = l.dataSync()[0]!;
+        l.dispose();
+      }
+      const gU = gu!.dataSync() as Float32Array,
+        gO = gvo!.dataSync() as Float32Array,
+        gN = gvn!.dataSync() as Float32Array;
+      tf.dispose([u, vo, vn, gu!, gvo!, gvn!]);
+      sparseAdam(0, c, gU);
+      const outIds = new Int32Array(B + B * neg);
+      outIds.set(o);
+      outIds.set(ng, B);
+      const outGrad = new Float32Array((B + B * neg) * dim);
+      outGrad.set(gO);
+      outGrad.set(gN, B * dim);
+      sparseAdam(1, outIds, outGrad);
+      options.onStep?.(++step, steps, finalLoss);
+    }
+  }
+  // Squash into (-1, 1): tanh(v / (2 std(v))), std over all entries (sample std, as torch).
+  const inpT = tables[0]!;
+  let s1 = 0, s2 = 0;
+  for (const x of inpT) s1 += x;
+  const mean = s1 / inpT.length;
+  for (const x of inpT) s2 += (x - mean) * (x - mean);
+  const std = Math.sqrt(s2 / Math.max(inpT.length - 1, 1));
+  const data = inpT.map((x) => Math.tanh(x / (2 * std + 1e-12)));
+  return {
+    vectors: Float32Array.from(data),
+    dim,
+    pairs: nPairs,
+    finalLoss,
+    seconds: (performance.now() - t0) / 1000,
+  };
+}

@@ -1,0 +1,41 @@
+/**
+ * Readable metric tables for stderr.
+ * @module
+ */
+import type { FeedbackMetrics } from "./evaluate.ts";
+
+const f = (
+  x: number | undefined,
+) => (x === undefined || !Number.isFinite(x) ? "   -  " : x.toFixed(4));
+
+/** A table with one row per scorer (RecSimu and baselines). */
+export function metricsTable(rows: Record<string, FeedbackMetrics>): string {
+  const head = `${"model".padEnd(12)} ${"F1".padStart(7)} ${"AUC".padStart(7)} ${
+    "logloss".padStart(7)
+  } ${"prec".padStart(7)} ${"recall".padStart(7)} ${"acc".padStart(7)}      n`;
+  const lines = Object.entries(rows).map(([name, m]) =>
+    `${name.padEnd(12)} ${f(m.f1).padStart(7)} ${f(m.auc).padStart(7)} ${
+      f(m.logLoss).padStart(7)
+    } ${f(m.precision).padStart(7)} ${f(m.recall).padStart(7)} ${f(m.accuracy).padStart(7)} ${
+      String(m.n).padStart(6)
+    }`
+  );
+  return [head, "-".repeat(head.length), ...lines].join("\n");
+}
+
+/** Per-label precision / recall table of one scorer. */
+export function perClassTable(m: FeedbackMetrics): string {
+  if (!m.perClass) return "";
+  const lines = Object.entries(m.perClass).map(([label, s]) =>
+    `${label.padEnd(12)} ${f(s.precision).padStart(7)} ${f(s.recall).padStart(7)} ${
+      f(s.f1).padStart(7)
+    } ${String(s.support).padStart(7)}`
+  );
+  return [
+    `${"label".padEnd(12)} ${"prec".padStart(7)} ${"recall".padStart(7)} ${"F1".padStart(7)} ${
+      "support".padStart(7)
+    }`,
+    ...lines,
+  ]
+    .join("\n");
+}

@@ -1,0 +1,190 @@
+/**
+ * A trained simulator loaded from a checkpoint: the reward model r(s, a) as the server, the
+ * batch predictor and TypeScript agents use it.
+ *
+ * States shorter than N are left-padded with a zero item and masked: the GRU skips padded
+ * steps, so a short state encodes exactly like the short sequence it is (an empty state is
+ * the GRU's zero initial state). Models trained with `--min-state-length` below N have seen
+ * such states in training; others extrapolate from full states.
+ * @module
+ */
+import { backendInfo, type BackendName, initBackend, tf } from "../tf.ts";
+import { UserError } from "../errors.ts";
+import { RecSimuModel } from "../train/recsimu.ts";
+import { assignVariables, type CheckpointMeta, loadCheckpoint } from "../train/checkpoint.ts";
+import type { FeedbackPrediction, FeedbackRequest, SimulatorLike, StepRecord } from "./types.ts";
+
+/** Options of {@link Simulator.load}. */
+export interface SimulatorLoadOptions {
+  /** Backend to initialise when none is yet. @default "auto" */
+  backend?: BackendName;
+  /** Largest number of requests scored in one pass. @default 4096 */
+  maxBatch?: number;
+}
+
+/** A trained RecSimu discriminator with its vocabulary and labels. */
+export class Simulator implements SimulatorLike {
+  readonly labels: readonly string[];
+  readonly positive: readonly boolean[];
+  readonly stateLength: number;
+  readonly itemCount: number;
+  readonly items: readonly string[];
+  readonly startStates: readonly (readonly StepRecord[])[];
+  readonly #itemIndex: Map<string, number>;
+  readonly #labelIndex: Map<string, number>;
+  readonly #maxBatch: number;
+
+  private constructor(
+    readonly model: RecSimuModel,
+    readonly meta: CheckpointMeta,
+    items: string[],
+    startStates: StepRecord[][],
+    readonly dir: string,
+    maxBatch: number,
+  ) {
+    this.labels = meta.labels;
+    this.positive = meta.positive;
+    this.stateLength = meta.shape.stateLength;
+    this.items = items;
+    this.itemCount = items.length;
+    this.startStates = startStates;
+    this.#itemIndex = new Map(items.map((id, i) => [id, i]));
+    this.#labelIndex = new Map(meta.labels.map((l, i) => [l, i]));
+    this.#maxBatch = maxBatch;
+  }
+
+  /** Loads the checkpoint in `dir`. */
+  static async load(dir: string, options: SimulatorLoadOptions = {}): Promise<Simulator> {
+    if (!backendInfo()) await initBackend(options.backend ?? "auto", { quiet: true });
+    const ck = await loadCheckpoint(dir);
+    const model = new RecSimuModel(ck.meta.shape, ck.embeddings, ck.meta.config);
+    assignVariables([...model.gVars(), ...model.dVars()], ck.weights, `"${dir}/weights.bin"`);
+    return new Simulator(model, ck.meta, ck.items, ck.startStates, dir, options.maxBatch ?? 4096);
+  }
+
+  /** True when `id` is in the vocabulary. */
+  hasItem(id: string): boolean {
+    return this.#itemIndex.has(id);
+  }
+
+  /** Index of item `id`, or undefined. */
+  itemIndex(id: string): number | undefined {
+    return this.#itemIndex.get(id);
+  }
+
+  /** Index of label `l`, or undefined. */
+  labelIndex(l: string): number | undefined {
+    return this.#labelIndex.get(l);
+  }
+
+  /** Scores many requests; identical states are encoded once. */
+  async predict(requests: readonly FeedbackRequest[]): Promise<FeedbackPrediction[]> {
+    const out: FeedbackPrediction[] = [];
+    for (let i = 0; i < requests.length; i += this.#maxBatch) {
+      out.push(...await this.#predictChunk(requests.slice(i, i + this.#maxBatch), i));
+    }
+    return out;
+  }
+
+  async #predictChunk(
+    reqs: readonly FeedbackRequest[],
+    base: number,
+  ): Promise<FeedbackPrediction[]> {
+    const N = this.stateLength;
+    const K = this.labels.length;
+    const pad = this.itemCount;
+    // Unique states (last N pairs) → one encoding each.
+    const stateKeys = new Map<string, number>();
+    const stateOf = new Int32Array(reqs.length);
+    const states: StepRecord[][] = [];
+    const actions = new Int32Array(reqs.length);
+    reqs.forEach((r, i) => {
+      const a = this.#itemIndex.get(r.action);
+      if (a === undefined) {
+        throw new UserError(`requests[${base + i}].action: unknown item "${r.action}"`);
+      }
+      actions[i] = a;
+      const s = r.state.length > N ? r.state.slice(r.state.length - N) : r.state;
+      const key = s.map((p) => `${p.item}\u0000${p.feedback}`).join("\u0001");
+      let j = stateKeys.get(key);
+      if (j === undefined) {
+        j = states.length;
+        stateKeys.set(key, j);
+        states.push(s);
+      }
+      stateOf[i] = j;
+    });
+    const U = states.length;
+    const items = new Int32Array(N * U).fill(pad);
+    const fb = new Int32Array(N * U);
+    const mask = new Float32Array(N * U);
+    let padded = false;
+    states.forEach((s, u) => {
+      const off = N - s.length;
+      if (off > 0) padded = true;
+      s.forEach((p, t) => {
+        const it = this.#itemIndex.get(p.item);
+        if (it === undefined) {
+          throw new UserError(`state item "${p.item}" is not in the model's vocabulary`);
+        }
+        const l = this.#labelIndex.get(p.feedback);
+        if (l === undefined) {
+          throw new UserError(
+            `state feedback "${p.feedback}" is not one of ${this.labels.join(", ")}`,
+          );
+        }
+        items[(off + t) * U + u] = it;
+        fb[(off + t) * U + u] = l;
+        mask[(off + t) * U + u] = 1;
+      });
+    });
+    const m = this.model;
+    const probs = tf.tidy(() => {
+      const emb = tf.reshape(tf.gather(m.table, tf.tensor1d(items, "int32")), [
+        N,
+        U,
+        m.shape.embDim,
+      ]) as tf.Tensor3D;
+      const p = m.d.state({
+        emb,
+        feedback: tf.tensor2d(fb, [N, U], "int32"),
+        mask: padded ? tf.tensor2d(mask, [N, U]) : undefined,
+      });
+      const pr = tf.gather(p, tf.tensor1d(stateOf, "int32")) as tf.Tensor2D;
+      const cand = tf.gather(m.table, tf.tensor1d(actions, "int32")) as tf.Tensor2D;
+      return tf.softmax(m.d.score(pr, cand));
+    });
+    const data = await probs.data();
+    probs.dispose();
+    const W = K + m.shape.fakeClasses;
+    return reqs.map((_, i) => {
+      let z = 0;
+      for (let k = 0; k < K; k++) z += data[i * W + k]!;
+      const pk: number[] = [];
+      for (let k = 0; k < K; k++) pk.push(data[i * W + k]! / Math.max(z, 1e-30));
+      return { probs: pk, real: z };
+    });
+  }
+
+  /** Model description for `GET /v1/model`. */
+  describe(): Record<string, unknown> {
+    return {
+      labels: this.labels,
+      positive: this.positive,
+      state_length: this.stateLength,
+      item_count: this.itemCount,
+      backend: backendInfo()?.name ?? tf.getBackend(),
+      config: this.meta.config,
+      shape: this.meta.shape,
+      data: { file: this.meta.data.file, fingerprint: this.meta.data.fingerprint },
+      versions: this.meta.versions,
+      recsimu: this.meta.recsimu,
+      created: this.meta.created,
+    };
+  }
+
+  /** Frees the model's tensors. */
+  dispose(): void {
+    this.model.dispose();
+  }
+}

@@ -1,0 +1,269 @@
+/**
+ * Checkpoint directory: everything needed to predict, evaluate, serve or resume.
+ *
+ *   config.json      format version, every hyperparameter, labels, seed, data fingerprint,
+ *                    versions, backend, training position (phase, epoch)
+ *   vocab.json       item ids in class order
+ *   embeddings.bin   frozen item embeddings, float32 [V, E]
+ *   weights.bin/json G and D parameters (name, shape, byte offset; sha256 of the .bin)
+ *   optimizer.bin/json Adam state of G and D, for --resume
+ *   history.json     per-epoch losses and validation metrics
+ *   start_states.json real start states for environments
+ *   metrics.json     test metrics (written by train and eval)
+ *
+ * The directory is written to a temporary sibling and renamed into place, so a crash leaves
+ * either the previous or the new complete checkpoint.
+ * @module
+ */
+import { join } from "node:path";
+import { createHash } from "node:crypto";
+import { tf } from "../tf.ts";
+import { writeDirAtomic } from "../atomic.ts";
+import { CheckpointError } from "../errors.ts";
+import type { TrainConfig } from "../config.ts";
+import type { ModelShape } from "./recsimu.ts";
+import type { StepRecord } from "../sim/types.ts";
+
+/** Checkpoint format version; a different one is refused. */
+export const CHECKPOINT_FORMAT = 1;
+/** Program version recorded in outputs. */
+export const RECSIMU_VERSION = "0.1.0";
+
+/** Where training stands, for --resume. */
+export interface TrainingPosition {
+  /** Phase the next epoch belongs to. */
+  phase: "pre_g" | "pre_d" | "adv" | "done";
+  /** Epochs of that phase already finished. */
+  epoch: number;
+  /** Steps of the unfinished epoch already done (training was stopped mid-epoch), else 0. */
+  step: number;
+  /** Running loss sums of the unfinished epoch. */
+  partial?: Record<string, number>;
+  /** Best validation AUC so far and the epoch counter since it improved. */
+  bestValAuc: number;
+  sinceBest: number;
+}
+
+/** config.json. */
+export interface CheckpointMeta {
+  format: number;
+  recsimu: string;
+  config: TrainConfig;
+  shape: ModelShape;
+  labels: string[];
+  positive: boolean[];
+  data: { file: string; fingerprint: string; stats: unknown };
+  embeddings: { source: string; [k: string]: unknown };
+  versions: { tfjs: string; deno: string; v8: string; typescript: string };
+  backend: string;
+  position: TrainingPosition;
+  created: string;
+}
+
+/** Everything in a checkpoint, in memory. */
+export interface CheckpointData {
+  meta: CheckpointMeta;
+  items: string[];
+  embeddings: Float32Array;
+  weights: Map<string, { shape: number[]; data: Float32Array }>;
+  optimizer?: Map<string, { shape: number[]; data: Float32Array }>;
+  history: unknown[];
+  startStates: StepRecord[][];
+  metrics?: unknown;
+}
+
+interface Manifest {
+  sha256: string;
+  tensors: { name: string; shape: number[]; offset: number; length: number }[];
+}
+
+function packTensors(
+  map: Map<string, { shape: number[]; data: Float32Array }>,
+): { bin: Uint8Array; manifest: Manifest } {
+  let total = 0;
+  for (const t of map.values()) total += t.data.length;
+  const all = new Float32Array(total);
+  const tensors: Manifest["tensors"] = [];
+  let off = 0;
+  for (const [name, t] of map) {
+    all.set(t.data, off);
+    tensors.push({ name, shape: t.shape, offset: off * 4, length: t.data.length });
+    off += t.data.length;
+  }
+  const bin = new Uint8Array(all.buffer);
+  return { bin, manifest: { sha256: createHash("sha256").update(bin).digest("hex"), tensors } };
+}
+
+async function unpackTensors(
+  dir: string,
+  base: string,
+): Promise<Map<string, { shape: number[]; data: Float32Array }>> {
+  const manifest = JSON.parse(await Deno.readTextFile(join(dir, `${base}.json`))) as Manifest;
+  const bin = await Deno.readFile(join(dir, `${base}.bin`));
+  const sha = createHash("sha256").update(bin).digest("hex");
+  if (sha !== manifest.sha256) {
+    throw new CheckpointError(
+      `"${join(dir, `${base}.bin`)}" is corrupted (sha256 mismatch); restore it or retrain`,
+    );
+  }
+  const f32 = new Float32Array(bin.buffer, bin.byteOffset, bin.byteLength / 4);
+  const out = new Map<string, { shape: number[]; data: Float32Array }>();
+  for (const t of manifest.tensors) {
+    const n = t.shape.reduce((a, b) => a * b, 1);
+    if (n !== t.length || t.offset / 4 + t.length > f32.length) {
+      throw new CheckpointError(
+        `"${join(dir, `${base}.json`)}": tensor ${t.name} does not fit the .bin file`,
+      );
+    }
+    out.set(t.name, { shape: t.shape, data: f32.slice(t.offset / 4, t.offset / 4 + t.length) });
+  }
+  return out;
+}
+
+/** Reads variables into a name → array map. */
+export function readVariables(
+  vars: tf.Variable[],
+): Map<string, { shape: number[]; data: Float32Array }> {
+  return new Map(
+    vars.map((v) => [v.name, { shape: v.shape.slice(), data: v.dataSync() as Float32Array }]),
+  );
+}
+
+/** Assigns saved arrays to variables by name; every variable must be present with its shape. */
+export function assignVariables(
+  vars: tf.Variable[],
+  saved: Map<string, { shape: number[]; data: Float32Array }>,
+  what: string,
+): void {
+  for (const v of vars) {
+    const s = saved.get(v.name);
+    if (!s) throw new CheckpointError(`${what}: missing tensor ${v.name}`);
+    if (s.shape.join("x") !== v.shape.join("x")) {
+      throw new CheckpointError(
+        `${what}: tensor ${v.name} has shape [${s.shape}], the model needs [${v.shape}]`,
+      );
+    }
+    tf.tidy(() => v.assign(tf.tensor(s.data, v.shape)));
+  }
+}
+
+/** Adam state of an optimizer as named arrays (async: optimizers expose it so). */
+export async function readOptimizer(
+  prefix: string,
+  opt: tf.Optimizer,
+): Promise<Map<string, { shape: number[]; data: Float32Array }>> {
+  const ws = await opt.getWeights();
+  return new Map(
+    ws.map((
+      w,
+    ) => [`${prefix}:${w.name}`, {
+      shape: w.tensor.shape.slice(),
+      data: w.tensor.dataSync() as Float32Array,
+    }]),
+  );
+}
+
+/** Restores Adam state saved by {@link readOptimizer}. */
+export async function restoreOptimizer(
+  prefix: string,
+  opt: tf.Optimizer,
+  saved: Map<string, { shape: number[]; data: Float32Array }>,
+): Promise<void> {
+  const ws: { name: string; tensor: tf.Tensor }[] = [];
+  for (const [name, t] of saved) {
+    if (name.startsWith(`${prefix}:`)) {
+      ws.push({ name: name.slice(prefix.length + 1), tensor: tf.tensor(t.data, t.shape) });
+    }
+  }
+  if (ws.length === 0) return;
+  await opt.setWeights(ws);
+}
+
+/** Writes a complete checkpoint to `dir` atomically. */
+export async function saveCheckpoint(dir: string, ck: CheckpointData): Promise<void> {
+  const w = packTensors(ck.weights);
+  const o = ck.optimizer ? packTensors(ck.optimizer) : undefined;
+  await writeDirAtomic(dir, async (tmp) => {
+    const put = (name: string, data: string | Uint8Array) =>
+      typeof data === "string"
+        ? Deno.writeTextFile(join(tmp, name), data)
+        : Deno.writeFile(join(tmp, name), data);
+    await put("vocab.json", JSON.stringify(ck.items));
+    await put(
+      "embeddings.bin",
+      new Uint8Array(ck.embeddings.buffer, ck.embeddings.byteOffset, ck.embeddings.byteLength),
+    );
+    await put("weights.bin", w.bin);
+    await put("weights.json", JSON.stringify(w.manifest, null, 1));
+    if (o) {
+      await put("optimizer.bin", o.bin);
+      await put("optimizer.json", JSON.stringify(o.manifest, null, 1));
+    }
+    await put("history.json", JSON.stringify(ck.history, null, 1));
+    await put("start_states.json", JSON.stringify(ck.startStates));
+    if (ck.metrics !== undefined) await put("metrics.json", JSON.stringify(ck.metrics, null, 2));
+    // config.json last: its presence marks a complete directory.
+    await put("config.json", JSON.stringify(ck.meta, null, 2));
+  });
+}
+
+/** Loads a checkpoint; refuses missing files, other format versions and corrupted weights. */
+export async function loadCheckpoint(
+  dir: string,
+  opts: { optimizer?: boolean } = {},
+): Promise<CheckpointData> {
+  let meta: CheckpointMeta;
+  try {
+    meta = JSON.parse(await Deno.readTextFile(join(dir, "config.json")));
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) {
+      throw new CheckpointError(`"${dir}" is not a recsimu checkpoint (no config.json)`);
+    }
+    throw new CheckpointError(
+      `"${join(dir, "config.json")}" is unreadable: ${(e as Error).message}`,
+    );
+  }
+  if (meta.format !== CHECKPOINT_FORMAT) {
+    throw new CheckpointError(
+      `"${dir}" has checkpoint format ${meta.format} (written by recsimu ${meta.recsimu}); this recsimu ${RECSIMU_VERSION} reads format ${CHECKPOINT_FORMAT}`,
+    );
+  }
+  try {
+    const items = JSON.parse(await Deno.readTextFile(join(dir, "vocab.json"))) as string[];
+    const eb = await Deno.readFile(join(dir, "embeddings.bin"));
+    const embeddings = new Float32Array(
+      eb.buffer.slice(eb.byteOffset, eb.byteOffset + eb.byteLength),
+    );
+    if (embeddings.length !== items.length * meta.shape.embDim) {
+      throw new CheckpointError(
+        `"${
+          join(dir, "embeddings.bin")
+        }" has ${embeddings.length} values, expected ${items.length}×${meta.shape.embDim}`,
+      );
+    }
+    for (const v of embeddings) {
+      if (!Number.isFinite(v)) {
+        throw new CheckpointError(`"${join(dir, "embeddings.bin")}" contains NaN or Inf`);
+      }
+    }
+    const weights = await unpackTensors(dir, "weights");
+    let optimizer;
+    if (opts.optimizer) {
+      try {
+        optimizer = await unpackTensors(dir, "optimizer");
+      } catch (e) {
+        if (!(e instanceof Deno.errors.NotFound)) throw e;
+      }
+    }
+    const history = JSON.parse(await Deno.readTextFile(join(dir, "history.json")));
+    const startStates = JSON.parse(await Deno.readTextFile(join(dir, "start_states.json")));
+    let metrics;
+    try {
+      metrics = JSON.parse(await Deno.readTextFile(join(dir, "metrics.json")));
+    } catch { /* optional */ }
+    return { meta, items, embeddings, weights, optimizer, history, startStates, metrics };
+  } catch (e) {
+    if (e instanceof CheckpointError) throw e;
+    throw new CheckpointError(`"${dir}" is incomplete or corrupted: ${(e as Error).message}`);
+  }
+}

@@ -1,0 +1,157 @@
+/**
+ * Algorithm 1's update steps. Each step is its own function that returns plain numbers, never
+ * tensors; all intermediate tensors are freed (tf.tidy + disposed gradients).
+ * @module
+ */
+import { tf } from "../tf.ts";
+import { Generator } from "../../models/generator.ts";
+import { Discriminator } from "../../models/discriminator.ts";
+import { registerFastMatMulGrad, registerFastWasmKernels } from "../../models/fast_grad.ts";
+import type { TupleBatch } from "../data/batches.ts";
+import type { TrainConfig } from "../config.ts";
+import { deriveSeed } from "../random.ts";
+import * as L from "./losses.ts";
+
+/** Sizes that fix the networks' shapes. */
+export interface ModelShape {
+  items: number;
+  classes: number;
+  embDim: number;
+  feedbackDim: number;
+  hidden: number;
+  fc: number;
+  fakeClasses: number;
+  stateLength: number;
+}
+
+/** Generator, discriminator, frozen embedding table and their optimisers. */
+export class RecSimuModel {
+  readonly g: Generator;
+  readonly d: Discriminator;
+  /** [V + 1, E] item embeddings; the last row (padding) is zeros. Not trained. */
+  readonly table: tf.Tensor2D;
+  readonly optG: tf.AdamOptimizer;
+  readonly optD: tf.AdamOptimizer;
+
+  constructor(readonly shape: ModelShape, embeddings: Float32Array, readonly config: TrainConfig) {
+    registerFastMatMulGrad();
+    registerFastWasmKernels();
+    if (embeddings.length !== shape.items * shape.embDim) {
+      throw new RangeError(
+        `embeddings: expected ${shape.items}×${shape.embDim} values, got ${embeddings.length}`,
+      );
+    }
+    const padded = new Float32Array((shape.items + 1) * shape.embDim);
+    padded.set(embeddings);
+    this.table = tf.tensor2d(padded, [shape.items + 1, shape.embDim]);
+    const enc = {
+      embDim: shape.embDim,
+      classes: shape.classes,
+      feedbackDim: shape.feedbackDim,
+      hidden: shape.hidden,
+    };
+    this.g = new Generator({ ...enc, fc: shape.fc }, deriveSeed(config.seed, "generator"));
+    this.d = new Discriminator(
+      { ...enc, fc: shape.fc, fakeClasses: shape.fakeClasses },
+      deriveSeed(config.seed, "discriminator"),
+    );
+    this.optG = tf.train.adam(config.learningRate);
+    this.optD = tf.train.adam(config.learningRate);
+  }
+
+  get k(): number {
+    return this.shape.classes;
+  }
+
+  /** G's trainable variables. */
+  gVars(): tf.Variable[] {
+    return this.g.params.list();
+  }
+
+  /** D's trainable variables. */
+  dVars(): tf.Variable[] {
+    return this.d.params.list();
+  }
+
+  /** Frees every tensor the model owns. */
+  dispose(): void {
+    this.g.params.dispose();
+    this.d.params.dispose();
+    this.table.dispose();
+    this.optG.dispose();
+    this.optD.dispose();
+  }
+}
+
+function applyAndRead(
+  opt: tf.Optimizer,
+  vars: tf.Variable[],
+  f: () => tf.Scalar,
+): number {
+  const { value, grads } = tf.variableGrads(f, vars);
+  opt.applyGradients(grads);
+  const v = value.dataSync()[0]!;
+  tf.dispose(grads);
+  value.dispose();
+  return v;
+}
+
+/** Pre-trains G on L_supG (Eq. 11); returns the loss. */
+export function generatorPretrainStep(m: RecSimuModel, b: TupleBatch): number {
+  return tf.tidy(() => applyAndRead(m.optG, m.gVars(), () => L.supG(m.g.apply(b.state), b.action)));
+}
+
+/** Pre-trains D on L_supD (Eq. 8) with G's fake actions; returns the loss. */
+export function discriminatorPretrainStep(m: RecSimuModel, b: TupleBatch): number {
+  return tf.tidy(() => {
+    const fake = m.g.apply(b.state);
+    return applyAndRead(m.optD, m.dVars(), () => {
+      const p = m.d.state(b.state);
+      return L.supD(m.d.score(p, b.action), m.d.score(p, fake), b.label, m.k, m.config.lambda);
+    });
+  });
+}
+
+/** One D update on L_D (Eq. 9) against precomputed fake actions; returns the loss. */
+export function discriminatorStep(m: RecSimuModel, b: TupleBatch, fake: tf.Tensor2D): number {
+  return tf.tidy(() =>
+    applyAndRead(m.optD, m.dVars(), () => {
+      const p = m.d.state(b.state);
+      return L.lossD(m.d.score(p, b.action), m.d.score(p, fake), b.label, m.k, m.config);
+    })
+  );
+}
+
+/** One G update on L_G (Eq. 12) against D's current state encoding; returns the loss. */
+export function generatorStep(m: RecSimuModel, b: TupleBatch): number {
+  return tf.tidy(() => {
+    const p = m.d.state(b.state); // no gradient needed: p_D does not depend on G
+    return applyAndRead(m.optG, m.gVars(), () => {
+      const g = m.g.apply(b.state);
+      return L.lossG(m.d.score(p, g), g, b.action, m.k, m.config.beta);
+    });
+  });
+}
+
+/**
+ * One adversarial round on a batch: `dSteps` D updates against G(s), computed once, then
+ * `gSteps` G updates. Returns the last losses.
+ */
+export function adversarialStep(m: RecSimuModel, b: TupleBatch): { lossD: number; lossG: number } {
+  let lossD = NaN, lossG = NaN;
+  const fake = tf.tidy(() => m.g.apply(b.state));
+  try {
+    for (let i = 0; i < m.config.dSteps; i++) lossD = discriminatorStep(m, b, fake);
+  } finally {
+    fake.dispose();
+  }
+  for (let i = 0; i < m.config.gSteps; i++) lossG = generatorStep(m, b);
+  return { lossD, lossG };
+}
+
+/**
+ * Softmax over all K + F logits of D for a batch, row-major [B, K + F]; no gradient state.
+ */
+export function discriminatorProbs(m: RecSimuModel, b: TupleBatch): tf.Tensor2D {
+  return tf.tidy(() => tf.softmax(m.d.apply(b.state, b.action)));
+}

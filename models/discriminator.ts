@@ -1,0 +1,52 @@
+/**
+ * RecSimu discriminator D(s, a), the reward model: its own GRU encoder over the state (p_D),
+ * a fully connected path over the candidate item (e_D = ReLU(a W + b)), and a head over
+ * concat(p_D, e_D) giving K real-class logits followed by the fake-class logits (K of them, or
+ * 1 for the RecSimu-1 ablation).
+ * @module
+ */
+import { tf } from "../lib/tf.ts";
+import { Dense, Params } from "./params.ts";
+import { type EncoderSizes, type StateBatch, StateEncoder } from "./gru.ts";
+
+/** Sizes of the discriminator. */
+export interface DiscriminatorSizes extends EncoderSizes {
+  /** Width of the hidden fully connected layers. */
+  fc: number;
+  /** Number of fake classes: K (RecSimu) or 1 (RecSimu-1 ablation). */
+  fakeClasses: number;
+}
+
+/** The discriminator network. */
+export class Discriminator {
+  readonly params: Params;
+  readonly encoder: StateEncoder;
+  readonly item: Dense;
+  readonly h1: Dense;
+  readonly h2: Dense;
+  constructor(readonly sizes: DiscriminatorSizes, seed: number) {
+    if (!(sizes.fakeClasses === sizes.classes || sizes.fakeClasses === 1)) {
+      throw new RangeError(
+        `Discriminator: fakeClasses must be K (${sizes.classes}) or 1, got ${sizes.fakeClasses}`,
+      );
+    }
+    this.params = new Params("D", seed);
+    this.encoder = new StateEncoder(this.params, "encoder", sizes);
+    this.item = new Dense(this.params, "item", sizes.embDim, sizes.fc);
+    this.h1 = new Dense(this.params, "head/1", sizes.hidden + sizes.fc, sizes.fc);
+    this.h2 = new Dense(this.params, "head/2", sizes.fc, sizes.classes + sizes.fakeClasses);
+  }
+  /** State encoding p_D [B, H]. */
+  state(s: StateBatch): tf.Tensor2D {
+    return this.encoder.encode(s);
+  }
+  /** Logits [B, K + fake] for encoded states p [B, H] and candidate embeddings [B, E]. */
+  score(p: tf.Tensor2D, candidate: tf.Tensor2D): tf.Tensor2D {
+    const e = tf.relu(this.item.apply(candidate));
+    return this.h2.apply(tf.relu(this.h1.apply(tf.concat([p, e], 1))));
+  }
+  /** Logits for a state batch and candidates. */
+  apply(s: StateBatch, candidate: tf.Tensor2D): tf.Tensor2D {
+    return this.score(this.state(s), candidate);
+  }
+}

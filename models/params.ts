@@ -1,0 +1,74 @@
+/**
+ * Named trainable parameters with seeded, PyTorch-like initialisation, and the tiny dense
+ * layer built on them. Networks are plain functions over a {@link Params} store, which keeps the
+ * forward pass explicit (fast kernels only) and makes saving and loading a flat name → tensor map.
+ * @module
+ */
+import { tf } from "../lib/tf.ts";
+import { deriveSeed } from "../lib/random.ts";
+
+/** A named set of variables belonging to one network. */
+export class Params {
+  readonly #vars = new Map<string, tf.Variable>();
+  /** @param prefix name prefix, e.g. `"G"`; @param seed root seed for initialisation */
+  constructor(readonly prefix: string, readonly seed: number) {}
+
+  /** Creates a variable initialised uniformly in [-bound, bound] (seeded by its name). */
+  uniform(name: string, shape: number[], bound: number): tf.Variable {
+    const full = `${this.prefix}/${name}`;
+    if (this.#vars.has(full)) throw new Error(`duplicate parameter ${full}`);
+    const v = tf.tidy(() =>
+      tf.variable(
+        tf.randomUniform(shape, -bound, bound, "float32", deriveSeed(this.seed, full)),
+        true,
+        full,
+      )
+    );
+    this.#vars.set(full, v);
+    return v;
+  }
+
+  /** The variable called `name` (without prefix). */
+  get(name: string): tf.Variable {
+    const v = this.#vars.get(`${this.prefix}/${name}`);
+    if (!v) throw new Error(`no parameter ${this.prefix}/${name}`);
+    return v;
+  }
+
+  /** All variables, in creation order. */
+  list(): tf.Variable[] {
+    return [...this.#vars.values()];
+  }
+
+  /** Full names → variables. */
+  entries(): [string, tf.Variable][] {
+    return [...this.#vars.entries()];
+  }
+
+  /** Number of scalar parameters. */
+  size(): number {
+    return this.list().reduce((n, v) => n + v.size, 0);
+  }
+
+  /** Frees the variables. */
+  dispose(): void {
+    for (const v of this.#vars.values()) v.dispose();
+    this.#vars.clear();
+  }
+}
+
+/** A fully connected layer `x W + b` (PyTorch `nn.Linear` initialisation). */
+export class Dense {
+  readonly w: tf.Variable;
+  readonly b: tf.Variable;
+  constructor(params: Params, name: string, inputs: number, units: number) {
+    if (!(inputs > 0 && units > 0)) throw new RangeError(`Dense ${name}: sizes must be positive`);
+    const bound = 1 / Math.sqrt(inputs);
+    this.w = params.uniform(`${name}/w`, [inputs, units], bound);
+    this.b = params.uniform(`${name}/b`, [units], bound);
+  }
+  /** Applies the layer to a [B, inputs] tensor. */
+  apply(x: tf.Tensor2D): tf.Tensor2D {
+    return tf.add(tf.matMul(x, this.w), this.b);
+  }
+}
