@@ -3,7 +3,7 @@
  * reader (or a crash) never sees a half-written file or directory.
  * @module
  */
-import { dirname, basename, join } from "node:path";
+import { basename, dirname, join } from "node:path";
 
 function tempSibling(path: string): string {
   const rand = crypto.getRandomValues(new Uint32Array(2)).join("");

@@ -37,13 +37,20 @@ export function backendInfo(): BackendInfo | undefined {
 
 interface GpuAdapterLike {
   isFallbackAdapter?: boolean;
-  info?: { isFallbackAdapter?: boolean; vendor?: string; architecture?: string; device?: string; description?: string };
+  info?: {
+    isFallbackAdapter?: boolean;
+    vendor?: string;
+    architecture?: string;
+    device?: string;
+    description?: string;
+  };
 }
 
 /** Looks for a real (hardware) WebGPU adapter; returns its description or why there is none. */
 export async function probeGpu(): Promise<{ ok: boolean; detail: string }> {
-  const gpu = (navigator as unknown as { gpu?: { requestAdapter(): Promise<GpuAdapterLike | null> } })
-    .gpu;
+  const gpu =
+    (navigator as unknown as { gpu?: { requestAdapter(): Promise<GpuAdapterLike | null> } })
+      .gpu;
   if (!gpu) return { ok: false, detail: "navigator.gpu is not available" };
   let adapter: GpuAdapterLike | null = null;
   try {

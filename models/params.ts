@@ -7,8 +7,16 @@
 import { tf } from "../lib/tf.ts";
 import { deriveSeed } from "../lib/random.ts";
 
+let instances = 0;
+
+/** Logical name of a variable: tfjs names must be unique per process, so they carry `#n`. */
+export function logicalName(v: tf.Variable): string {
+  return v.name.replace(/#\d+$/, "");
+}
+
 /** A named set of variables belonging to one network. */
 export class Params {
+  readonly #instance = ++instances;
   readonly #vars = new Map<string, tf.Variable>();
   /** @param prefix name prefix, e.g. `"G"`; @param seed root seed for initialisation */
   constructor(readonly prefix: string, readonly seed: number) {}
@@ -21,7 +29,7 @@ export class Params {
       tf.variable(
         tf.randomUniform(shape, -bound, bound, "float32", deriveSeed(this.seed, full)),
         true,
-        full,
+        `${full}#${this.#instance}`,
       )
     );
     this.#vars.set(full, v);

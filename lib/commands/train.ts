@@ -129,7 +129,6 @@ export async function run(argv: string[]): Promise<void> {
   if (!["auto", "webgpu", "wasm", "cpu"].includes(backend)) {
     throw new UserError(`--backend: expected auto, webgpu, wasm or cpu, got "${backend}"`);
   }
-  await initBackend(backend, { quiet: !!v.quiet });
   const ds = await loadDataset(data, {
     stateLength: config.stateLength,
     minCount: config.minCount,
@@ -137,6 +136,7 @@ export async function run(argv: string[]): Promise<void> {
     minStateLength: config.minStateLength,
   });
   if (!v.quiet) console.error(formatStats(ds));
+  await initBackend(backend, { quiet: !!v.quiet });
   const embeddings = typeof v.embeddings === "string"
     ? {
       vectors: await loadEmbeddingsCsv(v.embeddings, ds.items, config.embDim),

@@ -23,6 +23,7 @@ import { CheckpointError } from "../errors.ts";
 import type { TrainConfig } from "../config.ts";
 import type { ModelShape } from "./recsimu.ts";
 import type { StepRecord } from "../sim/types.ts";
+import { logicalName } from "../../models/params.ts";
 
 /** Checkpoint format version; a different one is refused. */
 export const CHECKPOINT_FORMAT = 1;
@@ -125,7 +126,7 @@ export function readVariables(
   vars: tf.Variable[],
 ): Map<string, { shape: number[]; data: Float32Array }> {
   return new Map(
-    vars.map((v) => [v.name, { shape: v.shape.slice(), data: v.dataSync() as Float32Array }]),
+    vars.map((v) => [logicalName(v), { shape: v.shape.slice(), data: v.dataSync() as Float32Array }]),
   );
 }
 
@@ -136,18 +137,18 @@ export function assignVariables(
   what: string,
 ): void {
   for (const v of vars) {
-    const s = saved.get(v.name);
-    if (!s) throw new CheckpointError(`${what}: missing tensor ${v.name}`);
+    const s = saved.get(logicalName(v));
+    if (!s) throw new CheckpointError(`${what}: missing tensor ${logicalName(v)}`);
     if (s.shape.join("x") !== v.shape.join("x")) {
       throw new CheckpointError(
-        `${what}: tensor ${v.name} has shape [${s.shape}], the model needs [${v.shape}]`,
+        `${what}: tensor ${logicalName(v)} has shape [${s.shape}], the model needs [${v.shape}]`,
       );
     }
     tf.tidy(() => v.assign(tf.tensor(s.data, v.shape)));
   }
 }
 
-/** Adam state of an optimizer as named arrays (async: optimizers expose it so). */
+/** Adam state of an optimizer as named arrays, variable names made logical (no `#n`). */
 export async function readOptimizer(
   prefix: string,
   opt: tf.Optimizer,
@@ -156,24 +157,29 @@ export async function readOptimizer(
   return new Map(
     ws.map((
       w,
-    ) => [`${prefix}:${w.name}`, {
+    ) => [`${prefix}:${w.name.replace(/#\d+(?=\/|$)/, "")}`, {
       shape: w.tensor.shape.slice(),
       data: w.tensor.dataSync() as Float32Array,
     }]),
   );
 }
 
-/** Restores Adam state saved by {@link readOptimizer}. */
+/** Restores Adam state saved by {@link readOptimizer} onto the optimizer of `vars`. */
 export async function restoreOptimizer(
   prefix: string,
   opt: tf.Optimizer,
   saved: Map<string, { shape: number[]; data: Float32Array }>,
+  vars: tf.Variable[],
 ): Promise<void> {
+  const actual = new Map(vars.map((v) => [logicalName(v), v.name]));
   const ws: { name: string; tensor: tf.Tensor }[] = [];
   for (const [name, t] of saved) {
-    if (name.startsWith(`${prefix}:`)) {
-      ws.push({ name: name.slice(prefix.length + 1), tensor: tf.tensor(t.data, t.shape) });
-    }
+    if (!name.startsWith(`${prefix}:`)) continue;
+    const rest = name.slice(prefix.length + 1);
+    const slash = rest.lastIndexOf("/");
+    const varName = slash > 0 ? actual.get(rest.slice(0, slash)) : undefined;
+    const real = varName ? `${varName}${rest.slice(slash)}` : rest;
+    ws.push({ name: real, tensor: tf.tensor(t.data, t.shape) });
   }
   if (ws.length === 0) return;
   await opt.setWeights(ws);

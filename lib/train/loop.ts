@@ -198,8 +198,8 @@ export async function trainRecSimu(
       `"${opts.out}/weights.bin"`,
     );
     if (resumed.optimizer) {
-      await restoreOptimizer("G", model.optG, resumed.optimizer);
-      await restoreOptimizer("D", model.optD, resumed.optimizer);
+      await restoreOptimizer("G", model.optG, resumed.optimizer, model.gVars());
+      await restoreOptimizer("D", model.optD, resumed.optimizer, model.dVars());
     }
     position = resumed.meta.position;
     if (position.bestValAuc === null) position.bestValAuc = -Infinity;

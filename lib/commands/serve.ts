@@ -1,0 +1,134 @@
+/**
+ * `recsimu serve`: flags -> a loaded simulator -> the HTTP API on `Deno.serve` until SIGINT or
+ * SIGTERM (graceful: in-flight requests finish, then exit 0).
+ * @module
+ */
+import { UserError } from "../errors.ts";
+import { isLoopback, startServer } from "../serve/server.ts";
+import { parseRewards } from "../sim/reward.ts";
+import { numFlag, parseFlags, requireFlag } from "./_flags.ts";
+
+const BACKENDS = ["auto", "webgpu", "wasm", "cpu"] as const;
+type Backend = typeof BACKENDS[number];
+
+const USAGE = `Usage: recsimu serve --model DIR [flags]
+
+Serves a trained simulator over HTTP (JSON): rewards for (state, action) pairs, Gymnasium-style
+sessions and stateless steps. See GET /openapi.json once running.
+
+Flags:
+  --model DIR              trained model directory (required)
+  --host H                 interface to bind (default 127.0.0.1); a non-loopback host
+                           needs --token or RECSIMU_TOKEN
+  --port P                 TCP port, 0 = any free port (default 8080)
+  --reward SPEC            reward per label, e.g. skip=0,click=1,purchase=5
+                           (default 1 for positive labels, 0 otherwise)
+  --max-steps N            episode length of sessions (default 50)
+  --leave-after-skips M    the user leaves after M negative feedbacks in a row; 0 = never (default 0)
+  --max-batch N            most entries in one batch request (default 4096)
+  --max-body-bytes B       largest request body (default 16777216)
+  --max-state-length L     most (item, feedback) pairs in a request's state (default 1000)
+  --max-sessions S         live sessions at most (default 10000)
+  --session-ttl SECONDS    idle sessions expire after this long (default 600)
+  --token T                require Authorization: Bearer T (default: env RECSIMU_TOKEN, else none)
+  --cors ORIGIN            allow cross-origin requests from ORIGIN (or *); default off
+  --rate-limit R           requests per second per client IP, 0 = unlimited (default 0)
+  --rate-burst B           burst size of the rate limit (default 2 x rate)
+  --backend B              auto | webgpu | wasm | cpu (default auto)
+  -h, --help               show this help`;
+
+/** Runs `recsimu serve` with the arguments after the command name. */
+export async function run(argv: string[]): Promise<void> {
+  const f = parseFlags("serve", argv, {
+    model: { type: "string" },
+    host: { type: "string" },
+    port: { type: "string" },
+    reward: { type: "string" },
+    "max-steps": { type: "string" },
+    "leave-after-skips": { type: "string" },
+    "max-batch": { type: "string" },
+    "max-body-bytes": { type: "string" },
+    "max-state-length": { type: "string" },
+    "max-sessions": { type: "string" },
+    "session-ttl": { type: "string" },
+    token: { type: "string" },
+    cors: { type: "string" },
+    "rate-limit": { type: "string" },
+    "rate-burst": { type: "string" },
+    backend: { type: "string" },
+  }, USAGE);
+  if (f === undefined) return;
+  const integer = true;
+  const model = requireFlag("serve", "model", f.model);
+  const hostname = typeof f.host === "string" && f.host !== "" ? f.host : "127.0.0.1";
+  const backend = (f.backend ?? "auto") as Backend;
+  if (!BACKENDS.includes(backend)) {
+    throw new UserError(`--backend: expected one of ${BACKENDS.join(", ")}, got "${backend}"`);
+  }
+  const token = typeof f.token === "string" ? f.token : envToken();
+  if (!isLoopback(hostname) && token === undefined) {
+    throw new UserError(`--host ${hostname} is not loopback: pass --token or set RECSIMU_TOKEN`);
+  }
+  const rate = numFlag("rate-limit", f["rate-limit"], 0, { min: 0, max: 1e9 });
+  const options = {
+    hostname,
+    port: numFlag("port", f.port, 8080, { integer, min: 0, max: 65535 }),
+    maxSteps: numFlag("max-steps", f["max-steps"], 50, { integer, min: 1, max: 1_000_000 }),
+    leaveAfterSkips: numFlag("leave-after-skips", f["leave-after-skips"], 0, {
+      integer,
+      min: 0,
+      max: 1_000_000,
+    }),
+    maxBatch: numFlag("max-batch", f["max-batch"], 4096, { integer, min: 1, max: 1_000_000 }),
+    maxBodyBytes: numFlag("max-body-bytes", f["max-body-bytes"], 16 * 1024 * 1024, {
+      integer,
+      min: 1024,
+      max: 2 ** 31,
+    }),
+    maxStateLength: numFlag("max-state-length", f["max-state-length"], 1000, {
+      integer,
+      min: 1,
+      max: 1_000_000,
+    }),
+    maxSessions: numFlag("max-sessions", f["max-sessions"], 10_000, {
+      integer,
+      min: 1,
+      max: 10_000_000,
+    }),
+    sessionTtlSeconds: numFlag("session-ttl", f["session-ttl"], 600, { min: 1, max: 365 * 86400 }),
+    token,
+    cors: typeof f.cors === "string" && f.cors !== "" ? f.cors : undefined,
+    rateLimit: rate > 0
+      ? {
+        ratePerSecond: rate,
+        burst: numFlag("rate-burst", f["rate-burst"], Math.max(1, 2 * rate), { min: 1 }),
+      }
+      : undefined,
+    handleSignals: true,
+  };
+
+  const { Simulator } = await import("../sim/simulator.ts");
+  const sim = await Simulator.load(model, { backend });
+  const rewards = parseRewards(
+    typeof f.reward === "string" ? f.reward : undefined,
+    sim.labels,
+    sim.positive,
+  );
+  const server = startServer(sim, { ...options, rewards });
+  const described = sim.describe();
+  console.error(
+    `recsimu serve: listening on ${server.url} (model ${model}, backend ${
+      String(described.backend ?? backend)
+    }` +
+      `${
+        token === undefined ? "" : ", bearer token required"
+      }); API description at ${server.url}/openapi.json`,
+  );
+  await server.finished;
+  console.error("recsimu serve: stopped");
+}
+
+function envToken(): string | undefined {
+  const t = Deno.env.get("RECSIMU_TOKEN");
+  return t === undefined || t === "" ? undefined : t;
+}

@@ -1,0 +1,338 @@
+/**
+ * The OpenAPI 3.1 description served at `GET /openapi.json`, built by hand from the same
+ * limits as the zod schemas (labels, batch and state limits are filled in from the config).
+ * @module
+ */
+import { MAX_EPISODE_STEPS, MAX_ID_LENGTH } from "./schema.ts";
+
+/** What the document depends on. */
+export interface OpenApiOptions {
+  /** The model's feedback labels. */
+  labels: readonly string[];
+  /** Most entries of a batch. */
+  maxBatch: number;
+  /** Most pairs in a state. */
+  maxStateLength: number;
+  /** Default episode length. */
+  maxStepsDefault: number;
+  /** Whether requests need a bearer token. */
+  auth: boolean;
+}
+
+type Schema = Record<string, unknown>;
+
+const ref = (name: string): Schema => ({ $ref: `#/components/schemas/${name}` });
+const obj = (
+  properties: Record<string, Schema>,
+  required: string[] = Object.keys(properties),
+): Schema => ({
+  type: "object",
+  properties,
+  required,
+  additionalProperties: false,
+});
+const int = (description: string, extra: Schema = {}): Schema => ({
+  type: "integer",
+  description,
+  ...extra,
+});
+const jsonBody = (schema: Schema, required = true) => ({
+  required,
+  content: { "application/json": { schema } },
+});
+const ok = (description: string, schema: Schema) => ({
+  description,
+  content: { "application/json": { schema } },
+});
+const errors = (...statuses: number[]) =>
+  Object.fromEntries(statuses.map((s) => [String(s), { $ref: `#/components/responses/E${s}` }]));
+
+const ERROR_TEXT: Record<number, string> = {
+  400: "The body is not valid JSON (or empty, or not UTF-8).",
+  401: "Missing or wrong bearer token.",
+  403: "Host not allowed (DNS-rebinding protection).",
+  404: "Unknown route, or unknown / expired session.",
+  405: "Method not allowed on this route (see the Allow header).",
+  409: "The session's episode is over, or a step of it is in flight.",
+  413: "Body or batch over the limit.",
+  415: "Content-Type is not application/json.",
+  422: "A field is invalid: wrong type, unknown field, unknown item or label, state too long.",
+  429: "Rate limit exceeded (see Retry-After).",
+  500: "Internal error (details are logged on the server, never returned).",
+  503: "Session limit reached (see Retry-After).",
+};
+
+/** Builds the OpenAPI 3.1 document. */
+export function openApiDocument(o: OpenApiOptions): Record<string, unknown> {
+  const label: Schema = { type: "string", enum: [...o.labels], description: "A feedback label." };
+  const id: Schema = {
+    type: "string",
+    maxLength: MAX_ID_LENGTH,
+    description: "An item id of the model's vocabulary.",
+  };
+  const seed = int("Seed of the episode / sample; any safe integer.", {
+    minimum: Number.MIN_SAFE_INTEGER,
+    maximum: Number.MAX_SAFE_INTEGER,
+  });
+  const maxSteps = int(`Episode length; default ${o.maxStepsDefault}.`, {
+    minimum: 1,
+    maximum: MAX_EPISODE_STEPS,
+  });
+  const probs: Schema = {
+    type: "object",
+    description: "Probability of each feedback label.",
+    properties: Object.fromEntries(o.labels.map((l) => [l, { type: "number" }])),
+    required: [...o.labels],
+  };
+  const common = [400, 401, 403, 405, 413, 415, 422, 429];
+  const schemas: Record<string, Schema> = {
+    StepRecord: obj({ item: id, feedback: label }),
+    State: {
+      type: "array",
+      items: ref("StepRecord"),
+      maxItems: o.maxStateLength,
+      description:
+        "History, oldest first. Shorter than N is fine (even empty); longer: the last N pairs are used.",
+    },
+    Observation: {
+      type: "array",
+      items: ref("StepRecord"),
+      description: "The state: at most N (item, feedback) pairs, oldest first.",
+    },
+    FeedbackRequest: obj({
+      state: ref("State"),
+      action: id,
+      sample: { type: "boolean", description: "Also draw a feedback from probs (seeded)." },
+      seed,
+    }, ["state", "action"]),
+    FeedbackBatch: obj({
+      requests: { type: "array", items: ref("FeedbackRequest"), minItems: 1, maxItems: o.maxBatch },
+    }),
+    FeedbackResult: obj({
+      probs,
+      real: {
+        type: "number",
+        description: "Discriminator's probability that (state, action) is real.",
+      },
+      expected_reward: { type: "number", description: "Σ probs · rewards." },
+      feedback: { ...label, description: "Sampled feedback (with sample: true)." },
+      reward: {
+        type: "number",
+        description: "Reward of the sampled feedback (with sample: true).",
+      },
+      seed: { ...seed, description: "Seed used for the sample (with sample: true)." },
+    }, ["probs", "real", "expected_reward"]),
+    FeedbackBatchResult: obj({ results: { type: "array", items: ref("FeedbackResult") } }),
+    Info: obj({
+      seed,
+      step: int("Steps taken in the episode so far."),
+      negative_streak: int("Negative feedbacks in a row at the end of the episode."),
+    }),
+    StepInfo: obj({
+      probs,
+      real: { type: "number" },
+      expected_reward: { type: "number" },
+      seed,
+      step: int("Steps taken in the episode, including this one."),
+      negative_streak: int("Negative feedbacks in a row, including this one."),
+    }),
+    StepResult: obj({
+      observation: ref("Observation"),
+      feedback: label,
+      reward: { type: "number" },
+      terminated: { type: "boolean", description: "The user left (leave-after-skips rule)." },
+      truncated: { type: "boolean", description: "The episode reached max_steps." },
+      info: ref("StepInfo"),
+    }),
+    SessionCreate: obj({
+      state: {
+        ...ref("State"),
+        description: "Start state; default: a logged start state drawn with the seed.",
+      },
+      seed,
+      max_steps: maxSteps,
+    }, []),
+    SessionCreated: obj({
+      session_id: { type: "string" },
+      observation: ref("Observation"),
+      info: ref("Info"),
+    }),
+    SessionState: obj({
+      session_id: { type: "string" },
+      observation: ref("Observation"),
+      info: ref("Info"),
+      done: { type: "boolean" },
+    }),
+    SessionStep: obj({ action: id }),
+    SessionsStep: obj({
+      steps: {
+        type: "array",
+        minItems: 1,
+        maxItems: o.maxBatch,
+        items: obj({ session_id: { type: "string" }, action: id }),
+      },
+    }),
+    SessionsStepResult: obj({
+      results: {
+        type: "array",
+        items: { allOf: [ref("StepResult"), obj({ session_id: { type: "string" } })] },
+      },
+    }),
+    StatelessStep: obj({
+      state: ref("State"),
+      action: id,
+      seed,
+      step: int("Steps already taken in the episode (default 0).", {
+        minimum: 0,
+        maximum: MAX_EPISODE_STEPS,
+      }),
+      negative_streak: int("Negative feedbacks in a row before this step (default 0).", {
+        minimum: 0,
+        maximum: MAX_EPISODE_STEPS,
+      }),
+      max_steps: maxSteps,
+    }, ["state", "action", "seed"]),
+    Model: {
+      type: "object",
+      description: "Labels, rewards, N, item count, backend, model config, limits.",
+    },
+    Items: obj({
+      items: { type: "array", items: { type: "string" } },
+      offset: { type: "integer" },
+      limit: { type: "integer" },
+      total: { type: "integer" },
+      next_offset: { type: ["integer", "null"] },
+    }),
+    Error: obj({
+      error: obj({
+        code: { type: "string" },
+        message: { type: "string" },
+        path: {
+          type: ["string", "null"],
+          description: "JSON path of the fault, e.g. requests[3].state[0].feedback.",
+        },
+      }),
+    }),
+  };
+  const sessionId = {
+    name: "id",
+    in: "path",
+    required: true,
+    schema: { type: "string", pattern: "^[0-9a-f]{32}$" },
+  };
+  const doc: Record<string, unknown> = {
+    openapi: "3.1.0",
+    info: {
+      title: "recsimu",
+      version: "0.1.0",
+      description:
+        "A GAN-learned user simulator (RecSimu) as a reward endpoint and Gymnasium-style environment.",
+    },
+    paths: {
+      "/healthz": {
+        get: {
+          summary: "Liveness",
+          responses: { "200": ok("OK", obj({ status: { const: "ok" } })) },
+        },
+      },
+      "/openapi.json": {
+        get: {
+          summary: "This document",
+          responses: { "200": ok("OpenAPI 3.1", { type: "object" }) },
+        },
+      },
+      "/v1/model": {
+        get: {
+          summary: "Labels, rewards, N, item count, backend, model config",
+          responses: { "200": ok("Model", ref("Model")) },
+        },
+      },
+      "/v1/items": {
+        get: {
+          summary: "Item ids, paged",
+          parameters: [
+            { name: "offset", in: "query", schema: { type: "integer", minimum: 0, default: 0 } },
+            {
+              name: "limit",
+              in: "query",
+              schema: { type: "integer", minimum: 1, maximum: 10_000, default: 1000 },
+            },
+          ],
+          responses: { "200": ok("A page of item ids", ref("Items")), ...errors(422) },
+        },
+      },
+      "/v1/feedback": {
+        post: {
+          summary:
+            "Feedback distribution for one (state, action) or a batch; one batched model call",
+          requestBody: jsonBody({ oneOf: [ref("FeedbackRequest"), ref("FeedbackBatch")] }),
+          responses: {
+            "200": ok("One result, or {results} for a batch", {
+              oneOf: [ref("FeedbackResult"), ref("FeedbackBatchResult")],
+            }),
+            ...errors(...common),
+          },
+        },
+      },
+      "/v1/step": {
+        post: {
+          summary:
+            "Stateless environment step: same answer as the session step with the same inputs",
+          requestBody: jsonBody(ref("StatelessStep")),
+          responses: { "200": ok("Step result", ref("StepResult")), ...errors(...common) },
+        },
+      },
+      "/v1/sessions": {
+        post: {
+          summary: "Start an episode (reset)",
+          requestBody: jsonBody(ref("SessionCreate"), false),
+          responses: {
+            "201": ok("Session created", ref("SessionCreated")),
+            ...errors(...common, 503),
+          },
+        },
+      },
+      "/v1/sessions/step": {
+        post: {
+          summary: "Step many sessions with one batched model call (all or nothing)",
+          requestBody: jsonBody(ref("SessionsStep")),
+          responses: {
+            "200": ok("One result per step, in order", ref("SessionsStepResult")),
+            ...errors(...common, 404, 409),
+          },
+        },
+      },
+      "/v1/sessions/{id}": {
+        parameters: [sessionId],
+        get: {
+          summary: "Current state of a session",
+          responses: { "200": ok("Session", ref("SessionState")), ...errors(404) },
+        },
+        delete: {
+          summary: "End a session",
+          responses: { "204": { description: "Deleted" }, ...errors(404) },
+        },
+      },
+      "/v1/sessions/{id}/step": {
+        parameters: [sessionId],
+        post: {
+          summary: "Recommend one item in a session",
+          requestBody: jsonBody(ref("SessionStep")),
+          responses: {
+            "200": ok("Step result", ref("StepResult")),
+            ...errors(...common, 404, 409),
+          },
+        },
+      },
+    },
+    components: {
+      schemas,
+      responses: Object.fromEntries(
+        Object.entries(ERROR_TEXT).map(([s, d]) => [`E${s}`, ok(d, ref("Error"))]),
+      ),
+      ...(o.auth ? { securitySchemes: { bearer: { type: "http", scheme: "bearer" } } } : {}),
+    },
+  };
+  if (o.auth) doc.security = [{ bearer: [] }];
+  return doc;
+}

@@ -1,0 +1,516 @@
+/**
+ * A Gymnasium-style environment over a trained simulator: the in-process API for TypeScript
+ * agents, and the engine behind the server's sessions and stateless steps.
+ *
+ * The MDP is the paper's: the state is the last N (item, feedback) pairs, oldest first; the agent
+ * recommends one item; the user's feedback is SAMPLED from the discriminator's real-class
+ * distribution `probs`; the reward depends only on the feedback; and the state transits
+ * deterministically: s' drops its oldest pair (once N are held) and appends (action, feedback).
+ *
+ * Sampling is a pure function of (seed, step index, probs) ({@link sampleFeedback}), so a step
+ * is reproducible from (state, action, seed, step) alone: {@link statelessStep} gives the same
+ * answer as the corresponding {@link SimEnv.step}.
+ * @module
+ */
+import { UserError } from "../errors.ts";
+import { deriveSeed, Rng } from "../random.ts";
+import { defaultRewards, expectedReward } from "./reward.ts";
+import type { FeedbackPrediction, FeedbackRequest, SimulatorLike, StepRecord } from "./types.ts";
+
+/** What an {@link InputError} is about. */
+export type InputErrorCode = "unknown_item" | "unknown_label";
+
+/**
+ * A request that names an item or label the model does not know. `path` is the JSON path of the
+ * fault (e.g. `state[2].feedback`), which the server returns with a 422.
+ */
+export class InputError extends UserError {
+  override name = "InputError";
+  /** Machine-readable kind of fault. */
+  readonly code: InputErrorCode;
+  /** JSON path of the offending value. */
+  readonly path: string;
+  constructor(code: InputErrorCode, path: string, message: string) {
+    super(`${path}: ${message}`);
+    this.code = code;
+    this.path = path;
+  }
+}
+
+/** `step()` on an environment whose episode is over (or that was never reset). */
+export class EpisodeOverError extends UserError {
+  override name = "EpisodeOverError";
+}
+
+/** Options of {@link SimEnv} (and of the server's sessions). */
+export interface SimEnvOptions {
+  /** Steps after which an episode is truncated (Gymnasium's time limit). @default 50 */
+  maxSteps?: number;
+  /**
+   * The user leaves (`terminated`) after this many negative feedbacks in a row within the
+   * episode; 0 = never. @default 0
+   */
+  leaveAfterSkips?: number;
+  /** Reward per label, in the simulator's label order. @default 1 for positive labels, 0 otherwise */
+  rewards?: readonly number[];
+}
+
+/** {@link SimEnvOptions} with defaults applied and checked. */
+export interface EnvConfig {
+  /** Steps after which an episode is truncated. */
+  maxSteps: number;
+  /** Negative feedbacks in a row after which the user leaves; 0 = never. */
+  leaveAfterSkips: number;
+  /** Reward per label, in label order. */
+  rewards: readonly number[];
+}
+
+/** Options of {@link SimEnv.reset}. */
+export interface ResetOptions {
+  /** Seed of the episode (start state and every sampled feedback); random when absent. */
+  seed?: number;
+  /**
+   * Start state, oldest first (the last N pairs are kept); when absent, one of
+   * `sim.startStates` drawn with the seed, or empty if the simulator has none.
+   */
+  state?: readonly StepRecord[];
+}
+
+/** Episode bookkeeping, returned by `reset` and inside every step's info. */
+export interface EnvInfo {
+  /** The episode's seed. */
+  seed: number;
+  /** Steps taken so far in the episode (0 after reset). */
+  step: number;
+  /** Negative feedbacks in a row at the end of the episode so far. */
+  negative_streak: number;
+}
+
+/** What `reset` returns. */
+export interface ResetResult {
+  /** The start state: at most N pairs, oldest first. */
+  observation: StepRecord[];
+  /** Seed and counters. */
+  info: EnvInfo;
+}
+
+/** The simulator's view of one step, returned in {@link StepResult.info}. */
+export interface StepInfo extends EnvInfo {
+  /** Probability of each feedback label. */
+  probs: Record<string, number>;
+  /** The discriminator's probability that (state, action) is real. */
+  real: number;
+  /** Σ probs · rewards. */
+  expected_reward: number;
+}
+
+/** What `step` returns (Gymnasium's 5-tuple as an object). */
+export interface StepResult {
+  /** s': the state after the step, at most N pairs, oldest first. */
+  observation: StepRecord[];
+  /** The sampled feedback label. */
+  feedback: string;
+  /** Reward of the sampled feedback. */
+  reward: number;
+  /** The user left (`leaveAfterSkips` negatives in a row). */
+  terminated: boolean;
+  /** The episode hit `maxSteps`. May be true together with `terminated`. */
+  truncated: boolean;
+  /** Probabilities, realness, expected reward and counters. */
+  info: StepInfo;
+}
+
+/** Everything a step depends on besides the model: the input of {@link statelessStep}. */
+export interface StepInput {
+  /** The state before the step, oldest first (the last N pairs are used). */
+  state: readonly StepRecord[];
+  /** The recommended item. */
+  action: string;
+  /** The episode's seed. */
+  seed: number;
+  /** Steps already taken in the episode before this one. @default 0 */
+  step?: number;
+  /** Negative feedbacks in a row before this step. @default 0 */
+  negativeStreak?: number;
+}
+
+/** Checks options and fills in defaults. */
+export function envConfig(sim: SimulatorLike, options: SimEnvOptions = {}): EnvConfig {
+  const maxSteps = options.maxSteps ?? 50;
+  const leaveAfterSkips = options.leaveAfterSkips ?? 0;
+  const rewards = options.rewards ?? defaultRewards(sim.positive);
+  if (!Number.isSafeInteger(maxSteps) || maxSteps < 1) {
+    throw new RangeError(
+      `Cannot create environment: maxSteps must be an integer >= 1, got ${maxSteps}`,
+    );
+  }
+  if (!Number.isSafeInteger(leaveAfterSkips) || leaveAfterSkips < 0) {
+    throw new RangeError(
+      `Cannot create environment: leaveAfterSkips must be an integer >= 0, got ${leaveAfterSkips}`,
+    );
+  }
+  if (rewards.length !== sim.labels.length || !rewards.every(Number.isFinite)) {
+    throw new RangeError(
+      `Cannot create environment: expected ${sim.labels.length} finite rewards (one per label), got [${rewards}]`,
+    );
+  }
+  return { maxSteps, leaveAfterSkips, rewards: [...rewards] };
+}
+
+/** A fresh random episode seed (32 bits from the system's CSPRNG). */
+export function randomSeed(): number {
+  return crypto.getRandomValues(new Uint32Array(1))[0]!;
+}
+
+/**
+ * Index of the feedback drawn from `probs` for step `step` of the episode seeded `seed`: one
+ * uniform u from `deriveSeed(seed, "step:<step>")`, then the inverse CDF of `probs` (normalised).
+ * A pure function: the same arguments always give the same index.
+ *
+ * @example
+ * ```ts
+ * import { sampleFeedback } from "./env.ts";
+ * sampleFeedback([0.2, 0.8], 7, 0) === sampleFeedback([0.2, 0.8], 7, 0); // true
+ * ```
+ */
+export function sampleFeedback(probs: ArrayLike<number>, seed: number, step: number): number {
+  let total = 0;
+  for (let k = 0; k < probs.length; k++) {
+    const p = probs[k]!;
+    if (!(p >= 0) || !Number.isFinite(p)) {
+      throw new RangeError(`Cannot sample feedback: probability ${k} is ${p}`);
+    }
+    total += p;
+  }
+  if (!(total > 0)) throw new RangeError("Cannot sample feedback: probabilities sum to 0");
+  let r = new Rng(deriveSeed(seed, `step:${step}`)).next() * total;
+  for (let k = 0; k < probs.length; k++) {
+    r -= probs[k]!;
+    if (r < 0) return k;
+  }
+  // Rounding left a sliver: the last class with non-zero probability.
+  for (let k = probs.length - 1; k >= 0; k--) if (probs[k]! > 0) return k;
+  return probs.length - 1;
+}
+
+/**
+ * The paper's deterministic transition: append (action, feedback) and keep the last `n` pairs.
+ * Returns a new array; `state` is not modified.
+ *
+ * @example
+ * ```ts
+ * import { transition } from "./env.ts";
+ * transition([{ item: "a", feedback: "skip" }, { item: "b", feedback: "click" }], "c", "skip", 2);
+ * // [{ item: "b", feedback: "click" }, { item: "c", feedback: "skip" }]
+ * ```
+ */
+export function transition(
+  state: readonly StepRecord[],
+  action: string,
+  feedback: string,
+  n: number,
+): StepRecord[] {
+  return lastPairs([...state, { item: action, feedback }], n);
+}
+
+/** A copy of the last `n` pairs of `state` (`n` = 0 keeps none). */
+export function lastPairs(state: readonly StepRecord[], n: number): StepRecord[] {
+  const from = Math.max(0, state.length - n);
+  return state.slice(from).map((r) => ({ item: r.item, feedback: r.feedback }));
+}
+
+/** Throws {@link InputError} at `path` unless `item` is in the simulator's vocabulary. */
+export function checkItem(sim: SimulatorLike, item: string, path: string): void {
+  if (!sim.hasItem(item)) {
+    throw new InputError("unknown_item", path, `unknown item "${clip(item)}"`);
+  }
+}
+
+/** Throws {@link InputError} with the path of the first unknown item or label of `state`. */
+export function checkState(sim: SimulatorLike, state: readonly StepRecord[], path: string): void {
+  for (let i = 0; i < state.length; i++) {
+    const r = state[i]!;
+    checkItem(sim, r.item, `${path}[${i}].item`);
+    if (!sim.labels.includes(r.feedback)) {
+      throw new InputError(
+        "unknown_label",
+        `${path}[${i}].feedback`,
+        `unknown feedback label "${clip(r.feedback)}" (labels: ${sim.labels.join(", ")})`,
+      );
+    }
+  }
+}
+
+/** Probabilities as a label → probability record (own data properties, any label name). */
+export function probsRecord(
+  labels: readonly string[],
+  probs: ArrayLike<number>,
+): Record<string, number> {
+  return Object.fromEntries(labels.map((l, k) => [l, probs[k]!]));
+}
+
+/** Throws unless a prediction has K finite probabilities and a finite realness. */
+export function checkPrediction(
+  sim: SimulatorLike,
+  p: FeedbackPrediction | undefined,
+): FeedbackPrediction {
+  if (
+    p === undefined || p.probs.length !== sim.labels.length || !p.probs.every(Number.isFinite) ||
+    !Number.isFinite(p.real)
+  ) {
+    throw new Error("The simulator returned a malformed or non-finite prediction");
+  }
+  return p;
+}
+
+/**
+ * Applies one prediction to one step input: samples the feedback, moves the state, scores the
+ * reward and decides termination. Pure; shared by every way of stepping.
+ */
+export function applyStep(
+  sim: SimulatorLike,
+  config: EnvConfig,
+  input: StepInput,
+  prediction: FeedbackPrediction,
+): StepResult {
+  const p = checkPrediction(sim, prediction);
+  const t = input.step ?? 0;
+  const k = sampleFeedback(p.probs, input.seed, t);
+  const feedback = sim.labels[k]!;
+  const streak = sim.positive[k] ? 0 : (input.negativeStreak ?? 0) + 1;
+  const step = t + 1;
+  return {
+    observation: transition(
+      lastPairs(input.state, sim.stateLength),
+      input.action,
+      feedback,
+      sim.stateLength,
+    ),
+    feedback,
+    reward: config.rewards[k]!,
+    terminated: config.leaveAfterSkips > 0 && streak >= config.leaveAfterSkips,
+    truncated: step >= config.maxSteps,
+    info: {
+      probs: probsRecord(sim.labels, p.probs),
+      real: p.real,
+      expected_reward: expectedReward(p.probs, config.rewards),
+      seed: input.seed,
+      step,
+      negative_streak: streak,
+    },
+  };
+}
+
+/**
+ * One step without an environment object: the same answer as the session / {@link SimEnv} step
+ * with the same (state, action, seed, step, negative streak).
+ */
+export async function statelessStep(
+  sim: SimulatorLike,
+  input: StepInput,
+  options: SimEnvOptions = {},
+): Promise<StepResult> {
+  const config = envConfig(sim, options);
+  checkState(sim, input.state, "state");
+  checkItem(sim, input.action, "action");
+  const state = lastPairs(input.state, sim.stateLength);
+  const [prediction] = await sim.predict([{ state, action: input.action }]);
+  return applyStep(sim, config, { ...input, state }, checkPrediction(sim, prediction));
+}
+
+/** One environment and the action to take in it, for {@link stepMany}. */
+export interface EnvAction {
+  /** The environment to step. */
+  env: SimEnv;
+  /** The recommended item. */
+  action: string;
+}
+
+/**
+ * A Gymnasium-style environment: one simulated user over a {@link SimulatorLike}.
+ *
+ * @example
+ * ```ts ignore
+ * const env = new SimEnv(sim, { maxSteps: 20 });
+ * let { observation } = env.reset({ seed: 1 });
+ * const { feedback, reward, terminated, truncated } = await env.step(sim.items[0]!);
+ * ```
+ */
+export class SimEnv {
+  /** The simulator that answers. */
+  readonly sim: SimulatorLike;
+  /** Checked options. */
+  readonly config: EnvConfig;
+  #state: StepRecord[] = [];
+  #seed = 0;
+  #step = 0;
+  #streak = 0;
+  #ready = false;
+  #done = false;
+  #busy = false;
+
+  constructor(sim: SimulatorLike, options: SimEnvOptions = {}) {
+    this.sim = sim;
+    this.config = envConfig(sim, options);
+  }
+
+  /** Starts an episode. Throws {@link InputError} for unknown items or labels in `state`. */
+  reset(options: ResetOptions = {}): ResetResult {
+    if (this.#busy) throw new UserError("Cannot reset: a step of this environment is in progress");
+    const seed = options.seed ?? randomSeed();
+    if (!Number.isSafeInteger(seed)) {
+      throw new RangeError(`Cannot reset: seed must be an integer, got ${seed}`);
+    }
+    let start: readonly StepRecord[] = [];
+    if (options.state !== undefined) {
+      checkState(this.sim, options.state, "state");
+      start = options.state;
+    } else if (this.sim.startStates.length > 0) {
+      const i = new Rng(deriveSeed(seed, "start")).int(this.sim.startStates.length);
+      start = this.sim.startStates[i]!;
+    }
+    this.#state = lastPairs(start, this.sim.stateLength);
+    this.#seed = seed;
+    this.#step = 0;
+    this.#streak = 0;
+    this.#ready = true;
+    this.#done = false;
+    return { observation: this.observation, info: this.info };
+  }
+
+  /** The current state (a copy), oldest first. */
+  get observation(): StepRecord[] {
+    return lastPairs(this.#state, this.sim.stateLength);
+  }
+
+  /** Seed and counters of the current episode. */
+  get info(): EnvInfo {
+    return { seed: this.#seed, step: this.#step, negative_streak: this.#streak };
+  }
+
+  /** True once the episode is terminated or truncated (or before the first reset). */
+  get done(): boolean {
+    return !this.#ready || this.#done;
+  }
+
+  /** True while a step is waiting for the simulator. */
+  get busy(): boolean {
+    return this.#busy;
+  }
+
+  /** Recommends `action`; the simulated user answers. Throws {@link InputError} for unknown items. */
+  async step(action: string): Promise<StepResult> {
+    return (await SimEnv.#stepAll([{ env: this, action }], (_) => "action"))[0]!;
+  }
+
+  /** Steps many environments of one simulator with ONE batched `predict` call. */
+  static stepMany(steps: readonly EnvAction[]): Promise<StepResult[]> {
+    return SimEnv.#stepAll(steps, (i) => `steps[${i}].action`);
+  }
+
+  static async #stepAll(
+    steps: readonly EnvAction[],
+    path: (i: number) => string,
+  ): Promise<StepResult[]> {
+    if (steps.length === 0) return [];
+    const sim = steps[0]!.env.sim;
+    const seen = new Set<SimEnv>();
+    const requests: FeedbackRequest[] = [];
+    for (let i = 0; i < steps.length; i++) {
+      const { env, action } = steps[i]!;
+      if (env.sim !== sim) {
+        throw new TypeError("Cannot step many environments of different simulators at once");
+      }
+      if (seen.has(env)) {
+        throw new UserError(`${path(i)}: the same environment appears twice in one step`);
+      }
+      seen.add(env);
+      if (!env.#ready) throw new EpisodeOverError("Cannot step: call reset() first");
+      if (env.#done) throw new EpisodeOverError("Cannot step: the episode is over; call reset()");
+      if (env.#busy) throw new UserError("Cannot step: a step of this environment is in progress");
+      checkItem(sim, action, path(i));
+      requests.push({ state: env.#state, action });
+    }
+    for (const { env } of steps) env.#busy = true;
+    let predictions: FeedbackPrediction[];
+    try {
+      predictions = await sim.predict(requests);
+    } finally {
+      for (const { env } of steps) env.#busy = false;
+    }
+    if (predictions.length !== steps.length) {
+      throw new Error(`The simulator answered ${predictions.length} of ${steps.length} requests`);
+    }
+    const results = steps.map(({ env, action }, i) =>
+      applyStep(sim, env.config, {
+        state: env.#state,
+        action,
+        seed: env.#seed,
+        step: env.#step,
+        negativeStreak: env.#streak,
+      }, predictions[i]!)
+    );
+    // Commit only once every result is computed, so a failure leaves all environments unchanged.
+    steps.forEach(({ env }, i) => {
+      const r = results[i]!;
+      env.#state = lastPairs(r.observation, sim.stateLength);
+      env.#step = r.info.step;
+      env.#streak = r.info.negative_streak;
+      env.#done = r.terminated || r.truncated;
+    });
+    return results;
+  }
+}
+
+/**
+ * Steps many environments of one simulator with ONE batched `predict` call; see
+ * {@link SimEnv.stepMany}. Errors name the entry (`steps[3].action`) and leave every
+ * environment unchanged.
+ */
+export function stepMany(steps: readonly EnvAction[]): Promise<StepResult[]> {
+  return SimEnv.stepMany(steps);
+}
+
+/** Options of {@link VecSimEnv.reset}. */
+export interface VecResetOptions {
+  /** Root seed; environment i gets `deriveSeed(seed, "env:<i>")`. Random when absent. */
+  seed?: number;
+}
+
+/**
+ * `numEnvs` environments over one simulator, stepped together with one batched `predict` per
+ * step. No auto-reset: reset finished environments through `envs[i].reset()`.
+ */
+export class VecSimEnv {
+  /** The environments. */
+  readonly envs: readonly SimEnv[];
+
+  constructor(sim: SimulatorLike, numEnvs: number, options: SimEnvOptions = {}) {
+    if (!Number.isSafeInteger(numEnvs) || numEnvs < 1) {
+      throw new RangeError(
+        `Cannot create VecSimEnv: numEnvs must be an integer >= 1, got ${numEnvs}`,
+      );
+    }
+    this.envs = Array.from({ length: numEnvs }, () => new SimEnv(sim, options));
+  }
+
+  /** Resets every environment with a seed derived from the root seed. */
+  reset(options: VecResetOptions = {}): ResetResult[] {
+    const seed = options.seed ?? randomSeed();
+    return this.envs.map((env, i) => env.reset({ seed: deriveSeed(seed, `env:${i}`) }));
+  }
+
+  /** One action per environment, in order. */
+  step(actions: readonly string[]): Promise<StepResult[]> {
+    if (actions.length !== this.envs.length) {
+      throw new RangeError(
+        `Cannot step: expected ${this.envs.length} actions, got ${actions.length}`,
+      );
+    }
+    return stepMany(this.envs.map((env, i) => ({ env, action: actions[i]! })));
+  }
+}
+
+function clip(s: string): string {
+  return s.length > 80 ? `${s.slice(0, 80)}…` : s;
+}

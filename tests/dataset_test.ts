@@ -1,0 +1,108 @@
+import { assert, assertEquals, assertRejects } from "./_assert.ts";
+import { datasetFromText } from "../lib/data/dataset.ts";
+import { batchIndices } from "../lib/data/batches.ts";
+import { UserError } from "../lib/errors.ts";
+import { trainingRows } from "../lib/train/loop.ts";
+import { tinyConfig } from "./_helpers.ts";
+
+const LOG = `session_id,item_id,feedback,timestamp
+s1,a,skip,30
+s2,a,click,5
+s1,b,click,10
+s1,c,skip,20
+s2,b,skip,6
+s1,a,purchase,40
+s2,c,skip,7
+s1,b,skip,50
+s2,d,click,8
+`;
+
+Deno.test("datasetFromText() orders each session by timestamp, ties in file order", async () => {
+  const ds = await datasetFromText(LOG, "log.csv", { stateLength: 2, minCount: 1 });
+  assertEquals(ds.sessionIds, ["s1", "s2"]);
+  const s1 = [...ds.rowItem.subarray(0, 5)].map((i) => ds.items[i]);
+  assertEquals(s1, ["b", "c", "a", "a", "b"]); // timestamps 10, 20, 30, 40, 50
+  const ties = await datasetFromText("session_id,item_id,feedback,timestamp\nx,a,skip,5\nx,b,click,5\nx,c,skip,1\n", "t.csv", {
+    stateLength: 1,
+    minCount: 1,
+  });
+  assertEquals([...ties.rowItem].map((i) => ties.items[i]), ["c", "a", "b"]);
+});
+
+Deno.test("datasetFromText() keeps file order without a timestamp column", async () => {
+  const ds = await datasetFromText("session_id,item_id,feedback\nx,b,skip\nx,a,click\n", "t.csv", { stateLength: 1, minCount: 1 });
+  assertEquals([...ds.rowItem].map((i) => ds.items[i]), ["b", "a"]);
+});
+
+Deno.test("datasetFromText() drops items seen fewer than minCount times", async () => {
+  const ds = await datasetFromText(LOG, "log.csv", { stateLength: 2, minCount: 3 });
+  // a: 3, b: 3, c: 2, d: 1 → c and d dropped.
+  assertEquals([...ds.items].sort(), ["a", "b"]);
+  assertEquals(ds.stats.rowsKept, 6);
+  assertEquals(ds.stats.itemsRaw, 4);
+});
+
+Deno.test("datasetFromText() maps labels to classes: negatives first, then positives", async () => {
+  const ds = await datasetFromText(LOG, "log.csv", { stateLength: 2, minCount: 1 });
+  assertEquals(ds.labels, ["skip", "click", "purchase"]);
+  assertEquals(ds.positive, [false, true, true]);
+  const custom = await datasetFromText(LOG, "log.csv", { stateLength: 2, minCount: 1, positive: ["purchase"] });
+  assertEquals(custom.labels, ["click", "skip", "purchase"]);
+  assertEquals(custom.positive, [false, false, true]);
+});
+
+Deno.test("datasetFromText() builds windows of N pairs: last tuple tests, the one before validates", async () => {
+  const ds = await datasetFromText(LOG, "log.csv", { stateLength: 2, minCount: 1 });
+  // s1 has 5 rows → actions at rows 2, 3, 4; s2 has 4 rows → actions at 7, 8.
+  assertEquals([...ds.test], [4, 8]);
+  assertEquals([...ds.validation], [3, 7]);
+  assertEquals([...ds.train], [2]);
+  const idx = batchIndices(ds, ds.test);
+  // Test tuple of s1: state = rows 2, 3 (a/skip, a/purchase), action row 4 (b/skip). Time-major [N, B].
+  const B = 2;
+  assertEquals(ds.items[idx.items[0 * B + 0]!], "a");
+  assertEquals(ds.labels[idx.feedback[0 * B + 0]!], "skip");
+  assertEquals(ds.items[idx.items[1 * B + 0]!], "a");
+  assertEquals(ds.labels[idx.feedback[1 * B + 0]!], "purchase");
+  assertEquals(ds.items[idx.actions[0]!], "b");
+  assertEquals(ds.labels[idx.labels[0]!], "skip");
+  assertEquals(idx.mask, undefined);
+  const noVal = await datasetFromText(LOG, "log.csv", { stateLength: 2, minCount: 1, validation: false });
+  assertEquals([...noVal.train], [2, 3, 7]);
+});
+
+Deno.test("datasetFromText() left-pads and masks states shorter than N when minStateLength < N", async () => {
+  const ds = await datasetFromText(LOG, "log.csv", { stateLength: 3, minStateLength: 1, minCount: 1, validation: false });
+  // s1 actions at rows 1..4 (≥ 1 earlier pair), s2 at 6..8.
+  assertEquals([...ds.train, ...ds.test].sort((a, b) => a - b), [1, 2, 3, 4, 6, 7, 8]);
+  const idx = batchIndices(ds, Int32Array.of(1));
+  assertEquals([...idx.mask!], [0, 0, 1]);
+  assertEquals([...idx.items].slice(0, 2), [ds.items.length, ds.items.length]);
+  assertEquals(ds.items[idx.items[2]!], "b");
+});
+
+Deno.test("datasetFromText() refuses a single label, no positive label and no surviving item", async () => {
+  await assertRejects(
+    () => datasetFromText("session_id,item_id,feedback\nx,a,skip\nx,b,skip\n", "one.csv", { minCount: 1 }),
+    UserError,
+    "only one feedback label",
+  );
+  await assertRejects(
+    () => datasetFromText("session_id,item_id,feedback\nx,a,skip\nx,b,meh\n", "nopos.csv", { minCount: 1 }),
+    UserError,
+    "none of the labels",
+  );
+  await assertRejects(
+    () => datasetFromText("session_id,item_id,feedback\nx,a,skip\nx,b,click\n", "rare.csv", { minCount: 5 }),
+    UserError,
+    "--min-count",
+  );
+});
+
+Deno.test("trainingRows() repeats positive tuples for --upsample", async () => {
+  const ds = await datasetFromText(LOG, "log.csv", { stateLength: 1, minCount: 1, validation: false });
+  const pos = [...ds.train].filter((r) => ds.positive[ds.rowLabel[r]!]).length;
+  const rows = trainingRows(ds, tinyConfig({ upsample: 3 }));
+  assertEquals(rows.length, ds.train.length + 2 * pos);
+  assert(pos > 0);
+});

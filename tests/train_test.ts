@@ -1,0 +1,131 @@
+import { join } from "node:path";
+import { assert, assertAlmostEquals, assertEquals, assertRejects } from "./_assert.ts";
+import { initBackend, tf } from "../lib/tf.ts";
+import { datasetFromText } from "../lib/data/dataset.ts";
+import { batchIndices, disposeBatch, toTensors } from "../lib/data/batches.ts";
+import {
+  adversarialStep,
+  discriminatorPretrainStep,
+  generatorPretrainStep,
+  RecSimuModel,
+} from "../lib/train/recsimu.ts";
+import { trainRecSimu } from "../lib/train/loop.ts";
+import { predictTuples } from "../lib/eval/evaluate.ts";
+import { Simulator } from "../lib/sim/simulator.ts";
+import { CheckpointError } from "../lib/errors.ts";
+import { synthText, tempDir, tinyConfig } from "./_helpers.ts";
+
+const small = synthText({ seed: 1, sessions: 60, items: 40, categories: 5, minLength: 10, maxLength: 20 });
+
+Deno.test("training steps leak no tensors", async () => {
+  await initBackend("wasm", { quiet: true });
+  const ds = await datasetFromText(small, "small.csv", { stateLength: 5, minCount: 1 });
+  const c = tinyConfig();
+  const emb = new Float32Array(ds.items.length * c.embDim).map((_, i) => Math.sin(i));
+  const m = new RecSimuModel(
+    { items: ds.items.length, classes: 3, embDim: c.embDim, feedbackDim: c.feedbackDim, hidden: c.hidden, fc: c.fc, fakeClasses: 3, stateLength: 5 },
+    emb,
+    c,
+  );
+  const step = (i: number) => {
+    const b = toTensors(batchIndices(ds, ds.train.subarray(i * 32, (i + 1) * 32)), m.table, 5);
+    generatorPretrainStep(m, b);
+    discriminatorPretrainStep(m, b);
+    adversarialStep(m, b);
+    disposeBatch(b);
+  };
+  step(0); // optimizers create their slots on first use
+  const before = tf.memory().numTensors;
+  for (let i = 1; i < 6; i++) step(i);
+  assertEquals(tf.memory().numTensors, before);
+  m.dispose();
+});
+
+Deno.test("training is deterministic for a seed on the CPU backend", async () => {
+  await initBackend("cpu", { quiet: true });
+  const ds = await datasetFromText(small, "small.csv", { stateLength: 5, minCount: 1 });
+  const run = async (seed: number) => {
+    const r = await trainRecSimu(ds, tinyConfig({ seed, batch: 128 }), { quiet: true });
+    const probs = predictTuples(r.model, ds, ds.test);
+    r.model.dispose();
+    return { auc: r.test.auc, probs: Array.from(probs), embeddings: Array.from(r.embeddings) };
+  };
+  const a = await run(3), b = await run(3), c = await run(4);
+  assertEquals(a, b);
+  assert(a.probs.some((p, i) => p !== c.probs[i]), "another seed gives other predictions");
+});
+
+Deno.test("a checkpoint saves and loads to identical predictions; corrupted ones are refused", async () => {
+  await initBackend("wasm", { quiet: true });
+  await using tmp = await tempDir();
+  const ds = await datasetFromText(small, "small.csv", { stateLength: 5, minCount: 1 });
+  const out = join(tmp.path, "model");
+  const r = await trainRecSimu(ds, tinyConfig({ batch: 128 }), { quiet: true, out });
+  const probs = predictTuples(r.model, ds, ds.test);
+  r.model.dispose();
+  const sim = await Simulator.load(out);
+  const K = 3;
+  const reqs = [...ds.test].map((a) => ({
+    state: Array.from({ length: 5 }, (_, t) => ({
+      item: ds.items[ds.rowItem[a - 5 + t]!]!,
+      feedback: ds.labels[ds.rowLabel[a - 5 + t]!]!,
+    })),
+    action: ds.items[ds.rowItem[a]!]!,
+  }));
+  const preds = await sim.predict(reqs);
+  preds.forEach((p, i) => {
+    let z = 0;
+    for (let k = 0; k < K; k++) z += probs[i * 2 * K + k]!;
+    assertAlmostEquals(p.real, z, 1e-5);
+    for (let k = 0; k < K; k++) assertAlmostEquals(p.probs[k]!, probs[i * 2 * K + k]! / z, 1e-5);
+  });
+  sim.dispose();
+  const meta = JSON.parse(await Deno.readTextFile(join(out, "config.json")));
+  assertEquals(meta.config.seed, 0);
+  assertEquals(meta.labels, ["skip", "click", "purchase"]);
+  assert(typeof meta.data.fingerprint === "string" && meta.data.fingerprint.length === 64);
+  assert(meta.versions.tfjs && meta.backend === "wasm");
+  // Flip one byte of the weights: refused with a clear message.
+  const wpath = join(out, "weights.bin");
+  const bytes = await Deno.readFile(wpath);
+  bytes[100] = bytes[100]! ^ 0xff;
+  await Deno.writeFile(wpath, bytes);
+  await assertRejects(() => Simulator.load(out), CheckpointError, "corrupted");
+  // Another format version: refused.
+  await Deno.writeTextFile(join(out, "config.json"), JSON.stringify({ ...meta, format: 99 }));
+  await assertRejects(() => Simulator.load(out), CheckpointError, "format 99");
+  await assertRejects(() => Simulator.load(join(tmp.path, "nothing")), CheckpointError, "not a recsimu checkpoint");
+});
+
+Deno.test("a run stopped mid-epoch and resumed ends with the same metrics as one uninterrupted run (CPU)", async () => {
+  await initBackend("cpu", { quiet: true });
+  await using tmp = await tempDir();
+  const ds = await datasetFromText(small, "small.csv", { stateLength: 5, minCount: 1 });
+  const c = tinyConfig({ batch: 64, epochs: 2 });
+  const full = await trainRecSimu(ds, c, { quiet: true });
+  full.model.dispose();
+  const out = join(tmp.path, "model");
+  let steps = 0;
+  const part = await trainRecSimu(ds, c, { quiet: true, out, shouldStop: () => ++steps === 17 });
+  assert(part.stopped);
+  part.model.dispose();
+  const resumed = await trainRecSimu(ds, c, { quiet: true, out, resume: true });
+  assert(!resumed.stopped);
+  assertEquals(resumed.test, full.test);
+  assertEquals(resumed.history.map((h) => h.loss), full.history.map((h) => h.loss));
+  resumed.model.dispose();
+});
+
+Deno.test("end to end: on a synthetic log RecSimu's discriminator clearly beats item popularity", async () => {
+  await initBackend("wasm", { quiet: true });
+  const text = synthText({ seed: 5, sessions: 600, items: 150, categories: 10, minLength: 25, maxLength: 45 });
+  const ds = await datasetFromText(text, "synth.csv", { stateLength: 10, minCount: 1 });
+  const r = await trainRecSimu(ds, tinyConfig({ stateLength: 10, minStateLength: 10, hidden: 32, fc: 32, embDim: 12, batch: 100, epochs: 2 }), {
+    quiet: true,
+  });
+  const pop = r.baselines.popularity!.auc, rate = r.baselines.item_rate!.auc;
+  console.log(`RecSimu AUC ${r.test.auc.toFixed(3)}, popularity ${pop.toFixed(3)}, item rate ${rate.toFixed(3)}`);
+  assert(r.test.auc > pop + 0.05, `RecSimu AUC ${r.test.auc} vs popularity ${pop}`);
+  assert(r.test.auc > rate + 0.05, `RecSimu AUC ${r.test.auc} vs item rate ${rate}`);
+  r.model.dispose();
+});
