@@ -28,6 +28,10 @@ const COMMANDS: Record<string, Command> = {
     summary: "HTTP reward / environment endpoint",
     load: () => import("./lib/commands/serve.ts"),
   },
+  experiment: {
+    summary: "the paper's experiments (Figures 6-8, Table 1) with a report",
+    load: () => import("./lib/commands/experiment.ts"),
+  },
   demo: {
     summary: "synth -> train -> eval on an embedded default",
     load: () => import("./lib/commands/demo.ts"),

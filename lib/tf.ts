@@ -6,7 +6,9 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import "@tensorflow/tfjs-backend-wasm";
+import * as tfWasm from "@tensorflow/tfjs-backend-wasm";
+import os from "node:os";
+import { unrefWasmWorkers, withWasmThreadShims } from "./wasm_threads.ts";
 import { UserError } from "./errors.ts";
 
 export { tf };
@@ -26,6 +28,8 @@ export interface BackendInfo {
   tfjs: string;
   /** Deno version. */
   deno: string;
+  /** WASM threads in use (1 for other backends). */
+  threads: number;
 }
 
 let current: BackendInfo | undefined;
@@ -69,9 +73,28 @@ export async function probeGpu(): Promise<{ ok: boolean; detail: string }> {
   return { ok: true, detail: desc };
 }
 
-async function trySet(name: "webgpu" | "wasm" | "cpu"): Promise<boolean> {
+/** Threads for the WASM backend: `RECSIMU_THREADS`, else every core. */
+export function defaultThreads(): number {
+  const env = Deno.env.get("RECSIMU_THREADS");
+  const n = env === undefined ? os.cpus().length : Number(env);
+  if (!Number.isInteger(n) || n < 1) {
+    throw new UserError(`RECSIMU_THREADS: expected a positive integer, got "${env}"`);
+  }
+  return n;
+}
+
+async function trySet(name: "webgpu" | "wasm" | "cpu", threads: number): Promise<boolean> {
   try {
     if (name === "webgpu") await import("@tensorflow/tfjs-backend-webgpu");
+    if (name === "wasm") {
+      tf.env().set("WASM_HAS_MULTITHREAD_SUPPORT", threads > 1);
+      if (threads > 1) {
+        tfWasm.setThreadsCount(threads);
+        const ok = await withWasmThreadShims(() => tf.setBackend("wasm"));
+        if (ok) unrefWasmWorkers(tf.backend());
+        return ok;
+      }
+    }
     return await tf.setBackend(name);
   } catch {
     return false;
@@ -82,29 +105,28 @@ async function trySet(name: "webgpu" | "wasm" | "cpu"): Promise<boolean> {
  * Selects and initialises a backend. Safe to call more than once with the same name.
  * @param name the backend asked for; `auto` chooses as described in the module doc.
  * @param options.quiet do not log the choice on stderr. @default false
+ * @param options.threads WASM threads. @default defaultThreads()
  */
 export async function initBackend(
   name: BackendName = "auto",
-  options: { quiet?: boolean } = {},
+  options: { quiet?: boolean; threads?: number } = {},
 ): Promise<BackendInfo> {
   if (current && (name === "auto" || name === current.name)) return current;
-  // tfjs takes Deno for Node, whose multithreaded WASM build needs a worker script on disk
-  // that Deno's worker_threads refuses (ERR_WORKER_PATH): use the single-threaded SIMD build.
-  tf.env().set("WASM_HAS_MULTITHREAD_SUPPORT", false);
+  const threads = options.threads ?? defaultThreads();
   let chosen: BackendInfo["name"];
   let reason: string;
   let adapter: string | undefined;
   if (name === "auto") {
     const gpu = await probeGpu();
     adapter = gpu.detail;
-    if (gpu.ok && await trySet("webgpu")) {
+    if (gpu.ok && await trySet("webgpu", threads)) {
       chosen = "webgpu";
       reason = `real GPU adapter: ${gpu.detail}`;
-    } else if (await trySet("wasm")) {
+    } else if (await trySet("wasm", threads)) {
       chosen = "wasm";
       reason = `WebGPU skipped (${gpu.detail}); WASM available`;
     } else {
-      await trySet("cpu");
+      await trySet("cpu", threads);
       chosen = "cpu";
       reason = "WebGPU and WASM unavailable";
     }
@@ -114,7 +136,7 @@ export async function initBackend(
       adapter = gpu.detail;
       if (!gpu.ok) throw new UserError(`--backend webgpu: ${gpu.detail}`);
     }
-    if (!await trySet(name)) throw new Error(`cannot initialise the ${name} backend`);
+    if (!await trySet(name, threads)) throw new Error(`cannot initialise the ${name} backend`);
     chosen = name;
     reason = "asked for";
   }
@@ -126,7 +148,12 @@ export async function initBackend(
     adapter,
     tfjs: tf.version.tfjs,
     deno: Deno.version.deno,
+    threads: chosen === "wasm" ? tfWasm.getThreadsCount() : 1,
   };
-  if (!options.quiet) console.error(`backend: ${chosen} (${reason})`);
+  if (!options.quiet) {
+    console.error(
+      `backend: ${chosen}${chosen === "wasm" ? ` ×${current.threads} threads` : ""} (${reason})`,
+    );
+  }
   return current;
 }

@@ -12,8 +12,16 @@ export function assertEquals<T>(actual: T, expected: T, msg?: string): void {
   if (msg === undefined) assertNode.deepStrictEqual(actual, expected);
   else assertNode.deepStrictEqual(actual, expected, msg);
 }
-export function assertAlmostEquals(actual: number, expected: number, tol = 1e-6, msg?: string): void {
-  assertNode.ok(Math.abs(actual - expected) <= tol, msg ?? `expected ${expected} ± ${tol}, got ${actual}`);
+export function assertAlmostEquals(
+  actual: number,
+  expected: number,
+  tol = 1e-6,
+  msg?: string,
+): void {
+  assertNode.ok(
+    Math.abs(actual - expected) <= tol,
+    msg ?? `expected ${expected} ± ${tol}, got ${actual}`,
+  );
 }
 export async function assertRejects(
   f: () => Promise<unknown>,
@@ -25,10 +33,14 @@ export async function assertRejects(
     await f();
   } catch (e) {
     if (errorClass && !(e instanceof errorClass)) {
-      throw new assertNode.AssertionError({ message: `expected ${errorClass.name}, got ${(e as Error).name}: ${(e as Error).message}` });
+      throw new assertNode.AssertionError({
+        message: `expected ${errorClass.name}, got ${(e as Error).name}: ${(e as Error).message}`,
+      });
     }
     if (includes && !(e as Error).message.includes(includes)) {
-      throw new assertNode.AssertionError({ message: `expected message to include "${includes}", got "${(e as Error).message}"` });
+      throw new assertNode.AssertionError({
+        message: `expected message to include "${includes}", got "${(e as Error).message}"`,
+      });
     }
     return e as Error;
   }
@@ -44,10 +56,14 @@ export function assertThrows(
     f();
   } catch (e) {
     if (errorClass && !(e instanceof errorClass)) {
-      throw new assertNode.AssertionError({ message: `expected ${errorClass.name}, got ${(e as Error).name}: ${(e as Error).message}` });
+      throw new assertNode.AssertionError({
+        message: `expected ${errorClass.name}, got ${(e as Error).name}: ${(e as Error).message}`,
+      });
     }
     if (includes && !(e as Error).message.includes(includes)) {
-      throw new assertNode.AssertionError({ message: `expected message to include "${includes}", got "${(e as Error).message}"` });
+      throw new assertNode.AssertionError({
+        message: `expected message to include "${includes}", got "${(e as Error).message}"`,
+      });
     }
     return e as Error;
   }

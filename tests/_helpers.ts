@@ -2,11 +2,20 @@
  * Test helpers: tiny logs and configurations small enough for CI on 2 cores.
  * @module
  */
-import { type TrainConfig, TRAIN_DEFAULTS } from "../lib/config.ts";
+import { TRAIN_DEFAULTS, type TrainConfig } from "../lib/config.ts";
 import { SYNTH_DEFAULTS, synthRows } from "../lib/data/synth.ts";
 
 /** CSV text of a seeded synthetic log. */
-export function synthText(opts: { seed?: number; sessions?: number; items?: number; categories?: number; minLength?: number; maxLength?: number } = {}): string {
+export function synthText(
+  opts: {
+    seed?: number;
+    sessions?: number;
+    items?: number;
+    categories?: number;
+    minLength?: number;
+    maxLength?: number;
+  } = {},
+): string {
   const lines = ["session_id,item_id,feedback,timestamp"];
   for (const r of synthRows({ ...SYNTH_DEFAULTS, ...opts, seed: opts.seed ?? 0 })) {
     lines.push(`${r.session},${r.item},${r.feedback},${r.timestamp}`);
@@ -37,5 +46,8 @@ export function tinyConfig(over: Partial<TrainConfig> = {}): TrainConfig {
 /** A temporary directory removed by the returned function. */
 export async function tempDir(): Promise<{ path: string; [Symbol.asyncDispose](): Promise<void> }> {
   const path = await Deno.makeTempDir({ prefix: "recsimu-test-" });
-  return { path, [Symbol.asyncDispose]: () => Deno.remove(path, { recursive: true }).catch(() => {}) };
+  return {
+    path,
+    [Symbol.asyncDispose]: () => Deno.remove(path, { recursive: true }).catch(() => {}),
+  };
 }

@@ -4,7 +4,10 @@ import { synthText, tempDir } from "./_helpers.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 
-async function recsimu(args: string[], stdin?: string): Promise<{ code: number; stdout: string; stderr: string }> {
+async function recsimu(
+  args: string[],
+  stdin?: string,
+): Promise<{ code: number; stdout: string; stderr: string }> {
   const cmd = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", MAIN, ...args],
     stdin: stdin === undefined ? "null" : "piped",
@@ -32,7 +35,15 @@ Deno.test("bad flags and bad files exit 2 with a one-line message naming the pro
   assert(r2.stderr.includes("Unknown option '--bogus'"), r2.stderr);
   const bad = join(tmp.path, "bad.csv");
   await Deno.writeTextFile(bad, "session_id,item_id,feedback\ns,a,skip\ns,b\n");
-  const r3 = await recsimu(["train", "--data", bad, "--out", join(tmp.path, "m"), "--backend", "cpu"]);
+  const r3 = await recsimu([
+    "train",
+    "--data",
+    bad,
+    "--out",
+    join(tmp.path, "m"),
+    "--backend",
+    "cpu",
+  ]);
   assertEquals(r3.code, 2);
   assertEquals(r3.stderr.trim().split("\n").length, 1, r3.stderr);
   assert(r3.stderr.includes(`line 3`) && r3.stderr.includes("bad.csv"), r3.stderr);
@@ -46,9 +57,28 @@ Deno.test("bad flags and bad files exit 2 with a one-line message naming the pro
 Deno.test("train → eval → predict work end to end from the command line", async () => {
   await using tmp = await tempDir();
   const log = join(tmp.path, "log.csv");
-  await Deno.writeTextFile(log, synthText({ seed: 2, sessions: 80, items: 40, categories: 5, minLength: 10, maxLength: 20 }));
+  await Deno.writeTextFile(
+    log,
+    synthText({ seed: 2, sessions: 80, items: 40, categories: 5, minLength: 10, maxLength: 20 }),
+  );
   const model = join(tmp.path, "model");
-  const tiny = ["--state-length", "5", "--min-count", "1", "--hidden", "8", "--fc", "8", "--emb-dim", "6", "--batch", "128", "--epochs", "1", "--quiet"];
+  const tiny = [
+    "--state-length",
+    "5",
+    "--min-count",
+    "1",
+    "--hidden",
+    "8",
+    "--fc",
+    "8",
+    "--emb-dim",
+    "6",
+    "--batch",
+    "128",
+    "--epochs",
+    "1",
+    "--quiet",
+  ];
   const t = await recsimu(["train", "--data", log, "--out", model, ...tiny]);
   assertEquals(t.code, 0, t.stderr);
   const trained = JSON.parse(t.stdout);
@@ -61,11 +91,22 @@ Deno.test("train → eval → predict work end to end from the command line", as
   assert(e.stderr.includes("recsimu") && e.stderr.includes("item_rate"));
   const vocab = JSON.parse(await Deno.readTextFile(join(model, "vocab.json"))) as string[];
   const lines = [
-    JSON.stringify({ id: 1, state: [{ item: vocab[0], feedback: "skip" }, { item: vocab[1], feedback: "click" }], action: vocab[2] }),
+    JSON.stringify({
+      id: 1,
+      state: [{ item: vocab[0], feedback: "skip" }, { item: vocab[1], feedback: "click" }],
+      action: vocab[2],
+    }),
     "not json",
     JSON.stringify({ id: 3, state: [], action: "no-such-item" }),
     JSON.stringify({ id: 4, state: [{ item: vocab[0], feedback: "meh" }], action: vocab[1] }),
-    JSON.stringify({ id: 5, state: Array.from({ length: 30 }, (_, i) => ({ item: vocab[i % vocab.length], feedback: "skip" })), action: vocab[3] }),
+    JSON.stringify({
+      id: 5,
+      state: Array.from(
+        { length: 30 },
+        (_, i) => ({ item: vocab[i % vocab.length], feedback: "skip" }),
+      ),
+      action: vocab[3],
+    }),
   ].join("\n") + "\n";
   const p = await recsimu(["predict", "--model", model], lines);
   assertEquals(p.code, 0, p.stderr);

@@ -22,15 +22,22 @@ Deno.test("datasetFromText() orders each session by timestamp, ties in file orde
   assertEquals(ds.sessionIds, ["s1", "s2"]);
   const s1 = [...ds.rowItem.subarray(0, 5)].map((i) => ds.items[i]);
   assertEquals(s1, ["b", "c", "a", "a", "b"]); // timestamps 10, 20, 30, 40, 50
-  const ties = await datasetFromText("session_id,item_id,feedback,timestamp\nx,a,skip,5\nx,b,click,5\nx,c,skip,1\n", "t.csv", {
-    stateLength: 1,
-    minCount: 1,
-  });
+  const ties = await datasetFromText(
+    "session_id,item_id,feedback,timestamp\nx,a,skip,5\nx,b,click,5\nx,c,skip,1\n",
+    "t.csv",
+    {
+      stateLength: 1,
+      minCount: 1,
+    },
+  );
   assertEquals([...ties.rowItem].map((i) => ties.items[i]), ["c", "a", "b"]);
 });
 
 Deno.test("datasetFromText() keeps file order without a timestamp column", async () => {
-  const ds = await datasetFromText("session_id,item_id,feedback\nx,b,skip\nx,a,click\n", "t.csv", { stateLength: 1, minCount: 1 });
+  const ds = await datasetFromText("session_id,item_id,feedback\nx,b,skip\nx,a,click\n", "t.csv", {
+    stateLength: 1,
+    minCount: 1,
+  });
   assertEquals([...ds.rowItem].map((i) => ds.items[i]), ["b", "a"]);
 });
 
@@ -46,7 +53,11 @@ Deno.test("datasetFromText() maps labels to classes: negatives first, then posit
   const ds = await datasetFromText(LOG, "log.csv", { stateLength: 2, minCount: 1 });
   assertEquals(ds.labels, ["skip", "click", "purchase"]);
   assertEquals(ds.positive, [false, true, true]);
-  const custom = await datasetFromText(LOG, "log.csv", { stateLength: 2, minCount: 1, positive: ["purchase"] });
+  const custom = await datasetFromText(LOG, "log.csv", {
+    stateLength: 2,
+    minCount: 1,
+    positive: ["purchase"],
+  });
   assertEquals(custom.labels, ["click", "skip", "purchase"]);
   assertEquals(custom.positive, [false, false, true]);
 });
@@ -67,12 +78,21 @@ Deno.test("datasetFromText() builds windows of N pairs: last tuple tests, the on
   assertEquals(ds.items[idx.actions[0]!], "b");
   assertEquals(ds.labels[idx.labels[0]!], "skip");
   assertEquals(idx.mask, undefined);
-  const noVal = await datasetFromText(LOG, "log.csv", { stateLength: 2, minCount: 1, validation: false });
+  const noVal = await datasetFromText(LOG, "log.csv", {
+    stateLength: 2,
+    minCount: 1,
+    validation: false,
+  });
   assertEquals([...noVal.train], [2, 3, 7]);
 });
 
 Deno.test("datasetFromText() left-pads and masks states shorter than N when minStateLength < N", async () => {
-  const ds = await datasetFromText(LOG, "log.csv", { stateLength: 3, minStateLength: 1, minCount: 1, validation: false });
+  const ds = await datasetFromText(LOG, "log.csv", {
+    stateLength: 3,
+    minStateLength: 1,
+    minCount: 1,
+    validation: false,
+  });
   // s1 actions at rows 1..4 (≥ 1 earlier pair), s2 at 6..8.
   assertEquals([...ds.train, ...ds.test].sort((a, b) => a - b), [1, 2, 3, 4, 6, 7, 8]);
   const idx = batchIndices(ds, Int32Array.of(1));
@@ -83,24 +103,37 @@ Deno.test("datasetFromText() left-pads and masks states shorter than N when minS
 
 Deno.test("datasetFromText() refuses a single label, no positive label and no surviving item", async () => {
   await assertRejects(
-    () => datasetFromText("session_id,item_id,feedback\nx,a,skip\nx,b,skip\n", "one.csv", { minCount: 1 }),
+    () =>
+      datasetFromText("session_id,item_id,feedback\nx,a,skip\nx,b,skip\n", "one.csv", {
+        minCount: 1,
+      }),
     UserError,
     "only one feedback label",
   );
   await assertRejects(
-    () => datasetFromText("session_id,item_id,feedback\nx,a,skip\nx,b,meh\n", "nopos.csv", { minCount: 1 }),
+    () =>
+      datasetFromText("session_id,item_id,feedback\nx,a,skip\nx,b,meh\n", "nopos.csv", {
+        minCount: 1,
+      }),
     UserError,
     "none of the labels",
   );
   await assertRejects(
-    () => datasetFromText("session_id,item_id,feedback\nx,a,skip\nx,b,click\n", "rare.csv", { minCount: 5 }),
+    () =>
+      datasetFromText("session_id,item_id,feedback\nx,a,skip\nx,b,click\n", "rare.csv", {
+        minCount: 5,
+      }),
     UserError,
     "--min-count",
   );
 });
 
 Deno.test("trainingRows() repeats positive tuples for --upsample", async () => {
-  const ds = await datasetFromText(LOG, "log.csv", { stateLength: 1, minCount: 1, validation: false });
+  const ds = await datasetFromText(LOG, "log.csv", {
+    stateLength: 1,
+    minCount: 1,
+    validation: false,
+  });
   const pos = [...ds.train].filter((r) => ds.positive[ds.rowLabel[r]!]).length;
   const rows = trainingRows(ds, tinyConfig({ upsample: 3 }));
   assertEquals(rows.length, ds.train.length + 2 * pos);

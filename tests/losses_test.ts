@@ -22,7 +22,11 @@ Deno.test("unsupD() is −(log D(s,a) + log D_fake(s,G(s))) (Eq. 7)", () => {
 Deno.test("supD() is the real-class cross-entropy plus λ times the fake-class one (Eq. 8)", () => {
   const y = tf.tensor1d([1], "int32");
   // Real pair, class 1: p = 0.4; fake pair (same logits), fake class K + 1 = 3: p = 0.2.
-  assertAlmostEquals(v(L.supD(logits(), logits(), y, 2, 0.5)), -(Math.log(0.4) + 0.5 * Math.log(0.2)), 1e-6);
+  assertAlmostEquals(
+    v(L.supD(logits(), logits(), y, 2, 0.5)),
+    -(Math.log(0.4) + 0.5 * Math.log(0.2)),
+    1e-6,
+  );
   assertAlmostEquals(v(L.supD(logits(), logits(), y, 2, 0)), -Math.log(0.4), 1e-6);
   // RecSimu-1: one fake class. Logits [0, ln 2, 0] → [0.25, 0.5, 0.25]; fake pair's class is 2.
   const l1 = tf.tensor2d([[0, Math.log(2), 0]]);
@@ -37,7 +41,8 @@ Deno.test("lossD() is L_unsupD + α L_supD (Eq. 9), averaged over the batch", ()
   // Row 2: real [.5,1/6,1/6,1/6] (p_real 2/3); fake [.2,.2,.2,.4] (p_fake .6).
   const unsup = -((Math.log(0.6) + Math.log(2 / 3)) / 2 + (Math.log(0.5) + Math.log(0.6)) / 2);
   const lambda = 0.3;
-  const sup = -((Math.log(0.4) + Math.log(0.5)) / 2 + lambda * (Math.log(0.25) + Math.log(0.2)) / 2);
+  const sup =
+    -((Math.log(0.4) + Math.log(0.5)) / 2 + lambda * (Math.log(0.25) + Math.log(0.2)) / 2);
   assertAlmostEquals(v(L.lossD(real, fake, y, 2, { alpha: 2, lambda })), unsup + 2 * sup, 1e-6);
 });
 

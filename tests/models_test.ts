@@ -16,7 +16,12 @@ function refMatMul(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
 }
 
 /** A straightforward GRU (PyTorch equations, batch-major input, per-gate weights). */
-function refEncode(enc: StateEncoder, emb: tf.Tensor3D, fb: tf.Tensor2D, mask?: tf.Tensor2D): tf.Tensor2D {
+function refEncode(
+  enc: StateEncoder,
+  emb: tf.Tensor3D,
+  fb: tf.Tensor2D,
+  mask?: tf.Tensor2D,
+): tf.Tensor2D {
   const bm = tf.transpose(emb, [1, 0, 2]); // [B, N, E]
   const fbm = tf.transpose(fb, [1, 0]); // [B, N]
   const gate = (m: tf.Tensor2D, g: number) => tf.slice(m, [0, g * H], [-1, H]) as tf.Tensor2D;
@@ -25,13 +30,33 @@ function refEncode(enc: StateEncoder, emb: tf.Tensor3D, fb: tf.Tensor2D, mask?: 
   for (let t = 0; t < N; t++) {
     const e = tf.reshape(tf.slice(bm, [0, t, 0], [-1, 1, -1]), [B, E]) as tf.Tensor2D;
     const f = tf.reshape(tf.slice(fbm, [0, t], [-1, 1]), [B]) as tf.Tensor1D;
-    const fe = tf.tanh(tf.add(refMatMul(tf.oneHot(tf.cast(f, "int32"), K) as tf.Tensor2D, enc.fbW as tf.Tensor2D), enc.fbB));
+    const fe = tf.tanh(
+      tf.add(
+        refMatMul(tf.oneHot(tf.cast(f, "int32"), K) as tf.Tensor2D, enc.fbW as tf.Tensor2D),
+        enc.fbB,
+      ),
+    );
     const x = tf.concat([e, fe], 1) as tf.Tensor2D;
     const w = enc.w as tf.Tensor2D, u = enc.u as tf.Tensor2D;
     const bx = enc.bx as tf.Tensor1D, bh = enc.bh as tf.Tensor1D;
-    const r = tf.sigmoid(tf.add(tf.add(refMatMul(x, gate(w, 1)), vec(bx, 1)), tf.add(refMatMul(h, gate(u, 1)), vec(bh, 1))));
-    const z = tf.sigmoid(tf.add(tf.add(refMatMul(x, gate(w, 0)), vec(bx, 0)), tf.add(refMatMul(h, gate(u, 0)), vec(bh, 0))));
-    const n = tf.tanh(tf.add(tf.add(refMatMul(x, gate(w, 2)), vec(bx, 2)), tf.mul(r, tf.add(refMatMul(h, gate(u, 2)), vec(bh, 2)))));
+    const r = tf.sigmoid(
+      tf.add(
+        tf.add(refMatMul(x, gate(w, 1)), vec(bx, 1)),
+        tf.add(refMatMul(h, gate(u, 1)), vec(bh, 1)),
+      ),
+    );
+    const z = tf.sigmoid(
+      tf.add(
+        tf.add(refMatMul(x, gate(w, 0)), vec(bx, 0)),
+        tf.add(refMatMul(h, gate(u, 0)), vec(bh, 0)),
+      ),
+    );
+    const n = tf.tanh(
+      tf.add(
+        tf.add(refMatMul(x, gate(w, 2)), vec(bx, 2)),
+        tf.mul(r, tf.add(refMatMul(h, gate(u, 2)), vec(bh, 2))),
+      ),
+    );
     let next = tf.add(tf.mul(tf.sub(1, z), n), tf.mul(z, h)) as tf.Tensor2D;
     if (mask) {
       const m = tf.reshape(tf.slice(mask, [t, 0], [1, -1]), [B, 1]);
@@ -62,13 +87,27 @@ async function compareWithReference(backend: "cpu" | "wasm") {
     assert(d < 1e-5, `${backend} forward differs by ${d}`);
     // Gradients of a weighted sum with respect to every parameter.
     const w = tf.randomNormal([B, H], 0, 1, "float32", 11);
-    const gFast = tf.variableGrads(() => tf.sum(tf.mul(enc.encode({ emb, feedback: fb, mask: m }), w)), params.list());
-    const gRef = tf.variableGrads(() => tf.sum(tf.mul(refEncode(enc, emb, fb, m), w)), params.list());
+    const gFast = tf.variableGrads(
+      () => tf.sum(tf.mul(enc.encode({ emb, feedback: fb, mask: m }), w)),
+      params.list(),
+    );
+    const gRef = tf.variableGrads(
+      () => tf.sum(tf.mul(refEncode(enc, emb, fb, m), w)),
+      params.list(),
+    );
     for (const [name, g] of Object.entries(gFast.grads)) {
       const dg = tf.tidy(() => tf.max(tf.abs(tf.sub(g, gRef.grads[name]!))).dataSync()[0]!);
       assert(dg < 1e-5, `${backend} gradient of ${name} differs by ${dg}`);
     }
-    tf.dispose([fast, ref, w, gFast.value, gRef.value, ...Object.values(gFast.grads), ...Object.values(gRef.grads)]);
+    tf.dispose([
+      fast,
+      ref,
+      w,
+      gFast.value,
+      gRef.value,
+      ...Object.values(gFast.grads),
+      ...Object.values(gRef.grads),
+    ]);
   }
   tf.dispose([emb, fb, mask]);
   params.dispose();
@@ -101,14 +140,18 @@ Deno.test("a masked state encodes like the same state without its padding", asyn
 Deno.test("the fast BatchMatMul gradient equals the textbook formulas for every transpose flag", async () => {
   await initBackend("wasm", { quiet: true });
   registerFastWasmKernels();
-  const a = tf.randomNormal([4, 3], 0, 1, "float32", 1), b = tf.randomNormal([3, 5], 0, 1, "float32", 2);
+  const a = tf.randomNormal([4, 3], 0, 1, "float32", 1),
+    b = tf.randomNormal([3, 5], 0, 1, "float32", 2);
   const w = tf.randomNormal([4, 5], 0, 1, "float32", 3);
   const cases: [boolean, boolean][] = [[false, false], [false, true], [true, false], [true, true]];
   for (const [ta, tb] of cases) {
     const A = ta ? tf.transpose(a) : a, Bm = tb ? tf.transpose(b) : b;
-    const [ga, gb] = tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.sum(tf.mul(tf.matMul(x, y, ta, tb), w)))([A, Bm]);
+    const [ga, gb] = tf.grads((x: tf.Tensor, y: tf.Tensor) =>
+      tf.sum(tf.mul(tf.matMul(x, y, ta, tb), w))
+    )([A, Bm]);
     // d/da sum(w ⊙ a b) = w bᵀ, d/db = aᵀ w (then transposed back for flagged operands).
-    const ea = refMatMul(w as tf.Tensor2D, tf.transpose(b) as tf.Tensor2D), eb = refMatMul(tf.transpose(a) as tf.Tensor2D, w as tf.Tensor2D);
+    const ea = refMatMul(w as tf.Tensor2D, tf.transpose(b) as tf.Tensor2D),
+      eb = refMatMul(tf.transpose(a) as tf.Tensor2D, w as tf.Tensor2D);
     const da = tf.max(tf.abs(tf.sub(ga!, ta ? tf.transpose(ea) : ea))).dataSync()[0]!;
     const db = tf.max(tf.abs(tf.sub(gb!, tb ? tf.transpose(eb) : eb))).dataSync()[0]!;
     assert(da < 1e-5 && db < 1e-5, `flags ${ta},${tb}: ${da}, ${db}`);

@@ -15,7 +15,14 @@ import { Simulator } from "../lib/sim/simulator.ts";
 import { CheckpointError } from "../lib/errors.ts";
 import { synthText, tempDir, tinyConfig } from "./_helpers.ts";
 
-const small = synthText({ seed: 1, sessions: 60, items: 40, categories: 5, minLength: 10, maxLength: 20 });
+const small = synthText({
+  seed: 1,
+  sessions: 60,
+  items: 40,
+  categories: 5,
+  minLength: 10,
+  maxLength: 20,
+});
 
 Deno.test("training steps leak no tensors", async () => {
   await initBackend("wasm", { quiet: true });
@@ -23,7 +30,16 @@ Deno.test("training steps leak no tensors", async () => {
   const c = tinyConfig();
   const emb = new Float32Array(ds.items.length * c.embDim).map((_, i) => Math.sin(i));
   const m = new RecSimuModel(
-    { items: ds.items.length, classes: 3, embDim: c.embDim, feedbackDim: c.feedbackDim, hidden: c.hidden, fc: c.fc, fakeClasses: 3, stateLength: 5 },
+    {
+      items: ds.items.length,
+      classes: 3,
+      embDim: c.embDim,
+      feedbackDim: c.feedbackDim,
+      hidden: c.hidden,
+      fc: c.fc,
+      fakeClasses: 3,
+      stateLength: 5,
+    },
     emb,
     c,
   );
@@ -94,7 +110,11 @@ Deno.test("a checkpoint saves and loads to identical predictions; corrupted ones
   // Another format version: refused.
   await Deno.writeTextFile(join(out, "config.json"), JSON.stringify({ ...meta, format: 99 }));
   await assertRejects(() => Simulator.load(out), CheckpointError, "format 99");
-  await assertRejects(() => Simulator.load(join(tmp.path, "nothing")), CheckpointError, "not a recsimu checkpoint");
+  await assertRejects(
+    () => Simulator.load(join(tmp.path, "nothing")),
+    CheckpointError,
+    "not a recsimu checkpoint",
+  );
 });
 
 Deno.test("a run stopped mid-epoch and resumed ends with the same metrics as one uninterrupted run (CPU)", async () => {
@@ -118,13 +138,36 @@ Deno.test("a run stopped mid-epoch and resumed ends with the same metrics as one
 
 Deno.test("end to end: on a synthetic log RecSimu's discriminator clearly beats item popularity", async () => {
   await initBackend("wasm", { quiet: true });
-  const text = synthText({ seed: 5, sessions: 600, items: 150, categories: 10, minLength: 25, maxLength: 45 });
-  const ds = await datasetFromText(text, "synth.csv", { stateLength: 10, minCount: 1 });
-  const r = await trainRecSimu(ds, tinyConfig({ stateLength: 10, minStateLength: 10, hidden: 32, fc: 32, embDim: 12, batch: 100, epochs: 2 }), {
-    quiet: true,
+  const text = synthText({
+    seed: 5,
+    sessions: 600,
+    items: 150,
+    categories: 10,
+    minLength: 25,
+    maxLength: 45,
   });
+  const ds = await datasetFromText(text, "synth.csv", { stateLength: 10, minCount: 1 });
+  const r = await trainRecSimu(
+    ds,
+    tinyConfig({
+      stateLength: 10,
+      minStateLength: 10,
+      hidden: 32,
+      fc: 32,
+      embDim: 12,
+      batch: 100,
+      epochs: 2,
+    }),
+    {
+      quiet: true,
+    },
+  );
   const pop = r.baselines.popularity!.auc, rate = r.baselines.item_rate!.auc;
-  console.log(`RecSimu AUC ${r.test.auc.toFixed(3)}, popularity ${pop.toFixed(3)}, item rate ${rate.toFixed(3)}`);
+  console.log(
+    `RecSimu AUC ${r.test.auc.toFixed(3)}, popularity ${pop.toFixed(3)}, item rate ${
+      rate.toFixed(3)
+    }`,
+  );
   assert(r.test.auc > pop + 0.05, `RecSimu AUC ${r.test.auc} vs popularity ${pop}`);
   assert(r.test.auc > rate + 0.05, `RecSimu AUC ${r.test.auc} vs item rate ${rate}`);
   r.model.dispose();

@@ -70,6 +70,9 @@ export async function run(argv: string[]): Promise<void> {
     throw new UserError(`--host ${hostname} is not loopback: pass --token or set RECSIMU_TOKEN`);
   }
   const rate = numFlag("rate-limit", f["rate-limit"], 0, { min: 0, max: 1e9 });
+  if (rate === 0 && f["rate-burst"] !== undefined) {
+    throw new UserError("--rate-burst needs --rate-limit (requests per second per client)");
+  }
   const options = {
     hostname,
     port: numFlag("port", f.port, 8080, { integer, min: 0, max: 65535 }),

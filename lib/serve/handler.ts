@@ -41,6 +41,8 @@ export interface HandlerConfig {
   maxBatch?: number;
   /** Largest request body in bytes. @default 16777216 (16 MiB) */
   maxBodyBytes?: number;
+  /** Seconds a request body may take to arrive (against slow senders). @default 30 */
+  bodyTimeoutSeconds?: number;
   /** Most (item, feedback) pairs in a request's state. @default 1000 */
   maxStateLength?: number;
   /** Live sessions at most. @default 10000 */
@@ -84,11 +86,27 @@ type Route = {
   methods: Partial<Record<string, (ctx: Ctx) => Promise<Response> | Response>>;
 };
 
-/** Builds the API over `sim`. Limits are checked here, so a bad config fails at start-up. */
+/**
+ * Builds the API over `sim`. Limits are checked here, so a bad config fails at start-up.
+ *
+ * @example
+ * ```ts ignore
+ * const handler = createHandler(sim, { maxBatch: 1024 });
+ * const res = await handler(new Request("http://x/v1/feedback", {
+ *   method: "POST",
+ *   headers: { "content-type": "application/json" },
+ *   body: JSON.stringify({ state: [], action: sim.items[0] }),
+ * }));
+ * ```
+ */
 export function createHandler(sim: SimulatorLike, config: HandlerConfig = {}): Handler {
   const maxBatch = positiveInt("maxBatch", config.maxBatch ?? 4096);
   const maxBodyBytes = positiveInt("maxBodyBytes", config.maxBodyBytes ?? 16 * 1024 * 1024);
   const maxStateLength = positiveInt("maxStateLength", config.maxStateLength ?? 1000);
+  const bodyTimeoutMs = (config.bodyTimeoutSeconds ?? 30) * 1000;
+  if (!(bodyTimeoutMs > 0)) {
+    throw new RangeError(`Cannot create handler: bodyTimeoutSeconds must be > 0`);
+  }
   const env: EnvConfig = envConfig(sim, {
     maxSteps: config.maxSteps,
     leaveAfterSkips: config.leaveAfterSkips,
@@ -121,8 +139,13 @@ export function createHandler(sim: SimulatorLike, config: HandlerConfig = {}): H
     maxSteps: maxSteps ?? env.maxSteps,
   });
 
-  const body = async (ctx: Ctx, allowEmpty = false): Promise<unknown> =>
-    (await readJsonBody(ctx.req, maxBodyBytes, { allowEmpty })) ?? {};
+  const body = async (ctx: Ctx, allowEmpty = false): Promise<unknown> => {
+    const value = await readJsonBody(ctx.req, maxBodyBytes, {
+      allowEmpty,
+      timeoutMs: bodyTimeoutMs,
+    });
+    return value === undefined ? {} : value; // undefined only for an empty body; JSON null stays null
+  };
 
   const checkBatchSize = (value: unknown, key: string): void => {
     const list = isObject(value) && Object.hasOwn(value, key) ? value[key] : undefined;

@@ -6,19 +6,28 @@
  */
 import { HttpError } from "./http_error.ts";
 
+/** Options of {@link readJsonBody}. */
+export interface ReadBodyOptions {
+  /** Return undefined for an empty body instead of failing. @default false */
+  allowEmpty?: boolean;
+  /** Milliseconds the whole body may take to arrive (slow senders hold a request). @default 30000 */
+  timeoutMs?: number;
+}
+
 /**
  * Reads `req`'s body as JSON, at most `maxBytes` bytes. Throws {@link HttpError}: 413 past the
- * limit (declared or streamed), 415 for a non-JSON content type, 400 for an empty body (unless
- * `allowEmpty`, which returns undefined), invalid UTF-8 or text that does not parse.
+ * limit (declared or streamed), 408 when the body takes longer than the timeout, 415 for a
+ * non-JSON content type, 400 for an empty body (unless `allowEmpty`, which returns undefined),
+ * invalid UTF-8 or text that does not parse.
  */
 export async function readJsonBody(
   req: Request,
   maxBytes: number,
-  options: { allowEmpty?: boolean } = {},
+  options: ReadBodyOptions = {},
 ): Promise<unknown> {
   const declared = req.headers.get("content-length");
   if (declared !== null && Number(declared) > maxBytes) throw tooLarge(maxBytes);
-  const bytes = await readLimited(req, maxBytes);
+  const bytes = await readLimited(req, maxBytes, options.timeoutMs ?? 30_000);
   if (bytes.length === 0 && options.allowEmpty) return undefined;
   const type = (req.headers.get("content-type") ?? "").split(";")[0]!.trim().toLowerCase();
   if (type !== "application/json" && !/^application\/[a-z0-9.+-]+\+json$/.test(type)) {
@@ -47,26 +56,35 @@ export async function readJsonBody(
   }
 }
 
-async function readLimited(req: Request, maxBytes: number): Promise<Uint8Array> {
+async function readLimited(req: Request, maxBytes: number, timeoutMs: number): Promise<Uint8Array> {
   if (req.body === null) return new Uint8Array(0);
   const reader = req.body.getReader();
   const chunks: Uint8Array[] = [];
   let total = 0;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(
+          new HttpError(408, "body_timeout", `request body not received within ${timeoutMs} ms`),
+        ),
+      timeoutMs,
+    );
+  });
   try {
     while (true) {
-      const { done, value } = await reader.read();
+      const { done, value } = await Promise.race([reader.read(), timeout]);
       if (done) break;
       total += value.length;
-      if (total > maxBytes) {
-        await reader.cancel().catch(() => {});
-        throw tooLarge(maxBytes);
-      }
+      if (total > maxBytes) throw tooLarge(maxBytes);
       chunks.push(value);
     }
   } catch (e) {
+    await reader.cancel().catch(() => {});
     if (e instanceof HttpError) throw e;
     throw new HttpError(400, "bad_body", "could not read the request body");
   } finally {
+    clearTimeout(timer);
     reader.releaseLock();
   }
   if (chunks.length === 1) return chunks[0]!;

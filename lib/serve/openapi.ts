@@ -53,6 +53,7 @@ const ERROR_TEXT: Record<number, string> = {
   403: "Host not allowed (DNS-rebinding protection).",
   404: "Unknown route, or unknown / expired session.",
   405: "Method not allowed on this route (see the Allow header).",
+  408: "The request body took too long to arrive.",
   409: "The session's episode is over, or a step of it is in flight.",
   413: "Body or batch over the limit.",
   415: "Content-Type is not application/json.",
@@ -84,7 +85,7 @@ export function openApiDocument(o: OpenApiOptions): Record<string, unknown> {
     properties: Object.fromEntries(o.labels.map((l) => [l, { type: "number" }])),
     required: [...o.labels],
   };
-  const common = [400, 401, 403, 405, 413, 415, 422, 429];
+  const common = [400, 401, 403, 405, 408, 413, 415, 422, 429];
   const schemas: Record<string, Schema> = {
     StepRecord: obj({ item: id, feedback: label }),
     State: {

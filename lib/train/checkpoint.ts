@@ -126,7 +126,9 @@ export function readVariables(
   vars: tf.Variable[],
 ): Map<string, { shape: number[]; data: Float32Array }> {
   return new Map(
-    vars.map((v) => [logicalName(v), { shape: v.shape.slice(), data: v.dataSync() as Float32Array }]),
+    vars.map((
+      v,
+    ) => [logicalName(v), { shape: v.shape.slice(), data: v.dataSync() as Float32Array }]),
   );
 }
 

@@ -13,9 +13,9 @@ import type { TupleBatch } from "../../lib/data/batches.ts";
 import { Params } from "../params.ts";
 import { deriveSeed } from "../../lib/random.ts";
 import {
+  baselineEpochs,
   type BaselineOptions,
   type BaselineTraining,
-  baselineEpochs,
   embeddingTable,
   type FeedbackPrediction,
   type FeedbackPredictor,
@@ -24,16 +24,15 @@ import {
   predictBatches,
   predictionMetrics,
   prepareKernels,
-} from "./_common.ts";
+} from "./common.ts";
 
 /** The LR feature vector [B, N(E + K) + E] of a batch. */
-export function lrFeatures(b: TupleBatch, classes: number, positive?: tf.Tensor1D): tf.Tensor2D {
+export function lrFeatures(b: TupleBatch, classes: number): tf.Tensor2D {
   const [n, batch, e] = b.state.emb.shape;
   const emb = tf.reshape(tf.transpose(b.state.emb, [1, 0, 2]), [batch, n * e]);
   let oh: tf.Tensor = tf.oneHot(b.state.feedback, classes); // [N, B, K]
   if (b.state.mask) oh = tf.mul(oh, tf.expandDims(b.state.mask, 2));
   const fb = tf.reshape(tf.transpose(oh, [1, 0, 2]), [batch, n * classes]);
-  void positive;
   return tf.concat([emb, fb, b.action], 1) as tf.Tensor2D;
 }
 
@@ -62,7 +61,7 @@ export class LogisticRegression implements FeedbackPredictor {
 
   /** P(positive) [B] for a batch. */
   positiveProb(b: TupleBatch): tf.Tensor1D {
-    const x = lrFeatures(b, this.opts.config.embDim === 0 ? 0 : this.#isPositive.shape[0]);
+    const x = lrFeatures(b, this.#isPositive.shape[0]);
     return tf.reshape(tf.sigmoid(tf.add(tf.matMul(x, this.w), this.b)), [-1]) as tf.Tensor1D;
   }
 
@@ -78,7 +77,13 @@ export class LogisticRegression implements FeedbackPredictor {
   }
 
   predict(ds: Dataset, rows: Int32Array): FeedbackPrediction {
-    const p = predictBatches(ds, rows, this.table, 1, (b) => tf.expandDims(this.positiveProb(b), 1));
+    const p = predictBatches(
+      ds,
+      rows,
+      this.table,
+      1,
+      (b) => tf.expandDims(this.positiveProb(b), 1),
+    );
     return { positive: Float64Array.from(p) };
   }
 

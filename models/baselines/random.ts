@@ -5,7 +5,7 @@
  */
 import type { Dataset } from "../../lib/data/dataset.ts";
 import { deriveSeed, Rng } from "../../lib/random.ts";
-import type { BaselineTraining, FeedbackPrediction, FeedbackPredictor } from "./_common.ts";
+import type { BaselineTraining, FeedbackPrediction, FeedbackPredictor } from "./common.ts";
 
 /** Uniform random scores, seeded: the same seed and rows give the same scores. */
 export class RandomBaseline implements FeedbackPredictor {

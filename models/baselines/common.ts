@@ -11,12 +11,7 @@
 import { tf } from "../../lib/tf.ts";
 import type { TrainConfig } from "../../lib/config.ts";
 import type { Dataset } from "../../lib/data/dataset.ts";
-import {
-  batchIndices,
-  disposeBatch,
-  toTensors,
-  type TupleBatch,
-} from "../../lib/data/batches.ts";
+import { batchIndices, disposeBatch, toTensors, type TupleBatch } from "../../lib/data/batches.ts";
 import { deriveSeed, Rng } from "../../lib/random.ts";
 import { Progress } from "../../lib/progress.ts";
 import { DivergenceError } from "../../lib/errors.ts";
@@ -273,7 +268,9 @@ export function scoreMetrics(
 ): FeedbackMetrics {
   const K = ds.labels.length;
   const pos = ds.positive.indexOf(true), neg = ds.positive.indexOf(false);
-  if (pos < 0 || neg < 0) throw new RangeError("scoreMetrics: needs a positive and a negative label");
+  if (pos < 0 || neg < 0) {
+    throw new RangeError("scoreMetrics: needs a positive and a negative label");
+  }
   const n = rows.length;
   if (score.length !== n) {
     throw new TypeError(`scoreMetrics: ${score.length} scores for ${n} tuples`);

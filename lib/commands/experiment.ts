@@ -1,0 +1,128 @@
+/**
+ * `recsimu experiment --data LOG.csv --out DIR [--suite S] [--seeds 5] [training flags]`:
+ * the paper's experiments (Figures 6–8, Table 1) over seeds, resumable, with
+ * `DIR/results.json` and `DIR/report.html`.
+ * @module
+ */
+import { numFlag, parseFlags, requireFlag } from "./_flags.ts";
+import { configFromFlags, TRAIN_FLAGS, TRAIN_FLAGS_HELP } from "./train.ts";
+import { type BackendName, initBackend } from "../tf.ts";
+import { formatStats, loadDataset } from "../data/dataset.ts";
+import { UserError } from "../errors.ts";
+import { parseSuites, runExperiment, SENSITIVITY_GRID } from "../eval/experiment.ts";
+import { TABLE1_K } from "../eval/generator_quality.ts";
+
+const USAGE = `Usage: recsimu experiment --data LOG.csv --out DIR [flags]
+
+Runs the paper's experiments on a log, each configuration once per seed:
+  overall       Figure 6: Random, item_rate, LR, GRU, GAN, GAN-s and RecSimu (F1, AUC)
+  ablation      Figure 7: RecSimu-1, RecSimu-2 (beta 0), RecSimu-3 and RecSimu
+  sensitivity   Figure 8: RecSimu over N in {${SENSITIVITY_GRID.stateLength.join(",")}} and
+                lambda in {${SENSITIVITY_GRID.lambda.join(",")}}
+  generator     Table 1: Logs, popularity, FM, W&D, GRU4Rec and RecSimu's generator (MAP, NDCG@${TABLE1_K})
+Each finished run is appended to DIR/results.json; running the same command again skips
+finished runs (RecSimu runs continue from their last epoch). DIR/report.html (self-contained)
+is rewritten after every run. SIGINT/SIGTERM stop at the next step; run again to continue.
+See docs/experiments.md.
+
+  --data FILE            the log (required)
+  --out DIR              results directory (required)
+  --suite S              overall | ablation | sensitivity | generator | all, or a comma list
+                         (default all)
+  --seeds K              seeds per configuration: --seed, --seed + 1, … (default 5)
+  --state-lengths LIST   Figure 8a grid (default ${SENSITIVITY_GRID.stateLength.join(",")})
+  --lambdas LIST         Figure 8b grid (default ${SENSITIVITY_GRID.lambda.join(",")})
+  --held-out F           Table 1: share of sessions held out (default 0.2)
+  --embeddings FILE      item embeddings CSV (item_id,v1,...,vE) instead of item2vec
+  --keep-checkpoints     keep each RecSimu run's checkpoint in DIR/checkpoints/
+  --backend B            auto | webgpu | wasm | cpu (default auto)
+  --quiet                no training progress bars (run lines and ETA still print)
+${TRAIN_FLAGS_HELP}`;
+
+function numberList(name: string, v: string | boolean | undefined, fallback: number[]): number[] {
+  if (v === undefined) return fallback;
+  if (typeof v !== "string") throw new UserError(`--${name}: expected a comma-separated list`);
+  const xs = v.split(",").map((s) => s.trim()).filter(Boolean).map((s) =>
+    numFlag(name, s, NaN, { min: 0 })
+  );
+  if (xs.length === 0) throw new UserError(`--${name}: expected at least one number`);
+  return xs;
+}
+
+/** Entry point of `recsimu experiment`. */
+export async function run(argv: string[]): Promise<void> {
+  const v = parseFlags("experiment", argv, {
+    data: { type: "string" },
+    out: { type: "string" },
+    suite: { type: "string" },
+    seeds: { type: "string" },
+    "state-lengths": { type: "string" },
+    lambdas: { type: "string" },
+    "held-out": { type: "string" },
+    embeddings: { type: "string" },
+    "keep-checkpoints": { type: "boolean" },
+    backend: { type: "string" },
+    quiet: { type: "boolean" },
+    ...TRAIN_FLAGS,
+  }, USAGE);
+  if (!v) return;
+  const data = requireFlag("experiment", "data", v.data);
+  const out = requireFlag("experiment", "out", v.out);
+  const suites = parseSuites(typeof v.suite === "string" ? v.suite : "all");
+  const seeds = numFlag("seeds", v.seeds, 5, { integer: true, min: 1 });
+  const stateLengths = numberList("state-lengths", v["state-lengths"], [
+    ...SENSITIVITY_GRID.stateLength,
+  ]);
+  if (stateLengths.some((n) => !Number.isInteger(n) || n < 1)) {
+    throw new UserError(
+      `--state-lengths: expected positive integers, got ${stateLengths.join(",")}`,
+    );
+  }
+  const lambdas = numberList("lambdas", v.lambdas, [...SENSITIVITY_GRID.lambda]);
+  const heldOut = numFlag("held-out", v["held-out"], 0.2, { min: 0.01, max: 0.99 });
+  const config = configFromFlags(v);
+  const backend = (v.backend ?? "auto") as BackendName;
+  if (!["auto", "webgpu", "wasm", "cpu"].includes(backend)) {
+    throw new UserError(`--backend: expected auto, webgpu, wasm or cpu, got "${backend}"`);
+  }
+  await initBackend(backend, { quiet: !!v.quiet });
+  let stop = false;
+  const onSignal = () => {
+    if (stop) Deno.exit(130);
+    stop = true;
+    console.error("\nrecsimu experiment: stopping at the next step (again to abort)…");
+  };
+  const sigs: Deno.Signal[] = ["SIGINT", "SIGTERM"];
+  for (const s of sigs) Deno.addSignalListener(s, onSignal);
+  let printedStats = false;
+  try {
+    const r = await runExperiment({
+      out,
+      suites,
+      seeds,
+      config,
+      load: async (o) => {
+        const ds = await loadDataset(data, o);
+        if (!v.quiet && !printedStats) console.error(formatStats(ds));
+        printedStats = true;
+        return ds;
+      },
+      embeddingsFile: typeof v.embeddings === "string" ? v.embeddings : undefined,
+      grid: { stateLength: stateLengths, lambda: lambdas },
+      heldOut,
+      keepCheckpoints: !!v["keep-checkpoints"],
+      quiet: !!v.quiet,
+      shouldStop: () => stop,
+    });
+    console.error(
+      `recsimu experiment: ${r.ran.length} runs done, ${r.skipped.length} skipped (already finished)${
+        r.stopped ? "; stopped early — run again to continue" : ""
+      }\n  results: ${out}/results.json\n  report:  ${out}/report.html`,
+    );
+    console.log(
+      JSON.stringify({ out, ran: r.ran.length, skipped: r.skipped.length, stopped: r.stopped }),
+    );
+  } finally {
+    for (const s of sigs) Deno.removeSignalListener(s, onSignal);
+  }
+}

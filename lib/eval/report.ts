@@ -1,0 +1,599 @@
+/**
+ * The experiment report: one self-contained HTML file (inline SVG and CSS, no script, nothing
+ * fetched) with Figures 6–8 and Table 1 of the paper, mean ± std over seeds everywhere, paired
+ * significance tests of RecSimu against the best baseline, and RecSimu's training losses.
+ *
+ * Charts are Vega-Lite specifications compiled by `vega-lite` and rendered to SVG by
+ * `vega`'s headless `View.toSVG()` (no canvas needed: text is measured by estimate).
+ * @module
+ */
+import { join } from "node:path";
+import * as vega from "vega";
+import { compile, type TopLevelSpec } from "vega-lite";
+import { writeFileAtomic } from "../atomic.ts";
+import { meanStd, pairedTTest, wilcoxonSignedRank } from "./metrics.ts";
+import { relativeDifference } from "./generator_quality.ts";
+import {
+  ABLATION_VARIANTS,
+  OVERALL_MODELS,
+  RECOMMENDERS,
+  type ResultsFile,
+  type RunRecord,
+} from "./experiment.ts";
+
+/** Figure and table sections the report contains, by element id. */
+export const REPORT_SECTIONS = ["fig6", "fig7", "fig8", "table1", "losses"] as const;
+
+/** A value summarised over seeds. */
+interface Summary {
+  mean: number;
+  std: number;
+  n: number;
+}
+
+const FEEDBACK_METRICS = [["f1", "F1"], ["auc", "AUC"]] as const;
+
+function finite(x: unknown): x is number {
+  return typeof x === "number" && Number.isFinite(x);
+}
+
+function summarise(xs: readonly (number | null | undefined)[]): Summary {
+  const v = xs.filter(finite);
+  const s = meanStd(v);
+  return { mean: s.mean, std: s.std, n: s.n };
+}
+
+function esc(s: string): string {
+  return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(
+    /"/g,
+    "&quot;",
+  );
+}
+
+function num(x: number, digits = 4): string {
+  return Number.isFinite(x) ? x.toFixed(digits) : "–";
+}
+
+function pm(s: Summary, digits = 4, scale = 1): string {
+  if (s.n === 0) return "–";
+  return `${num(s.mean * scale, digits)} ± ${num(s.std * scale, digits)}`;
+}
+
+function pValue(p: number): string {
+  if (!Number.isFinite(p)) return "–";
+  return p < 1e-4 ? p.toExponential(1) : p.toFixed(4);
+}
+
+/** Renders a Vega-Lite specification to an SVG string. */
+export async function renderSvg(spec: TopLevelSpec): Promise<string> {
+  const view = new vega.View(vega.parse(compile(spec).spec), { renderer: "none" });
+  try {
+    return await view.toSVG();
+  } finally {
+    view.finalize();
+  }
+}
+
+/** Records of one feedback metric by label and seed. */
+function valuesBySeed(
+  runs: readonly RunRecord[],
+  value: (r: RunRecord) => number | undefined | null,
+): Map<string, Map<number, number>> {
+  const out = new Map<string, Map<number, number>>();
+  for (const r of runs) {
+    const v = value(r);
+    if (!finite(v) || r.seed === null) continue;
+    let m = out.get(r.label);
+    if (!m) out.set(r.label, m = new Map());
+    m.set(r.seed, v);
+  }
+  return out;
+}
+
+interface Comparison {
+  metric: string;
+  ours: Summary;
+  best: string;
+  theirs: Summary;
+  t: number;
+  tP: number;
+  w: number;
+  wP: number;
+  pairs: number;
+}
+
+/**
+ * Paired tests of `ours` against the best other label (highest mean, or lowest when
+ * `lowerIsBetter`), pairing runs by seed.
+ */
+function compareBest(
+  bySeed: Map<string, Map<number, number>>,
+  ours: string,
+  others: readonly string[],
+  metric: string,
+  lowerIsBetter = false,
+): Comparison | undefined {
+  const mine = bySeed.get(ours);
+  if (!mine) return undefined;
+  let best: string | undefined, bestMean = NaN;
+  for (const o of others) {
+    const m = bySeed.get(o);
+    if (!m || m.size === 0) continue;
+    const mean = summarise([...m.values()]).mean;
+    if (best === undefined || (lowerIsBetter ? mean < bestMean : mean > bestMean)) {
+      best = o;
+      bestMean = mean;
+    }
+  }
+  if (best === undefined) return undefined;
+  const theirs = bySeed.get(best)!;
+  const seeds = [...mine.keys()].filter((s) => theirs.has(s)).sort((a, b) => a - b);
+  const a = seeds.map((s) => mine.get(s)!), b = seeds.map((s) => theirs.get(s)!);
+  const t = pairedTTest(a, b), w = wilcoxonSignedRank(a, b);
+  return {
+    metric,
+    ours: summarise([...mine.values()]),
+    best,
+    theirs: summarise([...theirs.values()]),
+    t: t.t,
+    tP: t.p,
+    w: w.w,
+    wP: w.p,
+    pairs: seeds.length,
+  };
+}
+
+function comparisonTable(rows: (Comparison | undefined)[], oursName: string): string {
+  const body = rows.filter((r): r is Comparison => r !== undefined).map((r) =>
+    `<tr><td>${esc(r.metric)}</td><td>${pm(r.ours)}</td><td>${esc(r.best)}</td><td>${
+      pm(r.theirs)
+    }</td><td>${num(r.ours.mean - r.theirs.mean)}</td><td>${num(r.t, 3)}</td><td>${
+      pValue(r.tP)
+    }</td><td>${num(r.w, 1)}</td><td>${pValue(r.wP)}</td><td>${r.pairs}</td></tr>`
+  ).join("\n");
+  if (!body) return "";
+  return `<table class="sig"><caption>Paired tests over seeds: ${
+    esc(oursName)
+  } against the best other model (two-sided; the Wilcoxon p is exact for ≤ 20 pairs; both need ≥ 2 seeds, and ≥ 6 for the Wilcoxon test to reach p &lt; 0.05)</caption>
+<thead><tr><th>metric</th><th>${
+    esc(oursName)
+  }</th><th>best other</th><th>its score</th><th>Δ mean</th><th>t</th><th>p (t)</th><th>W</th><th>p (W)</th><th>pairs</th></tr></thead>
+<tbody>${body}</tbody></table>`;
+}
+
+/** Grouped bars of F1 and AUC per label, with ±std error bars. */
+function groupedBars(
+  rows: { label: string; metric: string; s: Summary }[],
+  order: string[],
+  title: string,
+): TopLevelSpec {
+  return {
+    $schema: "https://vega.github.io/schema/vega-lite/v6.json",
+    title,
+    width: Math.max(240, 40 * order.length),
+    height: 260,
+    data: {
+      values: rows.map((r) => ({
+        model: r.label,
+        metric: r.metric,
+        mean: r.s.mean,
+        lo: r.s.mean - r.s.std,
+        hi: r.s.mean + r.s.std,
+        n: r.s.n,
+      })),
+    },
+    encoding: {
+      x: { field: "metric", type: "nominal", title: null, axis: { labelAngle: 0 } },
+      xOffset: { field: "model", type: "nominal", sort: order },
+    },
+    layer: [
+      {
+        mark: "bar",
+        encoding: {
+          y: {
+            field: "mean",
+            type: "quantitative",
+            title: "mean over seeds",
+            scale: { domain: [0, 1] },
+          },
+          color: { field: "model", type: "nominal", sort: order, title: "model" },
+        },
+      },
+      {
+        mark: { type: "rule", color: "black" },
+        encoding: { y: { field: "lo", type: "quantitative" }, y2: { field: "hi" } },
+      },
+    ],
+  } as TopLevelSpec;
+}
+
+/** Lines of F1 and AUC against a parameter, with ±std error bars. */
+function sensitivityLines(
+  rows: { x: number; metric: string; s: Summary }[],
+  xTitle: string,
+  title: string,
+): TopLevelSpec {
+  return {
+    $schema: "https://vega.github.io/schema/vega-lite/v6.json",
+    title,
+    width: 300,
+    height: 220,
+    data: {
+      values: rows.map((r) => ({
+        x: r.x,
+        metric: r.metric,
+        mean: r.s.mean,
+        lo: r.s.mean - r.s.std,
+        hi: r.s.mean + r.s.std,
+      })),
+    },
+    encoding: {
+      x: { field: "x", type: "quantitative", title: xTitle },
+      color: { field: "metric", type: "nominal", title: "metric" },
+    },
+    layer: [
+      {
+        mark: { type: "line", point: true },
+        encoding: {
+          y: {
+            field: "mean",
+            type: "quantitative",
+            title: "mean over seeds",
+            scale: { zero: false },
+          },
+        },
+      },
+      {
+        mark: { type: "rule" },
+        encoding: { y: { field: "lo", type: "quantitative" }, y2: { field: "hi" } },
+      },
+    ],
+  } as TopLevelSpec;
+}
+
+/** Loss curves (mean and ±std band over seeds) per epoch, one panel per RecSimu variant. */
+function lossCurves(
+  rows: { label: string; x: number; series: string; s: Summary }[],
+): TopLevelSpec {
+  return {
+    $schema: "https://vega.github.io/schema/vega-lite/v6.json",
+    title: "RecSimu training losses of G and D per epoch (mean ± std over seeds)",
+    data: {
+      values: rows.map((r) => ({
+        variant: r.label,
+        epoch: r.x,
+        loss: r.series,
+        mean: r.s.mean,
+        lo: r.s.mean - r.s.std,
+        hi: r.s.mean + r.s.std,
+      })),
+    },
+    facet: { row: { field: "variant", type: "nominal", title: null } },
+    resolve: { scale: { y: "independent" } },
+    spec: {
+      width: 420,
+      height: 160,
+      encoding: {
+        x: {
+          field: "epoch",
+          type: "quantitative",
+          title: "epoch (pre-training G, pre-training D, adversarial)",
+          axis: { tickMinStep: 1 },
+        },
+        color: { field: "loss", type: "nominal", title: "loss" },
+      },
+      layer: [
+        {
+          mark: { type: "area", opacity: 0.2 },
+          encoding: { y: { field: "lo", type: "quantitative" }, y2: { field: "hi" } },
+        },
+        {
+          mark: { type: "line", point: true },
+          encoding: {
+            y: { field: "mean", type: "quantitative", title: "loss", scale: { zero: false } },
+          },
+        },
+      ],
+    },
+  } as TopLevelSpec;
+}
+
+function feedbackTable(
+  labels: string[],
+  runs: readonly RunRecord[],
+  head = "model",
+): string {
+  const rows = labels.map((l) => {
+    const rs = runs.filter((r) => r.label === l);
+    if (rs.length === 0) return "";
+    const cell = (f: (r: RunRecord) => number | undefined) => pm(summarise(rs.map(f)));
+    return `<tr><td>${esc(l)}</td><td>${cell((r) => r.feedback?.f1)}</td><td>${
+      cell((r) => r.feedback?.auc)
+    }</td><td>${cell((r) => r.feedback?.logLoss)}</td><td>${rs.length}</td><td>${
+      num(summarise(rs.map((r) => r.seconds)).mean, 1)
+    }</td></tr>`;
+  }).join("\n");
+  return `<table><thead><tr><th>${head}</th><th>F1</th><th>AUC</th><th>log-loss</th><th>seeds</th><th>s / run</th></tr></thead><tbody>${rows}</tbody></table>`;
+}
+
+const missing = (what: string) =>
+  `<p class="missing">No finished runs for ${esc(what)} yet (run its suite).</p>`;
+
+/** Builds the report's HTML from the results. */
+export async function renderReport(results: ResultsFile): Promise<string> {
+  const runs = results.runs;
+  const s = results.settings;
+  const parts: string[] = [];
+
+  // Figure 6.
+  {
+    const rs = runs.filter((r) =>
+      r.view === "base" && (OVERALL_MODELS as readonly string[]).includes(r.label) && r.feedback
+    );
+    const labels = OVERALL_MODELS.filter((m) => rs.some((r) => r.label === m));
+    let body = missing("Figure 6");
+    if (labels.length) {
+      const rows = labels.flatMap((l) =>
+        FEEDBACK_METRICS.map(([k, name]) => ({
+          label: l,
+          metric: name,
+          s: summarise(rs.filter((r) => r.label === l).map((r) => r.feedback?.[k])),
+        }))
+      );
+      const svg = await renderSvg(groupedBars(rows, labels, "Overall performance (test tuples)"));
+      const sig = FEEDBACK_METRICS.map(([k, name]) =>
+        compareBest(
+          valuesBySeed(rs, (r) => r.feedback?.[k]),
+          "recsimu",
+          labels.filter((l) => l !== "recsimu"),
+          name,
+        )
+      );
+      body = `<figure class="chart" data-figure="fig6">${svg}</figure>\n${
+        feedbackTable(labels, rs)
+      }\n${comparisonTable(sig, "RecSimu")}`;
+    }
+    parts.push(`<section id="fig6"><h2>Figure 6 — overall performance</h2>${body}</section>`);
+  }
+
+  // Figure 7.
+  {
+    const variants: string[] = [...ABLATION_VARIANTS];
+    const rs = runs.filter((r) =>
+      r.view === "base" && r.model === "recsimu" && variants.includes(r.label) && r.feedback
+    );
+    const ref = runs.filter((r) => r.view === "base" && r.label === "item_rate" && r.feedback);
+    const labels = [
+      ...(ref.length ? ["item_rate"] : []),
+      ...variants.filter((v) => rs.some((r) => r.label === v)),
+    ];
+    let body = missing("Figure 7");
+    if (rs.length) {
+      const all = [...ref, ...rs];
+      const rows = labels.flatMap((l) =>
+        FEEDBACK_METRICS.map(([k, name]) => ({
+          label: l,
+          metric: name,
+          s: summarise(all.filter((r) => r.label === l).map((r) => r.feedback?.[k])),
+        }))
+      );
+      const svg = await renderSvg(groupedBars(rows, labels, "Component analysis (test tuples)"));
+      const sig = FEEDBACK_METRICS.map(([k, name]) =>
+        compareBest(
+          valuesBySeed(rs, (r) => r.feedback?.[k]),
+          "recsimu",
+          variants.filter((v) => v !== "recsimu"),
+          name,
+        )
+      );
+      body =
+        `<p>RecSimu-1: one fake class; RecSimu-2: β = 0 (no L<sub>supG</sub>); RecSimu-3: no adversarial terms (G pre-trained, then D on L<sub>supD</sub> only). item_rate is the reference baseline.</p>
+<figure class="chart" data-figure="fig7">${svg}</figure>\n${
+          feedbackTable(labels, all, "variant")
+        }\n${comparisonTable(sig, "RecSimu")}`;
+    }
+    parts.push(`<section id="fig7"><h2>Figure 7 — component analysis</h2>${body}</section>`);
+  }
+
+  // Figure 8.
+  {
+    const panels: string[] = [];
+    const tables: string[] = [];
+    const ref = runs.filter((r) => r.view === "base" && r.label === "item_rate" && r.feedback);
+    const refLine = ref.length
+      ? `<p>Reference: item_rate on the base tuples, F1 ${
+        pm(summarise(ref.map((r) => r.feedback?.f1)))
+      }, AUC ${pm(summarise(ref.map((r) => r.feedback?.auc)))}.</p>`
+      : "";
+    const sweep = async (
+      param: "stateLength" | "lambda",
+      grid: number[],
+      view: "long" | "base",
+      title: string,
+      xTitle: string,
+      figure: string,
+    ) => {
+      const pts = grid.map((x) => {
+        const rs = runs.filter((r) =>
+          r.view === view && r.model === "recsimu" && r.config[param] === x && r.feedback &&
+          JSON.stringify({ ...r.config, [param]: 0, minStateLength: 0, seed: 0 }) ===
+            JSON.stringify({ ...s.config, [param]: 0, minStateLength: 0, seed: 0 })
+        );
+        return { x, rs };
+      }).filter((p) => p.rs.length > 0);
+      if (pts.length === 0) return;
+      const rows = pts.flatMap((p) =>
+        FEEDBACK_METRICS.map(([k, name]) => ({
+          x: p.x,
+          metric: name,
+          s: summarise(p.rs.map((r) => r.feedback?.[k])),
+        }))
+      );
+      panels.push(
+        `<figure class="chart" data-figure="${figure}">${await renderSvg(
+          sensitivityLines(rows, xTitle, title),
+        )}</figure>`,
+      );
+      tables.push(
+        `<table><caption>${esc(title)}</caption><thead><tr><th>${
+          esc(xTitle)
+        }</th><th>F1</th><th>AUC</th><th>seeds</th></tr></thead><tbody>${
+          pts.map((p) =>
+            `<tr><td>${p.x}</td><td>${pm(summarise(p.rs.map((r) => r.feedback?.f1)))}</td><td>${
+              pm(summarise(p.rs.map((r) => r.feedback?.auc)))
+            }</td><td>${p.rs.length}</td></tr>`
+          ).join("")
+        }</tbody></table>`,
+      );
+    };
+    await sweep("stateLength", s.grid.stateLength, "long", "(a) state length N", "N", "fig8a");
+    await sweep(
+      "lambda",
+      s.grid.lambda,
+      "base",
+      "(b) weight λ of the fake-class term",
+      "λ",
+      "fig8b",
+    );
+    const body = panels.length
+      ? `<p>(a) every N is trained and tested on the same tuples: those whose action has at least max N = ${
+        Math.max(...s.grid.stateLength)
+      } earlier rows in its session. (b) λ on the base tuples.</p><div class="row">${
+        panels.join("")
+      }</div>${tables.join("")}${refLine}`
+      : missing("Figure 8");
+    parts.push(`<section id="fig8"><h2>Figure 8 — parameter sensitivity</h2>${body}</section>`);
+  }
+
+  // Table 1.
+  {
+    const rs = runs.filter((r) => r.view === "fit" && r.ranking);
+    const logs = rs.find((r) => r.model === "logs")?.ranking;
+    let body = missing("Table 1");
+    if (rs.length && logs) {
+      const lines = RECOMMENDERS.filter((m) => rs.some((r) => r.model === m)).map((m) => {
+        const mine = rs.filter((r) => r.model === m);
+        const map = summarise(mine.map((r) => r.ranking!.map));
+        const nd = summarise(mine.map((r) => r.ranking!.ndcg));
+        if (m === "logs") {
+          return `<tr><td>Logs</td><td>${num(map.mean)}</td><td>–</td><td>${
+            num(nd.mean)
+          }</td><td>–</td><td>–</td></tr>`;
+        }
+        const dMap = summarise(mine.map((r) => relativeDifference(r.ranking!.map, logs.map)));
+        const dNd = summarise(mine.map((r) => relativeDifference(r.ranking!.ndcg, logs.ndcg)));
+        return `<tr><td>${esc(m)}</td><td>${pm(map)}</td><td>${pm(dMap, 2, 100)} %</td><td>${
+          pm(nd)
+        }</td><td>${pm(dNd, 2, 100)} %</td><td>${mine.length}</td></tr>`;
+      }).join("\n");
+      const others = RECOMMENDERS.filter((m) => m !== "logs" && m !== "recsimu");
+      const models = rs.filter((r) => r.model !== "logs");
+      const sig = [
+        compareBest(
+          valuesBySeed(models, (r) => relativeDifference(r.ranking!.map, logs.map)),
+          "recsimu",
+          others,
+          "MAP diff.",
+          true,
+        ),
+        compareBest(
+          valuesBySeed(models, (r) => relativeDifference(r.ranking!.ndcg, logs.ndcg)),
+          "recsimu",
+          others,
+          `NDCG@${s.k} diff.`,
+          true,
+        ),
+      ];
+      body = `<p>${logs.queries} held-out sessions (${
+        (100 * s.heldOut.fraction).toFixed(0)
+      } % of those with ≥ N + 1 rows, seed ${s.heldOut.seed}); top-${s.k} lists for each session's initial state; relevant items: the positive ones among the next ${s.k} logged actions. diff. = |M − M<sub>logs</sub>| / M<sub>logs</sub> (lower = closer to the logging policy).</p>
+<table data-table="table1"><thead><tr><th>recommender</th><th>MAP</th><th>diff.</th><th>NDCG@${s.k}</th><th>diff.</th><th>seeds</th></tr></thead><tbody>${lines}</tbody></table>
+${comparisonTable(sig, "RecSimu's generator")}`;
+    }
+    parts.push(`<section id="table1"><h2>Table 1 — generator effectiveness</h2>${body}</section>`);
+  }
+
+  // Loss curves.
+  {
+    const rs = runs.filter((r) =>
+      r.view === "base" && r.model === "recsimu" &&
+      (ABLATION_VARIANTS as readonly string[]).includes(r.label) && r.history?.length
+    );
+    let body = missing("the loss curves (RecSimu runs)");
+    if (rs.length) {
+      const acc = new Map<string, { label: string; x: number; series: string; v: number[] }>();
+      for (const r of rs) {
+        (r.history as { phase?: string; loss: Record<string, number> }[]).forEach((h, i) => {
+          for (const [series, v] of Object.entries(h.loss)) {
+            const key = `${r.label}|${i}|${series}`;
+            let a = acc.get(key);
+            if (!a) acc.set(key, a = { label: r.label, x: i + 1, series, v: [] });
+            a.v.push(v);
+          }
+        });
+      }
+      const rows = [...acc.values()].map((a) => ({
+        label: a.label,
+        x: a.x,
+        series: a.series,
+        s: summarise(a.v),
+      }));
+      body =
+        `<p>loss/g_sup: G pre-training (L<sub>supG</sub>); loss/d_sup: D pre-training (L<sub>supD</sub>); loss/d and loss/g: the adversarial epochs (L<sub>D</sub>, L<sub>G</sub>), means over each epoch's steps.</p><figure class="chart" data-figure="losses">${await renderSvg(
+          lossCurves(rows),
+        )}</figure>`;
+    }
+    parts.push(`<section id="losses"><h2>Training losses of G and D</h2>${body}</section>`);
+  }
+
+  // Runs and timings.
+  const times = new Map<string, number[]>();
+  for (const r of runs) {
+    const k = `${r.view}:${r.model}`;
+    times.set(k, [...(times.get(k) ?? []), r.seconds]);
+  }
+  const timing = [...times].map(([k, v]) => {
+    const t = summarise(v);
+    return `<tr><td>${esc(k)}</td><td>${v.length}</td><td>${pm(t, 1)}</td></tr>`;
+  }).join("");
+  const total = runs.reduce((a, r) => a + r.seconds, 0);
+  const settings = `<section id="settings"><h2>Settings</h2>
+<p>Data: <code>${esc(s.data.file)}</code> (sha256 ${
+    esc(s.data.fingerprint.slice(0, 16))
+  }…); embeddings: ${esc(s.embeddings)}; ${runs.length} finished runs, ${
+    (total / 60).toFixed(1)
+  } min of run time.</p>
+<details><summary>Base training configuration</summary><pre>${
+    esc(JSON.stringify(s.config, null, 1))
+  }</pre></details>
+<table><caption>Seconds per run</caption><thead><tr><th>view:model</th><th>runs</th><th>seconds</th></tr></thead><tbody>${timing}</tbody></table>
+</section>`;
+
+  return `<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>RecSimu experiments</title>
+<style>
+body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; }
+table { border-collapse: collapse; margin: 1em 0; font-size: 0.9em; }
+th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: right; }
+th:first-child, td:first-child { text-align: left; }
+caption { text-align: left; font-style: italic; padding-bottom: 0.3em; }
+figure.chart { margin: 1em 0; }
+.row { display: flex; flex-wrap: wrap; gap: 2em; }
+.missing { color: #a00; }
+</style></head><body>
+<h1>RecSimu experiments</h1>
+<p>Generated ${
+    esc(new Date().toISOString())
+  } from <code>results.json</code>. Every number is mean ± sample standard deviation over seeds; metrics are on the test tuples (the last tuple of each session) unless said otherwise.</p>
+${parts.join("\n")}
+${settings}
+</body></html>
+`;
+}
+
+/** Renders the report and writes `OUT/report.html` atomically; returns its path. */
+export async function writeReport(out: string, results: ResultsFile): Promise<string> {
+  const path = join(out, "report.html");
+  await writeFileAtomic(path, await renderReport(results));
+  return path;
+}

@@ -1,0 +1,213 @@
+/**
+ * The GAN and GAN-s baselines of Figure 6. The generator maps a state-action pair (s, a) to a
+ * feedback distribution p(r | s, a); the discriminator tells real (s, a, r) tuples (r from the
+ * log) from generated ones (r drawn from the generator). Both use a GRU over the state (the
+ * network of the GRU baseline: {@link GruFeedbackNet}); the discriminator also reads r as a
+ * one-hot vector and outputs one "real" logit.
+ *
+ * Feedback is discrete, so the generator's draw is a straight-through Gumbel-max sample: the
+ * discriminator sees an exact one-hot vector (as for real tuples), and the generator's gradient
+ * flows through the softmax of the perturbed logits. Losses: D minimises
+ * −log D(s, a, r) − log(1 − D(s, a, r̃)); G minimises the non-saturating −log D(s, a, r̃), and
+ * GAN-s adds α times the cross-entropy of p(r | s, a) against the logged feedback (the supervised
+ * component). Each round is `dSteps` D updates then `gSteps` G updates, as in RecSimu.
+ * Predictions are the generator's p(r | s, a).
+ * @module
+ */
+import { tf } from "../../lib/tf.ts";
+import type { Dataset } from "../../lib/data/dataset.ts";
+import type { TupleBatch } from "../../lib/data/batches.ts";
+import { trainingRows } from "../../lib/train/loop.ts";
+import { deriveSeed, Rng } from "../../lib/random.ts";
+import { Params } from "../params.ts";
+import { GruFeedbackNet } from "./gru.ts";
+import {
+  baselineEpochs,
+  type BaselineOptions,
+  type BaselineTraining,
+  crossEntropy,
+  embeddingTable,
+  type FeedbackPrediction,
+  type FeedbackPredictor,
+  fitEpochs,
+  minimize,
+  predictBatches,
+  predictionMetrics,
+  prepareKernels,
+} from "./common.ts";
+
+/** −log σ(x), written without tf.logSigmoid (its gradient fails on intermediate tensors). */
+function negLogSigmoid(x: tf.Tensor): tf.Tensor {
+  return tf.softplus(tf.neg(x));
+}
+
+/** A trained GAN (or GAN-s) feedback model. */
+export class GanBaseline implements FeedbackPredictor {
+  readonly gParams: Params;
+  readonly dParams: Params;
+  readonly g: GruFeedbackNet;
+  readonly d: GruFeedbackNet;
+  readonly table: tf.Tensor2D;
+  readonly rng: Rng;
+  training: BaselineTraining = { history: [], stopped: false, seconds: 0 };
+
+  /**
+   * @param ds the data (for sizes)
+   * @param opts training options
+   * @param supervised weight of the cross-entropy term on G (0 = GAN, α = GAN-s)
+   */
+  constructor(ds: Dataset, readonly opts: BaselineOptions, readonly supervised: number) {
+    prepareKernels();
+    const c = opts.config;
+    const K = ds.labels.length;
+    const base = {
+      embDim: c.embDim,
+      classes: K,
+      feedbackDim: c.feedbackDim,
+      hidden: c.hidden,
+      fc: c.fc,
+    };
+    const tag = supervised > 0 ? "gan-s" : "gan";
+    this.gParams = new Params("GAN-G", deriveSeed(c.seed, `${tag}/generator`));
+    this.dParams = new Params("GAN-D", deriveSeed(c.seed, `${tag}/discriminator`));
+    this.g = new GruFeedbackNet(this.gParams, "net", { ...base, extra: 0, outputs: K });
+    this.d = new GruFeedbackNet(this.dParams, "net", { ...base, extra: K, outputs: 1 });
+    this.table = embeddingTable(opts.embeddings, ds.items.length, c.embDim);
+    this.rng = new Rng(deriveSeed(c.seed, `${tag}/gumbel`));
+  }
+
+  get name(): string {
+    return this.supervised > 0 ? "gan-s" : "gan";
+  }
+
+  /** Gumbel(0, 1) noise [B, K] from the model's seeded stream. */
+  gumbel(rows: number, k: number): tf.Tensor2D {
+    const g = new Float32Array(rows * k);
+    for (let i = 0; i < g.length; i++) g[i] = -Math.log(-Math.log(1 - this.rng.next() + 1e-12));
+    return tf.tensor2d(g, [rows, k]);
+  }
+
+  /** One discriminator update against one generated feedback per tuple; returns the loss. */
+  discriminatorStep(b: TupleBatch, opt: tf.Optimizer): number {
+    return tf.tidy(() => {
+      const K = this.g.sizes.outputs;
+      const noise = this.gumbel(b.label.shape[0], K);
+      const fake = tf.cast(
+        tf.oneHot(tf.argMax(tf.add(this.g.apply(b.state, b.action), noise), 1), K),
+        "float32",
+      ) as tf.Tensor2D;
+      const real = tf.cast(tf.oneHot(b.label, K), "float32") as tf.Tensor2D;
+      return minimize(opt, this.dParams.list(), () => {
+        const lr = this.d.apply(b.state, b.action, real);
+        const lf = this.d.apply(b.state, b.action, fake);
+        return tf.add(tf.mean(negLogSigmoid(lr)), tf.mean(negLogSigmoid(tf.neg(lf)))) as tf.Scalar;
+      });
+    });
+  }
+
+  /** One generator update (straight-through Gumbel sample); returns the loss. */
+  generatorStep(b: TupleBatch, opt: tf.Optimizer): number {
+    return tf.tidy(() => {
+      const K = this.g.sizes.outputs;
+      const noise = this.gumbel(b.label.shape[0], K);
+      // Outside the tape: the hard sample minus the soft one, a constant offset.
+      const perturbed = tf.add(this.g.apply(b.state, b.action), noise);
+      const hard = tf.cast(tf.oneHot(tf.argMax(perturbed, 1), K), "float32");
+      const offset = tf.sub(hard, tf.softmax(perturbed));
+      return minimize(opt, this.gParams.list(), () => {
+        const logits = this.g.apply(b.state, b.action);
+        const r = tf.add(tf.softmax(tf.add(logits, noise)), offset) as tf.Tensor2D;
+        const adv = tf.mean(negLogSigmoid(this.d.apply(b.state, b.action, r))) as tf.Scalar;
+        if (this.supervised === 0) return adv;
+        return tf.add(adv, tf.mul(this.supervised, crossEntropy(logits, b.label))) as tf.Scalar;
+      });
+    });
+  }
+
+  predict(ds: Dataset, rows: Int32Array): FeedbackPrediction {
+    const K = ds.labels.length;
+    const probs = predictBatches(
+      ds,
+      rows,
+      this.table,
+      K,
+      (b) => tf.softmax(this.g.apply(b.state, b.action)),
+    );
+    return { probs, width: K };
+  }
+
+  dispose(): void {
+    this.gParams.dispose();
+    this.dParams.dispose();
+    this.table.dispose();
+  }
+}
+
+async function trainGanLike(
+  ds: Dataset,
+  opts: BaselineOptions,
+  supervised: number,
+): Promise<GanBaseline> {
+  const m = new GanBaseline(ds, opts, supervised);
+  const c = opts.config;
+  const optG = tf.train.adam(c.learningRate), optD = tf.train.adam(c.learningRate);
+  try {
+    m.training = await fitEpochs({
+      label: m.name,
+      ds,
+      rows: trainingRows(ds, c),
+      table: m.table,
+      epochs: baselineEpochs(c),
+      batch: c.batch,
+      seed: c.seed,
+      step: (b) => {
+        let d = NaN, g = NaN;
+        for (let i = 0; i < c.dSteps; i++) d = m.discriminatorStep(b, optD);
+        for (let i = 0; i < c.gSteps; i++) g = m.generatorStep(b, optG);
+        return { "loss/d": d, "loss/g": g };
+      },
+      validate: () => predictionMetrics(m.predict(ds, ds.validation), ds, ds.validation).auc,
+      patience: c.patience,
+      vars: () => [...m.gParams.list(), ...m.dParams.list()],
+      quiet: opts.quiet,
+      shouldStop: opts.shouldStop,
+    });
+  } catch (e) {
+    m.dispose();
+    throw e;
+  } finally {
+    optG.dispose();
+    optD.dispose();
+  }
+  return m;
+}
+
+/**
+ * Trains the unsupervised GAN baseline (`preDEpochs + epochs` epochs of adversarial rounds).
+ *
+ * @example
+ * ```ts ignore
+ * const gan = await trainGan(ds, { config, embeddings });
+ * ```
+ */
+export function trainGan(ds: Dataset, opts: BaselineOptions): Promise<GanBaseline> {
+  return trainGanLike(ds, opts, 0);
+}
+
+/**
+ * Trains GAN-s: the GAN plus α (`config.alpha`, RecSimu's weight of its supervised term) times
+ * the generator's cross-entropy against the logged feedback.
+ *
+ * @example
+ * ```ts ignore
+ * const ganS = await trainGanS(ds, { config, embeddings });
+ * ```
+ */
+export function trainGanS(ds: Dataset, opts: BaselineOptions): Promise<GanBaseline> {
+  if (!(opts.config.alpha > 0)) {
+    throw new RangeError(
+      `GAN-s needs a positive supervised weight (alpha), got ${opts.config.alpha}`,
+    );
+  }
+  return trainGanLike(ds, opts, opts.config.alpha);
+}

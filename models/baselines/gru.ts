@@ -1,0 +1,162 @@
+/**
+ * The GRU baseline of Figure 6: a GRU over the state pairs i_n = (e_n, f_n) gives the user
+ * representation u; u is concatenated with the candidate item and a softmax layer predicts the
+ * feedback class, trained on cross-entropy.
+ *
+ * The network is RecSimu's discriminator with K outputs instead of K + F: the same
+ * {@link StateEncoder}, the same item path ReLU(e W + b) and the same fully connected layer
+ * before the softmax. (The paper's text names only "a softmax layer"; sharing D's layers means the
+ * comparison measures the training method, not the capacity — the paper tunes its baselines.)
+ * @module
+ */
+import { tf } from "../../lib/tf.ts";
+import type { Dataset } from "../../lib/data/dataset.ts";
+import type { TupleBatch } from "../../lib/data/batches.ts";
+import { trainingRows } from "../../lib/train/loop.ts";
+import { deriveSeed } from "../../lib/random.ts";
+import { Dense, Params } from "../params.ts";
+import { type StateBatch, StateEncoder } from "../gru.ts";
+import {
+  baselineEpochs,
+  type BaselineOptions,
+  type BaselineTraining,
+  crossEntropy,
+  embeddingTable,
+  type FeedbackPrediction,
+  type FeedbackPredictor,
+  fitEpochs,
+  minimize,
+  predictBatches,
+  predictionMetrics,
+  prepareKernels,
+} from "./common.ts";
+
+/** Sizes of a {@link GruFeedbackNet}. */
+export interface GruNetSizes {
+  embDim: number;
+  classes: number;
+  feedbackDim: number;
+  hidden: number;
+  fc: number;
+  /** Width of an extra input concatenated after the item path (0 = none). */
+  extra: number;
+  /** Number of outputs. */
+  outputs: number;
+}
+
+/** GRU state encoder + item path + one hidden layer → `outputs` logits. */
+export class GruFeedbackNet {
+  readonly encoder: StateEncoder;
+  readonly item: Dense;
+  readonly h1: Dense;
+  readonly out: Dense;
+  constructor(params: Params, name: string, readonly sizes: GruNetSizes) {
+    const { embDim, classes, feedbackDim, hidden } = sizes;
+    this.encoder = new StateEncoder(params, `${name}/encoder`, {
+      embDim,
+      classes,
+      feedbackDim,
+      hidden,
+    });
+    this.item = new Dense(params, `${name}/item`, sizes.embDim, sizes.fc);
+    this.h1 = new Dense(params, `${name}/head/1`, sizes.hidden + sizes.fc + sizes.extra, sizes.fc);
+    this.out = new Dense(params, `${name}/head/2`, sizes.fc, sizes.outputs);
+  }
+  /** Logits [B, outputs] for a state batch, candidates [B, E] and the optional extra input. */
+  apply(s: StateBatch, candidate: tf.Tensor2D, extra?: tf.Tensor2D): tf.Tensor2D {
+    const parts = [this.encoder.encode(s), tf.relu(this.item.apply(candidate))];
+    if (extra) parts.push(extra);
+    return this.out.apply(tf.relu(this.h1.apply(tf.concat(parts, 1))));
+  }
+}
+
+/** A trained GRU feedback classifier. */
+export class GruBaseline implements FeedbackPredictor {
+  readonly name = "gru";
+  readonly params: Params;
+  readonly net: GruFeedbackNet;
+  readonly table: tf.Tensor2D;
+  training: BaselineTraining = { history: [], stopped: false, seconds: 0 };
+
+  constructor(ds: Dataset, readonly opts: BaselineOptions) {
+    prepareKernels();
+    const c = opts.config;
+    this.params = new Params("GRU", deriveSeed(c.seed, "gru-baseline"));
+    this.net = new GruFeedbackNet(this.params, "net", {
+      embDim: c.embDim,
+      classes: ds.labels.length,
+      feedbackDim: c.feedbackDim,
+      hidden: c.hidden,
+      fc: c.fc,
+      extra: 0,
+      outputs: ds.labels.length,
+    });
+    this.table = embeddingTable(opts.embeddings, ds.items.length, c.embDim);
+  }
+
+  /** One cross-entropy update; returns the loss. */
+  step(b: TupleBatch, opt: tf.Optimizer): number {
+    return tf.tidy(() =>
+      minimize(
+        opt,
+        this.params.list(),
+        () => crossEntropy(this.net.apply(b.state, b.action), b.label),
+      )
+    );
+  }
+
+  predict(ds: Dataset, rows: Int32Array): FeedbackPrediction {
+    const K = ds.labels.length;
+    const probs = predictBatches(
+      ds,
+      rows,
+      this.table,
+      K,
+      (b) => tf.softmax(this.net.apply(b.state, b.action)),
+    );
+    return { probs, width: K };
+  }
+
+  dispose(): void {
+    this.params.dispose();
+    this.table.dispose();
+  }
+}
+
+/**
+ * Trains the GRU baseline for `preDEpochs + epochs` epochs on the training tuples of `ds`.
+ *
+ * @example
+ * ```ts ignore
+ * const gru = await trainGru(ds, { config, embeddings });
+ * predictionMetrics(gru.predict(ds, ds.test), ds, ds.test).f1;
+ * ```
+ */
+export async function trainGru(ds: Dataset, opts: BaselineOptions): Promise<GruBaseline> {
+  const m = new GruBaseline(ds, opts);
+  const c = opts.config;
+  const opt = tf.train.adam(c.learningRate);
+  try {
+    m.training = await fitEpochs({
+      label: "gru",
+      ds,
+      rows: trainingRows(ds, c),
+      table: m.table,
+      epochs: baselineEpochs(c),
+      batch: c.batch,
+      seed: c.seed,
+      step: (b) => ({ "loss/ce": m.step(b, opt) }),
+      validate: () => predictionMetrics(m.predict(ds, ds.validation), ds, ds.validation).auc,
+      patience: c.patience,
+      vars: () => m.params.list(),
+      quiet: opts.quiet,
+      shouldStop: opts.shouldStop,
+    });
+  } catch (e) {
+    m.dispose();
+    throw e;
+  } finally {
+    opt.dispose();
+  }
+  return m;
+}
