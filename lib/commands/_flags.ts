@@ -28,7 +28,7 @@ export function parseFlags<T extends FlagSpec>(
       allowPositionals: false,
     }) as unknown as { values: Record<string, string | boolean | undefined> };
   } catch (e) {
-    throw new UserError(`${(e as Error).message}\n${usage}`);
+    throw new UserError(`${(e as Error).message} (see recsimu ${command} --help)`);
   }
   if (parsed.values.help) {
     console.log(usage);
