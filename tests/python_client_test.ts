@@ -32,7 +32,7 @@ async function python(args: string[], env: Record<string, string> = {}) {
   const out = await new Deno.Command("python3", {
     args,
     cwd: EXAMPLES,
-    env,
+    env: { PYTHONDONTWRITEBYTECODE: "1", ...env }, // no __pycache__ in the source tree
     stdout: "piped",
     stderr: "piped",
   })

@@ -812,16 +812,31 @@ function hostileRequests(n: number, seed: number): Request[] {
         "/v1/items?limit=-5",
         "/v1/items?offset=__proto__",
       ]);
-      const method = pick(["GET", "PUT", "PATCH", "DELETE", "POST"]);
+      const method = pick([
+        "GET",
+        "PUT",
+        "PATCH",
+        "DELETE",
+        "POST",
+        "constructor",
+        "toString",
+        "valueOf",
+      ]);
       out.push(new Request(`http://127.0.0.1${path}`, { method }));
       continue;
     }
     if (kind === 1) {
       const [path, method] = pick(
-        [["/healthz", "POST"], ["/v1/feedback", "GET"], ["/v1/model", "DELETE"], [
-          "/v1/sessions",
-          "PATCH",
-        ]] as const,
+        [
+          ["/healthz", "POST"],
+          ["/v1/feedback", "GET"],
+          ["/v1/model", "DELETE"],
+          ["/v1/sessions", "PATCH"],
+          ["/healthz", "constructor"],
+          ["/v1/model", "toString"],
+          ["/v1/sessions", "hasOwnProperty"],
+          ["/healthz", "__proto__"],
+        ] as const,
       );
       out.push(new Request(`http://127.0.0.1${path}`, { method }));
       continue;

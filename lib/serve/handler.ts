@@ -399,7 +399,8 @@ export function createHandler(sim: SimulatorLike, config: HandlerConfig = {}): H
     if (route === undefined) {
       throw new HttpError(404, "not_found", `no route ${url.pathname.slice(0, 200)}`);
     }
-    const fn = route.methods[req.method];
+    // Own properties only: "constructor" and "toString" are valid HTTP method names too.
+    const fn = Object.hasOwn(route.methods, req.method) ? route.methods[req.method] : undefined;
     if (fn === undefined) {
       const allow = Object.keys(route.methods).join(", ");
       throw new HttpError(

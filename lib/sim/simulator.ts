@@ -176,7 +176,7 @@ export class Simulator implements SimulatorLike {
       backend: backendInfo()?.name ?? tf.getBackend(),
       config: this.meta.config,
       shape: this.meta.shape,
-      data: { file: this.meta.data.file, fingerprint: this.meta.data.fingerprint },
+      data: { fingerprint: this.meta.data.fingerprint },
       versions: this.meta.versions,
       recsimu: this.meta.recsimu,
       created: this.meta.created,
