@@ -49,6 +49,12 @@ export interface TrainConfig {
   gSteps: number;
   /** Stop after this many epochs without a better validation AUC (0 = never stop early). */
   patience: number;
+  /**
+   * Adversarial round: `sequential` (Algorithm 1 as written: d-steps, then g-steps against the
+   * updated D; G(s) is computed twice) or `fused` (one forward/backward of each network; the
+   * g-step sees D before the d-step's update; needs dSteps = gSteps = 1).
+   */
+  update: "sequential" | "fused";
   /** Recipe: RecSimu, RecSimu-1 (one fake class) or RecSimu-3 (no adversarial terms). */
   variant: Variant;
   /** item2vec epochs over the skip-gram pairs. */
@@ -79,6 +85,7 @@ export const TRAIN_DEFAULTS: Readonly<TrainConfig> = Object.freeze({
   dSteps: 1,
   gSteps: 1,
   patience: 0,
+  update: "sequential",
   variant: "recsimu",
   i2vEpochs: 1,
   seed: 0,
@@ -128,6 +135,12 @@ export function validateConfig(c: TrainConfig): TrainConfig {
   }
   if (!["recsimu", "recsimu-1", "recsimu-3"].includes(c.variant)) {
     throw new UserError(`variant must be recsimu, recsimu-1 or recsimu-3, got ${c.variant}`);
+  }
+  if (c.update !== "sequential" && c.update !== "fused") {
+    throw new UserError(`update must be sequential or fused, got ${c.update}`);
+  }
+  if (c.update === "fused" && (c.dSteps !== 1 || c.gSteps !== 1)) {
+    throw new UserError("update fused needs --d-steps 1 --g-steps 1");
   }
   if (c.positive.length === 0) throw new UserError("positive: name at least one positive label");
   return c;

@@ -40,10 +40,13 @@ export class Discriminator {
   state(s: StateBatch): tf.Tensor2D {
     return this.encoder.encode(s);
   }
-  /** Logits [B, K + fake] for encoded states p [B, H] and candidate embeddings [B, E]. */
-  score(p: tf.Tensor2D, candidate: tf.Tensor2D): tf.Tensor2D {
-    const e = tf.relu(this.item.apply(candidate));
-    return this.h2.apply(tf.relu(this.h1.apply(tf.concat([p, e], 1))));
+  /**
+   * Logits [B, K + fake] for encoded states p [B, H] and candidate embeddings [B, E].
+   * With `frozen`, gradients flow to p and the candidates but not to D's weights.
+   */
+  score(p: tf.Tensor2D, candidate: tf.Tensor2D, frozen = false): tf.Tensor2D {
+    const e = tf.relu(this.item.apply(candidate, frozen));
+    return this.h2.apply(tf.relu(this.h1.apply(tf.concat([p, e], 1), frozen)), frozen);
   }
   /** Logits for a state batch and candidates. */
   apply(s: StateBatch, candidate: tf.Tensor2D): tf.Tensor2D {

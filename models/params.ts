@@ -65,6 +65,16 @@ export class Params {
   }
 }
 
+/**
+ * Identity whose gradient is zero: gradients do not flow back through the result (tfjs has no
+ * stop-gradient op).
+ */
+export function detach<T extends tf.Tensor>(x: T): T {
+  // deno-lint-ignore no-explicit-any
+  const f = tf.customGrad(((t: tf.Tensor) => ({ value: tf.clone(t), gradFunc: (dy: tf.Tensor) => tf.zerosLike(dy) })) as any);
+  return f(x) as T;
+}
+
 /** A fully connected layer `x W + b` (PyTorch `nn.Linear` initialisation). */
 export class Dense {
   readonly w: tf.Variable;
@@ -75,8 +85,12 @@ export class Dense {
     this.w = params.uniform(`${name}/w`, [inputs, units], bound);
     this.b = params.uniform(`${name}/b`, [units], bound);
   }
-  /** Applies the layer to a [B, inputs] tensor. */
-  apply(x: tf.Tensor2D): tf.Tensor2D {
+  /**
+   * Applies the layer to a [B, inputs] tensor.
+   * @param frozen no gradient for the layer's own weights (only through `x`). @default false
+   */
+  apply(x: tf.Tensor2D, frozen = false): tf.Tensor2D {
+    if (frozen) return tf.add(tf.matMul(x, detach(this.w)), detach(this.b));
     return tf.add(tf.matMul(x, this.w), this.b);
   }
 }

@@ -172,3 +172,43 @@ Deno.test("end to end: on a synthetic log RecSimu's discriminator clearly beats 
   assert(r.test.auc > rate + 0.05, `RecSimu AUC ${r.test.auc} vs item rate ${rate}`);
   r.model.dispose();
 });
+
+Deno.test("the fused adversarial step equals a simultaneous d-step and g-step computed separately", async () => {
+  const { fusedAdversarialStep } = await import("../lib/train/recsimu.ts");
+  const L = await import("../lib/train/losses.ts");
+  const { readVariables } = await import("../lib/train/checkpoint.ts");
+  await initBackend("cpu", { quiet: true });
+  const ds = await datasetFromText(small, "small.csv", { stateLength: 5, minCount: 1 });
+  const c = tinyConfig();
+  const emb = new Float32Array(ds.items.length * c.embDim).map((_, i) => Math.sin(i));
+  const shape = { items: ds.items.length, classes: 3, embDim: c.embDim, feedbackDim: c.feedbackDim, hidden: c.hidden, fc: c.fc, fakeClasses: 3, stateLength: 5 };
+  const fused = new RecSimuModel(shape, emb, c), ref = new RecSimuModel(shape, emb, c);
+  const b = toTensors(batchIndices(ds, ds.train.subarray(0, 48)), fused.table, 5);
+  const r = fusedAdversarialStep(fused, b);
+  // Reference: both gradients from the same (old) parameters, then both updates.
+  const fake = tf.tidy(() => ref.g.apply(b.state));
+  const p = tf.tidy(() => ref.d.state(b.state));
+  const gd = tf.variableGrads(() => {
+    const q = ref.d.state(b.state);
+    return L.lossD(ref.d.score(q, b.action), ref.d.score(q, fake), b.label, 3, c);
+  }, ref.dVars());
+  const gg = tf.variableGrads(() => {
+    const g = ref.g.apply(b.state);
+    return L.lossG(ref.d.score(p, g), g, b.action, 3, c.beta);
+  }, ref.gVars());
+  ref.optD.applyGradients(gd.grads as never);
+  ref.optG.applyGradients(gg.grads as never);
+  assertAlmostEquals(r.lossD, gd.value.dataSync()[0]!, 1e-5);
+  assertAlmostEquals(r.lossG, gg.value.dataSync()[0]!, 1e-5);
+  const a = readVariables([...fused.gVars(), ...fused.dVars()]), e = readVariables([...ref.gVars(), ...ref.dVars()]);
+  for (const [name, t] of e) {
+    const got = a.get(name)!.data;
+    let d = 0;
+    t.data.forEach((x, i) => (d = Math.max(d, Math.abs(x - got[i]!))));
+    assert(d < 1e-5, `${name} differs by ${d}`);
+  }
+  tf.dispose([fake, p, gd.value, gg.value, ...Object.values(gd.grads), ...Object.values(gg.grads)]);
+  disposeBatch(b);
+  fused.dispose();
+  ref.dispose();
+});

@@ -36,6 +36,7 @@ export const TRAIN_FLAGS = {
   "d-steps": { type: "string" },
   "g-steps": { type: "string" },
   patience: { type: "string" },
+  update: { type: "string" },
   variant: { type: "string" },
   "i2v-epochs": { type: "string" },
   seed: { type: "string" },
@@ -57,6 +58,8 @@ Training (Algorithm 1):
   --lr R (default ${D.learningRate})  --batch B (default ${D.batch})  --seed S (default ${D.seed})
   --pre-g-epochs P --pre-d-epochs P --epochs E   (default ${D.preGEpochs}, ${D.preDEpochs}, ${D.epochs})
   --d-steps K --g-steps K   updates per adversarial round (default ${D.dSteps}, ${D.gSteps})
+  --update U             sequential (Algorithm 1 as written) | fused (one pass per network,
+                         simultaneous update; ~25% faster) (default ${D.update})
   --patience P           early stop after P epochs without better validation AUC (default ${D.patience}: off)
   --variant V            recsimu | recsimu-1 (K+1 outputs) | recsimu-3 (no adversarial terms);
                          RecSimu-2 is --beta 0`;
@@ -89,6 +92,7 @@ export function configFromFlags(v: Record<string, string | boolean | undefined>)
     dSteps: n("d-steps", D.dSteps, { integer: true, min: 1 }),
     gSteps: n("g-steps", D.gSteps, { integer: true, min: 1 }),
     patience: n("patience", D.patience, int),
+    update: (typeof v.update === "string" ? v.update : D.update) as TrainConfig["update"],
     variant: (typeof v.variant === "string" ? v.variant : D.variant) as Variant,
     i2vEpochs: n("i2v-epochs", D.i2vEpochs, { integer: true, min: 1 }),
     seed: n("seed", D.seed, int),

@@ -17,6 +17,7 @@ import { log, Progress } from "../progress.ts";
 import {
   adversarialStep,
   discriminatorPretrainStep,
+  fusedAdversarialStep,
   generatorPretrainStep,
   type ModelShape,
   RecSimuModel,
@@ -284,7 +285,7 @@ export async function trainRecSimu(
           else if (phase === "pre_d") {
             losses = { "loss/d_sup": discriminatorPretrainStep(model, b) };
           } else {
-            const r = adversarialStep(model, b);
+            const r = c.update === "fused" ? fusedAdversarialStep(model, b) : adversarialStep(model, b);
             losses = { "loss/d": r.lossD, "loss/g": r.lossG };
           }
         } finally {

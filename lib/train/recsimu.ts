@@ -6,6 +6,7 @@
 import { tf } from "../tf.ts";
 import { Generator } from "../../models/generator.ts";
 import { Discriminator } from "../../models/discriminator.ts";
+import { detach } from "../../models/params.ts";
 import { registerFastMatMulGrad, registerFastWasmKernels } from "../../models/fast_grad.ts";
 import type { TupleBatch } from "../data/batches.ts";
 import type { TrainConfig } from "../config.ts";
@@ -147,6 +148,36 @@ export function adversarialStep(m: RecSimuModel, b: TupleBatch): { lossD: number
   }
   for (let i = 0; i < m.config.gSteps; i++) lossG = generatorStep(m, b);
   return { lossD, lossG };
+}
+
+/**
+ * One adversarial round with the d-step and g-step computed from one forward pass of each
+ * network ("fused"): L_D (Eq. 9) with G(s) detached, plus L_G (Eq. 12) with D's state encoding
+ * and weights detached, differentiated together; each optimiser then takes its own gradients.
+ * G(s) and p_D are computed once. Unlike the sequential round, the g-step scores G(s) with D
+ * before (not after) the d-step's update — a simultaneous update.
+ */
+export function fusedAdversarialStep(m: RecSimuModel, b: TupleBatch): { lossD: number; lossG: number } {
+  return tf.tidy(() => {
+    const dVars = m.dVars(), gVars = m.gVars();
+    let lD: tf.Scalar | undefined, lG: tf.Scalar | undefined;
+    const { grads } = tf.variableGrads(() => {
+      const p = m.d.state(b.state);
+      const g = m.g.apply(b.state);
+      const lossD = L.lossD(m.d.score(p, b.action), m.d.score(p, detach(g)), b.label, m.k, m.config);
+      const lossG = L.lossG(m.d.score(detach(p), g, true), g, b.action, m.k, m.config.beta);
+      lD = tf.keep(tf.clone(lossD));
+      lG = tf.keep(tf.clone(lossG));
+      return tf.add(lossD, lossG) as tf.Scalar;
+    }, [...dVars, ...gVars]);
+    const pick = (vs: tf.Variable[]) =>
+      Object.fromEntries(vs.map((v) => [v.name, grads[v.name]!])) as tf.NamedTensorMap as Record<string, tf.Variable>;
+    m.optD.applyGradients(pick(dVars));
+    m.optG.applyGradients(pick(gVars));
+    const out = { lossD: lD!.dataSync()[0]!, lossG: lG!.dataSync()[0]! };
+    tf.dispose([lD!, lG!, ...Object.values(grads)]);
+    return out;
+  });
 }
 
 /**

@@ -1,0 +1,109 @@
+/**
+ * `deno task bench`: training and inference throughput in the PyTorch reference's shapes
+ * (batch 500, N 20, hidden 128, |E| 20, |F| 10, K 2, 10 000 items), one JSON line per figure.
+ *
+ *   deno run -A bench/bench.ts [--steps 20] [--warmup 5] [--min-seconds 3] [--backend wasm]
+ *                              [--threads 1,2] [--only train|infer|i2v]
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { initBackend, tf } from "../lib/tf.ts";
+import { TRAIN_DEFAULTS } from "../lib/config.ts";
+import { datasetFromText } from "../lib/data/dataset.ts";
+import { batchIndices, disposeBatch, toTensors } from "../lib/data/batches.ts";
+import { adversarialStep, discriminatorProbs, fusedAdversarialStep, RecSimuModel } from "../lib/train/recsimu.ts";
+import { trainItem2Vec } from "../lib/embeddings/item2vec.ts";
+import { Rng } from "../lib/random.ts";
+
+const { values: a } = parseArgs({
+  args: Deno.args,
+  options: {
+    steps: { type: "string", default: "20" },
+    warmup: { type: "string", default: "5" },
+    "min-seconds": { type: "string", default: "3" },
+    backend: { type: "string", default: "wasm" },
+    threads: { type: "string" },
+    only: { type: "string" },
+  },
+});
+const steps = Number(a.steps), warmup = Number(a.warmup), minSeconds = Number(a["min-seconds"]);
+const info = await initBackend(a.backend as "wasm", { quiet: true, threads: a.threads ? Number(a.threads) : undefined });
+let peakRss = Deno.memoryUsage().rss;
+const sample = () => (peakRss = Math.max(peakRss, Deno.memoryUsage().rss));
+const emit = (o: Record<string, unknown>) =>
+  console.log(JSON.stringify({ ...o, backend: info.name, threads: info.threads, tfjs: info.tfjs, deno: info.deno }));
+
+// Synthetic sessions of 50 random items (30% positive), as the reference's --synthetic.
+const V = 10000, N = 20, B = 500, T = 20000, L = 50;
+const rng = new Rng(0);
+const lines = ["session_id,item_id,feedback"];
+for (let s = 0; s < Math.ceil(T / (L - N)); s++) {
+  for (let j = 0; j < L; j++) lines.push(`s${s},i${rng.int(V)},${rng.next() < 0.3 ? "pos" : "neg"}`);
+}
+const ds = await datasetFromText(lines.join("\n"), "synthetic", { stateLength: N, minCount: 1, validation: false });
+const c = { ...TRAIN_DEFAULTS, positive: [...TRAIN_DEFAULTS.positive] };
+const emb = new Float32Array(ds.items.length * 20).map(() => Math.tanh(rng.normal()));
+const shape = { items: ds.items.length, classes: 2, embDim: 20, feedbackDim: 10, hidden: 128, fc: 64, fakeClasses: 2, stateLength: N };
+const model = new RecSimuModel(shape, emb, c);
+const rows = ds.train;
+const randRows = (n: number) => Int32Array.from({ length: n }, () => rows[rng.int(rows.length)]!);
+
+if (!a.only || a.only === "train") {
+  for (const [name, step] of [["sequential", adversarialStep], ["fused", fusedAdversarialStep]] as const) {
+    for (let i = 0; i < warmup; i++) {
+      const b = toTensors(batchIndices(ds, randRows(B)), model.table, N);
+      step(model, b);
+      disposeBatch(b);
+    }
+    const times: number[] = [];
+    for (let i = 0; i < steps; i++) {
+      const t0 = performance.now();
+      const b = toTensors(batchIndices(ds, randRows(B)), model.table, N); // batch assembly included
+      step(model, b);
+      disposeBatch(b);
+      times.push(performance.now() - t0);
+      sample();
+    }
+    const ms = times.reduce((x, y) => x + y, 0) / times.length;
+    const sorted = [...times].sort((x, y) => x - y);
+    emit({
+      bench: "train_adv_step",
+      update: name,
+      batch: B,
+      N,
+      steps,
+      ms_per_step: +ms.toFixed(2),
+      ms_median: +sorted[Math.floor(sorted.length / 2)]!.toFixed(2),
+      samples_per_s: +(B / (ms / 1000)).toFixed(1),
+    });
+  }
+}
+
+if (!a.only || a.only === "infer") {
+  for (const bs of [1, 64, 4096]) {
+    const b = toTensors(batchIndices(ds, randRows(bs)), model.table, N);
+    for (let i = 0; i < 3; i++) discriminatorProbs(model, b).dispose();
+    let n = 0;
+    const t0 = performance.now();
+    let el = 0;
+    while (el < minSeconds * 1000 || n < 5) {
+      const p = discriminatorProbs(model, b);
+      await p.data();
+      p.dispose();
+      n++;
+      el = performance.now() - t0;
+    }
+    sample();
+    emit({ bench: "d_inference", batch: bs, calls: n, ms_per_call: +(el / n).toFixed(3), predictions_per_s: +((bs * n) / (el / 1000)).toFixed(1) });
+    disposeBatch(b);
+  }
+}
+
+if (!a.only || a.only === "i2v") {
+  const r = trainItem2Vec(ds, { maxPairs: 400_000, seed: 0 });
+  sample();
+  emit({ bench: "item2vec", pairs: Math.min(r.pairs, 400_000), seconds: +r.seconds.toFixed(2), pairs_per_s: +(Math.min(r.pairs, 400_000) / r.seconds).toFixed(0) });
+}
+emit({ bench: "memory", peak_rss_mb: +(peakRss / 2 ** 20).toFixed(1), tensors: tf.memory().numTensors });
+model.dispose();
+Deno.exit(0);
