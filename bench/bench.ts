@@ -11,7 +11,12 @@ import { initBackend, tf } from "../lib/tf.ts";
 import { TRAIN_DEFAULTS } from "../lib/config.ts";
 import { datasetFromText } from "../lib/data/dataset.ts";
 import { batchIndices, disposeBatch, toTensors } from "../lib/data/batches.ts";
-import { adversarialStep, discriminatorProbs, fusedAdversarialStep, RecSimuModel } from "../lib/train/recsimu.ts";
+import {
+  adversarialStep,
+  discriminatorProbs,
+  fusedAdversarialStep,
+  RecSimuModel,
+} from "../lib/train/recsimu.ts";
 import { trainItem2Vec } from "../lib/embeddings/item2vec.ts";
 import { Rng } from "../lib/random.ts";
 
@@ -27,39 +32,70 @@ const { values: a } = parseArgs({
   },
 });
 const steps = Number(a.steps), warmup = Number(a.warmup), minSeconds = Number(a["min-seconds"]);
-const info = await initBackend(a.backend as "wasm", { quiet: true, threads: a.threads ? Number(a.threads) : undefined });
+const info = await initBackend(a.backend as "wasm", {
+  quiet: true,
+  threads: a.threads ? Number(a.threads) : undefined,
+});
 let peakRss = Deno.memoryUsage().rss;
 const sample = () => (peakRss = Math.max(peakRss, Deno.memoryUsage().rss));
 const emit = (o: Record<string, unknown>) =>
-  console.log(JSON.stringify({ ...o, backend: info.name, threads: info.threads, tfjs: info.tfjs, deno: info.deno }));
+  console.log(
+    JSON.stringify({
+      ...o,
+      backend: info.name,
+      threads: info.threads,
+      tfjs: info.tfjs,
+      deno: info.deno,
+    }),
+  );
 
 // Synthetic sessions of 50 random items (30% positive), as the reference's --synthetic.
 const V = 10000, N = 20, B = 500, T = 20000, L = 50;
 const rng = new Rng(0);
 const lines = ["session_id,item_id,feedback"];
 for (let s = 0; s < Math.ceil(T / (L - N)); s++) {
-  for (let j = 0; j < L; j++) lines.push(`s${s},i${rng.int(V)},${rng.next() < 0.3 ? "pos" : "neg"}`);
+  for (let j = 0; j < L; j++) {
+    lines.push(`s${s},i${rng.int(V)},${rng.next() < 0.3 ? "pos" : "neg"}`);
+  }
 }
-const ds = await datasetFromText(lines.join("\n"), "synthetic", { stateLength: N, minCount: 1, validation: false });
+const ds = await datasetFromText(lines.join("\n"), "synthetic", {
+  stateLength: N,
+  minCount: 1,
+  validation: false,
+});
 const c = { ...TRAIN_DEFAULTS, positive: [...TRAIN_DEFAULTS.positive] };
 const emb = new Float32Array(ds.items.length * 20).map(() => Math.tanh(rng.normal()));
-const shape = { items: ds.items.length, classes: 2, embDim: 20, feedbackDim: 10, hidden: 128, fc: 64, fakeClasses: 2, stateLength: N };
+const shape = {
+  items: ds.items.length,
+  classes: 2,
+  embDim: 20,
+  feedbackDim: 10,
+  hidden: 128,
+  fc: 64,
+  fakeClasses: 2,
+  stateLength: N,
+};
 const model = new RecSimuModel(shape, emb, c);
 const rows = ds.train;
 const randRows = (n: number) => Int32Array.from({ length: n }, () => rows[rng.int(rows.length)]!);
 
 if (!a.only || a.only === "train") {
-  for (const [name, step] of [["sequential", adversarialStep], ["fused", fusedAdversarialStep]] as const) {
+  for (
+    const [name, step] of [["sequential", adversarialStep], [
+      "fused",
+      fusedAdversarialStep,
+    ]] as const
+  ) {
     for (let i = 0; i < warmup; i++) {
       const b = toTensors(batchIndices(ds, randRows(B)), model.table, N);
-      step(model, b);
+      await step(model, b);
       disposeBatch(b);
     }
     const times: number[] = [];
     for (let i = 0; i < steps; i++) {
       const t0 = performance.now();
       const b = toTensors(batchIndices(ds, randRows(B)), model.table, N); // batch assembly included
-      step(model, b);
+      await step(model, b);
       disposeBatch(b);
       times.push(performance.now() - t0);
       sample();
@@ -94,16 +130,31 @@ if (!a.only || a.only === "infer") {
       el = performance.now() - t0;
     }
     sample();
-    emit({ bench: "d_inference", batch: bs, calls: n, ms_per_call: +(el / n).toFixed(3), predictions_per_s: +((bs * n) / (el / 1000)).toFixed(1) });
+    emit({
+      bench: "d_inference",
+      batch: bs,
+      calls: n,
+      ms_per_call: +(el / n).toFixed(3),
+      predictions_per_s: +((bs * n) / (el / 1000)).toFixed(1),
+    });
     disposeBatch(b);
   }
 }
 
 if (!a.only || a.only === "i2v") {
-  const r = trainItem2Vec(ds, { maxPairs: 400_000, seed: 0 });
+  const r = await trainItem2Vec(ds, { maxPairs: 400_000, seed: 0 });
   sample();
-  emit({ bench: "item2vec", pairs: Math.min(r.pairs, 400_000), seconds: +r.seconds.toFixed(2), pairs_per_s: +(Math.min(r.pairs, 400_000) / r.seconds).toFixed(0) });
+  emit({
+    bench: "item2vec",
+    pairs: Math.min(r.pairs, 400_000),
+    seconds: +r.seconds.toFixed(2),
+    pairs_per_s: +(Math.min(r.pairs, 400_000) / r.seconds).toFixed(0),
+  });
 }
-emit({ bench: "memory", peak_rss_mb: +(peakRss / 2 ** 20).toFixed(1), tensors: tf.memory().numTensors });
+emit({
+  bench: "memory",
+  peak_rss_mb: +(peakRss / 2 ** 20).toFixed(1),
+  tensors: tf.memory().numTensors,
+});
 model.dispose();
 Deno.exit(0);

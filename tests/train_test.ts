@@ -6,6 +6,7 @@ import { batchIndices, disposeBatch, toTensors } from "../lib/data/batches.ts";
 import {
   adversarialStep,
   discriminatorPretrainStep,
+  fusedAdversarialStep,
   generatorPretrainStep,
   RecSimuModel,
 } from "../lib/train/recsimu.ts";
@@ -43,16 +44,17 @@ Deno.test("training steps leak no tensors", async () => {
     emb,
     c,
   );
-  const step = (i: number) => {
+  const step = async (i: number) => {
     const b = toTensors(batchIndices(ds, ds.train.subarray(i * 32, (i + 1) * 32)), m.table, 5);
-    generatorPretrainStep(m, b);
-    discriminatorPretrainStep(m, b);
-    adversarialStep(m, b);
+    await generatorPretrainStep(m, b);
+    await discriminatorPretrainStep(m, b);
+    await adversarialStep(m, b);
+    await fusedAdversarialStep(m, b);
     disposeBatch(b);
   };
-  step(0); // optimizers create their slots on first use
+  await step(0); // optimizers create their slots on first use
   const before = tf.memory().numTensors;
-  for (let i = 1; i < 6; i++) step(i);
+  for (let i = 1; i < 6; i++) await step(i);
   assertEquals(tf.memory().numTensors, before);
   m.dispose();
 });
@@ -62,7 +64,7 @@ Deno.test("training is deterministic for a seed on the CPU backend", async () =>
   const ds = await datasetFromText(small, "small.csv", { stateLength: 5, minCount: 1 });
   const run = async (seed: number) => {
     const r = await trainRecSimu(ds, tinyConfig({ seed, batch: 128 }), { quiet: true });
-    const probs = predictTuples(r.model, ds, ds.test);
+    const probs = await predictTuples(r.model, ds, ds.test);
     r.model.dispose();
     return { auc: r.test.auc, probs: Array.from(probs), embeddings: Array.from(r.embeddings) };
   };
@@ -77,7 +79,7 @@ Deno.test("a checkpoint saves and loads to identical predictions; corrupted ones
   const ds = await datasetFromText(small, "small.csv", { stateLength: 5, minCount: 1 });
   const out = join(tmp.path, "model");
   const r = await trainRecSimu(ds, tinyConfig({ batch: 128 }), { quiet: true, out });
-  const probs = predictTuples(r.model, ds, ds.test);
+  const probs = await predictTuples(r.model, ds, ds.test);
   r.model.dispose();
   const sim = await Simulator.load(out);
   const K = 3;
@@ -174,17 +176,25 @@ Deno.test("end to end: on a synthetic log RecSimu's discriminator clearly beats 
 });
 
 Deno.test("the fused adversarial step equals a simultaneous d-step and g-step computed separately", async () => {
-  const { fusedAdversarialStep } = await import("../lib/train/recsimu.ts");
   const L = await import("../lib/train/losses.ts");
   const { readVariables } = await import("../lib/train/checkpoint.ts");
   await initBackend("cpu", { quiet: true });
   const ds = await datasetFromText(small, "small.csv", { stateLength: 5, minCount: 1 });
   const c = tinyConfig();
   const emb = new Float32Array(ds.items.length * c.embDim).map((_, i) => Math.sin(i));
-  const shape = { items: ds.items.length, classes: 3, embDim: c.embDim, feedbackDim: c.feedbackDim, hidden: c.hidden, fc: c.fc, fakeClasses: 3, stateLength: 5 };
+  const shape = {
+    items: ds.items.length,
+    classes: 3,
+    embDim: c.embDim,
+    feedbackDim: c.feedbackDim,
+    hidden: c.hidden,
+    fc: c.fc,
+    fakeClasses: 3,
+    stateLength: 5,
+  };
   const fused = new RecSimuModel(shape, emb, c), ref = new RecSimuModel(shape, emb, c);
   const b = toTensors(batchIndices(ds, ds.train.subarray(0, 48)), fused.table, 5);
-  const r = fusedAdversarialStep(fused, b);
+  const r = await fusedAdversarialStep(fused, b);
   // Reference: both gradients from the same (old) parameters, then both updates.
   const fake = tf.tidy(() => ref.g.apply(b.state));
   const p = tf.tidy(() => ref.d.state(b.state));
@@ -200,7 +210,8 @@ Deno.test("the fused adversarial step equals a simultaneous d-step and g-step co
   ref.optG.applyGradients(gg.grads as never);
   assertAlmostEquals(r.lossD, gd.value.dataSync()[0]!, 1e-5);
   assertAlmostEquals(r.lossG, gg.value.dataSync()[0]!, 1e-5);
-  const a = readVariables([...fused.gVars(), ...fused.dVars()]), e = readVariables([...ref.gVars(), ...ref.dVars()]);
+  const a = await readVariables([...fused.gVars(), ...fused.dVars()]),
+    e = await readVariables([...ref.gVars(), ...ref.dVars()]);
   for (const [name, t] of e) {
     const got = a.get(name)!.data;
     let d = 0;

@@ -39,7 +39,7 @@ export async function run(argv: string[]): Promise<void> {
     vocabulary: { items: sim.items, labels: sim.labels, positive: sim.positive },
   });
   const t0 = performance.now();
-  const test = evaluateModel(sim.model, ds, ds.test);
+  const test = await evaluateModel(sim.model, ds, ds.test);
   const baselines = itemBaselines(ds, ds.test);
   const result = {
     model: dir,

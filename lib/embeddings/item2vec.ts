@@ -83,7 +83,10 @@ export function skipGramPairs(
 }
 
 /** Trains item2vec on `ds` and returns squashed, frozen vectors. */
-export function trainItem2Vec(ds: Dataset, options: Item2VecOptions = {}): Item2VecResult {
+export async function trainItem2Vec(
+  ds: Dataset,
+  options: Item2VecOptions = {},
+): Promise<Item2VecResult> {
   const dim = options.dim ?? 20;
   const window = options.window ?? 3;
   const neg = options.negatives ?? 5;
@@ -121,7 +124,7 @@ export function trainItem2Vec(ds: Dataset, options: Item2VecOptions = {}): Item2
   const init = tf.tidy(() =>
     tf.randomUniform([V, dim], -0.5 / dim, 0.5 / dim, "float32", deriveSeed(seed, "item2vec/in"))
   );
-  const tables = [Float32Array.from(init.dataSync()), new Float32Array(V * dim)];
+  const tables = [Float32Array.from(await init.data() as Float32Array), new Float32Array(V * dim)];
   init.dispose();
   const adam = tables.map(() => ({
     m: new Float32Array(V * dim),
@@ -198,12 +201,14 @@ export function trainItem2Vec(ds: Dataset, options: Item2VecOptions = {}): Item2
       const last = i + batch >= perEpoch && ep === epochs - 1;
       if (last || step % 50 === 0) {
         const l = lossOnly(u, vo, vn);
-        finalLoss = l.dataSync()[0]!;
+        finalLoss = (await l.data())[0]!;
         l.dispose();
       }
-      const gU = gu!.dataSync() as Float32Array,
-        gO = gvo!.dataSync() as Float32Array,
-        gN = gvn!.dataSync() as Float32Array;
+      const [gU, gO, gN] = await Promise.all([gu!.data(), gvo!.data(), gvn!.data()]) as [
+        Float32Array,
+        Float32Array,
+        Float32Array,
+      ];
       tf.dispose([u, vo, vn, gu!, gvo!, gvn!]);
       sparseAdam(0, c, gU);
       const outIds = new Int32Array(B + B * neg);

@@ -33,18 +33,18 @@ export interface FeedbackMetrics {
 }
 
 /** D's probabilities [n, K + F] for the tuples whose action rows are `rows`. */
-export function predictTuples(
+export async function predictTuples(
   m: RecSimuModel,
   ds: Dataset,
   rows: Int32Array,
   batch = 4096,
-): Float32Array {
+): Promise<Float32Array> {
   const width = m.shape.classes + m.shape.fakeClasses;
   const out = new Float32Array(rows.length * width);
   for (let i = 0; i < rows.length; i += batch) {
     const b = toTensors(batchIndices(ds, rows.subarray(i, i + batch)), m.table, ds.stateLength);
     const p = discriminatorProbs(m, b);
-    out.set(p.dataSync() as Float32Array, i * width);
+    out.set(await p.data() as Float32Array, i * width);
     p.dispose();
     disposeBatch(b);
   }
@@ -104,12 +104,12 @@ export function metricsFromProbs(
 }
 
 /** Evaluates D on the tuples `rows` (test by default). */
-export function evaluateModel(
+export async function evaluateModel(
   m: RecSimuModel,
   ds: Dataset,
   rows: Int32Array = ds.test,
-): FeedbackMetrics {
-  const probs = predictTuples(m, ds, rows);
+): Promise<FeedbackMetrics> {
+  const probs = await predictTuples(m, ds, rows);
   return metricsFromProbs(probs, m.shape.classes + m.shape.fakeClasses, ds, rows);
 }
 

@@ -122,14 +122,11 @@ async function unpackTensors(
 }
 
 /** Reads variables into a name → array map. */
-export function readVariables(
+export async function readVariables(
   vars: tf.Variable[],
-): Map<string, { shape: number[]; data: Float32Array }> {
-  return new Map(
-    vars.map((
-      v,
-    ) => [logicalName(v), { shape: v.shape.slice(), data: v.dataSync() as Float32Array }]),
-  );
+): Promise<Map<string, { shape: number[]; data: Float32Array }>> {
+  const data = await Promise.all(vars.map((v) => v.data() as Promise<Float32Array>));
+  return new Map(vars.map((v, i) => [logicalName(v), { shape: v.shape.slice(), data: data[i]! }]));
 }
 
 /** Assigns saved arrays to variables by name; every variable must be present with its shape. */
@@ -156,12 +153,11 @@ export async function readOptimizer(
   opt: tf.Optimizer,
 ): Promise<Map<string, { shape: number[]; data: Float32Array }>> {
   const ws = await opt.getWeights();
+  const data = await Promise.all(ws.map((w) => w.tensor.data() as Promise<Float32Array>));
   return new Map(
-    ws.map((
-      w,
-    ) => [`${prefix}:${w.name.replace(/#\d+(?=\/|$)/, "")}`, {
+    ws.map((w, i) => [`${prefix}:${w.name.replace(/#\d+(?=\/|$)/, "")}`, {
       shape: w.tensor.shape.slice(),
-      data: w.tensor.dataSync() as Float32Array,
+      data: data[i]!,
     }]),
   );
 }

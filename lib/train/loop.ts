@@ -135,8 +135,12 @@ export async function trainRecSimu(
   const t0 = performance.now();
   const say = (s: string) => opts.quiet || log(s);
   if (ds.train.length === 0) {
+    // A session yields a training tuple from max(M, 1) + 3 rows on: M history rows, then a
+    // training, a validation and a test action.
     throw new UserError(
-      `"${ds.file}": no training tuples (every session has at most ${ds.stateLength} rows after filtering; lower --state-length or --min-count)`,
+      `"${ds.file}": no training tuples (the longest session has ${ds.stats.sessionLength.max} rows after filtering, a training tuple needs ${
+        Math.max(ds.minStateLength, 1) + 3
+      }; lower --state-length or --min-count)`,
     );
   }
   let resumed: CheckpointData | undefined;
@@ -169,7 +173,7 @@ export async function trainRecSimu(
     embSource = { source: opts.embeddings.source };
   } else {
     let prog: Progress | undefined;
-    const r = trainItem2Vec(ds, {
+    const r = await trainItem2Vec(ds, {
       dim: c.embDim,
       epochs: c.i2vEpochs,
       seed: c.seed,
@@ -237,7 +241,7 @@ export async function trainRecSimu(
   });
   const checkpoint = async (pos: TrainingPosition, metrics?: unknown) => {
     if (!opts.out) return;
-    const weights = readVariables([...model.gVars(), ...model.dVars()]);
+    const weights = await readVariables([...model.gVars(), ...model.dVars()]);
     const optimizer = new Map([
       ...(await readOptimizer("G", model.optG)),
       ...(await readOptimizer("D", model.optD)),
@@ -281,11 +285,13 @@ export async function trainRecSimu(
         );
         let losses: Record<string, number>;
         try {
-          if (phase === "pre_g") losses = { "loss/g_sup": generatorPretrainStep(model, b) };
+          if (phase === "pre_g") losses = { "loss/g_sup": await generatorPretrainStep(model, b) };
           else if (phase === "pre_d") {
-            losses = { "loss/d_sup": discriminatorPretrainStep(model, b) };
+            losses = { "loss/d_sup": await discriminatorPretrainStep(model, b) };
           } else {
-            const r = c.update === "fused" ? fusedAdversarialStep(model, b) : adversarialStep(model, b);
+            const r = await (c.update === "fused"
+              ? fusedAdversarialStep(model, b)
+              : adversarialStep(model, b));
             losses = { "loss/d": r.lossD, "loss/g": r.lossG };
           }
         } finally {
@@ -331,7 +337,7 @@ export async function trainRecSimu(
         partial: undefined,
       };
       if (phase !== "pre_g" && ds.validation.length > 0) {
-        rec.validation = evaluateModel(model, ds, ds.validation);
+        rec.validation = await evaluateModel(model, ds, ds.validation);
         const auc = rec.validation.auc;
         say(
           `${phase} epoch ${ep + 1}: validation AUC ${auc.toFixed(4)} F1 ${
@@ -341,7 +347,7 @@ export async function trainRecSimu(
         if (Number.isFinite(auc) && auc > next.bestValAuc) {
           next.bestValAuc = auc;
           next.sinceBest = 0;
-          if (c.patience > 0) best = readVariables([...model.gVars(), ...model.dVars()]);
+          if (c.patience > 0) best = await readVariables([...model.gVars(), ...model.dVars()]);
         } else {
           next.sinceBest++;
         }
@@ -366,7 +372,7 @@ export async function trainRecSimu(
       assignVariables([...model.gVars(), ...model.dVars()], best, "best weights");
     }
   }
-  const test = evaluateModel(model, ds, ds.test);
+  const test = await evaluateModel(model, ds, ds.test);
   const baselines = itemBaselines(ds, ds.test);
   const seconds = (performance.now() - t0) / 1000;
   if (!stopped) {

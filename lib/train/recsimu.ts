@@ -84,50 +84,56 @@ export class RecSimuModel {
   }
 }
 
-function applyAndRead(
-  opt: tf.Optimizer,
-  vars: tf.Variable[],
-  f: () => tf.Scalar,
-): number {
+/** Applies the gradients of `f` with `opt`; returns the loss tensor (kept). Call inside tf.tidy. */
+function update(opt: tf.Optimizer, vars: tf.Variable[], f: () => tf.Scalar): tf.Scalar {
   const { value, grads } = tf.variableGrads(f, vars);
   opt.applyGradients(grads);
-  const v = value.dataSync()[0]!;
   tf.dispose(grads);
-  value.dispose();
-  return v;
+  return value;
 }
 
-/** Pre-trains G on L_supG (Eq. 11); returns the loss. */
-export function generatorPretrainStep(m: RecSimuModel, b: TupleBatch): number {
-  return tf.tidy(() => applyAndRead(m.optG, m.gVars(), () => L.supG(m.g.apply(b.state), b.action)));
+/** Reads scalars asynchronously (WebGPU has no synchronous read) and frees them. */
+async function read(...ts: tf.Tensor[]): Promise<number[]> {
+  try {
+    return await Promise.all(ts.map(async (t) => (await t.data())[0]!));
+  } finally {
+    tf.dispose(ts);
+  }
 }
 
-/** Pre-trains D on L_supD (Eq. 8) with G's fake actions; returns the loss. */
-export function discriminatorPretrainStep(m: RecSimuModel, b: TupleBatch): number {
-  return tf.tidy(() => {
+/** Pre-trains G on L_supG (Eq. 11); resolves to the loss. */
+export async function generatorPretrainStep(m: RecSimuModel, b: TupleBatch): Promise<number> {
+  const loss = tf.tidy(() => update(m.optG, m.gVars(), () => L.supG(m.g.apply(b.state), b.action)));
+  return (await read(loss))[0]!;
+}
+
+/** Pre-trains D on L_supD (Eq. 8) with G's fake actions; resolves to the loss. */
+export async function discriminatorPretrainStep(m: RecSimuModel, b: TupleBatch): Promise<number> {
+  const loss = tf.tidy(() => {
     const fake = m.g.apply(b.state);
-    return applyAndRead(m.optD, m.dVars(), () => {
+    return update(m.optD, m.dVars(), () => {
       const p = m.d.state(b.state);
       return L.supD(m.d.score(p, b.action), m.d.score(p, fake), b.label, m.k, m.config.lambda);
     });
   });
+  return (await read(loss))[0]!;
 }
 
-/** One D update on L_D (Eq. 9) against precomputed fake actions; returns the loss. */
-export function discriminatorStep(m: RecSimuModel, b: TupleBatch, fake: tf.Tensor2D): number {
+/** One D update on L_D (Eq. 9) against precomputed fake actions; returns the loss tensor. */
+function discriminatorStep(m: RecSimuModel, b: TupleBatch, fake: tf.Tensor2D): tf.Scalar {
   return tf.tidy(() =>
-    applyAndRead(m.optD, m.dVars(), () => {
+    update(m.optD, m.dVars(), () => {
       const p = m.d.state(b.state);
       return L.lossD(m.d.score(p, b.action), m.d.score(p, fake), b.label, m.k, m.config);
     })
   );
 }
 
-/** One G update on L_G (Eq. 12) against D's current state encoding; returns the loss. */
-export function generatorStep(m: RecSimuModel, b: TupleBatch): number {
+/** One G update on L_G (Eq. 12) against D's current state encoding; returns the loss tensor. */
+function generatorStep(m: RecSimuModel, b: TupleBatch): tf.Scalar {
   return tf.tidy(() => {
     const p = m.d.state(b.state); // no gradient needed: p_D does not depend on G
-    return applyAndRead(m.optG, m.gVars(), () => {
+    return update(m.optG, m.gVars(), () => {
       const g = m.g.apply(b.state);
       return L.lossG(m.d.score(p, g), g, b.action, m.k, m.config.beta);
     });
@@ -135,19 +141,23 @@ export function generatorStep(m: RecSimuModel, b: TupleBatch): number {
 }
 
 /**
- * One adversarial round on a batch: `dSteps` D updates against G(s), computed once, then
- * `gSteps` G updates. Returns the last losses.
+ * One adversarial round on a batch, Algorithm 1 as written: `dSteps` D updates against G(s),
+ * computed once, then `gSteps` G updates against the updated D. Resolves to the last losses.
  */
-export function adversarialStep(m: RecSimuModel, b: TupleBatch): { lossD: number; lossG: number } {
-  let lossD = NaN, lossG = NaN;
+export async function adversarialStep(
+  m: RecSimuModel,
+  b: TupleBatch,
+): Promise<{ lossD: number; lossG: number }> {
   const fake = tf.tidy(() => m.g.apply(b.state));
+  const lossesD: tf.Scalar[] = [], lossesG: tf.Scalar[] = [];
   try {
-    for (let i = 0; i < m.config.dSteps; i++) lossD = discriminatorStep(m, b, fake);
+    for (let i = 0; i < m.config.dSteps; i++) lossesD.push(discriminatorStep(m, b, fake));
   } finally {
     fake.dispose();
   }
-  for (let i = 0; i < m.config.gSteps; i++) lossG = generatorStep(m, b);
-  return { lossD, lossG };
+  for (let i = 0; i < m.config.gSteps; i++) lossesG.push(generatorStep(m, b));
+  const d = await read(...lossesD), g = await read(...lossesG);
+  return { lossD: d[d.length - 1]!, lossG: g[g.length - 1]! };
 }
 
 /**
@@ -157,27 +167,35 @@ export function adversarialStep(m: RecSimuModel, b: TupleBatch): { lossD: number
  * G(s) and p_D are computed once. Unlike the sequential round, the g-step scores G(s) with D
  * before (not after) the d-step's update — a simultaneous update.
  */
-export function fusedAdversarialStep(m: RecSimuModel, b: TupleBatch): { lossD: number; lossG: number } {
-  return tf.tidy(() => {
+export async function fusedAdversarialStep(
+  m: RecSimuModel,
+  b: TupleBatch,
+): Promise<{ lossD: number; lossG: number }> {
+  const [lD, lG] = tf.tidy(() => {
     const dVars = m.dVars(), gVars = m.gVars();
-    let lD: tf.Scalar | undefined, lG: tf.Scalar | undefined;
-    const { grads } = tf.variableGrads(() => {
+    let lossD: tf.Scalar | undefined, lossG: tf.Scalar | undefined;
+    const { value, grads } = tf.variableGrads(() => {
       const p = m.d.state(b.state);
       const g = m.g.apply(b.state);
-      const lossD = L.lossD(m.d.score(p, b.action), m.d.score(p, detach(g)), b.label, m.k, m.config);
-      const lossG = L.lossG(m.d.score(detach(p), g, true), g, b.action, m.k, m.config.beta);
-      lD = tf.keep(tf.clone(lossD));
-      lG = tf.keep(tf.clone(lossG));
+      // Kept: variableGrads frees intermediates; these are read (and freed) below.
+      lossD = tf.keep(
+        L.lossD(m.d.score(p, b.action), m.d.score(p, detach(g)), b.label, m.k, m.config),
+      );
+      lossG = tf.keep(L.lossG(m.d.score(detach(p), g, true), g, b.action, m.k, m.config.beta));
       return tf.add(lossD, lossG) as tf.Scalar;
     }, [...dVars, ...gVars]);
     const pick = (vs: tf.Variable[]) =>
-      Object.fromEntries(vs.map((v) => [v.name, grads[v.name]!])) as tf.NamedTensorMap as Record<string, tf.Variable>;
+      Object.fromEntries(vs.map((v) => [v.name, grads[v.name]!])) as tf.NamedTensorMap as Record<
+        string,
+        tf.Variable
+      >;
     m.optD.applyGradients(pick(dVars));
     m.optG.applyGradients(pick(gVars));
-    const out = { lossD: lD!.dataSync()[0]!, lossG: lG!.dataSync()[0]! };
-    tf.dispose([lD!, lG!, ...Object.values(grads)]);
-    return out;
+    tf.dispose([value, ...Object.values(grads)]);
+    return [lossD!, lossG!];
   });
+  const [lossD, lossG] = await read(lD, lG);
+  return { lossD: lossD!, lossG: lossG! };
 }
 
 /**
