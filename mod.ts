@@ -13,7 +13,12 @@
  * @module
  */
 export { Simulator, type SimulatorLoadOptions } from "./lib/sim/simulator.ts";
-export type { FeedbackPrediction, FeedbackRequest, SimulatorLike, StepRecord } from "./lib/sim/types.ts";
+export type {
+  FeedbackPrediction,
+  FeedbackRequest,
+  SimulatorLike,
+  StepRecord,
+} from "./lib/sim/types.ts";
 export {
   type EnvAction,
   type ResetOptions,
@@ -25,8 +30,13 @@ export {
 } from "./lib/sim/env.ts";
 export { defaultRewards, expectedReward, parseRewards } from "./lib/sim/reward.ts";
 export { type BackendName, initBackend } from "./lib/tf.ts";
-export { type Dataset, datasetFromText, type DatasetOptions, loadDataset } from "./lib/data/dataset.ts";
-export { type TrainConfig, TRAIN_DEFAULTS, validateConfig } from "./lib/config.ts";
-export { type TrainOptions, type TrainResult, trainRecSimu } from "./lib/train/loop.ts";
+export {
+  type Dataset,
+  datasetFromText,
+  type DatasetOptions,
+  loadDataset,
+} from "./lib/data/dataset.ts";
+export { TRAIN_DEFAULTS, type TrainConfig, validateConfig } from "./lib/config.ts";
+export { type TrainOptions, trainRecSimu, type TrainResult } from "./lib/train/loop.ts";
 export { evaluateModel, type FeedbackMetrics, itemBaselines } from "./lib/eval/evaluate.ts";
-export { type SynthOptions, SYNTH_DEFAULTS, synthRows, writeSynthLog } from "./lib/data/synth.ts";
+export { SYNTH_DEFAULTS, type SynthOptions, synthRows, writeSynthLog } from "./lib/data/synth.ts";

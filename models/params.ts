@@ -71,7 +71,12 @@ export class Params {
  */
 export function detach<T extends tf.Tensor>(x: T): T {
   // deno-lint-ignore no-explicit-any
-  const f = tf.customGrad(((t: tf.Tensor) => ({ value: tf.clone(t), gradFunc: (dy: tf.Tensor) => tf.zerosLike(dy) })) as any);
+  const f = tf.customGrad(
+    ((t: tf.Tensor) => ({
+      value: tf.clone(t),
+      gradFunc: (dy: tf.Tensor) => tf.zerosLike(dy),
+    })) as any,
+  );
   return f(x) as T;
 }
 

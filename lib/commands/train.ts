@@ -112,6 +112,7 @@ and write a checkpoint that --resume continues.
   --embeddings FILE      item embeddings CSV (item_id,v1,...,vE) instead of item2vec
   --backend B            auto | webgpu | wasm | cpu (default auto)
   --quiet                no progress output
+  --time-budget S        stop like SIGINT once S seconds have passed (resumable checkpoint)
 ${TRAIN_FLAGS_HELP}`;
 
 /** Entry point of `recsimu train`. */
@@ -123,6 +124,7 @@ export async function run(argv: string[]): Promise<void> {
     embeddings: { type: "string" },
     backend: { type: "string" },
     quiet: { type: "boolean" },
+    "time-budget": { type: "string" },
     ...TRAIN_FLAGS,
   }, USAGE);
   if (!v) return;
@@ -147,6 +149,8 @@ export async function run(argv: string[]): Promise<void> {
       source: v.embeddings,
     }
     : undefined;
+  const budget = numFlag("time-budget", v["time-budget"], 0, { min: 0 });
+  const started = performance.now();
   let stop = false;
   const onSignal = () => {
     if (stop) Deno.exit(130);
@@ -161,7 +165,7 @@ export async function run(argv: string[]): Promise<void> {
       resume: !!v.resume,
       embeddings,
       quiet: !!v.quiet,
-      shouldStop: () => stop,
+      shouldStop: () => stop || (budget > 0 && performance.now() - started > budget * 1000),
     });
     if (r.stopped) {
       console.error(`recsimu train: stopped; checkpoint in "${out}" (continue with --resume)`);

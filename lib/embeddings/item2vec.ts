@@ -20,8 +20,19 @@ export interface Item2VecOptions {
   epochs?: number;
   /** Pairs per step. @default 8192 */
   batch?: number;
-  /** Adam learning rate. @default 0.01 */
+  /**
+   * `adam`: lazy sparse Adam (the reference's SparseAdam); `sgd`: word2vec's SGD with a linearly
+   * decaying rate, no optimizer state (for very large vocabularies: Adam's moments would take
+   * 4 × V × E floats); `auto`: Adam up to 8 M table entries (V × E), else SGD. @default "auto"
+   */
+  optimizer?: "auto" | "adam" | "sgd";
+  /** Learning rate. @default 0.01 for Adam, 0.025 for SGD */
   learningRate?: number;
+  /**
+   * Skip-gram pairs are enumerated and shuffled up to this many; larger corpora draw pairs
+   * uniformly at random (with replacement) instead of holding them all. @default 8_000_000
+   */
+  materializeLimit?: number;
   /** Subsample to at most this many pairs per epoch. @default 20_000_000 */
   maxPairs?: number;
   /** Root seed. @default 0 */
@@ -82,6 +93,74 @@ export function skipGramPairs(
   return { centers, contexts };
 }
 
+/** Where a training step's (center, context) pairs come from. */
+interface PairSource {
+  /** Number of distinct pairs in the corpus. */
+  count: number;
+  /** Prepares an epoch of `n` pairs. */
+  startEpoch(n: number): void;
+  /** Writes pairs [offset, offset + centers.length) of the epoch. */
+  fill(offset: number, centers: Int32Array, contexts: Int32Array): void;
+}
+
+/**
+ * All pairs, shuffled per epoch (the reference's way), while they number at most `limit`;
+ * beyond that, pairs drawn uniformly with replacement by rejection sampling of
+ * (row, distance, direction), so memory stays O(rows).
+ */
+function pairSource(ds: Dataset, window: number, limit: number, rng: Rng): PairSource {
+  const testRows = new Set(ds.test);
+  let count = 0;
+  for (let j = 0; j + 1 < ds.sessionOffsets.length; j++) {
+    const a = ds.sessionOffsets[j]!;
+    let b = ds.sessionOffsets[j + 1]!;
+    if (testRows.has(b - 1)) b--;
+    for (let d = 1; d <= window; d++) count += 2 * Math.max(0, b - a - d);
+  }
+  if (count <= limit) {
+    const { centers, contexts } = skipGramPairs(ds, window);
+    let perm = new Int32Array(0);
+    return {
+      count,
+      startEpoch(n) {
+        perm = rng.shuffle(Int32Array.from({ length: count }, (_, i) => i)).subarray(0, n);
+      },
+      fill(offset, c, o) {
+        for (let j = 0; j < c.length; j++) {
+          c[j] = centers[perm[offset + j]!]!;
+          o[j] = contexts[perm[offset + j]!]!;
+        }
+      },
+    };
+  }
+  // End (exclusive) of each row's usable segment: the session end, minus a test action.
+  const rows = ds.rowItem.length;
+  const segEnd = new Int32Array(rows);
+  for (let j = 0; j + 1 < ds.sessionOffsets.length; j++) {
+    const a = ds.sessionOffsets[j]!;
+    let b = ds.sessionOffsets[j + 1]!;
+    if (testRows.has(b - 1)) b--;
+    segEnd.fill(b, a, ds.sessionOffsets[j + 1]!);
+  }
+  return {
+    count,
+    startEpoch() {},
+    fill(_offset, c, o) {
+      for (let j = 0; j < c.length; j++) {
+        for (;;) {
+          const r = rng.int(rows);
+          const d = 1 + rng.int(window);
+          const other = rng.next() < 0.5 ? r + d : r - d;
+          if (r >= segEnd[r]! || other < ds.rowSessionStart[r]! || other >= segEnd[r]!) continue;
+          c[j] = ds.rowItem[r]!;
+          o[j] = ds.rowItem[other]!;
+          break;
+        }
+      }
+    },
+  };
+}
+
 /** Trains item2vec on `ds` and returns squashed, frozen vectors. */
 export async function trainItem2Vec(
   ds: Dataset,
@@ -92,13 +171,16 @@ export async function trainItem2Vec(
   const neg = options.negatives ?? 5;
   const epochs = options.epochs ?? 1;
   const batch = options.batch ?? 8192;
-  const lr = options.learningRate ?? 0.01;
   const maxPairs = options.maxPairs ?? 20_000_000;
   const seed = options.seed ?? 0;
   const t0 = performance.now();
   const V = ds.items.length;
-  const { centers, contexts } = skipGramPairs(ds, window);
+  const opt = options.optimizer === undefined || options.optimizer === "auto"
+    ? (V * dim <= 8_000_000 ? "adam" : "sgd")
+    : options.optimizer;
+  const lr = options.learningRate ?? (opt === "adam" ? 0.01 : 0.025);
   const rng = new Rng(deriveSeed(seed, "item2vec"));
+  const pairs = pairSource(ds, window, options.materializeLimit ?? 8_000_000, rng);
   // Noise distribution ∝ count^0.75, sampled through a cumulative table.
   const counts = new Float64Array(V);
   for (const c of ds.rowItem) counts[c]!++;
@@ -126,11 +208,13 @@ export async function trainItem2Vec(
   );
   const tables = [Float32Array.from(await init.data() as Float32Array), new Float32Array(V * dim)];
   init.dispose();
-  const adam = tables.map(() => ({
-    m: new Float32Array(V * dim),
-    v: new Float32Array(V * dim),
-    t: new Int32Array(V),
-  }));
+  const adam = opt === "adam"
+    ? tables.map(() => ({
+      m: new Float32Array(V * dim),
+      v: new Float32Array(V * dim),
+      t: new Int32Array(V),
+    }))
+    : undefined;
   const beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
   const lossAndGrads = tf.grads((u: tf.Tensor, vo: tf.Tensor, vn: tf.Tensor) => {
     const B = u.shape[0]!;
@@ -152,17 +236,31 @@ export async function trainItem2Vec(
     }
     return outRows;
   };
-  /** Sums per-row gradients by id, then one Adam update per touched row. */
-  const sparseAdam = (which: number, ids: Int32Array, grad: Float32Array) => {
+  /** Sums per-row gradients by id, then one Adam (or SGD) update per touched row. */
+  const sparseUpdate = (which: number, ids: Int32Array, grad: Float32Array, progress: number) => {
     const acc = new Map<number, Float32Array>();
+    const seen = adam ? undefined : new Map<number, number>();
     for (let j = 0; j < ids.length; j++) {
       const id = ids[j]!;
       let a = acc.get(id);
       if (!a) acc.set(id, a = new Float32Array(dim));
       for (let d = 0; d < dim; d++) a[d]! += grad[j * dim + d]!;
+      seen?.set(id, (seen.get(id) ?? 0) + 1);
+    }
+    const w = tables[which]!;
+    if (!adam) {
+      // SGD on each row's mean per-pair gradient (the batch-mean gradient × pairs per batch /
+      // the row's occurrences): one word2vec-sized step per row and batch, stable for frequent
+      // rows, with a linearly decaying rate.
+      const perPair = ids.length / (which === 0 ? 1 : 1 + neg);
+      const rate = lr * Math.max(1e-4, 1 - progress) * perPair;
+      for (const [id, g] of acc) {
+        const r = rate / seen!.get(id)!;
+        for (let d = 0; d < dim; d++) w[id * dim + d]! -= r * g[d]!;
+      }
+      return;
     }
     const { m, v, t } = adam[which]!;
-    const w = tables[which]!;
     for (const [id, g] of acc) {
       const step = ++t[id]!;
       const c1 = 1 - Math.pow(beta1, step), c2 = 1 - Math.pow(beta2, step);
@@ -175,24 +273,17 @@ export async function trainItem2Vec(
     }
   };
   let finalLoss = NaN;
-  const nPairs = centers.length;
+  const nPairs = pairs.count;
   const perEpoch = Math.min(nPairs, maxPairs);
   const stepsPerEpoch = Math.ceil(perEpoch / batch);
   const steps = epochs * stepsPerEpoch;
   let step = 0;
   for (let ep = 0; ep < epochs; ep++) {
-    const perm = rng.shuffle(Int32Array.from({ length: nPairs }, (_, i) => i)).subarray(
-      0,
-      perEpoch,
-    );
+    pairs.startEpoch(perEpoch);
     for (let i = 0; i < perEpoch; i += batch) {
-      const idx = perm.subarray(i, Math.min(i + batch, perEpoch));
-      const B = idx.length;
+      const B = Math.min(batch, perEpoch - i);
       const c = new Int32Array(B), o = new Int32Array(B), ng = new Int32Array(B * neg);
-      for (let j = 0; j < B; j++) {
-        c[j] = centers[idx[j]!]!;
-        o[j] = contexts[idx[j]!]!;
-      }
+      pairs.fill(i, c, o);
       for (let j = 0; j < B * neg; j++) ng[j] = sampleNoise();
       const u = tf.tensor2d(gatherRows(tables[0]!, c), [B, dim]);
       const vo = tf.tensor2d(gatherRows(tables[1]!, o), [B, dim]);
@@ -210,14 +301,15 @@ export async function trainItem2Vec(
         Float32Array,
       ];
       tf.dispose([u, vo, vn, gu!, gvo!, gvn!]);
-      sparseAdam(0, c, gU);
+      const progress = step / steps;
+      sparseUpdate(0, c, gU, progress);
       const outIds = new Int32Array(B + B * neg);
       outIds.set(o);
       outIds.set(ng, B);
       const outGrad = new Float32Array((B + B * neg) * dim);
       outGrad.set(gO);
       outGrad.set(gN, B * dim);
-      sparseAdam(1, outIds, outGrad);
+      sparseUpdate(1, outIds, outGrad, progress);
       options.onStep?.(++step, steps, finalLoss);
     }
   }
@@ -228,9 +320,9 @@ export async function trainItem2Vec(
   const mean = s1 / inpT.length;
   for (const x of inpT) s2 += (x - mean) * (x - mean);
   const std = Math.sqrt(s2 / Math.max(inpT.length - 1, 1));
-  const data = inpT.map((x) => Math.tanh(x / (2 * std + 1e-12)));
+  for (let k = 0; k < inpT.length; k++) inpT[k] = Math.tanh(inpT[k]! / (2 * std + 1e-12));
   return {
-    vectors: Float32Array.from(data),
+    vectors: inpT,
     dim,
     pairs: nPairs,
     finalLoss,
