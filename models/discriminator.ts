@@ -40,6 +40,10 @@ export class Discriminator {
   state(s: StateBatch): tf.Tensor2D {
     return this.encoder.encode(s);
   }
+  /** State encoding without gradients, freeing each step's intermediates early. */
+  stateInference(s: StateBatch): tf.Tensor2D {
+    return this.encoder.encodeInference(s);
+  }
   /**
    * Logits [B, K + fake] for encoded states p [B, H] and candidate embeddings [B, E].
    * With `frozen`, gradients flow to p and the candidates but not to D's weights.

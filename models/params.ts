@@ -36,6 +36,37 @@ export class Params {
     return v;
   }
 
+  /**
+   * Creates one variable per part of a packed [rows, parts × cols] uniform initialisation
+   * seeded by `packedName` (e.g. a GRU's three gates split from one [I, 3H] draw, so that the
+   * initial values equal those of a packed layout).
+   */
+  uniformSplit(
+    packedName: string,
+    names: string[],
+    rows: number,
+    cols: number,
+    bound: number,
+  ): tf.Variable[] {
+    const seed = deriveSeed(this.seed, `${this.prefix}/${packedName}`);
+    const shape = rows === 0 ? [names.length * cols] : [rows, names.length * cols];
+    const parts = tf.tidy(() =>
+      tf.split(
+        tf.randomUniform(shape, -bound, bound, "float32", seed),
+        names.length,
+        rows === 0 ? 0 : 1,
+      )
+    );
+    return names.map((name, i) => {
+      const full = `${this.prefix}/${name}`;
+      if (this.#vars.has(full)) throw new Error(`duplicate parameter ${full}`);
+      const v = tf.variable(parts[i]!, true, `${full}#${this.#instance}`);
+      parts[i]!.dispose();
+      this.#vars.set(full, v);
+      return v;
+    });
+  }
+
   /** The variable called `name` (without prefix). */
   get(name: string): tf.Variable {
     const v = this.#vars.get(`${this.prefix}/${name}`);

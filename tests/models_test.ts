@@ -24,9 +24,10 @@ function refEncode(
 ): tf.Tensor2D {
   const bm = tf.transpose(emb, [1, 0, 2]); // [B, N, E]
   const fbm = tf.transpose(fb, [1, 0]); // [B, N]
-  const gate = (m: tf.Tensor2D, g: number) => tf.slice(m, [0, g * H], [-1, H]) as tf.Tensor2D;
-  const vec = (v: tf.Tensor1D, g: number) => tf.slice(v, [g * H], [H]);
   let h: tf.Tensor2D = tf.zeros([B, H]);
+  const { z: gz, r: gr, n: gn } = enc.gates;
+  const lin = (x: tf.Tensor2D, w: tf.Variable, b: tf.Variable) =>
+    tf.add(refMatMul(x, w as tf.Tensor2D), b);
   for (let t = 0; t < N; t++) {
     const e = tf.reshape(tf.slice(bm, [0, t, 0], [-1, 1, -1]), [B, E]) as tf.Tensor2D;
     const f = tf.reshape(tf.slice(fbm, [0, t], [-1, 1]), [B]) as tf.Tensor1D;
@@ -37,26 +38,9 @@ function refEncode(
       ),
     );
     const x = tf.concat([e, fe], 1) as tf.Tensor2D;
-    const w = enc.w as tf.Tensor2D, u = enc.u as tf.Tensor2D;
-    const bx = enc.bx as tf.Tensor1D, bh = enc.bh as tf.Tensor1D;
-    const r = tf.sigmoid(
-      tf.add(
-        tf.add(refMatMul(x, gate(w, 1)), vec(bx, 1)),
-        tf.add(refMatMul(h, gate(u, 1)), vec(bh, 1)),
-      ),
-    );
-    const z = tf.sigmoid(
-      tf.add(
-        tf.add(refMatMul(x, gate(w, 0)), vec(bx, 0)),
-        tf.add(refMatMul(h, gate(u, 0)), vec(bh, 0)),
-      ),
-    );
-    const n = tf.tanh(
-      tf.add(
-        tf.add(refMatMul(x, gate(w, 2)), vec(bx, 2)),
-        tf.mul(r, tf.add(refMatMul(h, gate(u, 2)), vec(bh, 2))),
-      ),
-    );
+    const r = tf.sigmoid(tf.add(lin(x, gr.w, gr.bx), lin(h, gr.u, gr.bh)));
+    const z = tf.sigmoid(tf.add(lin(x, gz.w, gz.bx), lin(h, gz.u, gz.bh)));
+    const n = tf.tanh(tf.add(lin(x, gn.w, gn.bx), tf.mul(r, lin(h, gn.u, gn.bh))));
     let next = tf.add(tf.mul(tf.sub(1, z), n), tf.mul(z, h)) as tf.Tensor2D;
     if (mask) {
       const m = tf.reshape(tf.slice(mask, [t, 0], [1, -1]), [B, 1]);
@@ -83,8 +67,12 @@ async function compareWithReference(backend: "cpu" | "wasm") {
   for (const m of [undefined, mask]) {
     const fast = tf.tidy(() => enc.encode({ emb, feedback: fb, mask: m }));
     const ref = tf.tidy(() => refEncode(enc, emb, fb, m));
+    const inf = tf.tidy(() => enc.encodeInference({ emb, feedback: fb, mask: m }));
     const d = tf.tidy(() => tf.max(tf.abs(tf.sub(fast, ref))).dataSync()[0]!);
     assert(d < 1e-5, `${backend} forward differs by ${d}`);
+    const di = tf.tidy(() => tf.max(tf.abs(tf.sub(inf, ref))).dataSync()[0]!);
+    assert(di < 1e-5, `${backend} inference path differs by ${di}`);
+    inf.dispose();
     // Gradients of a weighted sum with respect to every parameter.
     const w = tf.randomNormal([B, H], 0, 1, "float32", 11);
     const gFast = tf.variableGrads(
@@ -193,7 +181,7 @@ Deno.test("Generator and Discriminator produce the documented shapes", async () 
   assertEquals(d.apply({ emb, feedback: fb }, out).shape, [B, 2 * K]);
   assertEquals(d1.apply({ emb, feedback: fb }, out).shape, [B, K + 1]);
   assertEquals(d.state({ emb, feedback: fb }).shape, [B, H]);
-  // Parameter count: encoder (K·F + F + (E+F)·3H + H·3H + 6H) + heads.
+  // Parameter count: encoder (K·F + F + 3 gates × ((E+F)·H + H·H + 2H)) + heads.
   const enc = K * F + F + (E + F) * 3 * H + H * 3 * H + 6 * H;
   assertEquals(g.params.size(), enc + H * 7 + 7 + 7 * E + E);
   assertEquals(d.params.size(), enc + E * 7 + 7 + (H + 7) * 7 + 7 + 7 * 2 * K + 2 * K);

@@ -145,7 +145,7 @@ export class Simulator implements SimulatorLike {
         U,
         m.shape.embDim,
       ]) as tf.Tensor3D;
-      const p = m.d.state({
+      const p = m.d.stateInference({
         emb,
         feedback: tf.tensor2d(fb, [N, U], "int32"),
         mask: padded ? tf.tensor2d(mask, [N, U]) : undefined,

@@ -202,5 +202,5 @@ export async function fusedAdversarialStep(
  * Softmax over all K + F logits of D for a batch, row-major [B, K + F]; no gradient state.
  */
 export function discriminatorProbs(m: RecSimuModel, b: TupleBatch): tf.Tensor2D {
-  return tf.tidy(() => tf.softmax(m.d.apply(b.state, b.action)));
+  return tf.tidy(() => tf.softmax(m.d.score(m.d.stateInference(b.state), b.action)));
 }
