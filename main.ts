@@ -32,6 +32,10 @@ const COMMANDS: Record<string, Command> = {
     summary: "the paper's experiments (Figures 6-8, Table 1) with a report",
     load: () => import("./lib/commands/experiment.ts"),
   },
+  agent: {
+    summary: "train a REINFORCE recommender on a simulator",
+    load: () => import("./lib/commands/agent.ts"),
+  },
   demo: {
     summary: "synth -> train -> eval on an embedded default",
     load: () => import("./lib/commands/demo.ts"),

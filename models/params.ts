@@ -101,12 +101,11 @@ export class Params {
  * stop-gradient op).
  */
 export function detach<T extends tf.Tensor>(x: T): T {
-  // deno-lint-ignore no-explicit-any
   const f = tf.customGrad(
     ((t: tf.Tensor) => ({
       value: tf.clone(t),
       gradFunc: (dy: tf.Tensor) => tf.zerosLike(dy),
-    })) as any,
+    })) as unknown as Parameters<typeof tf.customGrad>[0],
   );
   return f(x) as T;
 }

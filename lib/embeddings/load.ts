@@ -44,10 +44,11 @@ export async function loadEmbeddingsCsv(
     if (i === undefined) continue;
     for (let j = 0; j < dim; j++) {
       const x = Number(row[j + 1]);
-      if (row[j + 1] === "" || !Number.isFinite(x)) {
+      // Math.fround: a value beyond float32 (|x| > 3.4e38) would become Inf in the Float32Array.
+      if (row[j + 1] === "" || !Number.isFinite(Math.fround(x))) {
         throw new DataFormatError(
           { file: path, line, column: j + 2 },
-          `expected a finite number, found "${row[j + 1]}"`,
+          `expected a finite number (float32), found "${row[j + 1]}"`,
         );
       }
       out[i * dim + j] = x;

@@ -141,7 +141,11 @@ export interface ExperimentSettings {
   heldOut: { fraction: number; seed: number };
   /** Table 1's list length. */
   k: number;
-  grid: SensitivityGrid;
+  /**
+   * Figure 8a's tuples: those whose action has at least this many earlier rows (the largest N
+   * of the grid), so that every N is compared on the same tuples.
+   */
+  longHistory: number;
   /** `item2vec` or the embeddings file. */
   embeddings: string;
 }
@@ -320,9 +324,11 @@ function firstDifference(a: unknown, b: unknown, path = "settings"): string | un
 
 function fmtDuration(s: number): string {
   if (!Number.isFinite(s)) return "?";
-  if (s < 60) return `${s.toFixed(0)}s`;
-  if (s < 3600) return `${Math.floor(s / 60)}m${String(Math.round(s % 60)).padStart(2, "0")}s`;
-  return `${Math.floor(s / 3600)}h${String(Math.round((s % 3600) / 60)).padStart(2, "0")}m`;
+  const t = Math.round(s);
+  if (t < 60) return `${t}s`;
+  if (t < 3600) return `${Math.floor(t / 60)}m${String(t % 60).padStart(2, "0")}s`;
+  const m = Math.round(t / 60);
+  return `${Math.floor(m / 60)}h${String(m % 60).padStart(2, "0")}m`;
 }
 
 /** Estimated seconds of a job from finished runs: same view and model, else same model, else all. */
@@ -385,7 +391,7 @@ class Workspace {
   async long(): Promise<Dataset> {
     let long = this.#views.get("long");
     if (!long) {
-      const maxN = Math.max(...this.settings.grid.stateLength);
+      const maxN = this.settings.longHistory;
       const c = this.settings.config;
       long = await this.opts.load({
         stateLength: maxN,
@@ -428,7 +434,7 @@ class Workspace {
       if (!(err instanceof Deno.errors.NotFound)) throw err;
     }
     if (!e) {
-      const r = trainItem2Vec(ds, { dim: c.embDim, epochs: c.i2vEpochs, seed });
+      const r = await trainItem2Vec(ds, { dim: c.embDim, epochs: c.i2vEpochs, seed });
       e = r.vectors;
       await writeFileAtomic(path, new Uint8Array(e.buffer, e.byteOffset, e.byteLength));
       this.say(
@@ -467,6 +473,10 @@ async function execute(
   const ds = await ws.view(job);
   const c = job.config;
   if (job.model === "item_rate") return { feedback: itemBaselines(ds, ds.test).item_rate };
+  if (job.model === "random") {
+    const m = await trainRandom(ds, { seed: c.seed });
+    return { feedback: predictionMetrics(m.predict(ds, ds.test), ds, ds.test) };
+  }
   const embeddings = await ws.embeddings(job, ds);
   const base = { config: c, embeddings, quiet, shouldStop: o.shouldStop };
   if (job.model === "recsimu") {
@@ -521,8 +531,7 @@ async function execute(
     }
   }
   let m: FeedbackPredictor;
-  if (job.model === "random") m = await trainRandom(ds, { seed: c.seed });
-  else if (job.model === "lr") m = await trainLR(ds, base);
+  if (job.model === "lr") m = await trainLR(ds, base);
   else if (job.model === "gru") m = await trainGru(ds, base);
   else if (job.model === "gan") m = await trainGan(ds, base);
   else if (job.model === "gan-s") m = await trainGanS(ds, base);
@@ -586,7 +595,7 @@ export async function runExperiment(opts: ExperimentOptions): Promise<Experiment
     config: c,
     heldOut: { fraction: opts.heldOut ?? 0.2, seed: c.seed },
     k: opts.k ?? TABLE1_K,
-    grid,
+    longHistory: Math.max(...grid.stateLength),
     embeddings: opts.embeddingsFile ?? "item2vec",
   };
   const resultsPath = join(opts.out, "results.json");
@@ -613,6 +622,7 @@ export async function runExperiment(opts: ExperimentOptions): Promise<Experiment
   );
   const t0 = performance.now();
   const ran: string[] = [];
+  const failed: { id: string; error: Error }[] = [];
   let stopped = false;
   for (const [i, job] of todo.entries()) {
     if (opts.shouldStop?.()) {
@@ -621,7 +631,16 @@ export async function runExperiment(opts: ExperimentOptions): Promise<Experiment
     }
     const tj = performance.now();
     const tensors = tf.memory().numTensors;
-    const measured = await execute(job, ws);
+    let measured: Awaited<ReturnType<typeof execute>>;
+    try {
+      measured = await execute(job, ws);
+    } catch (e) {
+      // One failed configuration (a divergence, a bug) should not end a long experiment: it is
+      // reported, left out of results.json (so a rerun tries it again) and listed at the end.
+      failed.push({ id: job.id, error: e as Error });
+      ws.say(`experiment: run ${job.id} failed: ${(e as Error).stack ?? e}`);
+      continue;
+    }
     if (measured === "stopped") {
       stopped = true;
       break;
@@ -660,5 +679,11 @@ export async function runExperiment(opts: ExperimentOptions): Promise<Experiment
   }
   await writeReport(opts.out, results);
   if (stopped) ws.say(`experiment: stopped; run the same command again to continue`);
+  if (failed.length) {
+    const list = failed.map((f) => `  ${f.id}: ${f.error.message}`).join("\n");
+    const msg =
+      `${failed.length} run(s) failed (the others are saved; a rerun retries these):\n${list}`;
+    throw failed.every((f) => f.error instanceof UserError) ? new UserError(msg) : new Error(msg);
+  }
   return { ran, skipped, stopped, results };
 }

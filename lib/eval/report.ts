@@ -407,12 +407,16 @@ export async function renderReport(results: ResultsFile): Promise<string> {
       : "";
     const sweep = async (
       param: "stateLength" | "lambda",
-      grid: number[],
       view: "long" | "base",
       title: string,
       xTitle: string,
       figure: string,
     ) => {
+      const grid = [
+        ...new Set(
+          runs.filter((r) => r.view === view && r.model === "recsimu").map((r) => r.config[param]),
+        ),
+      ].sort((a, b) => a - b);
       const pts = grid.map((x) => {
         const rs = runs.filter((r) =>
           r.view === view && r.model === "recsimu" && r.config[param] === x && r.feedback &&
@@ -421,7 +425,7 @@ export async function renderReport(results: ResultsFile): Promise<string> {
         );
         return { x, rs };
       }).filter((p) => p.rs.length > 0);
-      if (pts.length === 0) return;
+      if (pts.length < 2) return; // one point (the base run) is not a sweep
       const rows = pts.flatMap((p) =>
         FEEDBACK_METRICS.map(([k, name]) => ({
           x: p.x,
@@ -446,19 +450,16 @@ export async function renderReport(results: ResultsFile): Promise<string> {
         }</tbody></table>`,
       );
     };
-    await sweep("stateLength", s.grid.stateLength, "long", "(a) state length N", "N", "fig8a");
+    await sweep("stateLength", "long", "(a) state length N", "N", "fig8a");
     await sweep(
       "lambda",
-      s.grid.lambda,
       "base",
       "(b) weight λ of the fake-class term",
       "λ",
       "fig8b",
     );
     const body = panels.length
-      ? `<p>(a) every N is trained and tested on the same tuples: those whose action has at least max N = ${
-        Math.max(...s.grid.stateLength)
-      } earlier rows in its session. (b) λ on the base tuples.</p><div class="row">${
+      ? `<p>(a) every N is trained and tested on the same tuples: those whose action has at least max N = ${s.longHistory} earlier rows in its session. (b) λ on the base tuples.</p><div class="row">${
         panels.join("")
       }</div>${tables.join("")}${refLine}`
       : missing("Figure 8");

@@ -154,12 +154,28 @@ export async function readOptimizer(
 ): Promise<Map<string, { shape: number[]; data: Float32Array }>> {
   const ws = await opt.getWeights();
   const data = await Promise.all(ws.map((w) => w.tensor.data() as Promise<Float32Array>));
-  return new Map(
+  // getWeights makes a new tensor for the iteration count; the moments are the live variables.
+  for (const w of ws) if (!(w.tensor instanceof tf.Variable)) w.tensor.dispose();
+  const out = new Map(
     ws.map((w, i) => [`${prefix}:${w.name.replace(/#\d+(?=\/|$)/, "")}`, {
       shape: w.tensor.shape.slice(),
       data: data[i]!,
     }]),
   );
+  for (const [name, v] of adamPowers(opt)) {
+    out.set(`${prefix}:${name}`, { shape: [], data: await v.data() as Float32Array });
+  }
+  return out;
+}
+
+/**
+ * Adam's running powers beta^t, which `getWeights` leaves out: `setWeights` recomputes them as
+ * pow(beta, t + 1), which differs in the last float32 bits from the product Adam keeps, so a
+ * resumed run would drift from an uninterrupted one. They are saved and restored as they are.
+ */
+function adamPowers(opt: tf.Optimizer): [string, tf.Variable][] {
+  const o = opt as unknown as { accBeta1?: tf.Variable; accBeta2?: tf.Variable };
+  return o.accBeta1 && o.accBeta2 ? [["accBeta1", o.accBeta1], ["accBeta2", o.accBeta2]] : [];
 }
 
 /** Restores Adam state saved by {@link readOptimizer} onto the optimizer of `vars`. */
@@ -170,10 +186,12 @@ export async function restoreOptimizer(
   vars: tf.Variable[],
 ): Promise<void> {
   const actual = new Map(vars.map((v) => [logicalName(v), v.name]));
+  const powers = new Map(adamPowers(opt));
   const ws: { name: string; tensor: tf.Tensor }[] = [];
   for (const [name, t] of saved) {
     if (!name.startsWith(`${prefix}:`)) continue;
     const rest = name.slice(prefix.length + 1);
+    if (powers.has(rest)) continue;
     const slash = rest.lastIndexOf("/");
     const varName = slash > 0 ? actual.get(rest.slice(0, slash)) : undefined;
     const real = varName ? `${varName}${rest.slice(slash)}` : rest;
@@ -181,10 +199,28 @@ export async function restoreOptimizer(
   }
   if (ws.length === 0) return;
   await opt.setWeights(ws);
+  tf.dispose(ws.map((w) => w.tensor)); // the optimizer made its own variables of them
+  for (const [name, v] of powers) {
+    const t = saved.get(`${prefix}:${name}`);
+    if (t) tf.tidy(() => v.assign(tf.scalar(t.data[0]!)));
+  }
+}
+
+/**
+ * Where the last complete checkpoint of `dir` is. `writeDirAtomic` moves the previous checkpoint
+ * to `dir.old` before it renames the new one to `dir`; a crash between the two renames leaves
+ * only `dir.old`, which is then the one to read (and, before a new write, to move back).
+ */
+async function survivor(dir: string): Promise<string> {
+  const exists = (p: string) => Deno.stat(p).then(() => true, () => false);
+  if (await exists(dir) || !(await exists(join(`${dir}.old`, "config.json")))) return dir;
+  return `${dir}.old`;
 }
 
 /** Writes a complete checkpoint to `dir` atomically. */
 export async function saveCheckpoint(dir: string, ck: CheckpointData): Promise<void> {
+  // A swap cut short by a crash is completed first: writeDirAtomic would delete `dir.old`.
+  if (await survivor(dir) !== dir) await Deno.rename(`${dir}.old`, dir);
   const w = packTensors(ck.weights);
   const o = ck.optimizer ? packTensors(ck.optimizer) : undefined;
   await writeDirAtomic(dir, async (tmp) => {
@@ -216,6 +252,7 @@ export async function loadCheckpoint(
   dir: string,
   opts: { optimizer?: boolean } = {},
 ): Promise<CheckpointData> {
+  dir = await survivor(dir);
   let meta: CheckpointMeta;
   try {
     meta = JSON.parse(await Deno.readTextFile(join(dir, "config.json")));

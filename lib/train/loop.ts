@@ -126,6 +126,16 @@ function modelShape(ds: Dataset, c: TrainConfig): ModelShape {
   };
 }
 
+/** Name of the first tensor holding NaN or Inf, if any. */
+function firstNonFinite(
+  tensors: Map<string, { data: Float32Array }>,
+): string | undefined {
+  for (const [name, t] of tensors) {
+    for (const x of t.data) if (!Number.isFinite(x)) return name;
+  }
+  return undefined;
+}
+
 /** Trains RecSimu on `ds` following Algorithm 1. */
 export async function trainRecSimu(
   ds: Dataset,
@@ -257,8 +267,26 @@ export async function trainRecSimu(
       startStates: startStates(ds),
       metrics,
     });
+    saved = pos;
+  };
+  /** The last checkpoint on disk (its position), for the message of a divergence. */
+  let saved: TrainingPosition | undefined = resumed?.meta.position;
+  /** Frees the model (the caller never gets it) and says which checkpoint is left. */
+  const diverged = (what: string): DivergenceError => {
+    model.dispose();
+    const at = saved &&
+      (saved.step > 0
+        ? `${saved.phase} epoch ${saved.epoch + 1} step ${saved.step}`
+        : `${saved.phase} epoch ${saved.epoch}`);
+    const kept = !opts.out
+      ? ""
+      : at
+      ? `; the last good checkpoint (${at}) is kept in "${opts.out}"`
+      : `; no checkpoint was written yet`;
+    return new DivergenceError(`${what}${kept} — lower --lr and train again`);
   };
 
+  let lastYield = performance.now();
   for (
     let pi = PHASES.indexOf(position.phase as (typeof PHASES)[number]);
     pi >= 0 && pi < PHASES.length;
@@ -299,16 +327,18 @@ export async function trainRecSimu(
         }
         for (const [k, v] of Object.entries(losses)) {
           if (!Number.isFinite(v)) {
-            throw new DivergenceError(
-              `${k} is ${v} at ${phase} epoch ${ep + 1} step ${s + 1}; the last good checkpoint${
-                opts.out ? ` in "${opts.out}"` : ""
-              } is kept — lower --lr`,
-            );
+            throw diverged(`${k} is ${v} at ${phase} epoch ${ep + 1} step ${s + 1}`);
           }
           sums[k] = (sums[k] ?? 0) + v;
         }
         done++;
         prog.update(s + 1, Object.fromEntries(Object.entries(sums).map(([k, v]) => [k, v / done])));
+        // A signal handler only runs when the event loop gets a turn, and the steps never give it
+        // one on the CPU and WASM backends (their promises resolve at once): yield now and then.
+        if (opts.shouldStop && performance.now() - lastYield > 100) {
+          await new Promise((r) => setTimeout(r, 0));
+          lastYield = performance.now();
+        }
         if (opts.shouldStop?.() && s + 1 < steps) {
           stopped = true;
           position = { ...position, phase, epoch: ep, step: s + 1, partial: { ...sums } };
@@ -319,6 +349,12 @@ export async function trainRecSimu(
           );
           break;
         }
+      }
+      // An update can make weights NaN or Inf while the loss it returned (computed before the
+      // update) was finite: check them before they are validated or checkpointed.
+      const bad = firstNonFinite(await readVariables([...model.gVars(), ...model.dVars()]));
+      if (bad !== undefined) {
+        throw diverged(`weights ${bad} are NaN or Inf after ${phase} epoch ${ep + 1} step ${done}`);
       }
       if (stopped) break;
       const seconds = (performance.now() - te) / 1000;

@@ -98,8 +98,9 @@ export class GanBaseline implements FeedbackPredictor {
       ) as tf.Tensor2D;
       const real = tf.cast(tf.oneHot(b.label, K), "float32") as tf.Tensor2D;
       return minimize(opt, this.dParams.list(), () => {
-        const lr = this.d.apply(b.state, b.action, real);
-        const lf = this.d.apply(b.state, b.action, fake);
+        const u = this.d.encoder.encode(b.state);
+        const lr = this.d.head(u, b.action, real);
+        const lf = this.d.head(u, b.action, fake);
         return tf.add(tf.mean(negLogSigmoid(lr)), tf.mean(negLogSigmoid(tf.neg(lf)))) as tf.Scalar;
       });
     });
@@ -110,14 +111,20 @@ export class GanBaseline implements FeedbackPredictor {
     return tf.tidy(() => {
       const K = this.g.sizes.outputs;
       const noise = this.gumbel(b.label.shape[0], K);
-      // Outside the tape: the hard sample minus the soft one, a constant offset.
-      const perturbed = tf.add(this.g.apply(b.state, b.action), noise);
-      const hard = tf.cast(tf.oneHot(tf.argMax(perturbed, 1), K), "float32");
-      const offset = tf.sub(hard, tf.softmax(perturbed));
+      const u = this.d.encoder.encode(b.state); // D's state encoding does not depend on G
       return minimize(opt, this.gParams.list(), () => {
         const logits = this.g.apply(b.state, b.action);
-        const r = tf.add(tf.softmax(tf.add(logits, noise)), offset) as tf.Tensor2D;
-        const adv = tf.mean(negLogSigmoid(this.d.apply(b.state, b.action, r))) as tf.Scalar;
+        const perturbed = tf.add(logits, noise);
+        const soft = tf.softmax(perturbed);
+        const hard = tf.cast(tf.oneHot(tf.argMax(perturbed, 1), K), "float32");
+        // hard − soft as a constant (a fresh tensor from its values is not on the tape): the
+        // forward value is the one-hot sample, the gradient that of the softmax.
+        const offset = tf.tensor2d(
+          tf.sub(hard, soft).dataSync() as Float32Array,
+          soft.shape as [number, number],
+        );
+        const r = tf.add(soft, offset) as tf.Tensor2D;
+        const adv = tf.mean(negLogSigmoid(this.d.head(u, b.action, r))) as tf.Scalar;
         if (this.supervised === 0) return adv;
         return tf.add(adv, tf.mul(this.supervised, crossEntropy(logits, b.label))) as tf.Scalar;
       });

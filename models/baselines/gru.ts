@@ -64,7 +64,11 @@ export class GruFeedbackNet {
   }
   /** Logits [B, outputs] for a state batch, candidates [B, E] and the optional extra input. */
   apply(s: StateBatch, candidate: tf.Tensor2D, extra?: tf.Tensor2D): tf.Tensor2D {
-    const parts = [this.encoder.encode(s), tf.relu(this.item.apply(candidate))];
+    return this.head(this.encoder.encode(s), candidate, extra);
+  }
+  /** Logits for encoded states u [B, H] (from `encoder.encode`), candidates and extra input. */
+  head(u: tf.Tensor2D, candidate: tf.Tensor2D, extra?: tf.Tensor2D): tf.Tensor2D {
+    const parts = [u, tf.relu(this.item.apply(candidate))];
     if (extra) parts.push(extra);
     return this.out.apply(tf.relu(this.h1.apply(tf.concat(parts, 1))));
   }
