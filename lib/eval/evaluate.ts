@@ -3,7 +3,6 @@
  * item baselines computed on the same tuples.
  * @module
  */
-import { tf } from "../tf.ts";
 import { batchIndices, disposeBatch, toTensors } from "../data/batches.ts";
 import type { Dataset } from "../data/dataset.ts";
 import { discriminatorProbs, type RecSimuModel } from "../train/recsimu.ts";
@@ -174,6 +173,3 @@ export function itemBaselines(
     popularity: make(sPop, Uint8Array.from(predRate), sRate),
   };
 }
-
-/** Keeps `tf` referenced for callers that import evaluation only. */
-export const _tf = tf;
