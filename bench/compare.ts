@@ -1,0 +1,95 @@
+/**
+ * `deno task bench:compare`: runs this project's bench and the PyTorch reference
+ * (`../shared/anchors/torch/bench.sh`) alternately on the same machine, then prints each run's
+ * figures and the ratios of the medians as JSON lines.
+ *
+ *   deno run -A bench/compare.ts [--rounds 2] [--threads 2] [--reference ../shared/anchors/torch/bench.sh]
+ * @module
+ */
+import { parseArgs } from "node:util";
+
+const { values: a } = parseArgs({
+  args: Deno.args,
+  options: {
+    rounds: { type: "string", default: "2" },
+    threads: { type: "string", default: "2" },
+    reference: {
+      type: "string",
+      default: new URL("../../shared/anchors/torch/bench.sh", import.meta.url).pathname,
+    },
+  },
+});
+
+type Row = Record<string, unknown> & { bench: string };
+
+async function runLines(
+  cmd: string,
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<Row[]> {
+  const out = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "inherit", env })
+    .output();
+  if (out.code !== 0) throw new Error(`${cmd} ${args.join(" ")} exited ${out.code}`);
+  return new TextDecoder().decode(out.stdout).split("\n").filter((l) => l.startsWith("{")).map((
+    l,
+  ) => JSON.parse(l));
+}
+
+const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
+const ours: Row[] = [], ref: Row[] = [];
+for (let r = 0; r < Number(a.rounds); r++) {
+  const o = await runLines(Deno.execPath(), [
+    "run",
+    "-A",
+    new URL("./bench.ts", import.meta.url).pathname,
+    "--threads",
+    a.threads!,
+    "--only",
+    "train",
+  ]);
+  const oi = await runLines(Deno.execPath(), [
+    "run",
+    "-A",
+    new URL("./bench.ts", import.meta.url).pathname,
+    "--threads",
+    a.threads!,
+    "--only",
+    "infer",
+  ]);
+  const t = await runLines("bash", [a.reference!, a.threads!]);
+  for (const x of [...o, ...oi]) console.log(JSON.stringify({ round: r, impl: "recsimu", ...x }));
+  for (const x of t) console.log(JSON.stringify({ round: r, impl: "torch", ...x }));
+  ours.push(...o, ...oi);
+  ref.push(...t);
+}
+const pick = (rows: Row[], bench: string, key: string, where: Record<string, unknown> = {}) =>
+  rows.filter((x) => x.bench === bench && Object.entries(where).every(([k, v]) => x[k] === v)).map((
+    x,
+  ) => Number(x[key]));
+const refStep = median(pick(ref, "train_adv_step", "ms_per_step"));
+for (const update of ["sequential", "fused"]) {
+  const ms = median(pick(ours, "train_adv_step", "ms_per_step", { update }));
+  console.log(
+    JSON.stringify({
+      compare: "train_adv_step",
+      update,
+      threads: Number(a.threads),
+      recsimu_ms: ms,
+      torch_ms: refStep,
+      time_ratio: +(ms / refStep).toFixed(3),
+    }),
+  );
+}
+for (const batch of [1, 64, 4096]) {
+  const o = median(pick(ours, "d_inference", "predictions_per_s", { batch }));
+  const t = median(pick(ref, "d_inference", "predictions_per_s", { batch }));
+  console.log(
+    JSON.stringify({
+      compare: "d_inference",
+      batch,
+      recsimu_per_s: o,
+      torch_per_s: t,
+      throughput_ratio: +(o / t).toFixed(3),
+    }),
+  );
+}
