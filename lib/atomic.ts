@@ -10,6 +10,19 @@ function tempSibling(path: string): string {
   return join(dirname(path), `.tmp-${basename(path)}-${Deno.pid}-${rand}`);
 }
 
+/** Writes `data` to `path` and flushes it to disk (fsync) before resolving. */
+export async function writeFileSynced(path: string, data: string | Uint8Array): Promise<void> {
+  const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
+  const f = await Deno.open(path, { write: true, create: true, truncate: true });
+  try {
+    let off = 0;
+    while (off < bytes.length) off += await f.write(bytes.subarray(off));
+    await f.sync();
+  } finally {
+    f.close();
+  }
+}
+
 /** Writes `data` to `path` atomically (temp file + fsync + rename). */
 export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
   await Deno.mkdir(dirname(path), { recursive: true });

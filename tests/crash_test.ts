@@ -28,10 +28,12 @@ const out = Deno.env.get("CKPT_OUT");
 const parent = out.slice(0, out.lastIndexOf("/"));
 const [killCkpt, killOp, mode] = (Deno.env.get("KILL_AT") ?? "0:0:none").split(":");
 let ckpt = 0, op = 0;
-for (const name of ["mkdir", "writeFile", "writeTextFile", "rename", "remove"]) {
+for (const name of ["mkdir", "open", "writeFile", "writeTextFile", "rename", "remove"]) {
   const orig = Deno[name];
   Deno[name] = (...args) => {
     const path = String(args[0]);
+    // Files are opened for writing only inside the checkpoint's temporary directory.
+    if (name === "open" && !path.includes("/.tmp-")) return orig(...args);
     // writeDirAtomic starts by creating the parent of the checkpoint directory.
     if (name === "mkdir" && path === parent) { ckpt++; op = 0; }
     op++;

@@ -171,8 +171,10 @@ export async function run(argv: string[]): Promise<void> {
       console.error(`recsimu train: stopped; checkpoint in "${out}" (continue with --resume)`);
       return;
     }
-    console.error(metricsTable({ recsimu: r.test, ...r.baselines }));
-    console.error(`checkpoint: ${out} (${r.seconds.toFixed(1)}s)`);
+    if (!v.quiet) {
+      console.error(metricsTable({ recsimu: r.test, ...r.baselines }));
+      console.error(`checkpoint: ${out} (${r.seconds.toFixed(1)}s)`);
+    }
     console.log(
       JSON.stringify({
         model: out,

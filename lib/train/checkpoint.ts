@@ -18,7 +18,7 @@
 import { join } from "node:path";
 import { createHash } from "node:crypto";
 import { tf } from "../tf.ts";
-import { writeDirAtomic } from "../atomic.ts";
+import { writeDirAtomic, writeFileSynced } from "../atomic.ts";
 import { CheckpointError } from "../errors.ts";
 import type { TrainConfig } from "../config.ts";
 import type { ModelShape } from "./recsimu.ts";
@@ -224,10 +224,8 @@ export async function saveCheckpoint(dir: string, ck: CheckpointData): Promise<v
   const w = packTensors(ck.weights);
   const o = ck.optimizer ? packTensors(ck.optimizer) : undefined;
   await writeDirAtomic(dir, async (tmp) => {
-    const put = (name: string, data: string | Uint8Array) =>
-      typeof data === "string"
-        ? Deno.writeTextFile(join(tmp, name), data)
-        : Deno.writeFile(join(tmp, name), data);
+    // Each file is flushed before the directory is renamed into place (power-cut safe).
+    const put = (name: string, data: string | Uint8Array) => writeFileSynced(join(tmp, name), data);
     await put("vocab.json", JSON.stringify(ck.items));
     await put(
       "embeddings.bin",
