@@ -7,7 +7,6 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import * as tfWasm from "@tensorflow/tfjs-backend-wasm";
-import os from "node:os";
 import { unrefWasmWorkers, withWasmThreadShims } from "./wasm_threads.ts";
 import { UserError } from "./errors.ts";
 
@@ -73,10 +72,14 @@ export async function probeGpu(): Promise<{ ok: boolean; detail: string }> {
   return { ok: true, detail: desc };
 }
 
-/** Threads for the WASM backend: `RECSIMU_THREADS`, else every core. */
+/**
+ * Threads for the WASM backend: `RECSIMU_THREADS`, else 1. More threads speed up the matrix
+ * products on an otherwise idle machine, but XNNPACK's pool degrades badly when other processes
+ * hold the cores (measured: 2–5× slower), so using them is a deliberate choice.
+ */
 export function defaultThreads(): number {
   const env = Deno.env.get("RECSIMU_THREADS");
-  const n = env === undefined ? os.cpus().length : Number(env);
+  const n = env === undefined ? 1 : Number(env);
   if (!Number.isInteger(n) || n < 1) {
     throw new UserError(`RECSIMU_THREADS: expected a positive integer, got "${env}"`);
   }

@@ -45,6 +45,15 @@ export function fastTanh<T extends tf.Tensor>(x: T): T {
   return tf.sub(tf.mul(tf.sigmoid(tf.mul(x, 2)), 2), 1) as T;
 }
 
+/**
+ * The N time steps of a time-major [N, B, ·] tensor. (tfjs's unstack gradient fails for N = 1,
+ * so a single step is a reshape.)
+ */
+function steps(x: tf.Tensor3D): tf.Tensor2D[] {
+  const [n, b, d] = x.shape;
+  return n === 1 ? [tf.reshape(x, [b, d])] : tf.unstack(x) as tf.Tensor2D[];
+}
+
 /** One GRU gate's parameters: input weights [I, H], recurrent weights [H, H], two biases. */
 export interface Gate {
   w: tf.Variable;
@@ -128,11 +137,9 @@ export class StateEncoder {
     const { z: gz, r: gr, n: gn } = this.gates;
     // z and r add both biases up front; n keeps b_hn inside r ⊙ (h U_n + b_hn).
     const proj = (g: Gate, both: boolean) =>
-      tf.unstack(
-        tf.reshape(tf.add(tf.matMul(x, g.w), both ? tf.add(g.bx, g.bh) : g.bx), [n, b, H]),
-      ) as tf.Tensor2D[];
+      steps(tf.reshape(tf.add(tf.matMul(x, g.w), both ? tf.add(g.bx, g.bh) : g.bx), [n, b, H]));
     const xz = proj(gz, true), xr = proj(gr, true), xn = proj(gn, false);
-    const masks = s.mask ? (tf.unstack(tf.expandDims(s.mask, 2)) as tf.Tensor2D[]) : undefined;
+    const masks = s.mask ? steps(tf.expandDims(s.mask, 2) as tf.Tensor3D) : undefined;
     let h: tf.Tensor2D = tf.zeros([b, H]);
     for (let t = 0; t < n; t++) h = this.#step(h, xz[t]!, xr[t]!, xn[t]!, masks?.[t]);
     return h;

@@ -102,7 +102,7 @@ Deno.test("scoreMetrics() puts a binary score on one positive and one negative c
 });
 
 Deno.test("LR separates a linearly separable feedback rule", async () => {
-  await initBackend("wasm", { quiet: true });
+  await initBackend("wasm", { quiet: true, threads: 1 });
   const ds = await ruleData(linearRule);
   const c = cfg({ epochs: 15, learningRate: 0.05 });
   const before = tf.memory().numTensors;
@@ -119,7 +119,7 @@ Deno.test("LR separates a linearly separable feedback rule", async () => {
 });
 
 Deno.test("GRU captures an order-dependent XOR rule that LR cannot", async () => {
-  await initBackend("wasm", { quiet: true });
+  await initBackend("wasm", { quiet: true, threads: 1 });
   const ds = await ruleData(xorRule);
   const c = cfg({ epochs: 25 });
   const embeddings = groupEmbeddings(ds, c.embDim);
@@ -141,7 +141,7 @@ Deno.test("GRU captures an order-dependent XOR rule that LR cannot", async () =>
 });
 
 Deno.test("GAN-s and GAN learn a feedback rule; their predictions are distributions", async () => {
-  await initBackend("wasm", { quiet: true });
+  await initBackend("wasm", { quiet: true, threads: 1 });
   const ds = await ruleData(linearRule);
   const c = cfg({ epochs: 6 });
   const embeddings = groupEmbeddings(ds, c.embDim);

@@ -186,3 +186,18 @@ Deno.test("Generator and Discriminator produce the documented shapes", async () 
   assertEquals(g.params.size(), enc + H * 7 + 7 + 7 * E + E);
   assertEquals(d.params.size(), enc + E * 7 + 7 + (H + 7) * 7 + 7 + 7 * 2 * K + 2 * K);
 });
+
+Deno.test("a state of one pair (N = 1) trains: forward and gradients", async () => {
+  await initBackend("cpu", { quiet: true });
+  const params = new Params("One", 1);
+  const enc = new StateEncoder(params, "enc", { embDim: E, classes: K, feedbackDim: F, hidden: H });
+  const emb = tf.randomUniform([1, B, E], -1, 1, "float32", 2) as tf.Tensor3D;
+  const fb = tf.tensor2d([0, 1, 2], [1, B], "int32");
+  const { value, grads } = tf.variableGrads(
+    () => tf.sum(enc.encode({ emb, feedback: fb })),
+    params.list(),
+  );
+  assert(Number.isFinite(value.dataSync()[0]!));
+  assertEquals(Object.keys(grads).length, params.list().length);
+  params.dispose();
+});

@@ -22,7 +22,8 @@ Runs the paper's experiments on a log, each configuration once per seed:
   generator     Table 1: Logs, popularity, FM, W&D, GRU4Rec and RecSimu's generator (MAP, NDCG@${TABLE1_K})
 Each finished run is appended to DIR/results.json; running the same command again skips
 finished runs (RecSimu runs continue from their last epoch). DIR/report.html (self-contained)
-is rewritten after every run. SIGINT/SIGTERM stop at the next step; run again to continue.
+is rewritten after every run. SIGINT/SIGTERM stop the experiment (a baseline at its next
+step, a RecSimu run at the end of its epoch, with a checkpoint); run again to continue.
 See docs/experiments.md.
 
   --data FILE            the log (required)

@@ -10,6 +10,7 @@
  * @module
  */
 import { join } from "node:path";
+import { cpuUsage } from "node:process";
 import type { TrainConfig } from "../config.ts";
 import type { Dataset, DatasetOptions } from "../data/dataset.ts";
 import { UserError } from "../errors.ts";
@@ -126,6 +127,9 @@ export interface RunRecord {
   history?: (EpochRecord | BaselineEpoch)[];
   /** Wall-clock seconds of the run (training and evaluation). */
   seconds: number;
+  /** CPU seconds (user + system) of the process during the run; less than `seconds` when
+   * the machine is shared. */
+  cpuSeconds?: number;
   /** ISO time the run finished. */
   finished: string;
   /** tfjs backend. */
@@ -329,6 +333,12 @@ function fmtDuration(s: number): string {
   if (t < 3600) return `${Math.floor(t / 60)}m${String(t % 60).padStart(2, "0")}s`;
   const m = Math.round(t / 60);
   return `${Math.floor(m / 60)}h${String(m % 60).padStart(2, "0")}m`;
+}
+
+/** CPU seconds (user + system) since `start`. */
+function cpuSeconds(start: { user: number; system: number }): number {
+  const d = cpuUsage(start);
+  return (d.user + d.system) / 1e6;
 }
 
 /** Estimated seconds of a job from finished runs: same view and model, else same model, else all. */
@@ -630,6 +640,7 @@ export async function runExperiment(opts: ExperimentOptions): Promise<Experiment
       break;
     }
     const tj = performance.now();
+    const cpu0 = cpuUsage();
     const tensors = tf.memory().numTensors;
     let measured: Awaited<ReturnType<typeof execute>>;
     try {
@@ -655,6 +666,7 @@ export async function runExperiment(opts: ExperimentOptions): Promise<Experiment
       config: job.config,
       ...measured,
       seconds: (performance.now() - tj) / 1000,
+      cpuSeconds: cpuSeconds(cpu0),
       finished: new Date().toISOString(),
       backend: backendInfo()?.name ?? tf.getBackend(),
     };

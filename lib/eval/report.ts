@@ -548,15 +548,16 @@ ${comparisonTable(sig, "RecSimu's generator")}`;
   }
 
   // Runs and timings.
-  const times = new Map<string, number[]>();
+  const times = new Map<string, RunRecord[]>();
   for (const r of runs) {
     const k = `${r.view}:${r.model}`;
-    times.set(k, [...(times.get(k) ?? []), r.seconds]);
+    times.set(k, [...(times.get(k) ?? []), r]);
   }
-  const timing = [...times].map(([k, v]) => {
-    const t = summarise(v);
-    return `<tr><td>${esc(k)}</td><td>${v.length}</td><td>${pm(t, 1)}</td></tr>`;
-  }).join("");
+  const timing = [...times].map(([k, rs]) =>
+    `<tr><td>${esc(k)}</td><td>${rs.length}</td><td>${
+      pm(summarise(rs.map((r) => r.seconds)), 1)
+    }</td><td>${pm(summarise(rs.map((r) => r.cpuSeconds)), 1)}</td></tr>`
+  ).join("");
   const total = runs.reduce((a, r) => a + r.seconds, 0);
   const settings = `<section id="settings"><h2>Settings</h2>
 <p>Data: <code>${esc(s.data.file)}</code> (sha256 ${
@@ -567,7 +568,7 @@ ${comparisonTable(sig, "RecSimu's generator")}`;
 <details><summary>Base training configuration</summary><pre>${
     esc(JSON.stringify(s.config, null, 1))
   }</pre></details>
-<table><caption>Seconds per run</caption><thead><tr><th>view:model</th><th>runs</th><th>seconds</th></tr></thead><tbody>${timing}</tbody></table>
+<table><caption>Seconds per run (wall clock, and CPU time of the process)</caption><thead><tr><th>view:model</th><th>runs</th><th>wall s</th><th>CPU s</th></tr></thead><tbody>${timing}</tbody></table>
 </section>`;
 
   return `<!DOCTYPE html>
