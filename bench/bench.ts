@@ -151,9 +151,12 @@ if (!a.only || a.only === "i2v") {
     pairs_per_s: +(Math.min(r.pairs, 400_000) / r.seconds).toFixed(0),
   });
 }
+const heap = (tf.backend() as unknown as { wasm?: { HEAPU8: Uint8Array } }).wasm?.HEAPU8.buffer
+  .byteLength;
 emit({
   bench: "memory",
   peak_rss_mb: +(peakRss / 2 ** 20).toFixed(1),
+  wasm_heap_mb: heap ? +(heap / 2 ** 20).toFixed(1) : null,
   tensors: tf.memory().numTensors,
 });
 model.dispose();
