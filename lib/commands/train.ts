@@ -112,7 +112,8 @@ and write a checkpoint that --resume continues.
   --embeddings FILE      item embeddings CSV (item_id,v1,...,vE) instead of item2vec
   --backend B            auto | webgpu | wasm | cpu (default auto)
   --quiet                no progress output
-  --time-budget S        stop like SIGINT once S seconds have passed (resumable checkpoint)
+  --time-budget S        stop like SIGINT once the training steps (after loading and item2vec)
+                         have run S seconds (resumable checkpoint)
 ${TRAIN_FLAGS_HELP}`;
 
 /** Entry point of `recsimu train`. */
@@ -150,7 +151,7 @@ export async function run(argv: string[]): Promise<void> {
     }
     : undefined;
   const budget = numFlag("time-budget", v["time-budget"], 0, { min: 0 });
-  const started = performance.now();
+  let started: number | undefined; // set by the first training step
   let stop = false;
   const onSignal = () => {
     if (stop) Deno.exit(130);
@@ -165,7 +166,10 @@ export async function run(argv: string[]): Promise<void> {
       resume: !!v.resume,
       embeddings,
       quiet: !!v.quiet,
-      shouldStop: () => stop || (budget > 0 && performance.now() - started > budget * 1000),
+      shouldStop: () => {
+        started ??= performance.now();
+        return stop || (budget > 0 && performance.now() - started > budget * 1000);
+      },
     });
     if (r.stopped) {
       console.error(`recsimu train: stopped; checkpoint in "${out}" (continue with --resume)`);
