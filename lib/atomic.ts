@@ -27,15 +27,7 @@ export async function writeFileSynced(path: string, data: string | Uint8Array): 
 export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
   await Deno.mkdir(dirname(path), { recursive: true });
   const tmp = tempSibling(path);
-  const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
-  const f = await Deno.open(tmp, { write: true, create: true, truncate: true });
-  try {
-    let off = 0;
-    while (off < bytes.length) off += await f.write(bytes.subarray(off));
-    await f.sync();
-  } finally {
-    f.close();
-  }
+  await writeFileSynced(tmp, data);
   await Deno.rename(tmp, path);
 }
 

@@ -23,6 +23,26 @@ export function assertAlmostEquals(
     msg ?? `expected ${expected} ± ${tol}, got ${actual}`,
   );
 }
+/** Checks a caught error's class and message; returns it. */
+function checkError(
+  e: unknown,
+  // deno-lint-ignore no-explicit-any
+  errorClass?: new (...args: any[]) => Error,
+  includes?: string,
+): Error {
+  if (errorClass && !(e instanceof errorClass)) {
+    throw new assertNode.AssertionError({
+      message: `expected ${errorClass.name}, got ${(e as Error).name}: ${(e as Error).message}`,
+    });
+  }
+  if (includes && !(e as Error).message.includes(includes)) {
+    throw new assertNode.AssertionError({
+      message: `expected message to include "${includes}", got "${(e as Error).message}"`,
+    });
+  }
+  return e as Error;
+}
+
 export async function assertRejects(
   f: () => Promise<unknown>,
   // deno-lint-ignore no-explicit-any
@@ -32,17 +52,7 @@ export async function assertRejects(
   try {
     await f();
   } catch (e) {
-    if (errorClass && !(e instanceof errorClass)) {
-      throw new assertNode.AssertionError({
-        message: `expected ${errorClass.name}, got ${(e as Error).name}: ${(e as Error).message}`,
-      });
-    }
-    if (includes && !(e as Error).message.includes(includes)) {
-      throw new assertNode.AssertionError({
-        message: `expected message to include "${includes}", got "${(e as Error).message}"`,
-      });
-    }
-    return e as Error;
+    return checkError(e, errorClass, includes);
   }
   throw new assertNode.AssertionError({ message: "expected a rejection" });
 }
@@ -55,17 +65,7 @@ export function assertThrows(
   try {
     f();
   } catch (e) {
-    if (errorClass && !(e instanceof errorClass)) {
-      throw new assertNode.AssertionError({
-        message: `expected ${errorClass.name}, got ${(e as Error).name}: ${(e as Error).message}`,
-      });
-    }
-    if (includes && !(e as Error).message.includes(includes)) {
-      throw new assertNode.AssertionError({
-        message: `expected message to include "${includes}", got "${(e as Error).message}"`,
-      });
-    }
-    return e as Error;
+    return checkError(e, errorClass, includes);
   }
   throw new assertNode.AssertionError({ message: "expected an exception" });
 }

@@ -45,6 +45,8 @@ export interface RunOptions {
   timeoutMs?: number;
   /** Extra environment variables. @default {} */
   env?: Record<string, string>;
+  /** Text written to the child's standard input (closed after). @default none */
+  stdin?: string;
 }
 
 /**
@@ -63,10 +65,15 @@ export async function runDeno(args: string[], options: RunOptions = {}): Promise
     args,
     cwd: ROOT,
     env: options.env,
-    stdin: "null",
+    stdin: options.stdin === undefined ? "null" : "piped",
     stdout: "piped",
     stderr: "piped",
   }).spawn();
+  if (options.stdin !== undefined) {
+    const w = child.stdin.getWriter();
+    await w.write(new TextEncoder().encode(options.stdin));
+    await w.close();
+  }
   let timedOut = false;
   const timer = setTimeout(() => {
     timedOut = true;

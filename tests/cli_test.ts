@@ -1,29 +1,10 @@
 import { join } from "node:path";
 import { assert, assertEquals } from "./_assert.ts";
 import { synthText, tempDir } from "./_helpers.ts";
+import { runRecsimu } from "./_cli.ts";
 
-const MAIN = new URL("../main.ts", import.meta.url).pathname;
-
-async function recsimu(
-  args: string[],
-  stdin?: string,
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  const cmd = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MAIN, ...args],
-    stdin: stdin === undefined ? "null" : "piped",
-    stdout: "piped",
-    stderr: "piped",
-  });
-  const p = cmd.spawn();
-  if (stdin !== undefined) {
-    const w = p.stdin.getWriter();
-    await w.write(new TextEncoder().encode(stdin));
-    await w.close();
-  }
-  const o = await p.output();
-  const dec = new TextDecoder();
-  return { code: o.code, stdout: dec.decode(o.stdout), stderr: dec.decode(o.stderr) };
-}
+/** `recsimu …args` in a subprocess (with a deadline), optionally fed `stdin`. */
+const recsimu = (args: string[], stdin?: string) => runRecsimu(args, { stdin });
 
 Deno.test("bad flags and bad files exit 2 with a one-line message naming the problem", async () => {
   await using tmp = await tempDir();
