@@ -37,6 +37,11 @@ export interface TrainConfig {
   learningRate: number;
   /** Mini-batch size. */
   batch: number;
+  /**
+   * Rows per gradient pass (0 = the whole batch): a batch's gradients are summed over
+   * micro-batches of this size — the same update with less activation memory.
+   */
+  microBatch: number;
   /** Epochs of generator pre-training on L_supG. */
   preGEpochs: number;
   /** Epochs of discriminator pre-training on L_supD. */
@@ -79,6 +84,7 @@ export const TRAIN_DEFAULTS: Readonly<TrainConfig> = Object.freeze({
   lambda: 0.3,
   learningRate: 0.001,
   batch: 500,
+  microBatch: 0,
   preGEpochs: 1,
   preDEpochs: 1,
   epochs: 3,
@@ -110,7 +116,9 @@ export function validateConfig(c: TrainConfig): TrainConfig {
       throw new UserError(`${k} must be a positive integer, got ${c[k]}`);
     }
   }
-  for (const k of ["preGEpochs", "preDEpochs", "epochs", "patience", "seed"] as const) {
+  for (
+    const k of ["preGEpochs", "preDEpochs", "epochs", "patience", "seed", "microBatch"] as const
+  ) {
     if (!Number.isInteger(c[k]) || c[k] < 0) {
       throw new UserError(`${k} must be a non-negative integer, got ${c[k]}`);
     }

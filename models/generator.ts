@@ -28,7 +28,13 @@ export class Generator {
   }
   /** Generated action embeddings [B, E] in (-1, 1). */
   apply(s: StateBatch): tf.Tensor2D {
-    const h = this.encoder.encode(s);
+    return this.#head(this.encoder.encode(s));
+  }
+  /** Like {@link apply} without gradients, freeing each GRU step's intermediates early. */
+  applyInference(s: StateBatch): tf.Tensor2D {
+    return tf.tidy(() => this.#head(this.encoder.encodeInference(s)));
+  }
+  #head(h: tf.Tensor2D): tf.Tensor2D {
     return tf.tanh(this.l2.apply(tf.relu(this.l1.apply(h))));
   }
 }

@@ -25,39 +25,41 @@ const small = synthText({
   maxLength: 20,
 });
 
-Deno.test("training steps leak no tensors", async () => {
-  await initBackend("wasm", { quiet: true });
-  const ds = await datasetFromText(small, "small.csv", { stateLength: 5, minCount: 1 });
-  const c = tinyConfig();
-  const emb = new Float32Array(ds.items.length * c.embDim).map((_, i) => Math.sin(i));
-  const m = new RecSimuModel(
-    {
-      items: ds.items.length,
-      classes: 3,
-      embDim: c.embDim,
-      feedbackDim: c.feedbackDim,
-      hidden: c.hidden,
-      fc: c.fc,
-      fakeClasses: 3,
-      stateLength: 5,
-    },
-    emb,
-    c,
-  );
-  const step = async (i: number) => {
-    const b = toTensors(batchIndices(ds, ds.train.subarray(i * 32, (i + 1) * 32)), m.table, 5);
-    await generatorPretrainStep(m, b);
-    await discriminatorPretrainStep(m, b);
-    await adversarialStep(m, b);
-    await fusedAdversarialStep(m, b);
-    disposeBatch(b);
-  };
-  await step(0); // optimizers create their slots on first use
-  const before = tf.memory().numTensors;
-  for (let i = 1; i < 6; i++) await step(i);
-  assertEquals(tf.memory().numTensors, before);
-  m.dispose();
-});
+for (const microBatch of [0, 10]) {
+  Deno.test(`training steps leak no tensors (micro-batch ${microBatch})`, async () => {
+    await initBackend("wasm", { quiet: true });
+    const ds = await datasetFromText(small, "small.csv", { stateLength: 5, minCount: 1 });
+    const c = tinyConfig({ microBatch });
+    const emb = new Float32Array(ds.items.length * c.embDim).map((_, i) => Math.sin(i));
+    const m = new RecSimuModel(
+      {
+        items: ds.items.length,
+        classes: 3,
+        embDim: c.embDim,
+        feedbackDim: c.feedbackDim,
+        hidden: c.hidden,
+        fc: c.fc,
+        fakeClasses: 3,
+        stateLength: 5,
+      },
+      emb,
+      c,
+    );
+    const step = async (i: number) => {
+      const b = toTensors(batchIndices(ds, ds.train.subarray(i * 32, (i + 1) * 32)), m.table, 5);
+      await generatorPretrainStep(m, b);
+      await discriminatorPretrainStep(m, b);
+      await adversarialStep(m, b);
+      await fusedAdversarialStep(m, b);
+      disposeBatch(b);
+    };
+    await step(0); // optimizers create their slots on first use
+    const before = tf.memory().numTensors;
+    for (let i = 1; i < 6; i++) await step(i);
+    assertEquals(tf.memory().numTensors, before);
+    m.dispose();
+  });
+}
 
 Deno.test("training is deterministic for a seed on the CPU backend", async () => {
   await initBackend("cpu", { quiet: true });
@@ -222,4 +224,41 @@ Deno.test("the fused adversarial step equals a simultaneous d-step and g-step co
   disposeBatch(b);
   fused.dispose();
   ref.dispose();
+});
+
+Deno.test("micro-batches give the same update as whole batches, for every step kind", async () => {
+  const { readVariables } = await import("../lib/train/checkpoint.ts");
+  await initBackend("cpu", { quiet: true });
+  const ds = await datasetFromText(small, "small.csv", { stateLength: 5, minCount: 1 });
+  const emb = new Float32Array(ds.items.length * 8).map((_, i) => Math.sin(i));
+  const shape = {
+    items: ds.items.length,
+    classes: 3,
+    embDim: 8,
+    feedbackDim: 4,
+    hidden: 16,
+    fc: 16,
+    fakeClasses: 3,
+    stateLength: 5,
+  };
+  const whole = new RecSimuModel(shape, emb, tinyConfig());
+  const micro = new RecSimuModel(shape, emb, tinyConfig({ microBatch: 7 }));
+  const b = toTensors(batchIndices(ds, ds.train.subarray(0, 48)), whole.table, 5);
+  for (const step of [generatorPretrainStep, discriminatorPretrainStep]) {
+    assertAlmostEquals(await step(micro, b), await step(whole, b), 1e-5);
+  }
+  for (const step of [adversarialStep, fusedAdversarialStep]) {
+    const [x, y] = [await step(micro, b), await step(whole, b)];
+    assertAlmostEquals(x.lossD, y.lossD, 1e-5);
+    assertAlmostEquals(x.lossG, y.lossG, 1e-5);
+  }
+  const a = await readVariables([...micro.gVars(), ...micro.dVars()]);
+  for (const [name, t] of await readVariables([...whole.gVars(), ...whole.dVars()])) {
+    let d = 0;
+    t.data.forEach((x, i) => (d = Math.max(d, Math.abs(x - a.get(name)!.data[i]!))));
+    assert(d < 1e-4, `${name} differs by ${d}`);
+  }
+  disposeBatch(b);
+  whole.dispose();
+  micro.dispose();
 });

@@ -30,6 +30,7 @@ export const TRAIN_FLAGS = {
   lambda: { type: "string" },
   lr: { type: "string" },
   batch: { type: "string" },
+  "micro-batch": { type: "string" },
   "pre-g-epochs": { type: "string" },
   "pre-d-epochs": { type: "string" },
   epochs: { type: "string" },
@@ -56,6 +57,7 @@ Model:
 Training (Algorithm 1):
   --alpha A --beta B --lambda L   loss weights (default ${D.alpha}, ${D.beta}, ${D.lambda})
   --lr R (default ${D.learningRate})  --batch B (default ${D.batch})  --seed S (default ${D.seed})
+  --micro-batch M        gradients over micro-batches of M rows: same update, less memory (0: off)
   --pre-g-epochs P --pre-d-epochs P --epochs E   (default ${D.preGEpochs}, ${D.preDEpochs}, ${D.epochs})
   --d-steps K --g-steps K   updates per adversarial round (default ${D.dSteps}, ${D.gSteps})
   --update U             sequential (Algorithm 1 as written) | fused (one pass per network,
@@ -86,6 +88,7 @@ export function configFromFlags(v: Record<string, string | boolean | undefined>)
     lambda: n("lambda", D.lambda, { min: 0 }),
     learningRate: n("lr", D.learningRate, { min: 1e-12 }),
     batch: n("batch", D.batch, { integer: true, min: 1 }),
+    microBatch: n("micro-batch", D.microBatch, int),
     preGEpochs: n("pre-g-epochs", D.preGEpochs, int),
     preDEpochs: n("pre-d-epochs", D.preDEpochs, int),
     epochs: n("epochs", D.epochs, int),

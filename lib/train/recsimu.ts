@@ -84,11 +84,70 @@ export class RecSimuModel {
   }
 }
 
+/** Takes rows [start, start + n) of a batch-major [B, ·] tensor. */
+type Rows = (t: tf.Tensor2D) => tf.Tensor2D;
+
+/** Rows [start, start + n) of a batch: its state (time-major), actions and labels. */
+function sliceBatch(b: TupleBatch, start: number, n: number): TupleBatch {
+  const t3 = (x: tf.Tensor3D) => tf.slice(x, [0, start, 0], [-1, n, -1]) as tf.Tensor3D;
+  const t2 = (x: tf.Tensor2D) => tf.slice(x, [0, start], [-1, n]) as tf.Tensor2D;
+  return {
+    state: {
+      emb: t3(b.state.emb),
+      feedback: t2(b.state.feedback),
+      mask: b.state.mask && t2(b.state.mask),
+    },
+    action: tf.slice(b.action, [start, 0], [n, -1]) as tf.Tensor2D,
+    actionIndex: tf.slice(b.actionIndex, [start], [n]) as tf.Tensor1D,
+    label: tf.slice(b.label, [start], [n]) as tf.Tensor1D,
+  };
+}
+
+/**
+ * Gradients of the batch-mean loss `f` with respect to `vars`, computed over micro-batches of
+ * `config.microBatch` rows and summed with weights n_i / B — the same value and gradients as
+ * one pass (every loss is a batch mean), with the activations of one micro-batch in memory.
+ * `f` gets the part and a function that takes the part's rows of other batch-major tensors.
+ */
+function gradients(
+  m: RecSimuModel,
+  vars: tf.Variable[],
+  b: TupleBatch,
+  f: (part: TupleBatch, rows: Rows) => tf.Scalar,
+): { value: tf.Scalar; grads: tf.NamedTensorMap } {
+  const B = b.label.shape[0];
+  const micro = m.config.microBatch > 0 ? m.config.microBatch : B;
+  if (micro >= B) return tf.variableGrads(() => f(b, (t) => t), vars);
+  let value: tf.Scalar = tf.scalar(0);
+  let grads: tf.NamedTensorMap = {};
+  for (let start = 0; start < B; start += micro) {
+    const n = Math.min(micro, B - start);
+    const part = sliceBatch(b, start, n);
+    const rows: Rows = (t) => tf.slice(t, [start, 0], [n, -1]) as tf.Tensor2D;
+    const r = tf.variableGrads(() => tf.mul(f(part, rows), n / B) as tf.Scalar, vars);
+    const sum = (a: tf.Tensor | undefined, x: tf.Tensor) => (a ? tf.add(a, x) : tf.clone(x));
+    const next = Object.fromEntries(Object.entries(r.grads).map(([k, g]) => [k, sum(grads[k], g)]));
+    const nextValue = tf.add(value, r.value) as tf.Scalar;
+    tf.dispose([value, r.value, ...Object.values(grads), ...Object.values(r.grads)]);
+    tf.dispose([part.state.emb, part.state.feedback, part.action, part.actionIndex, part.label]);
+    if (part.state.mask) part.state.mask.dispose();
+    grads = next;
+    value = nextValue;
+  }
+  return { value, grads };
+}
+
 /** Applies the gradients of `f` with `opt`; returns the loss tensor (kept). Call inside tf.tidy. */
-function update(opt: tf.Optimizer, vars: tf.Variable[], f: () => tf.Scalar): tf.Scalar {
-  const { value, grads } = tf.variableGrads(f, vars);
-  opt.applyGradients(grads);
-  tf.dispose(grads);
+function update(
+  m: RecSimuModel,
+  opt: tf.Optimizer,
+  vars: tf.Variable[],
+  b: TupleBatch,
+  f: (part: TupleBatch, rows: Rows) => tf.Scalar,
+): tf.Scalar {
+  const { value, grads } = gradients(m, vars, b, f);
+  opt.applyGradients(grads as unknown as Record<string, tf.Variable>);
+  tf.dispose(Object.values(grads));
   return value;
 }
 
@@ -103,17 +162,25 @@ async function read(...ts: tf.Tensor[]): Promise<number[]> {
 
 /** Pre-trains G on L_supG (Eq. 11); resolves to the loss. */
 export async function generatorPretrainStep(m: RecSimuModel, b: TupleBatch): Promise<number> {
-  const loss = tf.tidy(() => update(m.optG, m.gVars(), () => L.supG(m.g.apply(b.state), b.action)));
+  const loss = tf.tidy(() =>
+    update(m, m.optG, m.gVars(), b, (part) => L.supG(m.g.apply(part.state), part.action))
+  );
   return (await read(loss))[0]!;
 }
 
 /** Pre-trains D on L_supD (Eq. 8) with G's fake actions; resolves to the loss. */
 export async function discriminatorPretrainStep(m: RecSimuModel, b: TupleBatch): Promise<number> {
   const loss = tf.tidy(() => {
-    const fake = m.g.apply(b.state);
-    return update(m.optD, m.dVars(), () => {
-      const p = m.d.state(b.state);
-      return L.supD(m.d.score(p, b.action), m.d.score(p, fake), b.label, m.k, m.config.lambda);
+    const fake = m.g.applyInference(b.state);
+    return update(m, m.optD, m.dVars(), b, (part, rows) => {
+      const p = m.d.state(part.state);
+      return L.supD(
+        m.d.score(p, part.action),
+        m.d.score(p, rows(fake)),
+        part.label,
+        m.k,
+        m.config.lambda,
+      );
     });
   });
   return (await read(loss))[0]!;
@@ -122,9 +189,15 @@ export async function discriminatorPretrainStep(m: RecSimuModel, b: TupleBatch):
 /** One D update on L_D (Eq. 9) against precomputed fake actions; returns the loss tensor. */
 function discriminatorStep(m: RecSimuModel, b: TupleBatch, fake: tf.Tensor2D): tf.Scalar {
   return tf.tidy(() =>
-    update(m.optD, m.dVars(), () => {
-      const p = m.d.state(b.state);
-      return L.lossD(m.d.score(p, b.action), m.d.score(p, fake), b.label, m.k, m.config);
+    update(m, m.optD, m.dVars(), b, (part, rows) => {
+      const p = m.d.state(part.state);
+      return L.lossD(
+        m.d.score(p, part.action),
+        m.d.score(p, rows(fake)),
+        part.label,
+        m.k,
+        m.config,
+      );
     })
   );
 }
@@ -132,10 +205,10 @@ function discriminatorStep(m: RecSimuModel, b: TupleBatch, fake: tf.Tensor2D): t
 /** One G update on L_G (Eq. 12) against D's current state encoding; returns the loss tensor. */
 function generatorStep(m: RecSimuModel, b: TupleBatch): tf.Scalar {
   return tf.tidy(() => {
-    const p = m.d.state(b.state); // no gradient needed: p_D does not depend on G
-    return update(m.optG, m.gVars(), () => {
-      const g = m.g.apply(b.state);
-      return L.lossG(m.d.score(p, g), g, b.action, m.k, m.config.beta);
+    const p = m.d.stateInference(b.state); // no gradient needed: p_D does not depend on G
+    return update(m, m.optG, m.gVars(), b, (part, rows) => {
+      const g = m.g.apply(part.state);
+      return L.lossG(m.d.score(rows(p), g), g, part.action, m.k, m.config.beta);
     });
   });
 }
@@ -148,7 +221,7 @@ export async function adversarialStep(
   m: RecSimuModel,
   b: TupleBatch,
 ): Promise<{ lossD: number; lossG: number }> {
-  const fake = tf.tidy(() => m.g.apply(b.state));
+  const fake = tf.tidy(() => m.g.applyInference(b.state));
   const lossesD: tf.Scalar[] = [], lossesG: tf.Scalar[] = [];
   try {
     for (let i = 0; i < m.config.dSteps; i++) lossesD.push(discriminatorStep(m, b, fake));
@@ -173,28 +246,37 @@ export async function fusedAdversarialStep(
 ): Promise<{ lossD: number; lossG: number }> {
   const [lD, lG] = tf.tidy(() => {
     const dVars = m.dVars(), gVars = m.gVars();
-    let lossD: tf.Scalar | undefined, lossG: tf.Scalar | undefined;
-    const { value, grads } = tf.variableGrads(() => {
-      const p = m.d.state(b.state);
-      const g = m.g.apply(b.state);
-      // Kept: variableGrads frees intermediates; these are read (and freed) below.
-      lossD = tf.keep(
-        L.lossD(m.d.score(p, b.action), m.d.score(p, detach(g)), b.label, m.k, m.config),
+    const B = b.label.shape[0];
+    const partsD: tf.Scalar[] = [], partsG: tf.Scalar[] = [];
+    const { value, grads } = gradients(m, [...dVars, ...gVars], b, (part) => {
+      const w = part.label.shape[0] / B;
+      const p = m.d.state(part.state);
+      const g = m.g.apply(part.state);
+      const lossD = L.lossD(
+        m.d.score(p, part.action),
+        m.d.score(p, detach(g)),
+        part.label,
+        m.k,
+        m.config,
       );
-      lossG = tf.keep(L.lossG(m.d.score(detach(p), g, true), g, b.action, m.k, m.config.beta));
+      const lossG = L.lossG(m.d.score(detach(p), g, true), g, part.action, m.k, m.config.beta);
+      // Kept: variableGrads frees intermediates; these are summed, read and freed below.
+      partsD.push(tf.keep(tf.mul(lossD, w)));
+      partsG.push(tf.keep(tf.mul(lossG, w)));
       return tf.add(lossD, lossG) as tf.Scalar;
-    }, [...dVars, ...gVars]);
+    });
     const pick = (vs: tf.Variable[]) =>
-      Object.fromEntries(vs.map((v) => [v.name, grads[v.name]!])) as tf.NamedTensorMap as Record<
+      Object.fromEntries(vs.map((v) => [v.name, grads[v.name]!])) as unknown as Record<
         string,
         tf.Variable
       >;
     m.optD.applyGradients(pick(dVars));
     m.optG.applyGradients(pick(gVars));
-    tf.dispose([value, ...Object.values(grads)]);
-    return [lossD!, lossG!];
+    const out = [tf.addN(partsD), tf.addN(partsG)] as tf.Scalar[];
+    tf.dispose([value, ...Object.values(grads), ...partsD, ...partsG]);
+    return out;
   });
-  const [lossD, lossG] = await read(lD, lG);
+  const [lossD, lossG] = await read(lD!, lG!);
   return { lossD: lossD!, lossG: lossG! };
 }
 
