@@ -29,7 +29,7 @@ export async function run(argv: string[]): Promise<void> {
   if (!v) return;
   const dir = typeof v.out === "string" ? v.out : "runs/demo";
   const seed = numFlag("seed", v.seed, 0, { integer: true, min: 0 });
-  const sessions = numFlag("sessions", v.sessions, 1500, { integer: true, min: 10 });
+  const sessions = numFlag("sessions", v.sessions, 1000, { integer: true, min: 10 });
   await initBackend((v.backend ?? "auto") as BackendName);
   const log = join(dir, "log.csv");
   const t0 = performance.now();
