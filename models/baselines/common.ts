@@ -18,6 +18,7 @@ import { DivergenceError } from "../../lib/errors.ts";
 import { type FeedbackMetrics, metricsFromProbs } from "../../lib/eval/evaluate.ts";
 import { auc, binaryStats } from "../../lib/eval/metrics.ts";
 import { registerFastMatMulGrad, registerFastWasmKernels } from "../fast_grad.ts";
+import { trainingRows } from "../../lib/train/loop.ts";
 
 /** Options every trained baseline takes. */
 export interface BaselineOptions {
@@ -70,6 +71,51 @@ export interface FeedbackPredictor {
   predict(ds: Dataset, rows: Int32Array): FeedbackPrediction;
   /** Frees the model's tensors. */
   dispose(): void;
+}
+
+/** A baseline trained by one optimiser on one per-batch loss (LR, GRU). */
+export interface SupervisedModel extends FeedbackPredictor {
+  training: BaselineTraining;
+  readonly table: tf.Tensor2D;
+  params: { list(): tf.Variable[] };
+  /** One update on a batch; returns the loss. */
+  step(b: TupleBatch, opt: tf.Optimizer): number;
+}
+
+/**
+ * Trains `m` with Adam on the training tuples of `ds` for `baselineEpochs` epochs, with
+ * validation AUC, `--patience` early stopping and progress; frees `m` if training fails.
+ */
+export async function fitSupervised<M extends SupervisedModel>(
+  m: M,
+  ds: Dataset,
+  opts: BaselineOptions & { lossName: string },
+): Promise<M> {
+  const c = opts.config;
+  const opt = tf.train.adam(c.learningRate);
+  try {
+    m.training = await fitEpochs({
+      label: m.name,
+      ds,
+      rows: trainingRows(ds, c),
+      table: m.table,
+      epochs: baselineEpochs(c),
+      batch: c.batch,
+      seed: c.seed,
+      step: (b) => ({ [opts.lossName]: m.step(b, opt) }),
+      validate: () => predictionMetrics(m.predict(ds, ds.validation), ds, ds.validation).auc,
+      patience: c.patience,
+      vars: () => m.params.list(),
+      quiet: opts.quiet,
+      shouldStop: opts.shouldStop,
+    });
+  } catch (e) {
+    m.dispose();
+    throw e;
+  } finally {
+    opt.dispose();
+  }
+  return m;
 }
 
 /** Epochs a supervised baseline gets: as many as RecSimu's discriminator sees labels. */

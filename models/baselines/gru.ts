@@ -12,22 +12,19 @@
 import { tf } from "../../lib/tf.ts";
 import type { Dataset } from "../../lib/data/dataset.ts";
 import type { TupleBatch } from "../../lib/data/batches.ts";
-import { trainingRows } from "../../lib/train/loop.ts";
 import { deriveSeed } from "../../lib/random.ts";
 import { Dense, Params } from "../params.ts";
 import { type StateBatch, StateEncoder } from "../gru.ts";
 import {
-  baselineEpochs,
   type BaselineOptions,
   type BaselineTraining,
   crossEntropy,
   embeddingTable,
   type FeedbackPrediction,
   type FeedbackPredictor,
-  fitEpochs,
+  fitSupervised,
   minimize,
   predictBatches,
-  predictionMetrics,
   prepareKernels,
 } from "./common.ts";
 
@@ -137,30 +134,5 @@ export class GruBaseline implements FeedbackPredictor {
  * ```
  */
 export async function trainGru(ds: Dataset, opts: BaselineOptions): Promise<GruBaseline> {
-  const m = new GruBaseline(ds, opts);
-  const c = opts.config;
-  const opt = tf.train.adam(c.learningRate);
-  try {
-    m.training = await fitEpochs({
-      label: "gru",
-      ds,
-      rows: trainingRows(ds, c),
-      table: m.table,
-      epochs: baselineEpochs(c),
-      batch: c.batch,
-      seed: c.seed,
-      step: (b) => ({ "loss/ce": m.step(b, opt) }),
-      validate: () => predictionMetrics(m.predict(ds, ds.validation), ds, ds.validation).auc,
-      patience: c.patience,
-      vars: () => m.params.list(),
-      quiet: opts.quiet,
-      shouldStop: opts.shouldStop,
-    });
-  } catch (e) {
-    m.dispose();
-    throw e;
-  } finally {
-    opt.dispose();
-  }
-  return m;
+  return await fitSupervised(new GruBaseline(ds, opts), ds, { ...opts, lossName: "loss/ce" });
 }

@@ -8,21 +8,18 @@
  */
 import { tf } from "../../lib/tf.ts";
 import type { Dataset } from "../../lib/data/dataset.ts";
-import { trainingRows } from "../../lib/train/loop.ts";
 import type { TupleBatch } from "../../lib/data/batches.ts";
 import { Params } from "../params.ts";
 import { deriveSeed } from "../../lib/random.ts";
 import {
-  baselineEpochs,
   type BaselineOptions,
   type BaselineTraining,
   embeddingTable,
   type FeedbackPrediction,
   type FeedbackPredictor,
-  fitEpochs,
+  fitSupervised,
   minimize,
   predictBatches,
-  predictionMetrics,
   prepareKernels,
 } from "./common.ts";
 
@@ -104,30 +101,8 @@ export class LogisticRegression implements FeedbackPredictor {
  * ```
  */
 export async function trainLR(ds: Dataset, opts: BaselineOptions): Promise<LogisticRegression> {
-  const m = new LogisticRegression(ds, opts);
-  const c = opts.config;
-  const opt = tf.train.adam(c.learningRate);
-  try {
-    m.training = await fitEpochs({
-      label: "lr",
-      ds,
-      rows: trainingRows(ds, c),
-      table: m.table,
-      epochs: baselineEpochs(c),
-      batch: c.batch,
-      seed: c.seed,
-      step: (b) => ({ "loss/mse": m.step(b, opt) }),
-      validate: () => predictionMetrics(m.predict(ds, ds.validation), ds, ds.validation).auc,
-      patience: c.patience,
-      vars: () => m.params.list(),
-      quiet: opts.quiet,
-      shouldStop: opts.shouldStop,
-    });
-  } catch (e) {
-    m.dispose();
-    throw e;
-  } finally {
-    opt.dispose();
-  }
-  return m;
+  return await fitSupervised(new LogisticRegression(ds, opts), ds, {
+    ...opts,
+    lossName: "loss/mse",
+  });
 }
