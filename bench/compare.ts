@@ -62,6 +62,15 @@ for (let r = 0; r < Number(a.rounds); r++) {
   ours.push(...o, ...oi);
   ref.push(...t);
 }
+const torchGflops = ref.filter((x) => x.bench === "train_adv_step").map((x) =>
+  Number(x.gflops_achieved)
+);
+if (torchGflops.length && Math.max(...torchGflops) < 10) {
+  console.error(
+    "bench:compare: warning — the reference reached under 10 GFLOP/s: its BLAS is probably Debian's " +
+      "reference libblas3; install libopenblas0-pthread for a fair comparison (see README, Performance)",
+  );
+}
 const pick = (rows: Row[], bench: string, key: string, where: Record<string, unknown> = {}) =>
   rows.filter((x) => x.bench === bench && Object.entries(where).every(([k, v]) => x[k] === v)).map((
     x,
