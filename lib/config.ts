@@ -60,6 +60,12 @@ export interface TrainConfig {
    * g-step sees D before the d-step's update; needs dSteps = gSteps = 1).
    */
   update: "sequential" | "fused";
+  /**
+   * Beyond the paper: a trainable per-item bias on D's real-class logits (re-weighting the K
+   * feedback classes of a real pair, not its real/fake mass), for data where item identity
+   * carries the signal that frozen item2vec vectors miss.
+   */
+  itemBias: boolean;
   /** Recipe: RecSimu, RecSimu-1 (one fake class) or RecSimu-3 (no adversarial terms). */
   variant: Variant;
   /** item2vec epochs over the skip-gram pairs. */
@@ -92,6 +98,7 @@ export const TRAIN_DEFAULTS: Readonly<TrainConfig> = Object.freeze({
   gSteps: 1,
   patience: 0,
   update: "sequential",
+  itemBias: false,
   variant: "recsimu",
   i2vEpochs: 1,
   seed: 0,

@@ -15,6 +15,12 @@ export interface DiscriminatorSizes extends EncoderSizes {
   fc: number;
   /** Number of fake classes: K (RecSimu) or 1 (RecSimu-1 ablation). */
   fakeClasses: number;
+  /**
+   * Vocabulary size for a trainable per-item bias on the real-class logits (0 = none). The bias
+   * re-weights the K real classes of a real pair without changing their total mass, so it
+   * sharpens feedback prediction without telling real from fake.
+   */
+  itemBias?: number;
 }
 
 /** The discriminator network. */
@@ -24,6 +30,8 @@ export class Discriminator {
   readonly item: Dense;
   readonly h1: Dense;
   readonly h2: Dense;
+  /** [V, K] per-item real-class bias (zeros at first), when `sizes.itemBias` > 0. */
+  readonly itemBias?: tf.Variable;
   constructor(readonly sizes: DiscriminatorSizes, seed: number) {
     if (!(sizes.fakeClasses === sizes.classes || sizes.fakeClasses === 1)) {
       throw new RangeError(
@@ -35,6 +43,9 @@ export class Discriminator {
     this.item = new Dense(this.params, "item", sizes.embDim, sizes.fc);
     this.h1 = new Dense(this.params, "head/1", sizes.hidden + sizes.fc, sizes.fc);
     this.h2 = new Dense(this.params, "head/2", sizes.fc, sizes.classes + sizes.fakeClasses);
+    if (sizes.itemBias) {
+      this.itemBias = this.params.uniform("item_bias", [sizes.itemBias, sizes.classes], 0);
+    }
   }
   /** State encoding p_D [B, H]. */
   state(s: StateBatch): tf.Tensor2D {
@@ -48,12 +59,27 @@ export class Discriminator {
    * Logits [B, K + fake] for encoded states p [B, H] and candidate embeddings [B, E].
    * With `frozen`, gradients flow to p and the candidates but not to D's weights.
    */
-  score(p: tf.Tensor2D, candidate: tf.Tensor2D, frozen = false): tf.Tensor2D {
+  score(p: tf.Tensor2D, candidate: tf.Tensor2D, frozen = false, items?: tf.Tensor1D): tf.Tensor2D {
     const e = tf.relu(this.item.apply(candidate, frozen));
-    return this.h2.apply(tf.relu(this.h1.apply(tf.concat([p, e], 1), frozen)), frozen);
+    const logits = this.h2.apply(tf.relu(this.h1.apply(tf.concat([p, e], 1), frozen)), frozen);
+    return items && this.itemBias ? this.#withItemBias(logits, items) : logits;
   }
-  /** Logits for a state batch and candidates. */
-  apply(s: StateBatch, candidate: tf.Tensor2D): tf.Tensor2D {
-    return this.score(this.state(s), candidate);
+  /** Real-class logits r + b[a], shifted so that logsumexp over the real classes is unchanged. */
+  #withItemBias(logits: tf.Tensor2D, items: tf.Tensor1D): tf.Tensor2D {
+    const K = this.sizes.classes;
+    const real = tf.slice(logits, [0, 0], [-1, K]);
+    const rest = tf.slice(logits, [0, K], [-1, -1]);
+    // onehot × bias rather than a gather: the gather's gradient is missing on WASM.
+    const b = tf.matMul(tf.oneHot(items, this.sizes.itemBias!), this.itemBias!);
+    const shifted = tf.add(real, b);
+    const kept = tf.add(
+      tf.sub(shifted, tf.logSumExp(shifted, 1, true)),
+      tf.logSumExp(real, 1, true),
+    );
+    return tf.concat([kept, rest], 1) as tf.Tensor2D;
+  }
+  /** Logits for a state batch and candidates (`items`: the candidates' item indices, if real). */
+  apply(s: StateBatch, candidate: tf.Tensor2D, items?: tf.Tensor1D): tf.Tensor2D {
+    return this.score(this.state(s), candidate, false, items);
   }
 }

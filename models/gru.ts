@@ -70,7 +70,7 @@ export class StateEncoder {
   readonly gates: { z: Gate; r: Gate; n: Gate };
   constructor(params: Params, name: string, readonly sizes: EncoderSizes) {
     const { embDim, classes, feedbackDim, hidden } = sizes;
-    for (const [k, v] of Object.entries(sizes)) {
+    for (const [k, v] of Object.entries({ embDim, classes, feedbackDim, hidden })) {
       if (!Number.isInteger(v) || v < 1) {
         throw new RangeError(`StateEncoder: ${k} must be a positive integer, got ${v}`);
       }

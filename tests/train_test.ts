@@ -262,3 +262,36 @@ Deno.test("micro-batches give the same update as whole batches, for every step k
   whole.dispose();
   micro.dispose();
 });
+
+Deno.test("--item-bias learns per-item feedback that frozen embeddings cannot express", async () => {
+  await initBackend("wasm", { quiet: true });
+  const rng = new (await import("../lib/random.ts")).Rng(11);
+  const V = 300;
+  const lines = ["session_id,item_id,feedback"];
+  for (let s = 0; s < 400; s++) {
+    for (let t = 0; t < 20; t++) {
+      const item = rng.int(V);
+      const good = item % 2 === 0; // the feedback depends on the item alone
+      lines.push(`s${s},i${item},${rng.next() < (good ? 0.85 : 0.15) ? "click" : "skip"}`);
+    }
+  }
+  const ds = await datasetFromText(lines.join("\n"), "items.csv", { stateLength: 5, minCount: 1 });
+  // Random 4-dim embeddings: too few dimensions to memorise 300 items' quality.
+  const vectors = new Float32Array(ds.items.length * 4).map(() => Math.tanh(rng.normal()));
+  const run = async (itemBias: boolean) => {
+    const c = tinyConfig({
+      embDim: 4,
+      itemBias,
+      batch: 100,
+      epochs: 2,
+      preDEpochs: 2,
+      learningRate: 0.01,
+    });
+    const r = await trainRecSimu(ds, c, { quiet: true, embeddings: { vectors, source: "test" } });
+    r.model.dispose();
+    return r.test.auc;
+  };
+  const [plain, biased] = [await run(false), await run(true)];
+  console.log(`AUC without item bias ${plain.toFixed(3)}, with ${biased.toFixed(3)}`);
+  assert(biased > plain + 0.05 && biased > 0.75, `item bias ${biased} vs plain ${plain}`);
+});

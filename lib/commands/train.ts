@@ -38,6 +38,7 @@ export const TRAIN_FLAGS = {
   "g-steps": { type: "string" },
   patience: { type: "string" },
   update: { type: "string" },
+  "item-bias": { type: "boolean" },
   variant: { type: "string" },
   "i2v-epochs": { type: "string" },
   seed: { type: "string" },
@@ -63,6 +64,7 @@ Training (Algorithm 1):
   --update U             sequential (Algorithm 1 as written) | fused (one pass per network,
                          simultaneous update; ~25% faster) (default ${D.update})
   --patience P           early stop after P epochs without better validation AUC (default ${D.patience}: off)
+  --item-bias            beyond the paper: trainable per-item bias on D's real-class logits
   --variant V            recsimu | recsimu-1 (K+1 outputs) | recsimu-3 (no adversarial terms);
                          RecSimu-2 is --beta 0`;
 
@@ -96,6 +98,7 @@ export function configFromFlags(v: Record<string, string | boolean | undefined>)
     gSteps: n("g-steps", D.gSteps, { integer: true, min: 1 }),
     patience: n("patience", D.patience, int),
     update: (typeof v.update === "string" ? v.update : D.update) as TrainConfig["update"],
+    itemBias: v["item-bias"] === true,
     variant: (typeof v.variant === "string" ? v.variant : D.variant) as Variant,
     i2vEpochs: n("i2v-epochs", D.i2vEpochs, { integer: true, min: 1 }),
     seed: n("seed", D.seed, int),

@@ -151,8 +151,9 @@ export class Simulator implements SimulatorLike {
         mask: padded ? tf.tensor2d(mask, [N, U]) : undefined,
       });
       const pr = tf.gather(p, tf.tensor1d(stateOf, "int32")) as tf.Tensor2D;
-      const cand = tf.gather(m.table, tf.tensor1d(actions, "int32")) as tf.Tensor2D;
-      return tf.softmax(m.d.score(pr, cand));
+      const actionIndex = tf.tensor1d(actions, "int32");
+      const cand = tf.gather(m.table, actionIndex) as tf.Tensor2D;
+      return tf.softmax(m.d.score(pr, cand, false, actionIndex));
     });
     const data = await probs.data();
     probs.dispose();

@@ -11,6 +11,7 @@ import { registerFastMatMulGrad, registerFastWasmKernels } from "../../models/fa
 import type { TupleBatch } from "../data/batches.ts";
 import type { TrainConfig } from "../config.ts";
 import { deriveSeed } from "../random.ts";
+import { UserError } from "../errors.ts";
 import * as L from "./losses.ts";
 
 /** Sizes that fix the networks' shapes. */
@@ -52,8 +53,18 @@ export class RecSimuModel {
       hidden: shape.hidden,
     };
     this.g = new Generator({ ...enc, fc: shape.fc }, deriveSeed(config.seed, "generator"));
+    if (config.itemBias && shape.items > 200_000) {
+      throw new UserError(
+        `--item-bias: supported up to 200,000 items, the model has ${shape.items}`,
+      );
+    }
     this.d = new Discriminator(
-      { ...enc, fc: shape.fc, fakeClasses: shape.fakeClasses },
+      {
+        ...enc,
+        fc: shape.fc,
+        fakeClasses: shape.fakeClasses,
+        itemBias: config.itemBias ? shape.items : 0,
+      },
       deriveSeed(config.seed, "discriminator"),
     );
     this.optG = tf.train.adam(config.learningRate);
@@ -175,7 +186,7 @@ export async function discriminatorPretrainStep(m: RecSimuModel, b: TupleBatch):
     return update(m, m.optD, m.dVars(), b, (part, rows) => {
       const p = m.d.state(part.state);
       return L.supD(
-        m.d.score(p, part.action),
+        m.d.score(p, part.action, false, part.actionIndex),
         m.d.score(p, rows(fake)),
         part.label,
         m.k,
@@ -192,7 +203,7 @@ function discriminatorStep(m: RecSimuModel, b: TupleBatch, fake: tf.Tensor2D): t
     update(m, m.optD, m.dVars(), b, (part, rows) => {
       const p = m.d.state(part.state);
       return L.lossD(
-        m.d.score(p, part.action),
+        m.d.score(p, part.action, false, part.actionIndex),
         m.d.score(p, rows(fake)),
         part.label,
         m.k,
@@ -253,7 +264,7 @@ export async function fusedAdversarialStep(
       const p = m.d.state(part.state);
       const g = m.g.apply(part.state);
       const lossD = L.lossD(
-        m.d.score(p, part.action),
+        m.d.score(p, part.action, false, part.actionIndex),
         m.d.score(p, detach(g)),
         part.label,
         m.k,
@@ -284,5 +295,7 @@ export async function fusedAdversarialStep(
  * Softmax over all K + F logits of D for a batch, row-major [B, K + F]; no gradient state.
  */
 export function discriminatorProbs(m: RecSimuModel, b: TupleBatch): tf.Tensor2D {
-  return tf.tidy(() => tf.softmax(m.d.score(m.d.stateInference(b.state), b.action)));
+  return tf.tidy(() =>
+    tf.softmax(m.d.score(m.d.stateInference(b.state), b.action, false, b.actionIndex))
+  );
 }
