@@ -10,10 +10,8 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { fileURLToPath } from "node:url";
 import { Rng } from "../lib/random.ts";
-
-const ROOT = fileURLToPath(new URL("../", import.meta.url));
+import { ROOT, spawnServer } from "./_server.ts";
 
 interface Opts {
   model?: string;
@@ -73,31 +71,11 @@ async function startChild(o: Opts): Promise<{ url: string; stop: () => Promise<v
        console.error("recsimu serve: listening on " + s.url);
        await s.finished;`,
     ];
-  const child = new Deno.Command(Deno.execPath(), {
-    args,
-    cwd: ROOT,
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
-  let log = "";
-  let url: string | undefined;
-  while (url === undefined) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`the server did not start:\n${log}`);
-    log += value;
-    url = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(log)?.[1];
-  }
-  // Keep draining stderr so the child never blocks on a full pipe.
-  const drained = (async () => {
-    while (!(await reader.read()).done) { /* discard */ }
-  })();
+  const server = await spawnServer(args);
   return {
-    url,
+    url: server.url,
     stop: async () => {
-      child.kill("SIGTERM");
-      await child.status;
-      await drained;
+      await server.stop();
     },
   };
 }

@@ -12,6 +12,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
+import { type ServerChild, spawnServer } from "./_server.ts";
 import { fileURLToPath } from "node:url";
 import { join } from "node:path";
 import { Rng } from "../lib/random.ts";
@@ -84,40 +85,20 @@ async function trainModel(dir: string): Promise<string> {
   return model;
 }
 
-interface Server {
-  url: string;
-  pid: number;
-  stop(): Promise<number>;
-}
-
-async function startServer(model: string, backend: string): Promise<Server> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MAIN, "serve", "--model", model, "--port", "0", "--backend", backend],
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
-  let log = "";
-  let url: string | undefined;
-  while (url === undefined) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`the server did not start:\n${log}`);
-    log += value;
-    url = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(log)?.[1];
-  }
-  const drained = (async () => {
-    while (!(await reader.read()).done) { /* keep the pipe empty */ }
-  })();
-  return {
-    url,
-    pid: child.pid,
-    stop: async () => {
-      child.kill("SIGTERM");
-      const s = await child.status;
-      await drained;
-      return s.code;
-    },
-  };
+/** `recsimu serve` on a free loopback port. */
+function startServer(model: string, backend: string): Promise<ServerChild> {
+  return spawnServer([
+    "run",
+    "-A",
+    MAIN,
+    "serve",
+    "--model",
+    model,
+    "--port",
+    "0",
+    "--backend",
+    backend,
+  ]);
 }
 
 /** Resident set size of a process in bytes (Linux), else null. */
