@@ -43,9 +43,9 @@ Deno.test("planJobs() lists each configuration once per seed and shares RecSimu 
   const c = config();
   const jobs = planJobs(parseSuites("all"), 2, c);
   assertEquals(new Set(jobs.map((j) => j.id)).size, jobs.length);
-  // overall 7 + ablation 3 more + N grid 6 + λ grid 6 more (λ = 0.3 is the base run) + Table 1 5,
+  // overall 8 (7 + RecSimu with the item bias) + ablation 3 more + N grid 6 + λ grid 6 more (λ = 0.3 is the base run) + Table 1 5,
   // per seed; plus the seedless logs.
-  const perSeed = 7 + 3 + SENSITIVITY_GRID.stateLength.length + SENSITIVITY_GRID.lambda.length - 1 +
+  const perSeed = 8 + 3 + SENSITIVITY_GRID.stateLength.length + SENSITIVITY_GRID.lambda.length - 1 +
     5;
   assertEquals(jobs.length, 2 * perSeed + 1);
   const base = jobs.filter((j) => j.id === "base:recsimu:seed=1");
@@ -53,6 +53,12 @@ Deno.test("planJobs() lists each configuration once per seed and shares RecSimu 
   assertEquals(base[0]!.config.seed, c.seed + 1);
   assert(jobs.some((j) => j.id === "base:recsimu[beta=0]:seed=0" && j.label === "recsimu-2"));
   assert(jobs.some((j) => j.id === "long:recsimu[stateLength=1,minStateLength=1]:seed=0"));
+  const ib = jobs.filter((j) => j.label === "recsimu+ib");
+  assertEquals(ib.map((j) => j.id), [
+    "base:recsimu[itemBias=true]:seed=0",
+    "base:recsimu[itemBias=true]:seed=1",
+  ]);
+  assert(ib.every((j) => j.config.itemBias && j.model === "recsimu"));
   assertEquals(parseSuites("generator,overall"), ["overall", "generator"]);
   let err: unknown;
   try {
@@ -92,10 +98,10 @@ Deno.test("runExperiment() resumes after an interruption without redoing finishe
 
   const r = await runExperiment(opts);
   assertEquals(r.skipped, [firstId]);
-  assertEquals(r.ran.length, 6);
+  assertEquals(r.ran.length, 7);
   assert(!r.ran.includes(firstId));
   const saved = await readResults(tmp.path);
-  assertEquals(saved?.runs.length, 7);
+  assertEquals(saved?.runs.length, 8);
   assertEquals(saved!.runs[0], first!.runs[0]); // the first run is kept as it was
   for (const run of saved!.runs) {
     assert(run.feedback && run.feedback.n > 0, `${run.id} has test metrics`);
@@ -180,11 +186,11 @@ function fakeResults(): ResultsFile {
     });
   for (const seed of [0, 1, 2]) {
     const j = seed * 0.01;
-    ["random", "item_rate", "lr", "gru", "gan", "gan-s", "recsimu"].forEach((m, i) =>
+    ["random", "item_rate", "lr", "gru", "gan", "gan-s", "recsimu", "recsimu+ib"].forEach((m, i) =>
       push({
         id: `base:${m}:${seed}`,
         view: "base",
-        model: m,
+        model: m === "recsimu+ib" ? "recsimu" : m,
         label: m,
         feedback: feedback(0.5 + i * 0.05 + j, 0.3 + i * 0.03),
         history: m === "recsimu" ? history : undefined,
@@ -265,6 +271,14 @@ Deno.test("the report renders every figure as inline SVG, Table 1 and the signif
   // Mean ± std and the paired tests of RecSimu against the best baseline (gan-s here).
   assert(/0\.8\d{3} ± 0\.0100/.test(html), "RecSimu's AUC 0.80 + seed·0.01 as mean ± std");
   assert(html.includes("<td>gan-s</td>"));
+  // RecSimu + item bias has its own test against the best baseline, and is not itself the
+  // "best baseline" of RecSimu's test although its scores are higher.
+  assert(html.includes("<td>recsimu+ib</td>"));
+  const ib = html.indexOf("RecSimu + item bias (beyond the paper)");
+  assert(ib > 0, "the item-bias comparison table");
+  const plain = html.slice(html.lastIndexOf("<table", ib - 1), ib);
+  assert(!plain.includes("<td>recsimu+ib</td>"), "RecSimu is compared with baselines only");
+  assert(/0\.8\d{3} ± 0\.0100/.test(html.slice(ib, ib + 2000)), "recsimu+ib AUC 0.85 ± 0.01");
   assert(html.includes("p (W)"));
   // Self-contained: no script and nothing loaded from elsewhere.
   assert(!html.includes("<script"));

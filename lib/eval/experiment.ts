@@ -62,7 +62,11 @@ export const OVERALL_MODELS = [
   "gan",
   "gan-s",
   "recsimu",
+  "recsimu+ib",
 ] as const;
+
+/** Beyond the paper (issue 4 item 7): RecSimu with `--item-bias`, labelled `recsimu+ib`. */
+export const ITEM_BIAS_LABEL = "recsimu+ib";
 
 /** Figure 7's variants, in plotting order. */
 export const ABLATION_VARIANTS = ["recsimu-1", "recsimu-2", "recsimu-3", "recsimu"] as const;
@@ -103,7 +107,7 @@ export interface Job {
   /** Seed, or null for seedless runs (the logs). */
   seed: number | null;
   /** Configuration changes from the base configuration. */
-  delta: Record<string, number | string>;
+  delta: Record<string, number | string | boolean>;
   /** The full training configuration. */
   config: TrainConfig;
   /** Feedback prediction (Figures 6–8) or top-k ranking (Table 1). */
@@ -117,7 +121,7 @@ export interface RunRecord {
   model: string;
   label: string;
   seed: number | null;
-  delta: Record<string, number | string>;
+  delta: Record<string, number | string | boolean>;
   config: TrainConfig;
   /** Test-tuple metrics (feedback models). */
   feedback?: FeedbackMetrics;
@@ -224,11 +228,14 @@ export function parseSuites(text: string): Suite[] {
   return SUITES.filter((s) => out.has(s));
 }
 
-function deltaOf(base: TrainConfig, c: TrainConfig): Record<string, number | string> {
-  const d: Record<string, number | string> = {};
+function deltaOf(
+  base: TrainConfig,
+  c: TrainConfig,
+): Record<string, number | string | boolean> {
+  const d: Record<string, number | string | boolean> = {};
   for (const k of Object.keys(c) as (keyof TrainConfig)[]) {
     if (k === "seed") continue;
-    if (JSON.stringify(c[k]) !== JSON.stringify(base[k])) d[k] = c[k] as number | string;
+    if (JSON.stringify(c[k]) !== JSON.stringify(base[k])) d[k] = c[k] as number | string | boolean;
   }
   return d;
 }
@@ -236,7 +243,7 @@ function deltaOf(base: TrainConfig, c: TrainConfig): Record<string, number | str
 function jobId(
   view: View,
   model: string,
-  delta: Record<string, number | string>,
+  delta: Record<string, number | string | boolean>,
   seed: number | null,
 ) {
   const d = Object.entries(delta).map(([k, v]) => `${k}=${v}`).join(",");
@@ -266,7 +273,10 @@ export function planJobs(
     for (const seed of seedList) {
       const c = { ...config, seed };
       if (suite === "overall") {
-        for (const m of OVERALL_MODELS) add("base", m, m, c, seed);
+        for (const m of OVERALL_MODELS) {
+          if (m === ITEM_BIAS_LABEL) add("base", "recsimu", m, { ...c, itemBias: true }, seed);
+          else add("base", m, m, c, seed);
+        }
       } else if (suite === "ablation") {
         add("base", "recsimu", "recsimu-1", { ...c, variant: "recsimu-1" }, seed);
         add("base", "recsimu", "recsimu-2", { ...c, beta: 0 }, seed);
