@@ -50,6 +50,26 @@ export class Rng {
 }
 
 /**
+ * `n` values uniform in [min, max), bit-identical to
+ * `tf.randomUniform([n], min, max, "float32", seed)` (tfjs draws them from the same Alea stream
+ * in JavaScript), written straight into a JS array: a large table (1 M items × 20) then never
+ * passes through the tfjs heap, which for WASM never shrinks.
+ *
+ * @example
+ * ```ts
+ * import { uniformFloat32 } from "./random.ts";
+ * uniformFloat32(3, -1, 1, 7).length; // 3
+ * ```
+ */
+export function uniformFloat32(n: number, min: number, max: number, seed: number): Float32Array {
+  const next = seedrandom.alea(String(seed));
+  const range = max - min;
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) out[i] = min + range * next();
+  return out;
+}
+
+/**
  * A child seed for one purpose, stable for a given (seed, purpose).
  *
  * @example

@@ -5,7 +5,7 @@
  * @module
  */
 import { tf } from "../tf.ts";
-import { deriveSeed, Rng } from "../random.ts";
+import { deriveSeed, Rng, uniformFloat32 } from "../random.ts";
 import type { Dataset } from "../data/dataset.ts";
 
 /** item2vec settings. */
@@ -21,12 +21,15 @@ export interface Item2VecOptions {
   /** Pairs per step. @default 8192 */
   batch?: number;
   /**
-   * `adam`: lazy sparse Adam (the reference's SparseAdam); `sgd`: word2vec's SGD with a linearly
-   * decaying rate, no optimizer state (for very large vocabularies: Adam's moments would take
-   * 4 × V × E floats); `auto`: Adam up to 8 M table entries (V × E), else SGD. @default "auto"
+   * `adam`: lazy sparse Adam (the reference's SparseAdam); `rowwise-adagrad`: AdaGrad with one
+   * accumulator per row (as large-scale embedding trainers use; V floats per table where Adam's
+   * moments take 2 × V × E, and on a 100 k-item log it reached a lower loss than Adam: 2.44 vs
+   * 2.62, where word2vec's plain SGD, tried before, barely moved from 4.16 in one epoch);
+   * `auto`: Adam up to 8 M table entries (V × E), else row-wise AdaGrad.
+   * @default "auto"
    */
-  optimizer?: "auto" | "adam" | "sgd";
-  /** Learning rate. @default 0.01 for Adam, 0.025 for SGD */
+  optimizer?: "auto" | "adam" | "rowwise-adagrad";
+  /** Learning rate. @default 0.01 for Adam, 0.2 for row-wise AdaGrad */
   learningRate?: number;
   /**
    * Skip-gram pairs are enumerated and shuffled up to this many; larger corpora draw pairs
@@ -45,6 +48,9 @@ export interface Item2VecOptions {
  * log σ(x) = −softplus(−x). (tf.logSigmoid's custom gradient fails on intermediate tensors in
  * tfjs 4.22: "Cannot read properties of undefined (reading 'backend')".)
  */
+/** Row-wise AdaGrad's rate (measured: 0.05 → 0.2 lowers the final skip-gram loss steadily). */
+const ROWWISE_ADAGRAD_LR = 0.2;
+
 function logSigmoid(x: tf.Tensor): tf.Tensor {
   return tf.neg(tf.softplus(tf.neg(x)));
 }
@@ -176,9 +182,10 @@ export async function trainItem2Vec(
   const t0 = performance.now();
   const V = ds.items.length;
   const opt = options.optimizer === undefined || options.optimizer === "auto"
-    ? (V * dim <= 8_000_000 ? "adam" : "sgd")
+    ? (V * dim <= 8_000_000 ? "adam" : "rowwise-adagrad")
     : options.optimizer;
-  const lr = options.learningRate ?? (opt === "adam" ? 0.01 : 0.025);
+  const lr = options.learningRate ??
+    (opt === "adam" ? 0.01 : ROWWISE_ADAGRAD_LR);
   const rng = new Rng(deriveSeed(seed, "item2vec"));
   const pairs = pairSource(ds, window, options.materializeLimit ?? 8_000_000, rng);
   // Noise distribution ∝ count^0.75, sampled through a cumulative table.
@@ -203,11 +210,10 @@ export async function trainItem2Vec(
   // Input and output tables live in JS memory; each step gathers the rows it touches, tfjs
   // computes the loss and its gradients with respect to those rows, and a lazy (sparse) Adam
   // updates only them — the reference's SparseAdam, without dense [V, E] gradients.
-  const init = tf.tidy(() =>
-    tf.randomUniform([V, dim], -0.5 / dim, 0.5 / dim, "float32", deriveSeed(seed, "item2vec/in"))
-  );
-  const tables = [Float32Array.from(await init.data() as Float32Array), new Float32Array(V * dim)];
-  init.dispose();
+  const tables = [
+    uniformFloat32(V * dim, -0.5 / dim, 0.5 / dim, deriveSeed(seed, "item2vec/in")),
+    new Float32Array(V * dim),
+  ];
   const adam = opt === "adam"
     ? tables.map(() => ({
       m: new Float32Array(V * dim),
@@ -215,6 +221,8 @@ export async function trainItem2Vec(
       t: new Int32Array(V),
     }))
     : undefined;
+  // Row-wise AdaGrad: one accumulator per row (the mean of its squared gradient entries).
+  const adagrad = opt === "rowwise-adagrad" ? tables.map(() => new Float32Array(V)) : undefined;
   const beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
   const lossAndGrads = tf.grads((u: tf.Tensor, vo: tf.Tensor, vn: tf.Tensor) => {
     const B = u.shape[0]!;
@@ -236,38 +244,49 @@ export async function trainItem2Vec(
     }
     return outRows;
   };
+  // Per-step scratch, allocated once: the slot of each touched row (−1: untouched), the touched
+  // rows in first-touch order and their summed gradients. No per-row objects, so
+  // a step leaves no garbage however large the vocabulary.
+  const slot = new Int32Array(V).fill(-1);
+  const maxIds = batch * (1 + neg);
+  const touched = new Int32Array(maxIds);
+  const sums = new Float32Array(maxIds * dim);
   /** Sums per-row gradients by id, then one Adam (or SGD) update per touched row. */
-  const sparseUpdate = (which: number, ids: Int32Array, grad: Float32Array, progress: number) => {
-    const acc = new Map<number, Float32Array>();
-    const seen = adam ? undefined : new Map<number, number>();
+  const sparseUpdate = (which: number, ids: Int32Array, grad: Float32Array) => {
+    let nTouched = 0;
     for (let j = 0; j < ids.length; j++) {
       const id = ids[j]!;
-      let a = acc.get(id);
-      if (!a) acc.set(id, a = new Float32Array(dim));
-      for (let d = 0; d < dim; d++) a[d]! += grad[j * dim + d]!;
-      seen?.set(id, (seen.get(id) ?? 0) + 1);
+      let s = slot[id]!;
+      if (s < 0) {
+        s = slot[id] = nTouched++;
+        touched[s] = id;
+        sums.fill(0, s * dim, s * dim + dim);
+      }
+      for (let d = 0; d < dim; d++) sums[s * dim + d]! += grad[j * dim + d]!;
     }
+    for (let s = 0; s < nTouched; s++) slot[touched[s]!] = -1;
     const w = tables[which]!;
-    if (!adam) {
-      // SGD on each row's mean per-pair gradient (the batch-mean gradient × pairs per batch /
-      // the row's occurrences): one word2vec-sized step per row and batch, stable for frequent
-      // rows, with a linearly decaying rate.
-      const perPair = ids.length / (which === 0 ? 1 : 1 + neg);
-      const rate = lr * Math.max(1e-4, 1 - progress) * perPair;
-      for (const [id, g] of acc) {
-        const r = rate / seen!.get(id)!;
-        for (let d = 0; d < dim; d++) w[id * dim + d]! -= r * g[d]!;
+    if (adagrad) {
+      const acc = adagrad[which]!;
+      for (let s = 0; s < nTouched; s++) {
+        const id = touched[s]!;
+        let sq = 0;
+        for (let d = 0; d < dim; d++) sq += sums[s * dim + d]! * sums[s * dim + d]!;
+        acc[id]! += sq / dim;
+        const r = lr / (Math.sqrt(acc[id]!) + 1e-12);
+        for (let d = 0; d < dim; d++) w[id * dim + d]! -= r * sums[s * dim + d]!;
       }
       return;
     }
-    const { m, v, t } = adam[which]!;
-    for (const [id, g] of acc) {
+    const { m, v, t } = adam![which]!;
+    for (let s = 0; s < nTouched; s++) {
+      const id = touched[s]!;
       const step = ++t[id]!;
       const c1 = 1 - Math.pow(beta1, step), c2 = 1 - Math.pow(beta2, step);
       for (let d = 0; d < dim; d++) {
-        const k = id * dim + d;
-        m[k] = beta1 * m[k]! + (1 - beta1) * g[d]!;
-        v[k] = beta2 * v[k]! + (1 - beta2) * g[d]! * g[d]!;
+        const k = id * dim + d, g = sums[s * dim + d]!;
+        m[k] = beta1 * m[k]! + (1 - beta1) * g;
+        v[k] = beta2 * v[k]! + (1 - beta2) * g * g;
         w[k]! -= (lr * (m[k]! / c1)) / (Math.sqrt(v[k]! / c2) + eps);
       }
     }
@@ -301,15 +320,14 @@ export async function trainItem2Vec(
         Float32Array,
       ];
       tf.dispose([u, vo, vn, gu!, gvo!, gvn!]);
-      const progress = step / steps;
-      sparseUpdate(0, c, gU, progress);
+      sparseUpdate(0, c, gU);
       const outIds = new Int32Array(B + B * neg);
       outIds.set(o);
       outIds.set(ng, B);
       const outGrad = new Float32Array((B + B * neg) * dim);
       outGrad.set(gO);
       outGrad.set(gN, B * dim);
-      sparseUpdate(1, outIds, outGrad, progress);
+      sparseUpdate(1, outIds, outGrad);
       options.onStep?.(++step, steps, finalLoss);
     }
   }
