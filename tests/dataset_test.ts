@@ -1,5 +1,6 @@
 import { assert, assertEquals, assertRejects } from "./_assert.ts";
 import { datasetFromText } from "../lib/data/dataset.ts";
+import { Column } from "../lib/data/column.ts";
 import { batchIndices } from "../lib/data/batches.ts";
 import { UserError } from "../lib/errors.ts";
 import { trainingRows } from "../lib/train/loop.ts";
@@ -138,4 +139,22 @@ Deno.test("trainingRows() repeats positive tuples for --upsample", async () => {
   const rows = trainingRows(ds, tinyConfig({ upsample: 3 }));
   assertEquals(rows.length, ds.train.length + 2 * pos);
   assert(pos > 0);
+});
+
+Deno.test("Column keeps values across chunk boundaries and copies them out exactly", () => {
+  const n = Column.CHUNK * 2 + 5;
+  const c = new Column(Int32Array);
+  for (let i = 0; i < n; i++) c.push(i * 3 - 7);
+  assertEquals(c.length, n);
+  for (const i of [0, Column.CHUNK - 1, Column.CHUNK, 2 * Column.CHUNK, n - 1]) {
+    assertEquals(c.at(i), i * 3 - 7);
+  }
+  const a = c.toArray();
+  assert(a instanceof Int32Array);
+  assertEquals(a.length, n);
+  assert(a.every((v, i) => v === i * 3 - 7));
+  const f = new Column(Float64Array);
+  f.push(1.7e12 + 0.5);
+  assertEquals(Array.from(f.toArray()), [1.7e12 + 0.5]);
+  assertEquals(new Column(Int32Array).toArray().length, 0);
 });

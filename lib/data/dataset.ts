@@ -10,6 +10,7 @@
  */
 import { DataFormatError, UserError } from "../errors.ts";
 import { type LogRecord, readLog, readLogBytes } from "./read_log.ts";
+import { Column } from "./column.ts";
 
 /** Labels counted as positive unless `--positive` says otherwise. */
 export const DEFAULT_POSITIVE = ["click", "purchase", "pos", "like", "buy", "1"] as const;
@@ -92,38 +93,6 @@ export interface Dataset {
   stats: DatasetStats;
 }
 
-class GrowInt32 {
-  a = new Int32Array(1024);
-  n = 0;
-  push(v: number): void {
-    if (this.n === this.a.length) {
-      const b = new Int32Array(this.a.length * 2);
-      b.set(this.a);
-      this.a = b;
-    }
-    this.a[this.n++] = v;
-  }
-  view(): Int32Array {
-    return this.a.subarray(0, this.n);
-  }
-}
-
-class GrowFloat64 {
-  a = new Float64Array(1024);
-  n = 0;
-  push(v: number): void {
-    if (this.n === this.a.length) {
-      const b = new Float64Array(this.a.length * 2);
-      b.set(this.a);
-      this.a = b;
-    }
-    this.a[this.n++] = v;
-  }
-  view(): Float64Array {
-    return this.a.subarray(0, this.n);
-  }
-}
-
 function intern(map: Map<string, number>, names: string[], key: string): number {
   let i = map.get(key);
   if (i === undefined) {
@@ -185,27 +154,26 @@ async function buildDataset(
   const labelMap = new Map<string, number>();
   const labelNames: string[] = [];
   const labelLine: number[] = [];
-  const rSess = new GrowInt32();
-  const rItem = new GrowInt32();
-  const rLabel = new GrowInt32();
-  const rTs = new GrowFloat64();
+  const sess = new Column(Int32Array);
+  const item = new Column(Int32Array);
+  const label = new Column(Int32Array);
+  const ts = new Column(Float64Array); // stays empty without a timestamp column
   const { header, rows } = await read((r) => {
-    rSess.push(intern(sessMap, sessNames, r.session));
-    rItem.push(intern(itemMap, itemNames, r.item));
+    sess.push(intern(sessMap, sessNames, r.session));
+    item.push(intern(itemMap, itemNames, r.item));
     const li = intern(labelMap, labelNames, r.feedback);
     if (labelLine.length < labelNames.length) labelLine.push(r.line);
-    rLabel.push(li);
-    rTs.push(r.timestamp ?? 0);
+    label.push(li);
+    if (r.timestamp !== undefined) ts.push(r.timestamp);
   });
   if (rows === 0) throw new DataFormatError({ file }, "no data rows");
-  const sess = rSess.view(), item = rItem.view(), label = rLabel.view(), ts = rTs.view();
   const fingerprint = text !== undefined
     ? (await import("node:crypto")).createHash("sha256").update(text).digest("hex")
     : await sha256File(file);
 
   // Items kept: by count, or by a fixed vocabulary.
   const itemCount = new Int32Array(itemNames.length);
-  for (let i = 0; i < item.length; i++) itemCount[item[i]!]!++;
+  for (let i = 0; i < item.length; i++) itemCount[item.at(i)]!++;
   const newIndex = new Int32Array(itemNames.length).fill(-1);
   const items: string[] = [];
   if (options.vocabulary) {
@@ -218,7 +186,7 @@ async function buildDataset(
   } else {
     // First-appearance order among kept items.
     for (let i = 0; i < item.length; i++) {
-      const it = item[i]!;
+      const it = item.at(i);
       if (newIndex[it] === -1 && itemCount[it]! >= minCount) {
         newIndex[it] = items.length;
         items.push(itemNames[it]!);
@@ -281,8 +249,8 @@ async function buildDataset(
   const perSess = new Int32Array(S + 1);
   let kept = 0;
   for (let i = 0; i < item.length; i++) {
-    if (newIndex[item[i]!]! >= 0) {
-      perSess[sess[i]! + 1]!++;
+    if (newIndex[item.at(i)]! >= 0) {
+      perSess[sess.at(i) + 1]!++;
       kept++;
     }
   }
@@ -290,17 +258,17 @@ async function buildDataset(
   const cursor = perSess.slice(0, S);
   const order = new Int32Array(kept);
   for (let i = 0; i < item.length; i++) {
-    if (newIndex[item[i]!]! >= 0) order[cursor[sess[i]!]!++] = i;
+    if (newIndex[item.at(i)]! >= 0) order[cursor[sess.at(i)]!++] = i;
   }
   if (header.hasTimestamp) {
     for (let s = 0; s < S; s++) {
       const slice = order.subarray(perSess[s]!, perSess[s + 1]!);
       let sorted = true;
       for (let j = 1; j < slice.length && sorted; j++) {
-        sorted = ts[slice[j - 1]!]! <= ts[slice[j]!]!;
+        sorted = ts.at(slice[j - 1]!) <= ts.at(slice[j]!);
       }
       if (!sorted) {
-        const arr = Array.from(slice).sort((a, b) => ts[a]! - ts[b]! || a - b);
+        const arr = Array.from(slice).sort((a, b) => ts.at(a) - ts.at(b) || a - b);
         slice.set(arr);
       }
     }
@@ -316,8 +284,8 @@ async function buildDataset(
     if (b === a) continue;
     for (let j = a; j < b; j++) {
       const r = order[j]!;
-      rowItem[j] = newIndex[item[r]!]!;
-      rowLabel[j] = labelClass[label[r]!]!;
+      rowItem[j] = newIndex[item.at(r)]!;
+      rowLabel[j] = labelClass[label.at(r)]!;
       rowSessionStart[j] = a;
     }
     offsets.push(b);
@@ -326,7 +294,7 @@ async function buildDataset(
   const sessionOffsets = Int32Array.from(offsets);
 
   // Tuples: action positions with at least minState earlier pairs (and ≥ 1 when minState = 0).
-  const train = new GrowInt32(), val = new GrowInt32(), test = new GrowInt32();
+  const train = new Column(Int32Array), val = new Column(Int32Array), test = new Column(Int32Array);
   const useVal = options.validation ?? true;
   let withTuples = 0;
   const lengths: number[] = [];
@@ -343,6 +311,7 @@ async function buildDataset(
     }
     test.push(last);
   }
+  const trainIdx = train.toArray(), valIdx = val.toArray(), testIdx = test.toArray();
   lengths.sort((x, y) => x - y);
   const labelCounts: Record<string, number> = Object.fromEntries(labels.map((l) => [l, 0]));
   for (let i = 0; i < kept; i++) labelCounts[labels[rowLabel[i]!]!]!++;
@@ -359,11 +328,11 @@ async function buildDataset(
     itemsRaw: itemNames.length,
     items: items.length,
     labelCounts,
-    trainTuples: train.n,
-    validationTuples: val.n,
-    testTuples: test.n,
-    trainPositiveRate: posRate(train.view()),
-    testPositiveRate: posRate(test.view()),
+    trainTuples: trainIdx.length,
+    validationTuples: valIdx.length,
+    testTuples: testIdx.length,
+    trainPositiveRate: posRate(trainIdx),
+    testPositiveRate: posRate(testIdx),
     sessionLength: {
       min: lengths[0] ?? 0,
       median: lengths[Math.floor(lengths.length / 2)] ?? 0,
@@ -371,13 +340,25 @@ async function buildDataset(
       max: lengths[lengths.length - 1] ?? 0,
     },
   };
+  // item id → kept index: the intern map, re-pointed in place (a second 1 M-entry map, built
+  // from 1 M [id, index] pairs, was the largest garbage of a paper-scale load).
+  let itemIndex = itemMap;
+  if (options.vocabulary) {
+    itemIndex = new Map();
+    items.forEach((id, i) => itemIndex.set(id, i));
+  } else {
+    for (const [id, raw] of itemMap) {
+      if (newIndex[raw]! >= 0) itemMap.set(id, newIndex[raw]!);
+      else itemMap.delete(id);
+    }
+  }
   return {
     file,
     fingerprint,
     stateLength: N,
     minStateLength: minState,
     items,
-    itemIndex: new Map(items.map((id, i) => [id, i])),
+    itemIndex,
     labels,
     positive,
     rowItem,
@@ -385,9 +366,9 @@ async function buildDataset(
     rowSessionStart,
     sessionOffsets,
     sessionIds,
-    train: train.view().slice(),
-    validation: val.view().slice(),
-    test: test.view().slice(),
+    train: trainIdx,
+    validation: valIdx,
+    test: testIdx,
     stats,
   };
 }
