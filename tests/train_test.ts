@@ -10,7 +10,7 @@ import {
   generatorPretrainStep,
   RecSimuModel,
 } from "../lib/train/recsimu.ts";
-import { trainRecSimu } from "../lib/train/loop.ts";
+import { finished, trainRecSimu } from "../lib/train/loop.ts";
 import { predictTuples } from "../lib/eval/evaluate.ts";
 import { Simulator } from "../lib/sim/simulator.ts";
 import { CheckpointError } from "../lib/errors.ts";
@@ -65,7 +65,7 @@ Deno.test("training is deterministic for a seed on the CPU backend", async () =>
   await initBackend("cpu", { quiet: true });
   const ds = await datasetFromText(small, "small.csv", { stateLength: 5, minCount: 1 });
   const run = async (seed: number) => {
-    const r = await trainRecSimu(ds, tinyConfig({ seed, batch: 128 }), { quiet: true });
+    const r = finished(await trainRecSimu(ds, tinyConfig({ seed, batch: 128 }), { quiet: true }));
     const probs = await predictTuples(r.model, ds, ds.test);
     r.model.dispose();
     return { auc: r.test.auc, probs: Array.from(probs), embeddings: Array.from(r.embeddings) };
@@ -80,7 +80,7 @@ Deno.test("a checkpoint saves and loads to identical predictions; corrupted ones
   await using tmp = await tempDir();
   const ds = await datasetFromText(small, "small.csv", { stateLength: 5, minCount: 1 });
   const out = join(tmp.path, "model");
-  const r = await trainRecSimu(ds, tinyConfig({ batch: 128 }), { quiet: true, out });
+  const r = finished(await trainRecSimu(ds, tinyConfig({ batch: 128 }), { quiet: true, out }));
   const probs = await predictTuples(r.model, ds, ds.test);
   r.model.dispose();
   const sim = await Simulator.load(out);
@@ -126,14 +126,14 @@ Deno.test("a run stopped mid-epoch and resumed ends with the same metrics as one
   await using tmp = await tempDir();
   const ds = await datasetFromText(small, "small.csv", { stateLength: 5, minCount: 1 });
   const c = tinyConfig({ batch: 64, epochs: 2 });
-  const full = await trainRecSimu(ds, c, { quiet: true });
+  const full = finished(await trainRecSimu(ds, c, { quiet: true }));
   full.model.dispose();
   const out = join(tmp.path, "model");
   let steps = 0;
   const part = await trainRecSimu(ds, c, { quiet: true, out, shouldStop: () => ++steps === 17 });
   assert(part.stopped);
   part.model.dispose();
-  const resumed = await trainRecSimu(ds, c, { quiet: true, out, resume: true });
+  const resumed = finished(await trainRecSimu(ds, c, { quiet: true, out, resume: true }));
   assert(!resumed.stopped);
   assertEquals(resumed.test, full.test);
   assertEquals(resumed.history.map((h) => h.loss), full.history.map((h) => h.loss));
@@ -151,20 +151,22 @@ Deno.test("end to end: on a synthetic log RecSimu's discriminator clearly beats 
     maxLength: 45,
   });
   const ds = await datasetFromText(text, "synth.csv", { stateLength: 10, minCount: 1 });
-  const r = await trainRecSimu(
-    ds,
-    tinyConfig({
-      stateLength: 10,
-      minStateLength: 10,
-      hidden: 32,
-      fc: 32,
-      embDim: 12,
-      batch: 100,
-      epochs: 2,
-    }),
-    {
-      quiet: true,
-    },
+  const r = finished(
+    await trainRecSimu(
+      ds,
+      tinyConfig({
+        stateLength: 10,
+        minStateLength: 10,
+        hidden: 32,
+        fc: 32,
+        embDim: 12,
+        batch: 100,
+        epochs: 2,
+      }),
+      {
+        quiet: true,
+      },
+    ),
   );
   const pop = r.baselines.popularity!.auc, rate = r.baselines.item_rate!.auc;
   console.log(
@@ -287,7 +289,9 @@ Deno.test("--item-bias learns per-item feedback that frozen embeddings cannot ex
       preDEpochs: 2,
       learningRate: 0.01,
     });
-    const r = await trainRecSimu(ds, c, { quiet: true, embeddings: { vectors, source: "test" } });
+    const r = finished(
+      await trainRecSimu(ds, c, { quiet: true, embeddings: { vectors, source: "test" } }),
+    );
     r.model.dispose();
     return r.test.auc;
   };

@@ -15,7 +15,7 @@ Deno.test({
   async fn() {
     const { initBackend, tf } = await import("../lib/tf.ts");
     const { datasetFromText } = await import("../lib/data/dataset.ts");
-    const { trainRecSimu } = await import("../lib/train/loop.ts");
+    const { finished, trainRecSimu } = await import("../lib/train/loop.ts");
     await initBackend("webgpu", { quiet: true });
     assert(tf.getBackend() === "webgpu");
     const text = synthText({
@@ -27,7 +27,7 @@ Deno.test({
       maxLength: 30,
     });
     const ds = await datasetFromText(text, "synth.csv", { stateLength: 5, minCount: 1 });
-    const r = await trainRecSimu(ds, tinyConfig({ batch: 100 }), { quiet: true });
+    const r = finished(await trainRecSimu(ds, tinyConfig({ batch: 100 }), { quiet: true }));
     assert(Number.isFinite(r.test.auc) && r.test.auc > 0.5, `AUC ${r.test.auc}`);
     r.model.dispose();
   },

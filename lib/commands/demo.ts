@@ -9,7 +9,7 @@ import { type BackendName, initBackend } from "../tf.ts";
 import { SYNTH_DEFAULTS, writeSynthLog } from "../data/synth.ts";
 import { formatStats, loadDataset } from "../data/dataset.ts";
 import { TRAIN_DEFAULTS, validateConfig } from "../config.ts";
-import { trainRecSimu } from "../train/loop.ts";
+import { finished, trainRecSimu } from "../train/loop.ts";
 import { metricsTable } from "../eval/table.ts";
 
 const USAGE = `Usage: recsimu demo [--out DIR] [--seed S] [--sessions N] [--backend B]
@@ -52,7 +52,7 @@ export async function run(argv: string[]): Promise<void> {
     positive: config.positive,
   });
   console.error(formatStats(ds));
-  const r = await trainRecSimu(ds, config, { out: join(dir, "model") });
+  const r = finished(await trainRecSimu(ds, config, { out: join(dir, "model") }));
   console.error(`\nRecSimu vs item baselines on the test tuples (last tuple of each session):`);
   console.error(metricsTable({ recsimu: r.test, ...r.baselines }));
   console.error(

@@ -12,6 +12,7 @@ import type { TrainConfig } from "../config.ts";
 import type { Dataset } from "../data/dataset.ts";
 import { batchIndices, disposeBatch, toTensors } from "../data/batches.ts";
 import { trainItem2Vec } from "../embeddings/item2vec.ts";
+import { collectGarbage } from "../memory.ts";
 import { evaluateModel, type FeedbackMetrics, itemBaselines } from "../eval/evaluate.ts";
 import { log, Progress } from "../progress.ts";
 import {
@@ -63,15 +64,29 @@ export interface TrainOptions {
   onEpoch?: (r: EpochRecord) => void;
 }
 
-/** What {@link trainRecSimu} returns. */
-export interface TrainResult {
-  model: RecSimuModel;
-  history: EpochRecord[];
-  test: FeedbackMetrics;
-  baselines: Record<string, FeedbackMetrics>;
-  embeddings: Float32Array;
-  stopped: boolean;
-  seconds: number;
+/** What {@link trainRecSimu} returns: test metrics once training finished, none when stopped. */
+export type TrainResult =
+  & {
+    model: RecSimuModel;
+    history: EpochRecord[];
+    embeddings: Float32Array;
+    seconds: number;
+  }
+  & (
+    | { stopped: false; test: FeedbackMetrics; baselines: Record<string, FeedbackMetrics> }
+    | { stopped: true; test?: undefined; baselines?: undefined }
+  );
+
+/** A finished run's result (for callers that never stop training early). */
+export type FinishedTraining = Extract<TrainResult, { stopped: false }>;
+
+/**
+ * `r` as a finished run.
+ * @throws {Error} when training was stopped early (then there are no test metrics).
+ */
+export function finished(r: TrainResult): FinishedTraining {
+  if (r.stopped) throw new Error("training was stopped before the test evaluation");
+  return r;
 }
 
 const PHASES = ["pre_g", "pre_d", "adv"] as const;
@@ -172,6 +187,8 @@ export async function trainRecSimu(
       );
     }
   }
+  // The log's loading garbage (hundreds of MB at paper scale) goes before the next phases.
+  collectGarbage();
   // Embeddings: resumed, given, or item2vec.
   let embeddings: Float32Array;
   let embSource: CheckpointMeta["embeddings"];
@@ -198,6 +215,7 @@ export async function trainRecSimu(
   }
   const shape = modelShape(ds, c);
   const model = new RecSimuModel(shape, embeddings, c);
+  collectGarbage(); // item2vec's output table and the padded upload copy
   let position: TrainingPosition = {
     phase: "pre_g",
     epoch: 0,
@@ -401,26 +419,26 @@ export async function trainRecSimu(
   }
   if (stopped) {
     // Current weights and optimizer state with the mid-epoch position: --resume continues exactly.
+    // No test evaluation: the run is not finished (and at scale it takes minutes).
     await checkpoint(position);
-  } else {
-    position = { ...position, phase: "done", epoch: 0, step: 0 };
-    if (best && c.patience > 0) {
-      assignVariables([...model.gVars(), ...model.dVars()], best, "best weights");
-    }
+    const seconds = (performance.now() - t0) / 1000;
+    return { model, history, embeddings, stopped: true, seconds };
+  }
+  position = { ...position, phase: "done", epoch: 0, step: 0 };
+  if (best && c.patience > 0) {
+    assignVariables([...model.gVars(), ...model.dVars()], best, "best weights");
   }
   const test = await evaluateModel(model, ds, ds.test);
   const baselines = itemBaselines(ds, ds.test);
   const seconds = (performance.now() - t0) / 1000;
-  if (!stopped) {
-    await checkpoint(position, {
-      split: "test",
-      recsimu: test,
-      baselines,
-      config: c,
-      seed: c.seed,
-      backend: backendInfo()?.name,
-      trainSeconds: seconds,
-    });
-  }
-  return { model, history, test, baselines, embeddings, stopped, seconds };
+  await checkpoint(position, {
+    split: "test",
+    recsimu: test,
+    baselines,
+    config: c,
+    seed: c.seed,
+    backend: backendInfo()?.name,
+    trainSeconds: seconds,
+  });
+  return { model, history, test, baselines, embeddings, stopped: false, seconds };
 }
