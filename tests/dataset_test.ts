@@ -1,5 +1,5 @@
 import { assert, assertEquals, assertRejects } from "./_assert.ts";
-import { datasetFromText } from "../lib/data/dataset.ts";
+import { datasetFromText, loadDataset } from "../lib/data/dataset.ts";
 import { Column } from "../lib/data/column.ts";
 import { batchIndices } from "../lib/data/batches.ts";
 import { UserError } from "../lib/errors.ts";
@@ -157,4 +157,19 @@ Deno.test("Column keeps values across chunk boundaries and copies them out exact
   f.push(1.7e12 + 0.5);
   assertEquals(Array.from(f.toArray()), [1.7e12 + 0.5]);
   assertEquals(new Column(Int32Array).toArray().length, 0);
+});
+
+Deno.test("a loaded log's fingerprint is the SHA-256 of its bytes (BOM included), hashed while reading", async () => {
+  for (const f of ["fixtures/good_bom_crlf.csv", "fixtures/good_small.csv"]) {
+    const ds = await loadDataset(f, { stateLength: 2, minCount: 1 });
+    const bytes = await Deno.readFile(f);
+    const want = Array.from(new Uint8Array(await crypto.subtle.digest("SHA-256", bytes)))
+      .map((b) => b.toString(16).padStart(2, "0")).join("");
+    assertEquals(ds.fingerprint, want, f);
+    const fromText = await datasetFromText(new TextDecoder().decode(bytes), f, {
+      stateLength: 2,
+      minCount: 1,
+    });
+    assertEquals(fromText.rowItem, ds.rowItem);
+  }
 });

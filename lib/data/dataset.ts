@@ -11,6 +11,11 @@
 import { DataFormatError, UserError } from "../errors.ts";
 import { type LogRecord, readLog, readLogBytes } from "./read_log.ts";
 import { Column } from "./column.ts";
+import { createHash } from "node:crypto";
+import { collectGarbage } from "../memory.ts";
+
+/** From this many rows on, loading collects garbage between its phases (see lib/memory.ts). */
+const LARGE_LOG_ROWS = 1_000_000;
 
 /** Labels counted as positive unless `--positive` says otherwise. */
 export const DEFAULT_POSITIVE = ["click", "purchase", "pos", "like", "buy", "1"] as const;
@@ -105,7 +110,13 @@ function intern(map: Map<string, number>, names: string[], key: string): number 
 
 /** Reads `path` and builds the data set. */
 export async function loadDataset(path: string, options: DatasetOptions = {}): Promise<Dataset> {
-  return await buildDataset(path, (onRecord) => readLog(path, onRecord), options);
+  const hash = createHash("sha256"); // of the bytes as read: one pass over the file
+  return await buildDataset(
+    path,
+    (onRecord) => readLog(path, onRecord, { onChunk: (b) => hash.update(b) }),
+    options,
+    () => hash.digest("hex"),
+  );
 }
 
 /** Like {@link loadDataset} for in-memory CSV text (tests, stdin). */
@@ -114,19 +125,12 @@ export async function datasetFromText(
   file: string,
   options: DatasetOptions = {},
 ): Promise<Dataset> {
-  return await buildDataset(file, (onRecord) => readLogBytes(text, file, onRecord), options, text);
-}
-
-async function sha256File(path: string): Promise<string> {
-  const { createHash } = await import("node:crypto");
-  const h = createHash("sha256");
-  const f = await Deno.open(path);
-  try {
-    for await (const chunk of f.readable) h.update(chunk);
-  } catch {
-    // readable closes the file itself
-  }
-  return h.digest("hex");
+  return await buildDataset(
+    file,
+    (onRecord) => readLogBytes(text, file, onRecord),
+    options,
+    () => createHash("sha256").update(text).digest("hex"),
+  );
 }
 
 async function buildDataset(
@@ -135,7 +139,7 @@ async function buildDataset(
     onRecord: (r: LogRecord) => void,
   ) => Promise<{ header: { hasTimestamp: boolean }; rows: number }>,
   options: DatasetOptions,
-  text?: string,
+  fingerprint: () => string,
 ): Promise<Dataset> {
   const N = options.stateLength ?? 20;
   const minCount = options.minCount ?? 5;
@@ -167,9 +171,8 @@ async function buildDataset(
     if (r.timestamp !== undefined) ts.push(r.timestamp);
   });
   if (rows === 0) throw new DataFormatError({ file }, "no data rows");
-  const fingerprint = text !== undefined
-    ? (await import("node:crypto")).createHash("sha256").update(text).digest("hex")
-    : await sha256File(file);
+  // The reading's garbage (a string per field, the intern maps' old tables) before the build.
+  if (rows >= LARGE_LOG_ROWS) collectGarbage();
 
   // Items kept: by count, or by a fixed vocabulary.
   const itemCount = new Int32Array(itemNames.length);
@@ -293,6 +296,7 @@ async function buildDataset(
   }
   const sessionOffsets = Int32Array.from(offsets);
 
+  if (rows >= LARGE_LOG_ROWS) collectGarbage(); // the raw columns and the row order
   // Tuples: action positions with at least minState earlier pairs (and ≥ 1 when minState = 0).
   const train = new Column(Int32Array), val = new Column(Int32Array), test = new Column(Int32Array);
   const useVal = options.validation ?? true;
@@ -354,7 +358,7 @@ async function buildDataset(
   }
   return {
     file,
-    fingerprint,
+    fingerprint: fingerprint(),
     stateLength: N,
     minStateLength: minState,
     items,

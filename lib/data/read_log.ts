@@ -37,6 +37,8 @@ export interface LogHeader {
 
 /** Options for {@link readLog}, {@link readLogBytes} and {@link readLogStream}. */
 export interface ReadLogOptions {
+  /** Called with every chunk of raw input bytes, in order (e.g. to hash the file in the same pass). */
+  onChunk?: (bytes: Uint8Array) => void;
   /**
    * Longest record (one CSV row, quoted line breaks included) accepted, in bytes. Longer ones
    * are an error: usually a file without line breaks or a quote that is never closed.
@@ -169,6 +171,7 @@ export async function readLogStream(
     while (true) {
       const { done, value } = await reader.read();
       if (done) break;
+      options?.onChunk?.(value);
       parser.push(value);
     }
     finished = true;
