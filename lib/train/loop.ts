@@ -214,8 +214,9 @@ export async function trainRecSimu(
     say(`item2vec: ${r.pairs} pairs, loss ${r.finalLoss.toFixed(4)}, ${r.seconds.toFixed(1)}s`);
   }
   const shape = modelShape(ds, c);
+  collectGarbage(); // item2vec's output table and optimizer state, before the model's upload
   const model = new RecSimuModel(shape, embeddings, c);
-  collectGarbage(); // item2vec's output table and the padded upload copy
+  collectGarbage(); // the padded copy made for the upload
   let position: TrainingPosition = {
     phase: "pre_g",
     epoch: 0,
