@@ -6,6 +6,7 @@
  */
 import { tf } from "../tf.ts";
 import { deriveSeed, Rng, uniformFloat32 } from "../random.ts";
+import { collectGarbage } from "../memory.ts";
 import type { Dataset } from "../data/dataset.ts";
 
 /** item2vec settings. */
@@ -181,8 +182,9 @@ export async function trainItem2Vec(
   const seed = options.seed ?? 0;
   const t0 = performance.now();
   const V = ds.items.length;
+  const large = V * dim > 8_000_000;
   const opt = options.optimizer === undefined || options.optimizer === "auto"
-    ? (V * dim <= 8_000_000 ? "adam" : "rowwise-adagrad")
+    ? (large ? "rowwise-adagrad" : "adam")
     : options.optimizer;
   const lr = options.learningRate ??
     (opt === "adam" ? 0.01 : ROWWISE_ADAGRAD_LR);
@@ -329,6 +331,11 @@ export async function trainItem2Vec(
       outGrad.set(gN, B * dim);
       sparseUpdate(1, outIds, outGrad);
       options.onStep?.(++step, steps, finalLoss);
+      // A step leaves ~13 MB of short-lived arrays (pairs, gathered rows, gradients); with a
+      // large vocabulary's tables resident, collecting them on a schedule keeps the peak from
+      // depending on when V8's background collector gets CPU time (0.75 vs 1.06 GB measured on
+      // a busy machine at 1 M items).
+      if (large && step % 100 === 0) collectGarbage();
     }
   }
   // Squash into (-1, 1): tanh(v / (2 std(v))), std over all entries (sample std, as torch).

@@ -391,6 +391,7 @@ export async function trainRecSimu(
         step: 0,
         partial: undefined,
       };
+      collectGarbage(); // the epoch's JS garbage, before validation and the checkpoint
       if (phase !== "pre_g" && ds.validation.length > 0) {
         rec.validation = await evaluateModel(model, ds, ds.validation);
         const auc = rec.validation.auc;
