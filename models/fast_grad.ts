@@ -60,7 +60,7 @@ interface WasmBackendLike {
 let kernelsRegistered = false;
 
 /**
- * Faster WASM kernels for slices, splits and unstacking. tfjs-backend-wasm 4.22's `Slice` (and `Unpack`,
+ * Faster WASM kernels for slices, splits, unstacking and identity (a shared reference, no copy). tfjs-backend-wasm 4.22's `Slice` (and `Unpack`,
  * built on it) first copies the whole input out of the WASM heap with `readSync`, which made
  * reading one time step of a [N, B, 3H] tensor cost ~2 ms. These versions copy only the slice,
  * straight from a heap view (SplitV: one copy per row and part); non-contiguous slices go to
@@ -144,6 +144,24 @@ export function registerFastWasmKernels(): void {
           off += len;
         });
         return outs;
+      },
+    });
+  }
+  // Identity (tf.clone, and the engine's copy of every tensor a gradient will need: ~1,500 per
+  // adversarial step) copies its input in tfjs-wasm; tensors are immutable, so share the data
+  // with a reference count instead, as the CPU and WebGL backends do.
+  const identity = tf.getKernel("Identity", "wasm");
+  if (identity) {
+    tf.unregisterKernel("Identity", "wasm");
+    tf.registerKernel({
+      kernelName: "Identity",
+      backendName: "wasm",
+      setupFunc: identity.setupFunc,
+      kernelFunc: (args) => {
+        const x = args.inputs.x as tf.TensorInfo;
+        if (x.dtype === "string") return identity.kernelFunc(args);
+        (args.backend as unknown as { incRef(id: unknown): void }).incRef(x.dataId);
+        return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
       },
     });
   }

@@ -167,6 +167,27 @@ Deno.test("the fast WASM Slice, SplitV and Unpack kernels agree with the CPU bac
   assertEquals(run(), expected);
 });
 
+Deno.test("the WASM Identity kernel shares data by reference: clones outlive their source, no copy", async () => {
+  await initBackend("wasm", { quiet: true });
+  registerFastWasmKernels();
+  const before = tf.memory();
+  const t = tf.tensor2d([1, 2, 3, 4, 5, 6], [2, 3]);
+  const c = tf.clone(t);
+  assertEquals(tf.memory().numDataBuffers - before.numDataBuffers, 1); // one buffer for both
+  assertEquals(tf.memory().numTensors - before.numTensors, 2);
+  t.dispose();
+  assertEquals(Array.from(await c.data()), [1, 2, 3, 4, 5, 6]);
+  c.dispose();
+  assertEquals(tf.memory().numBytes, before.numBytes);
+  assertEquals(tf.memory().numTensors, before.numTensors);
+  assertEquals(tf.memory().numDataBuffers, before.numDataBuffers);
+  // Gradients (whose saved tensors are clones) are unchanged: d/dx sum(x²) = 2x.
+  const x = tf.tensor1d([1, -2, 3]);
+  const g = tf.grad((v: tf.Tensor) => tf.sum(tf.square(v)))(x);
+  assertEquals(Array.from(await g.data()), [2, -4, 6]);
+  tf.dispose([x, g]);
+});
+
 Deno.test("Generator and Discriminator produce the documented shapes", async () => {
   await initBackend("cpu", { quiet: true });
   const sizes = { embDim: E, classes: K, feedbackDim: F, hidden: H, fc: 7 };
