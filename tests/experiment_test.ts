@@ -293,3 +293,12 @@ Deno.test("the report of a partial experiment says which figures are missing", a
   assert(html.includes("No finished runs for Table 1"));
   assert(html.includes("No finished runs for Figure 8"));
 });
+
+Deno.test("the report prints one seed's value without a spread, two or more with mean ± std", async () => {
+  const r = fakeResults();
+  r.runs = r.runs.filter((x) => x.seed === 0 || x.seed === null);
+  const html = await renderReport(r);
+  const row = /<tr><td>recsimu<\/td>(.*?)<\/tr>/.exec(html)?.[1] ?? "";
+  assert(row.includes("<td>0.8000</td>"), row); // AUC of seed 0, no "± 0.0000"
+  assert(!row.includes("±"), row);
+});

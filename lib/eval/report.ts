@@ -57,6 +57,8 @@ function num(x: number, digits = 4): string {
 
 function pm(s: Summary, digits = 4, scale = 1): string {
   if (s.n === 0) return "–";
+  // One seed has no spread: print the value alone rather than a misleading "± 0".
+  if (s.n === 1) return num(s.mean * scale, digits);
   return `${num(s.mean * scale, digits)} ± ${num(s.std * scale, digits)}`;
 }
 
