@@ -57,6 +57,22 @@ interface WasmBackendLike {
   typedArrayFromHeap(t: tf.TensorInfo): Float32Array | Int32Array | Uint8Array;
 }
 
+/** Replaces the WASM kernel `name` by `make(original)`; a no-op where tfjs-wasm lacks it. */
+function replaceWasmKernel(
+  name: string,
+  make: (original: tf.KernelConfig) => tf.KernelFunc,
+): void {
+  const original = tf.getKernel(name, "wasm");
+  if (!original) return;
+  tf.unregisterKernel(name, "wasm");
+  tf.registerKernel({
+    kernelName: name,
+    backendName: "wasm",
+    setupFunc: original.setupFunc,
+    kernelFunc: make(original),
+  });
+}
+
 let kernelsRegistered = false;
 
 /**
@@ -69,9 +85,6 @@ let kernelsRegistered = false;
 export function registerFastWasmKernels(): void {
   if (kernelsRegistered) return;
   kernelsRegistered = true;
-  const original = tf.getKernel("Slice", "wasm");
-  if (!original) return;
-  const sliceOriginal = original.kernelFunc;
   const fastSlice = (
     x: tf.TensorInfo,
     begin: number[],
@@ -85,112 +98,79 @@ export function registerFastWasmKernels(): void {
     backend.typedArrayFromHeap(out).set(backend.typedArrayFromHeap(x).subarray(offset, offset + n));
     return out;
   };
-  tf.unregisterKernel("Slice", "wasm");
-  tf.registerKernel({
-    kernelName: "Slice",
-    backendName: "wasm",
-    setupFunc: original.setupFunc,
-    kernelFunc: (args) => {
-      const x = args.inputs.x as tf.TensorInfo;
-      const { begin, size } = args.attrs as unknown as { begin: number[]; size: number[] };
-      const [b, s] = tf.slice_util.parseSliceParams(x as unknown as tf.Tensor, begin, size) as [
-        number[],
-        number[],
-      ];
-      if (x.dtype !== "string" && tf.slice_util.isSliceContinous(x.shape, b, s)) {
-        return fastSlice(x, b, s, args.backend as unknown as WasmBackendLike);
-      }
-      return sliceOriginal(args);
-    },
+  replaceWasmKernel("Slice", (original) => (args) => {
+    const x = args.inputs.x as tf.TensorInfo;
+    const { begin, size } = args.attrs as unknown as { begin: number[]; size: number[] };
+    const [b, s] = tf.slice_util.parseSliceParams(x as unknown as tf.Tensor, begin, size) as [
+      number[],
+      number[],
+    ];
+    if (x.dtype !== "string" && tf.slice_util.isSliceContinous(x.shape, b, s)) {
+      return fastSlice(x, b, s, args.backend as unknown as WasmBackendLike);
+    }
+    return original.kernelFunc(args);
   });
-  const splitV = tf.getKernel("SplitV", "wasm");
-  if (splitV) {
-    tf.unregisterKernel("SplitV", "wasm");
-    tf.registerKernel({
-      kernelName: "SplitV",
-      backendName: "wasm",
-      setupFunc: splitV.setupFunc,
-      kernelFunc: (args) => {
-        const x = args.inputs.x as tf.TensorInfo;
-        const { numOrSizeSplits, axis } = args.attrs as unknown as {
-          numOrSizeSplits: number | number[];
-          axis: number;
-        };
-        if (x.dtype === "string") return splitV.kernelFunc(args);
-        const ax = tf.util.parseAxisParam(axis, x.shape)[0]!;
-        const sizes = tf.backend_util.prepareSplitSize(
-          x as unknown as tf.Tensor,
-          numOrSizeSplits,
-          ax,
-        );
-        const backend = args.backend as unknown as WasmBackendLike;
-        const outer = tf.util.sizeFromShape(x.shape.slice(0, ax));
-        const inner = tf.util.sizeFromShape(x.shape.slice(ax + 1));
-        const rowLen = x.shape[ax]! * inner;
-        const outs = sizes.map((sz) => {
-          const shape = x.shape.slice();
-          shape[ax] = sz;
-          return backend.makeOutput(shape, x.dtype);
-        });
-        const src = backend.typedArrayFromHeap(x);
-        let off = 0;
-        outs.forEach((o, j) => {
-          const len = sizes[j]! * inner;
-          const dst = backend.typedArrayFromHeap(o);
-          for (let r = 0; r < outer; r++) {
-            const from = r * rowLen + off;
-            dst.set(src.subarray(from, from + len), r * len);
-          }
-          off += len;
-        });
-        return outs;
-      },
+  replaceWasmKernel("SplitV", (splitV) => (args) => {
+    const x = args.inputs.x as tf.TensorInfo;
+    const { numOrSizeSplits, axis } = args.attrs as unknown as {
+      numOrSizeSplits: number | number[];
+      axis: number;
+    };
+    if (x.dtype === "string") return splitV.kernelFunc(args);
+    const ax = tf.util.parseAxisParam(axis, x.shape)[0]!;
+    const sizes = tf.backend_util.prepareSplitSize(
+      x as unknown as tf.Tensor,
+      numOrSizeSplits,
+      ax,
+    );
+    const backend = args.backend as unknown as WasmBackendLike;
+    const outer = tf.util.sizeFromShape(x.shape.slice(0, ax));
+    const inner = tf.util.sizeFromShape(x.shape.slice(ax + 1));
+    const rowLen = x.shape[ax]! * inner;
+    const outs = sizes.map((sz) => {
+      const shape = x.shape.slice();
+      shape[ax] = sz;
+      return backend.makeOutput(shape, x.dtype);
     });
-  }
+    const src = backend.typedArrayFromHeap(x);
+    let off = 0;
+    outs.forEach((o, j) => {
+      const len = sizes[j]! * inner;
+      const dst = backend.typedArrayFromHeap(o);
+      for (let r = 0; r < outer; r++) {
+        const from = r * rowLen + off;
+        dst.set(src.subarray(from, from + len), r * len);
+      }
+      off += len;
+    });
+    return outs;
+  });
   // Identity (tf.clone, and the engine's copy of every tensor a gradient will need: ~1,500 per
   // adversarial step) copies its input in tfjs-wasm; tensors are immutable, so share the data
   // with a reference count instead, as the CPU and WebGL backends do.
-  const identity = tf.getKernel("Identity", "wasm");
-  if (identity) {
-    tf.unregisterKernel("Identity", "wasm");
-    tf.registerKernel({
-      kernelName: "Identity",
-      backendName: "wasm",
-      setupFunc: identity.setupFunc,
-      kernelFunc: (args) => {
-        const x = args.inputs.x as tf.TensorInfo;
-        if (x.dtype === "string") return identity.kernelFunc(args);
-        (args.backend as unknown as { incRef(id: unknown): void }).incRef(x.dataId);
-        return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
-      },
-    });
-  }
-  const unpack = tf.getKernel("Unpack", "wasm");
-  if (!unpack) return;
-  const unpackOriginal = unpack.kernelFunc;
-  tf.unregisterKernel("Unpack", "wasm");
-  tf.registerKernel({
-    kernelName: "Unpack",
-    backendName: "wasm",
-    setupFunc: unpack.setupFunc,
-    kernelFunc: (args) => {
-      const x = args.inputs.value as tf.TensorInfo;
-      const axis = (args.attrs as unknown as { axis: number }).axis;
-      if (x.dtype === "string" || (axis !== 0 && axis !== -x.shape.length)) {
-        return unpackOriginal(args);
-      }
-      const backend = args.backend as unknown as WasmBackendLike;
-      const n = x.shape[0]!;
-      const inner = x.shape.slice(1);
-      const size = tf.util.sizeFromShape(inner);
-      const outs: tf.TensorInfo[] = [];
-      for (let i = 0; i < n; i++) outs.push(backend.makeOutput(inner, x.dtype));
-      // Views are taken after all allocations: allocation may grow (and detach) the heap.
-      const src = backend.typedArrayFromHeap(x);
-      outs.forEach((o, i) =>
-        backend.typedArrayFromHeap(o).set(src.subarray(i * size, (i + 1) * size))
-      );
-      return outs;
-    },
+  replaceWasmKernel("Identity", (identity) => (args) => {
+    const x = args.inputs.x as tf.TensorInfo;
+    if (x.dtype === "string") return identity.kernelFunc(args);
+    (args.backend as unknown as { incRef(id: unknown): void }).incRef(x.dataId);
+    return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+  });
+  replaceWasmKernel("Unpack", (unpack) => (args) => {
+    const x = args.inputs.value as tf.TensorInfo;
+    const axis = (args.attrs as unknown as { axis: number }).axis;
+    if (x.dtype === "string" || (axis !== 0 && axis !== -x.shape.length)) {
+      return unpack.kernelFunc(args);
+    }
+    const backend = args.backend as unknown as WasmBackendLike;
+    const n = x.shape[0]!;
+    const inner = x.shape.slice(1);
+    const size = tf.util.sizeFromShape(inner);
+    const outs: tf.TensorInfo[] = [];
+    for (let i = 0; i < n; i++) outs.push(backend.makeOutput(inner, x.dtype));
+    // Views are taken after all allocations: allocation may grow (and detach) the heap.
+    const src = backend.typedArrayFromHeap(x);
+    outs.forEach((o, i) =>
+      backend.typedArrayFromHeap(o).set(src.subarray(i * size, (i + 1) * size))
+    );
+    return outs;
   });
 }
