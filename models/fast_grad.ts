@@ -76,11 +76,13 @@ function replaceWasmKernel(
 let kernelsRegistered = false;
 
 /**
- * Faster WASM kernels for slices, splits, unstacking and identity (a shared reference, no copy). tfjs-backend-wasm 4.22's `Slice` (and `Unpack`,
- * built on it) first copies the whole input out of the WASM heap with `readSync`, which made
- * reading one time step of a [N, B, 3H] tensor cost ~2 ms. These versions copy only the slice,
- * straight from a heap view (SplitV: one copy per row and part); non-contiguous slices go to
- * the original kernel. `tests/fast_grad_test.ts` compares them with the CPU backend.
+ * Faster WASM kernels for slices, splits, unstacking and identity. tfjs-backend-wasm 4.22's
+ * `Slice` (and `Unpack`, built on it) first copies the whole input out of the WASM heap with
+ * `readSync`, which made reading one time step of a [N, B, 3H] tensor cost ~2 ms. These versions
+ * copy only the slice, straight from a heap view (SplitV: one copy per row and part);
+ * non-contiguous slices go to the original kernel. `Identity` shares its input's data by
+ * reference count instead of copying it. `tests/models_test.ts` compares them with the CPU
+ * backend.
  */
 export function registerFastWasmKernels(): void {
   if (kernelsRegistered) return;
