@@ -110,12 +110,10 @@ function intern(map: Map<string, number>, names: string[], key: string): number 
 
 /** Reads `path` and builds the data set. */
 export async function loadDataset(path: string, options: DatasetOptions = {}): Promise<Dataset> {
-  const hash = createHash("sha256"); // of the bytes as read: one pass over the file
   return await buildDataset(
     path,
-    (onRecord) => readLog(path, onRecord, { onChunk: (b) => hash.update(b) }),
+    (onRecord, onChunk) => readLog(path, onRecord, { onChunk }),
     options,
-    () => hash.digest("hex"),
   );
 }
 
@@ -127,9 +125,8 @@ export async function datasetFromText(
 ): Promise<Dataset> {
   return await buildDataset(
     file,
-    (onRecord) => readLogBytes(text, file, onRecord),
+    (onRecord, onChunk) => readLogBytes(text, file, onRecord, { onChunk }),
     options,
-    () => createHash("sha256").update(text).digest("hex"),
   );
 }
 
@@ -137,9 +134,9 @@ async function buildDataset(
   file: string,
   read: (
     onRecord: (r: LogRecord) => void,
+    onChunk: (bytes: Uint8Array) => void,
   ) => Promise<{ header: { hasTimestamp: boolean }; rows: number }>,
   options: DatasetOptions,
-  fingerprint: () => string,
 ): Promise<Dataset> {
   const N = options.stateLength ?? 20;
   const minCount = options.minCount ?? 5;
@@ -162,6 +159,7 @@ async function buildDataset(
   const item = new Column(Int32Array);
   const label = new Column(Int32Array);
   const ts = new Column(Float64Array); // stays empty without a timestamp column
+  const hash = createHash("sha256"); // the fingerprint, of the bytes as they are read
   const { header, rows } = await read((r) => {
     sess.push(intern(sessMap, sessNames, r.session));
     item.push(intern(itemMap, itemNames, r.item));
@@ -169,7 +167,7 @@ async function buildDataset(
     if (labelLine.length < labelNames.length) labelLine.push(r.line);
     label.push(li);
     if (r.timestamp !== undefined) ts.push(r.timestamp);
-  });
+  }, (bytes) => hash.update(bytes));
   if (rows === 0) throw new DataFormatError({ file }, "no data rows");
   // The reading's garbage (a string per field, the intern maps' old tables) before the build.
   if (rows >= LARGE_LOG_ROWS) collectGarbage();
@@ -358,7 +356,7 @@ async function buildDataset(
   }
   return {
     file,
-    fingerprint: fingerprint(),
+    fingerprint: hash.digest("hex"),
     stateLength: N,
     minStateLength: minState,
     items,

@@ -131,7 +131,9 @@ export function readLogBytes(
     const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
     const parser = new LogParser(file, onRecord, options ?? {});
     for (let i = 0; i < bytes.length; i += CHUNK_BYTES) {
-      parser.push(bytes.subarray(i, i + CHUNK_BYTES));
+      const chunk = bytes.subarray(i, i + CHUNK_BYTES);
+      options?.onChunk?.(chunk);
+      parser.push(chunk);
     }
     return Promise.resolve(parser.end());
   } catch (e) {
