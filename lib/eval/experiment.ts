@@ -95,6 +95,9 @@ export const SENSITIVITY_GRID: Readonly<SensitivityGrid> = Object.freeze({
  */
 export type View = "base" | "long" | "fit";
 
+/** The configuration fields a run changes from the base one (e.g. `{ beta: 0 }`). */
+export type ConfigDelta = Record<string, number | string | boolean>;
+
 /** One run to do. */
 export interface Job {
   /** Stable identity, e.g. `base:recsimu[beta=0]:seed=1`. */
@@ -107,7 +110,7 @@ export interface Job {
   /** Seed, or null for seedless runs (the logs). */
   seed: number | null;
   /** Configuration changes from the base configuration. */
-  delta: Record<string, number | string | boolean>;
+  delta: ConfigDelta;
   /** The full training configuration. */
   config: TrainConfig;
   /** Feedback prediction (Figures 6–8) or top-k ranking (Table 1). */
@@ -121,7 +124,7 @@ export interface RunRecord {
   model: string;
   label: string;
   seed: number | null;
-  delta: Record<string, number | string | boolean>;
+  delta: ConfigDelta;
   config: TrainConfig;
   /** Test-tuple metrics (feedback models). */
   feedback?: FeedbackMetrics;
@@ -228,14 +231,11 @@ export function parseSuites(text: string): Suite[] {
   return SUITES.filter((s) => out.has(s));
 }
 
-function deltaOf(
-  base: TrainConfig,
-  c: TrainConfig,
-): Record<string, number | string | boolean> {
-  const d: Record<string, number | string | boolean> = {};
+function deltaOf(base: TrainConfig, c: TrainConfig): ConfigDelta {
+  const d: ConfigDelta = {};
   for (const k of Object.keys(c) as (keyof TrainConfig)[]) {
     if (k === "seed") continue;
-    if (JSON.stringify(c[k]) !== JSON.stringify(base[k])) d[k] = c[k] as number | string | boolean;
+    if (JSON.stringify(c[k]) !== JSON.stringify(base[k])) d[k] = c[k] as ConfigDelta[string];
   }
   return d;
 }
@@ -243,7 +243,7 @@ function deltaOf(
 function jobId(
   view: View,
   model: string,
-  delta: Record<string, number | string | boolean>,
+  delta: ConfigDelta,
   seed: number | null,
 ) {
   const d = Object.entries(delta).map(([k, v]) => `${k}=${v}`).join(",");
