@@ -55,7 +55,10 @@ function inputs(seed: number) {
   const emb = tf.randomUniform([N, B, E], -1, 1, "float32", seed) as tf.Tensor3D;
   const fb = tf.tensor2d([0, 1, 2, 2, 1, 0, 1, 1, 0, 0, 2, 1], [N, B], "int32");
   const mask = tf.tensor2d([0, 1, 0, 1, 1, 0, 1, 1, 1, 1, 1, 1], [N, B]);
-  return { emb, fb, mask };
+  // Not produced by the data pipeline (it pads on the left only), but a gap after real steps is
+  // the one case where a masked step's gradient must carry through to h_{t−1}.
+  const gaps = tf.tensor2d([1, 1, 1, 0, 1, 1, 1, 0, 1, 1, 1, 0], [N, B]);
+  return { emb, fb, mask, gaps };
 }
 
 async function compareWithReference(backend: "cpu" | "wasm") {
@@ -63,8 +66,8 @@ async function compareWithReference(backend: "cpu" | "wasm") {
   if (backend === "wasm") registerFastWasmKernels();
   const params = new Params("T", 7);
   const enc = new StateEncoder(params, "enc", { embDim: E, classes: K, feedbackDim: F, hidden: H });
-  const { emb, fb, mask } = inputs(3);
-  for (const m of [undefined, mask]) {
+  const { emb, fb, mask, gaps } = inputs(3);
+  for (const m of [undefined, mask, gaps]) {
     const fast = tf.tidy(() => enc.encode({ emb, feedback: fb, mask: m }));
     const ref = tf.tidy(() => refEncode(enc, emb, fb, m));
     const inf = tf.tidy(() => enc.encodeInference({ emb, feedback: fb, mask: m }));
@@ -97,7 +100,7 @@ async function compareWithReference(backend: "cpu" | "wasm") {
       ...Object.values(gRef.grads),
     ]);
   }
-  tf.dispose([emb, fb, mask]);
+  tf.dispose([emb, fb, mask, gaps]);
   params.dispose();
 }
 
