@@ -5,8 +5,8 @@
  * The GRU is the "reset after" form (PyTorch `nn.GRU`, Keras `reset_after=True`):
  *   z = σ(x Wz + bz + h Uz + cz),  r = σ(x Wr + br + h Ur + cr),
  *   n = tanh(x Wn + bn + r ⊙ (h Un + cn)),  h' = (1 − z) ⊙ n + z ⊙ h.
- * Written with explicit ops for speed: inputs are time-major, the input projection of all N
- * steps is one matrix product, and per-step tensors come from one `unstack`.
+ * Written with explicit ops for speed: inputs are time-major, per-step tensors come from one
+ * `unstack`, and training uses {@link gruLayer}, whose backward pass is written out.
  * @module
  */
 import { tf } from "../lib/tf.ts";
@@ -109,40 +109,36 @@ export class StateEncoder {
     return tf.concat([emb, fb], 1) as tf.Tensor2D;
   }
 
-  /** One GRU step from the input projections of step t. */
-  #step(
-    h: tf.Tensor2D,
-    xz: tf.Tensor2D,
-    xr: tf.Tensor2D,
-    xn: tf.Tensor2D,
-    m?: tf.Tensor2D,
-  ): tf.Tensor2D {
-    const { z: gz, r: gr, n: gn } = this.gates;
-    const z = tf.sigmoid(tf.add(xz, tf.matMul(h, gz.u)));
-    const r = tf.sigmoid(tf.add(xr, tf.matMul(h, gr.u)));
-    const cand = fastTanh(tf.add(xn, tf.mul(r, tf.add(tf.matMul(h, gn.u), gn.bh))));
-    // h' = n + z ⊙ (h − n); padded steps (mask 0) keep h.
-    const next = tf.add(cand, tf.mul(z, tf.sub(h, cand))) as tf.Tensor2D;
-    return m ? tf.add(h, tf.mul(m, tf.sub(next, h))) : next;
-  }
-
   /**
-   * Encodes a state batch into the last hidden state [B, H]. The input projections of all N
-   * steps are three matrix products; each step reads its rows from a time-major unstack.
+   * Encodes a state batch into the last hidden state [B, H]. The feedback embedding and the
+   * input-side biases fold into the input weights: a one-hot row sums to 1, so
+   * x_t W + b = e_t W_E + onehot(f_t) (tanh(W_F + b_F) W_F' + b) with W = [W_E; W_F'] split at
+   * the embedding's rows. The GRU then runs on [e_t onehot(f_t)], which needs no gradient, by
+   * {@link gruLayer} (hand-written backward pass); autodiff handles the small folded weights.
    */
   encode(s: StateBatch): tf.Tensor2D {
-    const [n, b, e] = s.emb.shape;
-    const H = this.sizes.hidden;
-    const x = this.#inputs(tf.reshape(s.emb, [n * b, e]), tf.reshape(s.feedback, [n * b]));
+    const e = this.sizes.embDim;
+    // int32 one-hot, then a cast: tfjs-wasm 4.22's OneHot writes integer bits into a float32
+    // output (1 reads as 1.4e-45).
+    const oh = tf.cast(tf.oneHot(s.feedback, this.sizes.classes), "float32");
+    const x = tf.concat([s.emb, oh], 2);
+    const table = fastTanh(tf.add(this.fbW, this.fbB)); // [K, F]: each class's feedback embedding
     const { z: gz, r: gr, n: gn } = this.gates;
     // z and r add both biases up front; n keeps b_hn inside r ⊙ (h U_n + b_hn).
-    const proj = (g: Gate, both: boolean) =>
-      steps(tf.reshape(tf.add(tf.matMul(x, g.w), both ? tf.add(g.bx, g.bh) : g.bx), [n, b, H]));
-    const xz = proj(gz, true), xr = proj(gr, true), xn = proj(gn, false);
-    const masks = s.mask ? steps(tf.expandDims(s.mask, 2) as tf.Tensor3D) : undefined;
-    let h: tf.Tensor2D = tf.zeros([b, H]);
-    for (let t = 0; t < n; t++) h = this.#step(h, xz[t]!, xr[t]!, xn[t]!, masks?.[t]);
-    return h;
+    const fold = (g: Gate, bias: tf.Tensor) =>
+      tf.concat([
+        tf.slice(g.w, [0, 0], [e, -1]),
+        tf.add(tf.matMul(table, tf.slice(g.w, [e, 0], [-1, -1])), bias),
+      ], 0);
+    return gruLayer(
+      x as tf.Tensor3D,
+      {
+        w: [fold(gz, tf.add(gz.bx, gz.bh)), fold(gr, tf.add(gr.bx, gr.bh)), fold(gn, gn.bx)],
+        u: [gz.u, gr.u, gn.u],
+        bhn: gn.bh,
+      },
+      s.mask ? tf.expandDims(s.mask, 2) as tf.Tensor3D : undefined,
+    );
   }
 
   /**
@@ -162,7 +158,7 @@ export class StateEncoder {
         const xz = tf.add(tf.matMul(x, gz.w), tf.add(gz.bx, gz.bh)) as tf.Tensor2D;
         const xr = tf.add(tf.matMul(x, gr.w), tf.add(gr.bx, gr.bh)) as tf.Tensor2D;
         const xn = tf.add(tf.matMul(x, gn.w), gn.bx) as tf.Tensor2D;
-        return this.#step(h, xz, xr, xn, masks?.[t]);
+        return cell([xz, xr, xn], h, [gz.u, gr.u, gn.u], gn.bh, masks?.[t]).h;
       });
       h.dispose();
       h = next;
@@ -170,4 +166,170 @@ export class StateEncoder {
     tf.dispose([...embs, ...fbs, ...(masks ?? [])]);
     return h;
   }
+}
+
+/** What one GRU step computes (and its backward pass needs). */
+interface CellState {
+  z: tf.Tensor;
+  r: tf.Tensor;
+  /** The candidate n. */
+  cand: tf.Tensor;
+  /** h U_n + b_hn. */
+  hn: tf.Tensor;
+  /** h − n. */
+  diff: tf.Tensor;
+  /** The new hidden state. */
+  h: tf.Tensor2D;
+}
+
+/**
+ * One GRU step from the input projections xp = (x W_z + b_z, x W_r + b_r, x W_n + b_xn), each
+ * [B, H], and the previous state h; `u` = (U_z, U_r, U_n), absent when h is h_0 = 0 (no product).
+ * Products per gate rather than one [H, 3H] product: splitting its result costs more (SplitV
+ * copies row by row).
+ */
+function cell(
+  xp: Tensors3,
+  h: tf.Tensor2D,
+  u: Tensors3 | undefined,
+  bhn: tf.Tensor,
+  m?: tf.Tensor,
+): CellState {
+  const [xz, xr, xn] = xp;
+  let z: tf.Tensor, r: tf.Tensor, hn: tf.Tensor;
+  if (u) {
+    z = tf.sigmoid(tf.add(xz, tf.matMul(h, u[0])));
+    r = tf.sigmoid(tf.add(xr, tf.matMul(h, u[1])));
+    hn = tf.add(tf.matMul(h, u[2]), bhn);
+  } else {
+    z = tf.sigmoid(xz);
+    r = tf.sigmoid(xr);
+    hn = tf.add(tf.zerosLike(h), bhn);
+  }
+  const cand = fastTanh(tf.add(xn, tf.mul(r, hn)));
+  // h' = n + z ⊙ (h − n); padded steps (mask 0) keep h.
+  const diff = tf.sub(h, cand);
+  const next = tf.add(cand, tf.mul(z, diff)) as tf.Tensor2D;
+  return {
+    z,
+    r,
+    cand,
+    hn,
+    diff,
+    h: m ? tf.add(h, tf.mul(m, tf.sub(next, h))) as tf.Tensor2D : next,
+  };
+}
+
+type Tensors3 = [tf.Tensor, tf.Tensor, tf.Tensor];
+
+/** Weights of {@link gruLayer}, each triple in gate order (z, r, n). */
+export interface GruWeights {
+  /** Input weights [I, H], biases included (see {@link StateEncoder.encode}). */
+  w: Tensors3;
+  /** Recurrent weights [H, H]. */
+  u: Tensors3;
+  /** b_hn [H], inside r ⊙ (h U_n + b_hn). */
+  bhn: tf.Tensor;
+}
+
+/**
+ * A GRU over time-major inputs x [N, B, I], which get no gradient, for N steps; returns the last
+ * hidden state [B, H] (h_0 = 0; a step with mask [N, B, 1] 0 keeps h).
+ *
+ * The backward pass is written out (BPTT) instead of left to tfjs's autodiff, and both passes
+ * work step by step on [B, ·] tensors that stay in cache. Per step, backward: the gradient of
+ * h_{t−1} from one product with the stacked [U_z U_r U_n]ᵀ, those of U and W accumulated from
+ * one product each, always with the small operand second (tfjs-wasm re-packs the second operand
+ * of every product it has not seen: a large fresh one costs as much as the product), and ~20
+ * element-wise ops where autodiff needed several times as many, six products and their
+ * transposes. `tests/models_test.ts` compares forward and gradients with a straightforward GRU
+ * to 1e-5.
+ */
+export function gruLayer(
+  x: tf.Tensor3D,
+  weights: GruWeights,
+  mask?: tf.Tensor3D,
+): tf.Tensor2D {
+  const { w, u, bhn } = weights;
+  const [n, batch] = x.shape;
+  const inputs = [...w, ...u, bhn, ...(mask ? [mask] : [])];
+  const f = tf.customGrad(
+    ((...args: unknown[]) => {
+      const save = args.pop() as tf.GradSaveFunc;
+      const [wz, wr, wn, uz, ur, un, bh, m] = args as tf.Tensor[];
+      const hidden = uz!.shape[0]!;
+      const ws: Tensors3 = [wz!, wr!, wn!], us: Tensors3 = [uz!, ur!, un!];
+      const xs = steps(x); // not an input of the custom gradient: it needs none
+      const ms = m ? steps(m as tf.Tensor3D) : undefined;
+      // Per step: z, r, n, h U_n + b_hn, h − n, and h_{t−1} (t ≥ 1).
+      const kept: tf.Tensor[] = [];
+      let h: tf.Tensor2D = tf.zeros([batch, hidden]);
+      for (let t = 0; t < n; t++) {
+        const xp = ws.map((g) => tf.matMul(xs[t]!, g)) as Tensors3;
+        const c = cell(xp, h, t > 0 ? us : undefined, bh!, ms?.[t]);
+        kept.push(c.z, c.r, c.cand, c.hn, c.diff);
+        if (t > 0) kept.push(h);
+        h = c.h;
+      }
+      save([tf.concat(us, 1), ...xs, ...kept, ...(ms ?? [])]);
+      const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const uT = tf.transpose(saved[0]!); // [3H, H]
+        const xt = saved.slice(1, 1 + n);
+        let at = 1 + n;
+        const per: {
+          z: tf.Tensor;
+          r: tf.Tensor;
+          n: tf.Tensor;
+          hn: tf.Tensor;
+          diff: tf.Tensor;
+          h?: tf.Tensor;
+        }[] = [];
+        for (let t = 0; t < n; t++) {
+          const [z, r, nn, hn, diff] = saved.slice(at, at + 5) as tf.Tensor[];
+          at += 5;
+          per.push({
+            z: z!,
+            r: r!,
+            n: nn!,
+            hn: hn!,
+            diff: diff!,
+            h: t > 0 ? saved[at++] : undefined,
+          });
+        }
+        const maskSteps = m ? saved.slice(at) : undefined;
+        let dUT: tf.Tensor | undefined, dWT: tf.Tensor | undefined, dBhn: tf.Tensor | undefined;
+        const acc = (a: tf.Tensor | undefined, v: tf.Tensor) => (a ? tf.add(a, v) : v);
+        let dh: tf.Tensor = dy;
+        for (let t = n - 1; t >= 0; t--) {
+          const { z, r, n: cand, hn, diff, h } = per[t]!;
+          const mt = maskSteps?.[t];
+          const dNext = mt ? tf.mul(dh, mt) : dh;
+          // h' = cand + z ⊙ (h − cand)
+          const dCand = tf.sub(dNext, tf.mul(dNext, z));
+          const dz = tf.mul(dNext, diff);
+          const daN = tf.mul(dCand, tf.sub(1, tf.square(cand))); // through tanh
+          const dHn = tf.mul(daN, r);
+          const daR = tf.mul(tf.mul(daN, hn), tf.mul(r, tf.sub(1, r)));
+          const daZ = tf.mul(dz, tf.mul(z, tf.sub(1, z)));
+          const dP = tf.concat([daZ, daR, daN], 1); // input projections [B, 3H]
+          dWT = acc(dWT, tf.matMul(tf.transpose(dP), xt[t]!)); // [3H, I]
+          dBhn = acc(dBhn, dHn);
+          if (t === 0) break; // h_0 is a constant
+          const dG = tf.concat([daZ, daR, dHn], 1); // h U products [B, 3H]
+          dUT = acc(dUT, tf.matMul(tf.transpose(dG), h!)); // [3H, H]
+          let dPrev = tf.mul(dNext, z);
+          if (mt) dPrev = tf.add(dPrev, tf.sub(dh, dNext));
+          dh = tf.add(dPrev, tf.matMul(dG, uT));
+        }
+        const dW = tf.split(tf.transpose(dWT!), 3, 1);
+        const dU = dUT
+          ? tf.split(tf.transpose(dUT), 3, 1)
+          : [tf.zerosLike(uz!), tf.zerosLike(ur!), tf.zerosLike(un!)];
+        const grads = [...dW, ...dU, tf.sum(dBhn!, 0)];
+        return m ? [...grads, tf.zerosLike(m)] : grads;
+      };
+      return { value: h, gradFunc };
+    }) as unknown as Parameters<typeof tf.customGrad>[0],
+  );
+  return f(...inputs) as tf.Tensor2D;
 }
