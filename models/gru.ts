@@ -100,28 +100,15 @@ export class StateEncoder {
     };
   }
 
-  /** The GRU input I_n = concat(e_n, tanh(onehot(f_n) W_F + b_F)) for rows [rows, E], [rows]. */
-  #inputs(emb: tf.Tensor2D, feedback: tf.Tensor1D): tf.Tensor2D {
-    // onehot × W_F rather than a gather of W_F rows: the gather's gradient needs
-    // UnsortedSegmentSum, which the WASM backend lacks.
-    const oh = tf.oneHot(feedback, this.sizes.classes);
-    const fb = fastTanh(tf.add(tf.matMul(oh, this.fbW), this.fbB));
-    return tf.concat([emb, fb], 1) as tf.Tensor2D;
-  }
-
   /**
-   * Encodes a state batch into the last hidden state [B, H]. The feedback embedding and the
-   * input-side biases fold into the input weights: a one-hot row sums to 1, so
-   * x_t W + b = e_t W_E + onehot(f_t) (tanh(W_F + b_F) W_F' + b) with W = [W_E; W_F'] split at
-   * the embedding's rows. The GRU then runs on [e_t onehot(f_t)], which needs no gradient, by
-   * {@link gruLayer} (hand-written backward pass); autodiff handles the small folded weights.
+   * The input weights with the feedback embedding and the input-side biases folded in. A
+   * one-hot row sums to 1, so with W = [W_E; W_F'] split at the embedding's rows,
+   * I_n W + b = e_n W_E + tanh(onehot(f_n) W_F + b_F) W_F' + b = [e_n onehot(f_n)] W* with
+   * W* = [W_E; tanh(W_F + b_F) W_F' + b] ([E + K, H] per gate). The GRU then runs on
+   * [e_n onehot(f_n)], which needs no gradient; autodiff handles these small products.
    */
-  encode(s: StateBatch): tf.Tensor2D {
+  #folded(): GruWeights {
     const e = this.sizes.embDim;
-    // int32 one-hot, then a cast: tfjs-wasm 4.22's OneHot writes integer bits into a float32
-    // output (1 reads as 1.4e-45).
-    const oh = tf.cast(tf.oneHot(s.feedback, this.sizes.classes), "float32");
-    const x = tf.concat([s.emb, oh], 2);
     const table = fastTanh(tf.add(this.fbW, this.fbB)); // [K, F]: each class's feedback embedding
     const { z: gz, r: gr, n: gn } = this.gates;
     // z and r add both biases up front; n keeps b_hn inside r ⊙ (h U_n + b_hn).
@@ -130,13 +117,29 @@ export class StateEncoder {
         tf.slice(g.w, [0, 0], [e, -1]),
         tf.add(tf.matMul(table, tf.slice(g.w, [e, 0], [-1, -1])), bias),
       ], 0);
+    return {
+      w: [fold(gz, tf.add(gz.bx, gz.bh)), fold(gr, tf.add(gr.bx, gr.bh)), fold(gn, gn.bx)],
+      u: [gz.u, gr.u, gn.u],
+      bhn: gn.bh,
+    };
+  }
+
+  /** [e_n onehot(f_n)] for embeddings [..., E] and feedback classes [...]. */
+  #inputs<T extends tf.Tensor>(emb: T, feedback: tf.Tensor): T {
+    // int32 one-hot, then a cast: tfjs-wasm 4.22's OneHot writes integer bits into a float32
+    // output (1 reads as 1.4e-45).
+    const oh = tf.cast(tf.oneHot(feedback as tf.Tensor1D, this.sizes.classes), "float32");
+    return tf.concat([emb, oh], emb.rank - 1) as T;
+  }
+
+  /**
+   * Encodes a state batch into the last hidden state [B, H], by {@link gruLayer} (hand-written
+   * backward pass) on the folded weights.
+   */
+  encode(s: StateBatch): tf.Tensor2D {
     return gruLayer(
-      x as tf.Tensor3D,
-      {
-        w: [fold(gz, tf.add(gz.bx, gz.bh)), fold(gr, tf.add(gr.bx, gr.bh)), fold(gn, gn.bx)],
-        u: [gz.u, gr.u, gn.u],
-        bhn: gn.bh,
-      },
+      this.#inputs(s.emb, s.feedback),
+      this.#folded(),
       s.mask ? tf.expandDims(s.mask, 2) as tf.Tensor3D : undefined,
     );
   }
@@ -150,20 +153,19 @@ export class StateEncoder {
     const embs = tf.unstack(s.emb) as tf.Tensor2D[];
     const fbs = tf.unstack(s.feedback) as tf.Tensor1D[];
     const masks = s.mask ? (tf.unstack(tf.expandDims(s.mask, 2)) as tf.Tensor2D[]) : undefined;
+    const folded = tf.tidy(() => this.#folded().w);
     const { z: gz, r: gr, n: gn } = this.gates;
     let h: tf.Tensor2D = tf.zeros([b, this.sizes.hidden]);
     for (let t = 0; t < n; t++) {
       const next = tf.tidy(() => {
         const x = this.#inputs(embs[t]!, fbs[t]!);
-        const xz = tf.add(tf.matMul(x, gz.w), tf.add(gz.bx, gz.bh)) as tf.Tensor2D;
-        const xr = tf.add(tf.matMul(x, gr.w), tf.add(gr.bx, gr.bh)) as tf.Tensor2D;
-        const xn = tf.add(tf.matMul(x, gn.w), gn.bx) as tf.Tensor2D;
-        return cell([xz, xr, xn], h, [gz.u, gr.u, gn.u], gn.bh, masks?.[t]).h;
+        const xp = folded.map((w) => tf.matMul(x, w)) as Tensors3;
+        return cell(xp, h, [gz.u, gr.u, gn.u], gn.bh, masks?.[t]).h;
       });
       h.dispose();
       h = next;
     }
-    tf.dispose([...embs, ...fbs, ...(masks ?? [])]);
+    tf.dispose([...embs, ...fbs, ...(masks ?? []), ...folded]);
     return h;
   }
 }
@@ -200,7 +202,7 @@ function cell(
   if (u) {
     z = tf.sigmoid(tf.add(xz, tf.matMul(h, u[0])));
     r = tf.sigmoid(tf.add(xr, tf.matMul(h, u[1])));
-    hn = tf.add(tf.matMul(h, u[2]), bhn);
+    hn = tf.fused.matMul({ a: h, b: u[2], bias: bhn }); // the bias inside the product
   } else {
     z = tf.sigmoid(xz);
     r = tf.sigmoid(xr);
