@@ -45,15 +45,6 @@ export function fastTanh<T extends tf.Tensor>(x: T): T {
   return tf.sub(tf.mul(tf.sigmoid(tf.mul(x, 2)), 2), 1) as T;
 }
 
-/**
- * The N time steps of a time-major [N, B, ·] tensor. (tfjs's unstack gradient fails for N = 1,
- * so a single step is a reshape.)
- */
-function steps(x: tf.Tensor3D): tf.Tensor2D[] {
-  const [n, b, d] = x.shape;
-  return n === 1 ? [tf.reshape(x, [b, d])] : tf.unstack(x) as tf.Tensor2D[];
-}
-
 /** One GRU gate's parameters: input weights [I, H], recurrent weights [H, H], two biases. */
 export interface Gate {
   w: tf.Variable;
@@ -261,49 +252,37 @@ export function gruLayer(
       const [wz, wr, wn, uz, ur, un, bh, m] = args as tf.Tensor[];
       const hidden = uz!.shape[0]!;
       const ws: Tensors3 = [wz!, wr!, wn!], us: Tensors3 = [uz!, ur!, un!];
-      const xs = steps(x); // not an input of the custom gradient: it needs none
-      const ms = m ? steps(m as tf.Tensor3D) : undefined;
-      // Per step: z, r, n, h U_n + b_hn, h − n, and h_{t−1} (t ≥ 1).
+      // Forward only (no tape here): tfjs's unstack gradient, which fails for N = 1, is not used.
+      const xs = tf.unstack(x);
+      const ms = m ? tf.unstack(m) : undefined;
+      // Saved per step, in this order: x_t, h_{t−1}, z, r, n, h U_n + b_hn, h − n.
+      const PER_STEP = 7;
       const kept: tf.Tensor[] = [];
       let h: tf.Tensor2D = tf.zeros([batch, hidden]);
       for (let t = 0; t < n; t++) {
         const xp = ws.map((g) => tf.matMul(xs[t]!, g)) as Tensors3;
         const c = cell(xp, h, t > 0 ? us : undefined, bh!, ms?.[t]);
-        kept.push(c.z, c.r, c.cand, c.hn, c.diff);
-        if (t > 0) kept.push(h);
+        kept.push(xs[t]!, h, c.z, c.r, c.cand, c.hn, c.diff);
         h = c.h;
       }
-      save([tf.concat(us, 1), ...xs, ...kept, ...(ms ?? [])]);
+      save([tf.concat(us, 1), ...kept, ...(ms ?? [])]);
       const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const uT = tf.transpose(saved[0]!); // [3H, H]
-        const xt = saved.slice(1, 1 + n);
-        let at = 1 + n;
-        const per: {
-          z: tf.Tensor;
-          r: tf.Tensor;
-          n: tf.Tensor;
-          hn: tf.Tensor;
-          diff: tf.Tensor;
-          h?: tf.Tensor;
-        }[] = [];
-        for (let t = 0; t < n; t++) {
-          const [z, r, nn, hn, diff] = saved.slice(at, at + 5) as tf.Tensor[];
-          at += 5;
-          per.push({
-            z: z!,
-            r: r!,
-            n: nn!,
-            hn: hn!,
-            diff: diff!,
-            h: t > 0 ? saved[at++] : undefined,
-          });
-        }
-        const maskSteps = m ? saved.slice(at) : undefined;
+        const maskSteps = m ? saved.slice(1 + n * PER_STEP) : undefined;
         let dUT: tf.Tensor | undefined, dWT: tf.Tensor | undefined, dBhn: tf.Tensor | undefined;
         const acc = (a: tf.Tensor | undefined, v: tf.Tensor) => (a ? tf.add(a, v) : v);
         let dh: tf.Tensor = dy;
         for (let t = n - 1; t >= 0; t--) {
-          const { z, r, n: cand, hn, diff, h } = per[t]!;
+          const at = 1 + t * PER_STEP;
+          const [xt, h, z, r, cand, hn, diff] = saved.slice(at, at + PER_STEP) as [
+            tf.Tensor,
+            tf.Tensor,
+            tf.Tensor,
+            tf.Tensor,
+            tf.Tensor,
+            tf.Tensor,
+            tf.Tensor,
+          ];
           const mt = maskSteps?.[t];
           const dNext = mt ? tf.mul(dh, mt) : dh;
           // h' = cand + z ⊙ (h − cand)
@@ -314,11 +293,11 @@ export function gruLayer(
           const daR = tf.mul(tf.mul(daN, hn), tf.mul(r, tf.sub(1, r)));
           const daZ = tf.mul(dz, tf.mul(z, tf.sub(1, z)));
           const dP = tf.concat([daZ, daR, daN], 1); // input projections [B, 3H]
-          dWT = acc(dWT, tf.matMul(tf.transpose(dP), xt[t]!)); // [3H, I]
+          dWT = acc(dWT, tf.matMul(tf.transpose(dP), xt)); // [3H, I]
           dBhn = acc(dBhn, dHn);
           if (t === 0) break; // h_0 is a constant
           const dG = tf.concat([daZ, daR, dHn], 1); // h U products [B, 3H]
-          dUT = acc(dUT, tf.matMul(tf.transpose(dG), h!)); // [3H, H]
+          dUT = acc(dUT, tf.matMul(tf.transpose(dG), h)); // [3H, H]
           let dPrev = tf.mul(dNext, z);
           if (mt) dPrev = tf.add(dPrev, tf.sub(dh, dNext));
           dh = tf.add(dPrev, tf.matMul(dG, uT));
