@@ -8,17 +8,10 @@
  */
 import { parseArgs } from "node:util";
 import { initBackend, tf } from "../lib/tf.ts";
-import { TRAIN_DEFAULTS } from "../lib/config.ts";
-import { datasetFromText } from "../lib/data/dataset.ts";
 import { batchIndices, disposeBatch, toTensors } from "../lib/data/batches.ts";
-import {
-  adversarialStep,
-  discriminatorProbs,
-  fusedAdversarialStep,
-  RecSimuModel,
-} from "../lib/train/recsimu.ts";
+import { adversarialStep, discriminatorProbs, fusedAdversarialStep } from "../lib/train/recsimu.ts";
 import { trainItem2Vec } from "../lib/embeddings/item2vec.ts";
-import { Rng } from "../lib/random.ts";
+import { B, benchWorkload, N } from "./_setup.ts";
 
 const { values: a } = parseArgs({
   args: Deno.args,
@@ -49,35 +42,7 @@ const emit = (o: Record<string, unknown>) =>
     }),
   );
 
-// Synthetic sessions of 50 random items (30% positive), as the reference's --synthetic.
-const V = 10000, N = 20, B = 500, T = 20000, L = 50;
-const rng = new Rng(0);
-const lines = ["session_id,item_id,feedback"];
-for (let s = 0; s < Math.ceil(T / (L - N)); s++) {
-  for (let j = 0; j < L; j++) {
-    lines.push(`s${s},i${rng.int(V)},${rng.next() < 0.3 ? "pos" : "neg"}`);
-  }
-}
-const ds = await datasetFromText(lines.join("\n"), "synthetic", {
-  stateLength: N,
-  minCount: 1,
-  validation: false,
-});
-const c = { ...TRAIN_DEFAULTS, positive: [...TRAIN_DEFAULTS.positive] };
-const emb = new Float32Array(ds.items.length * 20).map(() => Math.tanh(rng.normal()));
-const shape = {
-  items: ds.items.length,
-  classes: 2,
-  embDim: 20,
-  feedbackDim: 10,
-  hidden: 128,
-  fc: 64,
-  fakeClasses: 2,
-  stateLength: N,
-};
-const model = new RecSimuModel(shape, emb, c);
-const rows = ds.train;
-const randRows = (n: number) => Int32Array.from({ length: n }, () => rows[rng.int(rows.length)]!);
+const { ds, model, randRows } = await benchWorkload();
 
 if (!a.only || a.only === "train") {
   for (

@@ -233,9 +233,9 @@ export interface GruWeights {
  * work step by step on [B, ·] tensors that stay in cache. Per step, backward: the gradient of
  * h_{t−1} from one product with the stacked [U_z U_r U_n]ᵀ, those of U and W accumulated from
  * one product each, always with the small operand second (tfjs-wasm re-packs the second operand
- * of every product it has not seen: for a large fresh one that cost 22 ms on top of the
- * product's 35 ms), and ~20 element-wise ops where autodiff needed several times as many, six
- * products and their transposes. `tests/models_test.ts` compares forward and gradients with a
+ * of every product it has not seen: for a large fresh one that costs 28 ms on top of the
+ * product's 38 ms, `deno task bench:profile --what pack`), and ~20 element-wise ops where
+ * autodiff needed several times as many, six products and their transposes. `tests/models_test.ts` compares forward and gradients with a
  * straightforward GRU to 1e-5.
  */
 export function gruLayer(
