@@ -6,7 +6,7 @@
  */
 import { tf } from "../lib/tf.ts";
 import { Dense, Params } from "./params.ts";
-import { type EncoderSizes, type StateBatch, StateEncoder } from "./gru.ts";
+import { type EncoderSizes, type KeptEncoding, type StateBatch, StateEncoder } from "./gru.ts";
 
 /** Sizes of the generator. */
 export interface GeneratorSizes extends EncoderSizes {
@@ -34,7 +34,53 @@ export class Generator {
   applyInference(s: StateBatch): tf.Tensor2D {
     return tf.tidy(() => this.#head(this.encoder.encodeInference(s)));
   }
+  /**
+   * G(s) computed once, without a tape, with what its gradients need kept: `g` serves as the
+   * (constant) fake action of d-steps and `gradients` then differentiates a loss of G(s) — the
+   * same values and gradients as {@link apply} under a tape, one forward pass instead of two.
+   * Call `dispose` when done.
+   */
+  applyForLater(s: StateBatch): KeptGeneration {
+    const enc: KeptEncoding = this.encoder.encodeForLater(s);
+    const g = tf.tidy(() => this.#head(enc.h));
+    const head = [this.l1.w, this.l1.b, this.l2.w, this.l2.b];
+    return {
+      g,
+      gradients: (loss) =>
+        tf.tidy(() => {
+          // The head is small: re-run under a tape from the kept h, and differentiate the loss
+          // with respect to h and the head's weights; h's gradient then runs through the GRU.
+          const { value, grads } = tf.valueAndGrads((h: tf.Tensor) =>
+            loss(this.#head(h as tf.Tensor2D))
+          )([enc.h, ...head]);
+          const [dh, ...dHead] = grads;
+          const all: tf.NamedTensorMap = enc.grads(dh!);
+          head.forEach((v, i) => (all[v.name] = dHead[i]!));
+          // In the order of params.list(), as variableGrads gives them: tfjs's Adam keeps its
+          // moments by position in the map, not by name.
+          const named: tf.NamedTensorMap = {};
+          for (const v of this.params.list()) named[v.name] = all[v.name]!;
+          return { value: value as tf.Scalar, grads: named };
+        }),
+      dispose: () => {
+        g.dispose();
+        enc.dispose();
+      },
+    };
+  }
   #head(h: tf.Tensor2D): tf.Tensor2D {
     return tf.tanh(this.l2.apply(tf.relu(this.l1.apply(h))));
   }
+}
+
+/** G(s) kept for a later backward pass ({@link Generator.applyForLater}). */
+export interface KeptGeneration {
+  /** Generated action embeddings [B, E]; no tape recorded them. */
+  g: tf.Tensor2D;
+  /** The value of `loss(G(s))` and the gradients of all of G's variables, by name. */
+  gradients(
+    loss: (g: tf.Tensor2D) => tf.Scalar,
+  ): { value: tf.Scalar; grads: tf.NamedTensorMap };
+  /** Frees g and the kept tensors. */
+  dispose(): void;
 }

@@ -135,30 +135,127 @@ export class StateEncoder {
     );
   }
 
+  /** The encoder's trainable variables: the feedback embedding and the GRU's gates. */
+  variables(): tf.Variable[] {
+    const { z, r, n } = this.gates;
+    return [this.fbW, this.fbB, ...[z, r, n].flatMap((g) => [g.w, g.u, g.bx, g.bh])];
+  }
+
+  /**
+   * Encodes a state batch without a tape and keeps what the backward pass needs, so that the
+   * gradients can be asked for later ({@link KeptEncoding.grads}) without a second forward
+   * pass — the generator's output serves both the d-step and the g-step of Algorithm 1.
+   */
+  encodeForLater(s: StateBatch): KeptEncoding {
+    const { h, tensors, masks } = tf.tidy(() => {
+      const r = gruForward(
+        this.#inputs(s.emb, s.feedback),
+        this.#folded(),
+        s.mask ? tf.expandDims(s.mask, 2) as tf.Tensor3D : undefined,
+      );
+      return { h: r.h, tensors: r.saved.tensors, masks: r.saved.masks ?? [] };
+    });
+    const saved: GruSaved = { tensors, masks: s.mask ? masks : undefined };
+    return {
+      h,
+      // dh → gradients of the folded weights (written-out BPTT) → gradients of the variables
+      // (autodiff of the folding: Σ ⟨W*, dW*⟩ differentiated, small tensors only).
+      grads: (dh) =>
+        tf.tidy(() => {
+          const d = gruBackward(saved, dh);
+          return tf.variableGrads(() => {
+            const f = this.#folded();
+            const terms = [...f.w, ...f.u, f.bhn].map((t, i) => tf.sum(tf.mul(t, d[i]!)));
+            return tf.addN(terms) as tf.Scalar;
+          }, this.variables()).grads;
+        }),
+      dispose: () => tf.dispose([h, ...tensors, ...masks]),
+    };
+  }
+
   /**
    * Like {@link encode} without gradients and with bounded memory: each step's intermediates
    * are freed as soon as the step is done (inference of large batches).
+   *
+   * Runs the same GRU on g = (h + 1) / 2, which takes fewer element-wise ops per step: with
+   * tanh(a) = 2σ(2a) − 1, the candidate is n = 2s − 1 for s = σ(2a), and
+   * h' = n + z ⊙ (h − n) becomes g' = s + z ⊙ (g − s). Products with h = 2g − 1 become products
+   * with g, the weights doubled, and a per-column constant, which the one-hot rows of the folded
+   * input weights absorb (z, r) or b_hn does (n). Exact up to float rounding: tests compare with
+   * a plain GRU to 1e-5.
    */
   encodeInference(s: StateBatch): tf.Tensor2D {
     const [n, b] = s.emb.shape;
-    const embs = tf.unstack(s.emb) as tf.Tensor2D[];
-    const fbs = tf.unstack(s.feedback) as tf.Tensor1D[];
+    const xs = tf.tidy(() => tf.unstack(this.#inputs(s.emb, s.feedback))) as tf.Tensor2D[];
     const masks = s.mask ? (tf.unstack(tf.expandDims(s.mask, 2)) as tf.Tensor2D[]) : undefined;
-    const folded = tf.tidy(() => this.#folded().w);
-    const { z: gz, r: gr, n: gn } = this.gates;
-    let h: tf.Tensor2D = tf.zeros([b, this.sizes.hidden]);
+    const w = tf.tidy(() => this.#inferenceWeights());
+    let g: tf.Tensor2D | undefined;
     for (let t = 0; t < n; t++) {
       const next = tf.tidy(() => {
-        const x = this.#inputs(embs[t]!, fbs[t]!);
-        const xp = folded.map((w) => tf.matMul(x, w)) as Tensors3;
-        return cell(xp, h, [gz.u, gr.u, gn.u], gn.bh, masks?.[t]).h;
+        const x = xs[t]!;
+        let z: tf.Tensor, r: tf.Tensor, s2: tf.Tensor, gOld: tf.Tensor;
+        if (!g) { // h_0 = 0 (g = 1/2): no products with it
+          z = tf.sigmoid(tf.add(tf.matMul(x, w.wz), w.cz));
+          r = tf.sigmoid(tf.add(tf.matMul(x, w.wr), w.cr));
+          s2 = tf.sigmoid(tf.add(tf.matMul(x, w.wn), tf.mul(r, w.bn0)));
+          gOld = tf.scalar(0.5);
+        } else {
+          z = tf.sigmoid(tf.add(tf.matMul(x, w.wz), tf.matMul(g, w.uz)));
+          r = tf.sigmoid(tf.add(tf.matMul(x, w.wr), tf.matMul(g, w.ur)));
+          const hn = tf.add(tf.matMul(g, w.un), w.bn);
+          s2 = tf.sigmoid(tf.add(tf.matMul(x, w.wn), tf.mul(r, hn)));
+          gOld = g;
+        }
+        const gNext = tf.add(s2, tf.mul(z, tf.sub(gOld, s2)));
+        const m = masks?.[t];
+        return (m ? tf.add(gOld, tf.mul(m, tf.sub(gNext, gOld))) : gNext) as tf.Tensor2D;
       });
-      h.dispose();
-      h = next;
+      g?.dispose();
+      g = next;
     }
-    tf.dispose([...embs, ...fbs, ...(masks ?? []), ...folded]);
+    tf.dispose([...xs, ...(masks ?? []), ...Object.values(w)]);
+    if (!g) return tf.zeros([b, this.sizes.hidden]);
+    const h = tf.tidy(() => tf.sub(tf.mul(g!, 2), 1) as tf.Tensor2D);
+    g.dispose();
     return h;
   }
+
+  /** The weights of {@link encodeInference}'s g-form GRU (see there), from the folded ones. */
+  #inferenceWeights(): Record<
+    "wz" | "wr" | "wn" | "uz" | "ur" | "un" | "bn" | "cz" | "cr" | "bn0",
+    tf.Tensor
+  > {
+    const e = this.sizes.embDim;
+    const f = this.#folded();
+    const [uz, ur, un] = f.u;
+    const colSum = (u: tf.Tensor) => tf.sum(u, 0);
+    // Subtract a per-column constant c from the one-hot rows (every input row has one 1 there).
+    const shift = (w: tf.Tensor, c: tf.Tensor) =>
+      tf.concat([tf.slice(w, [0, 0], [e, -1]), tf.sub(tf.slice(w, [e, 0], [-1, -1]), c)], 0);
+    return {
+      wz: shift(f.w[0], colSum(uz)),
+      wr: shift(f.w[1], colSum(ur)),
+      wn: tf.mul(f.w[2], 2),
+      uz: tf.mul(uz, 2),
+      ur: tf.mul(ur, 2),
+      un: tf.mul(un, 4),
+      bn: tf.mul(tf.sub(f.bhn, colSum(un)), 2),
+      // Step 0 (h = 0): the shifted z and r weights plus the column sums give the plain ones.
+      cz: colSum(uz),
+      cr: colSum(ur),
+      bn0: tf.mul(f.bhn, 2),
+    };
+  }
+}
+
+/** An encoder forward pass kept for its backward pass ({@link StateEncoder.encodeForLater}). */
+export interface KeptEncoding {
+  /** The last hidden state [B, H]; no tape recorded it. */
+  h: tf.Tensor2D;
+  /** Gradients of the encoder's variables, by name, for the gradient `dh` [B, H] of h. */
+  grads(dh: tf.Tensor): tf.NamedTensorMap;
+  /** Frees h and the saved tensors. */
+  dispose(): void;
 }
 
 /** What one GRU step computes (and its backward pass needs). */
@@ -225,18 +322,107 @@ export interface GruWeights {
   bhn: tf.Tensor;
 }
 
+/** Values saved by {@link gruForward} for {@link gruBackward}. */
+export interface GruSaved {
+  /** [U_z U_r U_n] [H, 3H], then per step x_t, h_{t−1}, z, r, n, h U_n + b_hn, h − n. */
+  tensors: tf.Tensor[];
+  /** Per-step masks [B, 1], when masked. */
+  masks?: tf.Tensor[];
+}
+
+/** Tensors saved per step, in this order: x_t, h_{t−1}, z, r, n, h U_n + b_hn, h − n. */
+const PER_STEP = 7;
+
+/**
+ * The forward pass of {@link gruLayer} without a tape: the last hidden state and what
+ * {@link gruBackward} needs. Call inside `tf.tidy` and keep the result (the other tensors are
+ * intermediates).
+ */
+export function gruForward(
+  x: tf.Tensor3D,
+  weights: GruWeights,
+  mask?: tf.Tensor3D,
+): { h: tf.Tensor2D; saved: GruSaved } {
+  const { w, u, bhn } = weights;
+  const [n, batch] = x.shape;
+  const hidden = u[0].shape[0]!;
+  // Forward only (no tape here): tfjs's unstack gradient, which fails for N = 1, is not used.
+  const xs = tf.unstack(x);
+  const ms = mask ? tf.unstack(mask) : undefined;
+  const kept: tf.Tensor[] = [tf.concat(u, 1)];
+  let h: tf.Tensor2D = tf.zeros([batch, hidden]);
+  for (let t = 0; t < n; t++) {
+    const xp = w.map((g) => tf.matMul(xs[t]!, g)) as Tensors3;
+    const c = cell(xp, h, t > 0 ? u : undefined, bhn, ms?.[t]);
+    kept.push(xs[t]!, h, c.z, c.r, c.cand, c.hn, c.diff);
+    h = c.h;
+  }
+  return { h, saved: { tensors: kept, masks: ms } };
+}
+
+/**
+ * The backward pass of {@link gruLayer}: gradients of (W_z, W_r, W_n, U_z, U_r, U_n, b_hn)
+ * for the gradient `dy` [B, H] of the last hidden state. Call inside `tf.tidy`.
+ */
+export function gruBackward(saved: GruSaved, dy: tf.Tensor): tf.Tensor[] {
+  const { tensors, masks } = saved;
+  const n = (tensors.length - 1) / PER_STEP;
+  const us = tensors[0]!;
+  const hidden = us.shape[0]!;
+  const uT = tf.transpose(us); // [3H, H]
+  let dUT: tf.Tensor | undefined, dWT: tf.Tensor | undefined, dBhn: tf.Tensor | undefined;
+  const acc = (a: tf.Tensor | undefined, v: tf.Tensor) => (a ? tf.add(a, v) : v);
+  let dh: tf.Tensor = dy;
+  for (let t = n - 1; t >= 0; t--) {
+    const at = 1 + t * PER_STEP;
+    const [xt, h, z, r, cand, hn, diff] = tensors.slice(at, at + PER_STEP) as [
+      tf.Tensor,
+      tf.Tensor,
+      tf.Tensor,
+      tf.Tensor,
+      tf.Tensor,
+      tf.Tensor,
+      tf.Tensor,
+    ];
+    const mt = masks?.[t];
+    const dNext = mt ? tf.mul(dh, mt) : dh;
+    // h' = cand + z ⊙ (h − cand)
+    const dCand = tf.sub(dNext, tf.mul(dNext, z));
+    const dz = tf.mul(dNext, diff);
+    const daN = tf.mul(dCand, tf.sub(1, tf.square(cand))); // through tanh
+    const dHn = tf.mul(daN, r);
+    const daR = tf.mul(tf.mul(daN, hn), tf.mul(r, tf.sub(1, r)));
+    const daZ = tf.mul(dz, tf.mul(z, tf.sub(1, z)));
+    const dP = tf.concat([daZ, daR, daN], 1); // input projections [B, 3H]
+    dWT = acc(dWT, tf.matMul(tf.transpose(dP), xt)); // [3H, I]
+    dBhn = acc(dBhn, dHn);
+    if (t === 0) break; // h_0 is a constant
+    const dG = tf.concat([daZ, daR, dHn], 1); // h U products [B, 3H]
+    dUT = acc(dUT, tf.matMul(tf.transpose(dG), h)); // [3H, H]
+    let dPrev = tf.mul(dNext, z);
+    if (mt) dPrev = tf.add(dPrev, tf.sub(dh, dNext));
+    dh = tf.add(dPrev, tf.matMul(dG, uT));
+  }
+  const dW = tf.split(tf.transpose(dWT!), 3, 1);
+  const dU = dUT
+    ? tf.split(tf.transpose(dUT), 3, 1)
+    : [0, 1, 2].map(() => tf.zeros([hidden, hidden]));
+  return [...dW, ...dU, tf.sum(dBhn!, 0)];
+}
+
 /**
  * A GRU over time-major inputs x [N, B, I], which get no gradient, for N steps; returns the last
  * hidden state [B, H] (h_0 = 0; a step with mask [N, B, 1] 0 keeps h).
  *
- * The backward pass is written out (BPTT) instead of left to tfjs's autodiff, and both passes
- * work step by step on [B, ·] tensors that stay in cache. Per step, backward: the gradient of
- * h_{t−1} from one product with the stacked [U_z U_r U_n]ᵀ, those of U and W accumulated from
- * one product each, always with the small operand second (tfjs-wasm re-packs the second operand
- * of every product it has not seen: for a large fresh one that costs 28 ms on top of the
- * product's 38 ms, `deno task bench:profile --what pack`), and ~20 element-wise ops where
- * autodiff needed several times as many, six products and their transposes. `tests/models_test.ts` compares forward and gradients with a
- * straightforward GRU to 1e-5.
+ * The backward pass ({@link gruBackward}) is written out (BPTT) instead of left to tfjs's
+ * autodiff, and both passes work step by step on [B, ·] tensors that stay in cache. Per step,
+ * backward: the gradient of h_{t−1} from one product with the stacked [U_z U_r U_n]ᵀ, those of
+ * U and W accumulated from one product each, always with the small operand second (tfjs-wasm
+ * re-packs the second operand of every product it has not seen: for a large fresh one that costs
+ * 28 ms on top of the product's 38 ms, `deno task bench:profile --what pack`), and ~20
+ * element-wise ops where autodiff needed several times as many, six products and their
+ * transposes. `tests/models_test.ts` compares forward and gradients with a straightforward GRU
+ * to 1e-5.
  */
 export function gruLayer(
   x: tf.Tensor3D,
@@ -244,69 +430,24 @@ export function gruLayer(
   mask?: tf.Tensor3D,
 ): tf.Tensor2D {
   const { w, u, bhn } = weights;
-  const [n, batch] = x.shape;
+  const n = x.shape[0];
   const inputs = [...w, ...u, bhn, ...(mask ? [mask] : [])];
   const f = tf.customGrad(
     ((...args: unknown[]) => {
       const save = args.pop() as tf.GradSaveFunc;
       const [wz, wr, wn, uz, ur, un, bh, m] = args as tf.Tensor[];
-      const hidden = uz!.shape[0]!;
-      const ws: Tensors3 = [wz!, wr!, wn!], us: Tensors3 = [uz!, ur!, un!];
-      // Forward only (no tape here): tfjs's unstack gradient, which fails for N = 1, is not used.
-      const xs = tf.unstack(x);
-      const ms = m ? tf.unstack(m) : undefined;
-      // Saved per step, in this order: x_t, h_{t−1}, z, r, n, h U_n + b_hn, h − n.
-      const PER_STEP = 7;
-      const kept: tf.Tensor[] = [];
-      let h: tf.Tensor2D = tf.zeros([batch, hidden]);
-      for (let t = 0; t < n; t++) {
-        const xp = ws.map((g) => tf.matMul(xs[t]!, g)) as Tensors3;
-        const c = cell(xp, h, t > 0 ? us : undefined, bh!, ms?.[t]);
-        kept.push(xs[t]!, h, c.z, c.r, c.cand, c.hn, c.diff);
-        h = c.h;
-      }
-      save([tf.concat(us, 1), ...kept, ...(ms ?? [])]);
-      const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const uT = tf.transpose(saved[0]!); // [3H, H]
-        const maskSteps = m ? saved.slice(1 + n * PER_STEP) : undefined;
-        let dUT: tf.Tensor | undefined, dWT: tf.Tensor | undefined, dBhn: tf.Tensor | undefined;
-        const acc = (a: tf.Tensor | undefined, v: tf.Tensor) => (a ? tf.add(a, v) : v);
-        let dh: tf.Tensor = dy;
-        for (let t = n - 1; t >= 0; t--) {
-          const at = 1 + t * PER_STEP;
-          const [xt, h, z, r, cand, hn, diff] = saved.slice(at, at + PER_STEP) as [
-            tf.Tensor,
-            tf.Tensor,
-            tf.Tensor,
-            tf.Tensor,
-            tf.Tensor,
-            tf.Tensor,
-            tf.Tensor,
-          ];
-          const mt = maskSteps?.[t];
-          const dNext = mt ? tf.mul(dh, mt) : dh;
-          // h' = cand + z ⊙ (h − cand)
-          const dCand = tf.sub(dNext, tf.mul(dNext, z));
-          const dz = tf.mul(dNext, diff);
-          const daN = tf.mul(dCand, tf.sub(1, tf.square(cand))); // through tanh
-          const dHn = tf.mul(daN, r);
-          const daR = tf.mul(tf.mul(daN, hn), tf.mul(r, tf.sub(1, r)));
-          const daZ = tf.mul(dz, tf.mul(z, tf.sub(1, z)));
-          const dP = tf.concat([daZ, daR, daN], 1); // input projections [B, 3H]
-          dWT = acc(dWT, tf.matMul(tf.transpose(dP), xt)); // [3H, I]
-          dBhn = acc(dBhn, dHn);
-          if (t === 0) break; // h_0 is a constant
-          const dG = tf.concat([daZ, daR, dHn], 1); // h U products [B, 3H]
-          dUT = acc(dUT, tf.matMul(tf.transpose(dG), h)); // [3H, H]
-          let dPrev = tf.mul(dNext, z);
-          if (mt) dPrev = tf.add(dPrev, tf.sub(dh, dNext));
-          dh = tf.add(dPrev, tf.matMul(dG, uT));
-        }
-        const dW = tf.split(tf.transpose(dWT!), 3, 1);
-        const dU = dUT
-          ? tf.split(tf.transpose(dUT), 3, 1)
-          : [tf.zerosLike(uz!), tf.zerosLike(ur!), tf.zerosLike(un!)];
-        const grads = [...dW, ...dU, tf.sum(dBhn!, 0)];
+      const { h, saved } = gruForward(
+        x,
+        { w: [wz!, wr!, wn!], u: [uz!, ur!, un!], bhn: bh! },
+        m as tf.Tensor3D | undefined,
+      );
+      save([...saved.tensors, ...(saved.masks ?? [])]);
+      const gradFunc = (dy: tf.Tensor, all: tf.Tensor[]) => {
+        const end = 1 + n * PER_STEP;
+        const grads = gruBackward(
+          { tensors: all.slice(0, end), masks: m ? all.slice(end) : undefined },
+          dy,
+        );
         return m ? [...grads, tf.zerosLike(m)] : grads;
       };
       return { value: h, gradFunc };

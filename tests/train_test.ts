@@ -265,6 +265,60 @@ Deno.test("micro-batches give the same update as whole batches, for every step k
   micro.dispose();
 });
 
+for (const backend of ["cpu", "wasm"] as const) {
+  Deno.test(`the adversarial step keeping G(s) equals the one recomputing it (${backend})`, async () => {
+    const { readVariables } = await import("../lib/train/checkpoint.ts");
+    await initBackend(backend, { quiet: true });
+    const N = 12; // longer than many prefixes: masked (left-padded) states are in the batch
+    const ds = await datasetFromText(small, "small.csv", {
+      stateLength: N,
+      minCount: 1,
+      minStateLength: 1,
+    });
+    const emb = new Float32Array(ds.items.length * 8).map((_, i) => Math.sin(i));
+    const shape = {
+      items: ds.items.length,
+      classes: 3,
+      embDim: 8,
+      feedbackDim: 4,
+      hidden: 16,
+      fc: 16,
+      fakeClasses: 3,
+      stateLength: N,
+    };
+    for (const steps of [{ dSteps: 1, gSteps: 1 }, { dSteps: 2, gSteps: 3 }]) {
+      const kept = new RecSimuModel(shape, emb, tinyConfig(steps));
+      const again = new RecSimuModel(shape, emb, tinyConfig(steps));
+      const batch = toTensors(batchIndices(ds, ds.train.subarray(0, 48)), kept.table, N);
+      assert((await batch.state.mask!.min().data())[0] === 0, "the batch has padded states");
+      const probe = kept.g.applyForLater(batch.state);
+      const { value, grads } = probe.gradients((g) => tf.mean(tf.square(g)) as tf.Scalar);
+      // Same names in the same order as variableGrads: tfjs's Adam keeps moments by position.
+      assertEquals(Object.keys(grads), kept.gVars().map((v) => v.name));
+      for (const v of kept.gVars()) assertEquals(grads[v.name]!.shape, v.shape, v.name);
+      tf.dispose([value, ...Object.values(grads)]);
+      probe.dispose();
+      for (let i = 0; i < 2; i++) {
+        const [x, y] = [
+          await adversarialStep(kept, batch),
+          await adversarialStep(again, batch, { reuse: false }),
+        ];
+        assertAlmostEquals(x.lossD, y.lossD, 1e-5);
+        assertAlmostEquals(x.lossG, y.lossG, 1e-5);
+      }
+      const a = await readVariables([...again.gVars(), ...again.dVars()]);
+      for (const [name, t] of await readVariables([...kept.gVars(), ...kept.dVars()])) {
+        let d = 0;
+        t.data.forEach((v, i) => (d = Math.max(d, Math.abs(v - a.get(name)!.data[i]!))));
+        assert(d < 1e-5, `${name} differs by ${d} (${JSON.stringify(steps)})`);
+      }
+      disposeBatch(batch);
+      kept.dispose();
+      again.dispose();
+    }
+  });
+}
+
 Deno.test("--item-bias learns per-item feedback that frozen embeddings cannot express", async () => {
   await initBackend("wasm", { quiet: true });
   const rng = new (await import("../lib/random.ts")).Rng(11);

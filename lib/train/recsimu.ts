@@ -4,7 +4,7 @@
  * @module
  */
 import { tf } from "../tf.ts";
-import { Generator } from "../../models/generator.ts";
+import { Generator, type KeptGeneration } from "../../models/generator.ts";
 import { Discriminator } from "../../models/discriminator.ts";
 import { detach } from "../../models/params.ts";
 import { registerFastMatMulGrad, registerFastWasmKernels } from "../../models/fast_grad.ts";
@@ -224,22 +224,45 @@ function generatorStep(m: RecSimuModel, b: TupleBatch): tf.Scalar {
   });
 }
 
+/** The first G update on L_G (Eq. 12) from a kept G(s) ({@link Generator.applyForLater}). */
+function generatorStepKept(m: RecSimuModel, b: TupleBatch, kept: KeptGeneration): tf.Scalar {
+  return tf.tidy(() => {
+    const p = m.d.stateInference(b.state); // with D's updated weights, as in generatorStep
+    const { value, grads } = kept.gradients((g) =>
+      L.lossG(m.d.score(p, g), g, b.action, m.k, m.config.beta)
+    );
+    m.optG.applyGradients(grads as unknown as Record<string, tf.Variable>);
+    tf.dispose(Object.values(grads));
+    return value;
+  });
+}
+
 /**
  * One adversarial round on a batch, Algorithm 1 as written: `dSteps` D updates against G(s),
- * computed once, then `gSteps` G updates against the updated D. Resolves to the last losses.
+ * then `gSteps` G updates against the updated D. G(s) is computed once, with what its backward
+ * pass needs kept, and serves the d-steps and the first g-step (G's weights do not change in
+ * between, so this is exact; later g-steps recompute it, as the PyTorch reference does). With
+ * micro-batches (`config.microBatch`), or `reuse: false`, G(s) is recomputed for the g-step
+ * instead: less memory, one more forward pass. Resolves to the last losses.
  */
 export async function adversarialStep(
   m: RecSimuModel,
   b: TupleBatch,
+  opts: { reuse?: boolean } = {},
 ): Promise<{ lossD: number; lossG: number }> {
-  const fake = tf.tidy(() => m.g.applyInference(b.state));
+  const micro = m.config.microBatch;
+  const reuse = (opts.reuse ?? true) && !(micro > 0 && micro < b.label.shape[0]);
+  const kept = reuse ? m.g.applyForLater(b.state) : undefined;
+  const fake = kept ? kept.g : tf.tidy(() => m.g.applyInference(b.state));
   const lossesD: tf.Scalar[] = [], lossesG: tf.Scalar[] = [];
   try {
     for (let i = 0; i < m.config.dSteps; i++) lossesD.push(discriminatorStep(m, b, fake));
+    if (kept && m.config.gSteps > 0) lossesG.push(generatorStepKept(m, b, kept));
   } finally {
-    fake.dispose();
+    if (kept) kept.dispose();
+    else fake.dispose();
   }
-  for (let i = 0; i < m.config.gSteps; i++) lossesG.push(generatorStep(m, b));
+  for (let i = lossesG.length; i < m.config.gSteps; i++) lossesG.push(generatorStep(m, b));
   const d = await read(...lossesD), g = await read(...lossesG);
   return { lossD: d[d.length - 1]!, lossG: g[g.length - 1]! };
 }
