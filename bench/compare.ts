@@ -1,9 +1,11 @@
 /**
  * `deno task bench:compare`: runs this project's bench and the PyTorch reference
  * (`../shared/anchors/torch/bench.sh`) alternately on the same machine, then prints each run's
- * figures and the ratios of the medians as JSON lines.
+ * figures and the ratios as JSON lines: each round's ratio (ours and the reference measured one
+ * after the other), their median, min and max, and the ratio of the medians. Medians are true
+ * medians (the mean of the middle two for an even count); an odd round count is best.
  *
- *   deno run -A bench/compare.ts [--rounds 2] [--threads 2] [--reference ../shared/anchors/torch/bench.sh]
+ *   deno run -A bench/compare.ts [--rounds 3] [--threads 2] [--reference ../shared/anchors/torch/bench.sh]
  * @module
  */
 import { parseArgs } from "node:util";
@@ -11,7 +13,7 @@ import { parseArgs } from "node:util";
 const { values: a } = parseArgs({
   args: Deno.args,
   options: {
-    rounds: { type: "string", default: "2" },
+    rounds: { type: "string", default: "3" },
     threads: { type: "string", default: "2" },
     reference: {
       type: "string",
@@ -35,7 +37,21 @@ async function runLines(
   ) => JSON.parse(l));
 }
 
-const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
+const median = (xs: number[]) => {
+  const s = [...xs].sort((x, y) => x - y), m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+const r3 = (x: number) => +x.toFixed(3);
+/** Per-round ratios a_i / b_i (rounds in order) and their median, min and max. */
+const perRound = (as: number[], bs: number[]) => {
+  const q = as.map((x, i) => x / bs[i]!);
+  return {
+    round_ratios: q.map(r3),
+    median_round_ratio: r3(median(q)),
+    min_round_ratio: r3(Math.min(...q)),
+    max_round_ratio: r3(Math.max(...q)),
+  };
+};
 const ours: Row[] = [], ref: Row[] = [];
 for (let r = 0; r < Number(a.rounds); r++) {
   const o = await runLines(Deno.execPath(), [
@@ -75,30 +91,34 @@ const pick = (rows: Row[], bench: string, key: string, where: Record<string, unk
   rows.filter((x) => x.bench === bench && Object.entries(where).every(([k, v]) => x[k] === v)).map((
     x,
   ) => Number(x[key]));
-const refStep = median(pick(ref, "train_adv_step", "ms_per_step"));
+const refSteps = pick(ref, "train_adv_step", "ms_per_step");
 for (const update of ["sequential", "fused"]) {
-  const ms = median(pick(ours, "train_adv_step", "ms_per_step", { update }));
+  const steps = pick(ours, "train_adv_step", "ms_per_step", { update });
+  const ms = median(steps), refStep = median(refSteps);
   console.log(
     JSON.stringify({
       compare: "train_adv_step",
       update,
       threads: Number(a.threads),
-      recsimu_ms: ms,
-      torch_ms: refStep,
-      time_ratio: +(ms / refStep).toFixed(3),
+      recsimu_ms: r3(ms),
+      torch_ms: r3(refStep),
+      time_ratio: r3(ms / refStep),
+      ...perRound(steps, refSteps),
     }),
   );
 }
 for (const batch of [1, 64, 4096]) {
-  const o = median(pick(ours, "d_inference", "predictions_per_s", { batch }));
-  const t = median(pick(ref, "d_inference", "predictions_per_s", { batch }));
+  const os = pick(ours, "d_inference", "predictions_per_s", { batch });
+  const ts = pick(ref, "d_inference", "predictions_per_s", { batch });
+  const o = median(os), t = median(ts);
   console.log(
     JSON.stringify({
       compare: "d_inference",
       batch,
-      recsimu_per_s: o,
-      torch_per_s: t,
-      throughput_ratio: +(o / t).toFixed(3),
+      recsimu_per_s: r3(o),
+      torch_per_s: r3(t),
+      throughput_ratio: r3(o / t),
+      ...perRound(os, ts),
     }),
   );
 }

@@ -3,9 +3,10 @@
  * the benchmarks' workload (`_setup.ts`), as JSON lines: each kernel's total time and count, the
  * matrix products' GFLOP and rate, and the wall time per call (median of 5, unprofiled).
  * `--what pack` instead times one large product with a reused and with a fresh second operand
- * (tfjs-wasm re-packs the second operand of every product it has not seen).
+ * (tfjs-wasm re-packs the second operand of every product it has not seen); `--what phases` the
+ * phases of the sequential step (G(s) forward, d-step, g-step; median of 10 steps).
  *
- *   deno run -A bench/profile.ts [--what fused|sequential|infer|pack] [--batch 500] [--threads 1]
+ *   deno run -A bench/profile.ts [--what fused|sequential|infer|pack|phases] [--batch 500] [--threads 1]
  * @module
  */
 import { parseArgs } from "node:util";
@@ -57,11 +58,26 @@ const call = async () => {
     const p = discriminatorProbs(model, b);
     await p.data();
     p.dispose();
-  } else if (a.what === "sequential") await adversarialStep(model, b);
+  } else if (a.what === "sequential" || a.what === "phases") await adversarialStep(model, b);
   else if (a.what === "fused") await fusedAdversarialStep(model, b);
-  else throw new Error(`--what: fused, sequential, infer or pack, got ${a.what}`);
+  else throw new Error(`--what: fused, sequential, infer, pack or phases, got ${a.what}`);
 };
 for (let i = 0; i < 3; i++) await call();
+if (a.what === "phases") {
+  const runs: Record<string, number>[] = [];
+  for (let i = 0; i < 10; i++) {
+    const phases: Record<string, number> = {};
+    const t0 = performance.now();
+    await adversarialStep(model, b, { phases });
+    runs.push({ ...phases, step: performance.now() - t0 });
+  }
+  const out: Record<string, number> = {};
+  for (const k of Object.keys(runs[0]!)) {
+    out[`${k}_ms`] = +median(runs.map((r) => r[k]!)).toFixed(1);
+  }
+  emit({ bench: "phases", batch, ...out });
+  Deno.exit(0);
+}
 const prof = await tf.profile(call);
 // "forward" is a custom gradient's forward pass: its kernels are listed on their own too.
 const kernels = prof.kernels.filter((k) => k.name !== "forward");

@@ -248,21 +248,35 @@ function generatorStepKept(m: RecSimuModel, b: TupleBatch, kept: KeptGeneration)
 export async function adversarialStep(
   m: RecSimuModel,
   b: TupleBatch,
-  opts: { reuse?: boolean } = {},
+  opts: {
+    reuse?: boolean;
+    /** When given, each phase's wall time (ms) is added here; syncs after each phase. */
+    phases?: Record<string, number>;
+  } = {},
 ): Promise<{ lossD: number; lossG: number }> {
   const micro = m.config.microBatch;
   const reuse = (opts.reuse ?? true) && !(micro > 0 && micro < b.label.shape[0]);
+  let t0 = performance.now();
+  const lap = async (phase: string, t: tf.Tensor) => {
+    if (!opts.phases) return;
+    await t.data();
+    opts.phases[phase] = (opts.phases[phase] ?? 0) + performance.now() - t0;
+    t0 = performance.now();
+  };
   const kept = reuse ? m.g.applyForLater(b.state) : undefined;
   const fake = kept ? kept.g : tf.tidy(() => m.g.applyInference(b.state));
   const lossesD: tf.Scalar[] = [], lossesG: tf.Scalar[] = [];
   try {
+    await lap("g_forward", fake);
     for (let i = 0; i < m.config.dSteps; i++) lossesD.push(discriminatorStep(m, b, fake));
+    await lap("d_steps", lossesD[lossesD.length - 1]!);
     if (kept && m.config.gSteps > 0) lossesG.push(generatorStepKept(m, b, kept));
   } finally {
     if (kept) kept.dispose();
     else fake.dispose();
   }
   for (let i = lossesG.length; i < m.config.gSteps; i++) lossesG.push(generatorStep(m, b));
+  await lap("g_steps", lossesG[lossesG.length - 1]!);
   const d = await read(...lossesD), g = await read(...lossesG);
   return { lossD: d[d.length - 1]!, lossG: g[g.length - 1]! };
 }
