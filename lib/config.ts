@@ -56,8 +56,8 @@ export interface TrainConfig {
   patience: number;
   /**
    * Adversarial round: `sequential` (Algorithm 1 as written: d-steps, then g-steps against the
-   * updated D; G(s) is computed twice) or `fused` (one forward/backward of each network; the
-   * g-step sees D before the d-step's update; needs dSteps = gSteps = 1).
+   * updated D; G(s) computed once, D's state twice) or `fused` (one forward/backward of each
+   * network; the g-step sees D before the d-step's update; needs dSteps = gSteps = 1).
    */
   update: "sequential" | "fused";
   /**

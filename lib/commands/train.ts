@@ -62,7 +62,7 @@ Training (Algorithm 1):
   --pre-g-epochs P --pre-d-epochs P --epochs E   (default ${D.preGEpochs}, ${D.preDEpochs}, ${D.epochs})
   --d-steps K --g-steps K   updates per adversarial round (default ${D.dSteps}, ${D.gSteps})
   --update U             sequential (Algorithm 1 as written) | fused (one pass per network,
-                         simultaneous update; ~25% faster) (default ${D.update})
+                         simultaneous update; ~15% faster) (default ${D.update})
   --patience P           early stop after P epochs without better validation AUC (default ${D.patience}: off)
   --item-bias            beyond the paper: trainable per-item bias on D's real-class logits
   --variant V            recsimu | recsimu-1 (K+1 outputs) | recsimu-3 (no adversarial terms);
