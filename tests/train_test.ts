@@ -1,7 +1,7 @@
 import { join } from "node:path";
 import { assert, assertAlmostEquals, assertEquals, assertRejects } from "./_assert.ts";
 import { initBackend, tf } from "../lib/tf.ts";
-import { datasetFromText } from "../lib/data/dataset.ts";
+import { type Dataset, datasetFromText } from "../lib/data/dataset.ts";
 import { batchIndices, disposeBatch, toTensors } from "../lib/data/batches.ts";
 import {
   adversarialStep,
@@ -14,6 +14,8 @@ import { finished, trainRecSimu } from "../lib/train/loop.ts";
 import { predictTuples } from "../lib/eval/evaluate.ts";
 import { Simulator } from "../lib/sim/simulator.ts";
 import { CheckpointError } from "../lib/errors.ts";
+import { readVariables } from "../lib/train/checkpoint.ts";
+import type { TrainConfig } from "../lib/config.ts";
 import { synthText, tempDir, tinyConfig } from "./_helpers.ts";
 
 const small = synthText({
@@ -25,26 +27,37 @@ const small = synthText({
   maxLength: 20,
 });
 
+/** A RecSimu model over `ds` with K = 3 classes, the sizes of `c` and sin(i) embeddings. */
+function smallModel(ds: Dataset, c: TrainConfig, stateLength = 5): RecSimuModel {
+  const emb = new Float32Array(ds.items.length * c.embDim).map((_, i) => Math.sin(i));
+  const shape = {
+    items: ds.items.length,
+    classes: 3,
+    embDim: c.embDim,
+    feedbackDim: c.feedbackDim,
+    hidden: c.hidden,
+    fc: c.fc,
+    fakeClasses: 3,
+    stateLength,
+  };
+  return new RecSimuModel(shape, emb, c);
+}
+
+/** Asserts that every G and D weight of `got` is within `tol` of the same weight of `want`. */
+async function assertSameWeights(got: RecSimuModel, want: RecSimuModel, tol: number, what = "") {
+  const a = await readVariables([...got.gVars(), ...got.dVars()]);
+  for (const [name, t] of await readVariables([...want.gVars(), ...want.dVars()])) {
+    let d = 0;
+    t.data.forEach((x, i) => (d = Math.max(d, Math.abs(x - a.get(name)!.data[i]!))));
+    assert(d < tol, `${name} differs by ${d}${what}`);
+  }
+}
+
 for (const microBatch of [0, 10]) {
   Deno.test(`training steps leak no tensors (micro-batch ${microBatch})`, async () => {
     await initBackend("wasm", { quiet: true });
     const ds = await datasetFromText(small, "small.csv", { stateLength: 5, minCount: 1 });
-    const c = tinyConfig({ microBatch });
-    const emb = new Float32Array(ds.items.length * c.embDim).map((_, i) => Math.sin(i));
-    const m = new RecSimuModel(
-      {
-        items: ds.items.length,
-        classes: 3,
-        embDim: c.embDim,
-        feedbackDim: c.feedbackDim,
-        hidden: c.hidden,
-        fc: c.fc,
-        fakeClasses: 3,
-        stateLength: 5,
-      },
-      emb,
-      c,
-    );
+    const m = smallModel(ds, tinyConfig({ microBatch }));
     const step = async (i: number) => {
       const b = toTensors(batchIndices(ds, ds.train.subarray(i * 32, (i + 1) * 32)), m.table, 5);
       await generatorPretrainStep(m, b);
@@ -181,22 +194,10 @@ Deno.test("end to end: on a synthetic log RecSimu's discriminator clearly beats 
 
 Deno.test("the fused adversarial step equals a simultaneous d-step and g-step computed separately", async () => {
   const L = await import("../lib/train/losses.ts");
-  const { readVariables } = await import("../lib/train/checkpoint.ts");
   await initBackend("cpu", { quiet: true });
   const ds = await datasetFromText(small, "small.csv", { stateLength: 5, minCount: 1 });
   const c = tinyConfig();
-  const emb = new Float32Array(ds.items.length * c.embDim).map((_, i) => Math.sin(i));
-  const shape = {
-    items: ds.items.length,
-    classes: 3,
-    embDim: c.embDim,
-    feedbackDim: c.feedbackDim,
-    hidden: c.hidden,
-    fc: c.fc,
-    fakeClasses: 3,
-    stateLength: 5,
-  };
-  const fused = new RecSimuModel(shape, emb, c), ref = new RecSimuModel(shape, emb, c);
+  const fused = smallModel(ds, c), ref = smallModel(ds, c);
   const b = toTensors(batchIndices(ds, ds.train.subarray(0, 48)), fused.table, 5);
   const r = await fusedAdversarialStep(fused, b);
   // Reference: both gradients from the same (old) parameters, then both updates.
@@ -214,14 +215,7 @@ Deno.test("the fused adversarial step equals a simultaneous d-step and g-step co
   ref.optG.applyGradients(gg.grads as never);
   assertAlmostEquals(r.lossD, gd.value.dataSync()[0]!, 1e-5);
   assertAlmostEquals(r.lossG, gg.value.dataSync()[0]!, 1e-5);
-  const a = await readVariables([...fused.gVars(), ...fused.dVars()]),
-    e = await readVariables([...ref.gVars(), ...ref.dVars()]);
-  for (const [name, t] of e) {
-    const got = a.get(name)!.data;
-    let d = 0;
-    t.data.forEach((x, i) => (d = Math.max(d, Math.abs(x - got[i]!))));
-    assert(d < 1e-5, `${name} differs by ${d}`);
-  }
+  await assertSameWeights(fused, ref, 1e-5);
   tf.dispose([fake, p, gd.value, gg.value, ...Object.values(gd.grads), ...Object.values(gg.grads)]);
   disposeBatch(b);
   fused.dispose();
@@ -229,22 +223,10 @@ Deno.test("the fused adversarial step equals a simultaneous d-step and g-step co
 });
 
 Deno.test("micro-batches give the same update as whole batches, for every step kind", async () => {
-  const { readVariables } = await import("../lib/train/checkpoint.ts");
   await initBackend("cpu", { quiet: true });
   const ds = await datasetFromText(small, "small.csv", { stateLength: 5, minCount: 1 });
-  const emb = new Float32Array(ds.items.length * 8).map((_, i) => Math.sin(i));
-  const shape = {
-    items: ds.items.length,
-    classes: 3,
-    embDim: 8,
-    feedbackDim: 4,
-    hidden: 16,
-    fc: 16,
-    fakeClasses: 3,
-    stateLength: 5,
-  };
-  const whole = new RecSimuModel(shape, emb, tinyConfig());
-  const micro = new RecSimuModel(shape, emb, tinyConfig({ microBatch: 7 }));
+  const whole = smallModel(ds, tinyConfig());
+  const micro = smallModel(ds, tinyConfig({ microBatch: 7 }));
   const b = toTensors(batchIndices(ds, ds.train.subarray(0, 48)), whole.table, 5);
   for (const step of [generatorPretrainStep, discriminatorPretrainStep]) {
     assertAlmostEquals(await step(micro, b), await step(whole, b), 1e-5);
@@ -254,12 +236,7 @@ Deno.test("micro-batches give the same update as whole batches, for every step k
     assertAlmostEquals(x.lossD, y.lossD, 1e-5);
     assertAlmostEquals(x.lossG, y.lossG, 1e-5);
   }
-  const a = await readVariables([...micro.gVars(), ...micro.dVars()]);
-  for (const [name, t] of await readVariables([...whole.gVars(), ...whole.dVars()])) {
-    let d = 0;
-    t.data.forEach((x, i) => (d = Math.max(d, Math.abs(x - a.get(name)!.data[i]!))));
-    assert(d < 1e-4, `${name} differs by ${d}`);
-  }
+  await assertSameWeights(micro, whole, 1e-4);
   disposeBatch(b);
   whole.dispose();
   micro.dispose();
@@ -267,7 +244,6 @@ Deno.test("micro-batches give the same update as whole batches, for every step k
 
 for (const backend of ["cpu", "wasm"] as const) {
   Deno.test(`the adversarial step keeping G(s) equals the one recomputing it (${backend})`, async () => {
-    const { readVariables } = await import("../lib/train/checkpoint.ts");
     await initBackend(backend, { quiet: true });
     const N = 12; // longer than many prefixes: masked (left-padded) states are in the batch
     const ds = await datasetFromText(small, "small.csv", {
@@ -275,20 +251,9 @@ for (const backend of ["cpu", "wasm"] as const) {
       minCount: 1,
       minStateLength: 1,
     });
-    const emb = new Float32Array(ds.items.length * 8).map((_, i) => Math.sin(i));
-    const shape = {
-      items: ds.items.length,
-      classes: 3,
-      embDim: 8,
-      feedbackDim: 4,
-      hidden: 16,
-      fc: 16,
-      fakeClasses: 3,
-      stateLength: N,
-    };
     for (const steps of [{ dSteps: 1, gSteps: 1 }, { dSteps: 2, gSteps: 3 }]) {
-      const kept = new RecSimuModel(shape, emb, tinyConfig(steps));
-      const again = new RecSimuModel(shape, emb, tinyConfig(steps));
+      const kept = smallModel(ds, tinyConfig(steps), N);
+      const again = smallModel(ds, tinyConfig(steps), N);
       const batch = toTensors(batchIndices(ds, ds.train.subarray(0, 48)), kept.table, N);
       assert((await batch.state.mask!.min().data())[0] === 0, "the batch has padded states");
       const probe = kept.g.applyForLater(batch.state);
@@ -306,12 +271,7 @@ for (const backend of ["cpu", "wasm"] as const) {
         assertAlmostEquals(x.lossD, y.lossD, 1e-5);
         assertAlmostEquals(x.lossG, y.lossG, 1e-5);
       }
-      const a = await readVariables([...again.gVars(), ...again.dVars()]);
-      for (const [name, t] of await readVariables([...kept.gVars(), ...kept.dVars()])) {
-        let d = 0;
-        t.data.forEach((v, i) => (d = Math.max(d, Math.abs(v - a.get(name)!.data[i]!))));
-        assert(d < 1e-5, `${name} differs by ${d} (${JSON.stringify(steps)})`);
-      }
+      await assertSameWeights(again, kept, 1e-5, ` (${JSON.stringify(steps)})`);
       disposeBatch(batch);
       kept.dispose();
       again.dispose();
