@@ -114,6 +114,11 @@ function sliceBatch(b: TupleBatch, start: number, n: number): TupleBatch {
   };
 }
 
+/** Rows per micro-batch for a batch of `B` rows (`B`: no micro-batching). */
+function microBatchRows(m: RecSimuModel, B: number): number {
+  return m.config.microBatch > 0 ? Math.min(m.config.microBatch, B) : B;
+}
+
 /**
  * Gradients of the batch-mean loss `f` with respect to `vars`, computed over micro-batches of
  * `config.microBatch` rows and summed with weights n_i / B — the same value and gradients as
@@ -127,7 +132,7 @@ function gradients(
   f: (part: TupleBatch, rows: Rows) => tf.Scalar,
 ): { value: tf.Scalar; grads: tf.NamedTensorMap } {
   const B = b.label.shape[0];
-  const micro = m.config.microBatch > 0 ? m.config.microBatch : B;
+  const micro = microBatchRows(m, B);
   if (micro >= B) return tf.variableGrads(() => f(b, (t) => t), vars);
   let value: tf.Scalar = tf.scalar(0);
   let grads: tf.NamedTensorMap = {};
@@ -254,8 +259,8 @@ export async function adversarialStep(
     phases?: Record<string, number>;
   } = {},
 ): Promise<{ lossD: number; lossG: number }> {
-  const micro = m.config.microBatch;
-  const reuse = (opts.reuse ?? true) && !(micro > 0 && micro < b.label.shape[0]);
+  const B = b.label.shape[0];
+  const reuse = (opts.reuse ?? true) && microBatchRows(m, B) === B;
   let t0 = performance.now();
   const lap = async (phase: string, t: tf.Tensor) => {
     if (!opts.phases) return;
