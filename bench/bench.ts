@@ -12,6 +12,7 @@ import { batchIndices, disposeBatch, toTensors } from "../lib/data/batches.ts";
 import { adversarialStep, discriminatorProbs, fusedAdversarialStep } from "../lib/train/recsimu.ts";
 import { trainItem2Vec } from "../lib/embeddings/item2vec.ts";
 import { B, benchWorkload, N } from "./_setup.ts";
+import { median } from "./_stats.ts";
 
 const { values: a } = parseArgs({
   args: Deno.args,
@@ -66,7 +67,6 @@ if (!a.only || a.only === "train") {
       sample();
     }
     const ms = times.reduce((x, y) => x + y, 0) / times.length;
-    const sorted = [...times].sort((x, y) => x - y);
     emit({
       bench: "train_adv_step",
       update: name,
@@ -74,7 +74,7 @@ if (!a.only || a.only === "train") {
       N,
       steps,
       ms_per_step: +ms.toFixed(2),
-      ms_median: +sorted[Math.floor(sorted.length / 2)]!.toFixed(2),
+      ms_median: +median(times).toFixed(2),
       samples_per_s: +(B / (ms / 1000)).toFixed(1),
     });
   }

@@ -9,6 +9,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
+import { median } from "./_stats.ts";
 
 const { values: a } = parseArgs({
   args: Deno.args,
@@ -37,10 +38,6 @@ async function runLines(
   ) => JSON.parse(l));
 }
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((x, y) => x - y), m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
 const r3 = (x: number) => +x.toFixed(3);
 /** Per-round ratios a_i / b_i (rounds in order) and their median, min and max. */
 const perRound = (as: number[], bs: number[]) => {

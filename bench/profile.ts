@@ -14,6 +14,7 @@ import { initBackend, tf } from "../lib/tf.ts";
 import { batchIndices, disposeBatch, toTensors } from "../lib/data/batches.ts";
 import { adversarialStep, discriminatorProbs, fusedAdversarialStep } from "../lib/train/recsimu.ts";
 import { benchWorkload, N } from "./_setup.ts";
+import { median } from "./_stats.ts";
 
 const { values: a } = parseArgs({
   args: Deno.args,
@@ -29,7 +30,6 @@ const info = await initBackend("wasm", {
 });
 const emit = (o: Record<string, unknown>) =>
   console.log(JSON.stringify({ ...o, what: a.what, threads: info.threads, tfjs: info.tfjs }));
-const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[xs.length >> 1]!;
 
 if (a.what === "pack") {
   const [m, k, n] = [128, 9500, 384];
