@@ -1,14 +1,22 @@
 /**
  * Atomic writes: content goes to a temporary sibling first and is renamed into place, so a
- * reader (or a crash) never sees a half-written file or directory.
+ * reader (or a crash) never sees a half-written file or directory. Temporary siblings and
+ * backups carry recsimu's own prefixes (lib/output.ts), and file-system failures become
+ * one-line user errors naming the path.
  * @module
  */
-import { basename, dirname, join } from "node:path";
+import { dirname, join } from "node:path";
+import {
+  assertReplaceable,
+  fsUserError,
+  type MarkedEntry,
+  markerText,
+  OUTPUT_MARKER,
+  type OutputKind,
+  ownSibling,
+} from "./output.ts";
 
-function tempSibling(path: string): string {
-  const rand = crypto.getRandomValues(new Uint32Array(2)).join("");
-  return join(dirname(path), `.tmp-${basename(path)}-${Deno.pid}-${rand}`);
-}
+const tempSibling = (path: string) => ownSibling(path, "tmp");
 
 /** Writes `data` to `path` and flushes it to disk (fsync) before resolving. */
 export async function writeFileSynced(path: string, data: string | Uint8Array): Promise<void> {
@@ -25,10 +33,7 @@ export async function writeFileSynced(path: string, data: string | Uint8Array): 
 
 /** Writes `data` to `path` atomically (temp file + fsync + rename). */
 export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
-  await Deno.mkdir(dirname(path), { recursive: true });
-  const tmp = tempSibling(path);
-  await writeFileSynced(tmp, data);
-  await Deno.rename(tmp, path);
+  await streamFileAtomic(path, (write) => write(data));
 }
 
 /**
@@ -39,9 +44,14 @@ export async function streamFileAtomic(
   path: string,
   fill: (write: (chunk: string | Uint8Array) => Promise<void>) => Promise<void>,
 ): Promise<void> {
-  await Deno.mkdir(dirname(path), { recursive: true });
   const tmp = tempSibling(path);
-  const f = await Deno.open(tmp, { write: true, create: true, truncate: true });
+  let f: Deno.FsFile;
+  try {
+    await Deno.mkdir(dirname(path), { recursive: true });
+    f = await Deno.open(tmp, { write: true, createNew: true });
+  } catch (e) {
+    throw fsUserError(e, "write", path);
+  }
   const enc = new TextEncoder();
   try {
     await fill(async (chunk) => {
@@ -51,41 +61,61 @@ export async function streamFileAtomic(
     });
     await f.sync();
     f.close();
+    await Deno.rename(tmp, path);
   } catch (e) {
-    f.close();
+    try {
+      f.close();
+    } catch { /* already closed */ }
     await Deno.remove(tmp).catch(() => {});
-    throw e;
+    throw fsUserError(e, "write", path);
   }
-  await Deno.rename(tmp, path);
 }
 
 /**
- * Replaces directory `dir` atomically with the files `fill` writes into a temporary directory.
- * The previous `dir`, if any, is moved aside first and removed after the swap, so at every
- * moment either the old or the new complete directory exists under `dir` or `dir.old`.
+ * Replaces directory `dir` atomically with the files `fill` writes into a temporary directory;
+ * `fill` returns the entries it wrote, which go into the folder's marker (written last, so its
+ * presence marks a complete folder). `dir` must be absent, empty or recsimu's own output of
+ * `kind` ({@link assertReplaceable}). The previous `dir` is moved to a unique backup sibling
+ * (`.recsimu-old-NAME-…`) first and removed after the swap, so at every moment either the old or
+ * the new complete folder exists, under `dir` or that backup.
  */
 export async function writeDirAtomic(
   dir: string,
-  fill: (tmpDir: string) => Promise<void>,
+  kind: OutputKind,
+  fill: (tmpDir: string) => Promise<Record<string, MarkedEntry>>,
 ): Promise<void> {
-  await Deno.mkdir(dirname(dir), { recursive: true });
+  await assertReplaceable(dir, kind);
   const tmp = tempSibling(dir);
-  await Deno.mkdir(tmp);
   try {
-    await fill(tmp);
+    await Deno.mkdir(dirname(dir), { recursive: true });
+    await Deno.mkdir(tmp);
+  } catch (e) {
+    throw fsUserError(e, "write", dir);
+  }
+  try {
+    const files = await fill(tmp);
+    await writeFileSynced(join(tmp, OUTPUT_MARKER), markerText(kind, files));
   } catch (e) {
     await Deno.remove(tmp, { recursive: true }).catch(() => {});
-    throw e;
+    throw fsUserError(e, "write", dir);
   }
-  const old = `${dir}.old`;
-  await Deno.remove(old, { recursive: true }).catch(() => {});
+  const old = ownSibling(dir, "old");
   let hadOld = false;
   try {
     await Deno.rename(dir, old);
     hadOld = true;
   } catch (e) {
-    if (!(e instanceof Deno.errors.NotFound)) throw e;
+    if (!(e instanceof Deno.errors.NotFound)) {
+      await Deno.remove(tmp, { recursive: true }).catch(() => {});
+      throw fsUserError(e, "replace", dir);
+    }
   }
-  await Deno.rename(tmp, dir);
+  try {
+    await Deno.rename(tmp, dir);
+  } catch (e) {
+    if (hadOld) await Deno.rename(old, dir).catch(() => {});
+    await Deno.remove(tmp, { recursive: true }).catch(() => {});
+    throw fsUserError(e, "write", dir);
+  }
   if (hadOld) await Deno.remove(old, { recursive: true }).catch(() => {});
 }

@@ -30,9 +30,15 @@ Deno.test("bad flags and bad files exit 2 with a one-line message naming the pro
   assert(r3.stderr.includes(`line 3`) && r3.stderr.includes("bad.csv"), r3.stderr);
   const r4 = await recsimu(["nonsense"]);
   assertEquals(r4.code, 2);
+  // A model folder that does not exist, or is not a model: one line, before the backend line.
   const r5 = await recsimu(["eval", "--model", join(tmp.path, "none")]);
   assertEquals(r5.code, 2);
-  assert(r5.stderr.includes("not a recsimu checkpoint"), r5.stderr);
+  assertEquals(r5.stderr.trim().split("\n").length, 1, r5.stderr);
+  assert(r5.stderr.includes("does not exist"), r5.stderr);
+  const r6 = await recsimu(["eval", "--model", tmp.path]);
+  assertEquals(r6.code, 2);
+  assertEquals(r6.stderr.trim().split("\n").length, 1, r6.stderr);
+  assert(r6.stderr.includes("not a recsimu checkpoint"), r6.stderr);
 });
 
 Deno.test("train → eval → predict work end to end from the command line", async () => {

@@ -33,7 +33,7 @@ for (const name of ["mkdir", "open", "writeFile", "writeTextFile", "rename", "re
   Deno[name] = (...args) => {
     const path = String(args[0]);
     // Files are opened for writing only inside the checkpoint's temporary directory.
-    if (name === "open" && !path.includes("/.tmp-")) return orig(...args);
+    if (name === "open" && !path.includes("/.recsimu-tmp-")) return orig(...args);
     // writeDirAtomic starts by creating the parent of the checkpoint directory.
     if (name === "mkdir" && path === parent) { ckpt++; op = 0; }
     op++;
@@ -160,7 +160,8 @@ Deno.test("SIGKILL at random moments of checkpointing always leaves the last goo
   assertEquals(perCkpt.size, TOTAL_EPOCHS + 1, "one checkpoint per epoch and a final one");
   /** Index (in its checkpoint) of the rename that puts a new checkpoint in place. */
   const swapOp = (ckpt: number) =>
-    perCkpt.get(ckpt)!.find((o) => o.name === "rename" && o.path.includes("/.tmp-model-"))!.op;
+    perCkpt.get(ckpt)!.find((o) => o.name === "rename" && o.path.includes("/.recsimu-tmp-model-"))!
+      .op;
 
   await using tmp = await tempDir();
   const c = await chain(tmp.path);

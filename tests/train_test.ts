@@ -110,7 +110,10 @@ Deno.test("a checkpoint saves and loads to identical predictions; corrupted ones
     let z = 0;
     for (let k = 0; k < K; k++) z += probs[i * 2 * K + k]!;
     assertAlmostEquals(p.real, z, 1e-5);
-    for (let k = 0; k < K; k++) assertAlmostEquals(p.probs[k]!, probs[i * 2 * K + k]! / z, 1e-5);
+    assertEquals(Object.keys(p.probs), sim.labels, "probs maps each label, in label order");
+    for (let k = 0; k < K; k++) {
+      assertAlmostEquals(p.probs[sim.labels[k]!]!, probs[i * 2 * K + k]! / z, 1e-5);
+    }
   });
   sim.dispose();
   const meta = JSON.parse(await Deno.readTextFile(join(out, "config.json")));
@@ -129,6 +132,12 @@ Deno.test("a checkpoint saves and loads to identical predictions; corrupted ones
   await assertRejects(() => Simulator.load(out), CheckpointError, "format 99");
   await assertRejects(
     () => Simulator.load(join(tmp.path, "nothing")),
+    CheckpointError,
+    "does not exist",
+  );
+  await Deno.mkdir(join(tmp.path, "empty"));
+  await assertRejects(
+    () => Simulator.load(join(tmp.path, "empty")),
     CheckpointError,
     "not a recsimu checkpoint",
   );

@@ -11,7 +11,21 @@ import { parseRewards } from "../sim/reward.ts";
 import { AGENT_DEFAULTS, type AgentConfig, agentConfig } from "../rl/config.ts";
 import { runAgent } from "../rl/agent.ts";
 import { writeFileAtomic } from "../atomic.ts";
+import { claimOutputFile, outputPath } from "../output.ts";
+import { assertCheckpointDir } from "../train/checkpoint.ts";
 import { UserError } from "../errors.ts";
+
+/** The `kind` field that marks a JSON report written by `recsimu agent`. */
+export const AGENT_REPORT_KIND = "recsimu-agent-report";
+
+/** True when `text` is a report `recsimu agent --out` wrote. */
+function isAgentReport(text: string): boolean {
+  try {
+    return JSON.parse(text)?.kind === AGENT_REPORT_KIND;
+  } catch {
+    return false;
+  }
+}
 
 const D = AGENT_DEFAULTS;
 
@@ -22,26 +36,29 @@ stepping --envs simulated users together (one batched prediction per step), then
 it (greedy and sampled) with a uniform-random, a most-popular and a best-static policy on the
 SAME --eval-episodes (seed, start state) pairs. Table and progress on stderr, JSON on stdout.
 
-  --model DIR             trained simulator checkpoint (required)
-  --episodes N            training episodes (default ${D.episodes})
-  --max-steps T           steps per episode (default ${D.maxSteps})
-  --leave-after-skips S   the user leaves after S negatives in a row; 0 = never (default ${D.leaveAfterSkips})
-  --envs B                episodes run together and per update (default ${D.envs})
-  --algo A                reinforce (default ${D.algo})
-  --reward SPEC           reward per label, e.g. skip=0,click=1,purchase=5
-                          (default 1 for positive labels, 0 otherwise)
-  --lr R                  Adam learning rate (default ${D.learningRate})
-  --entropy C             entropy bonus weight (default ${D.entropyCoef})
-  --reward-signal S       expected | sampled: reward REINFORCE credits (default ${D.rewardSignal};
-                          expected = Σ probs·rewards of each step, unbiased and less noisy)
-  --gamma G               discount of the return-to-go (default ${D.gamma})
-  --hidden H              policy hidden width (default ${D.hidden})
-  --eval-episodes N       evaluation episodes per policy (default ${D.evalEpisodes})
-  --probe-states P        start states that rank items for best-static; 0 = skip (default ${D.staticProbeStates})
-  --seed S                root seed (default ${D.seed})
-  --out FILE              also write the JSON report to FILE (atomically)
-  --backend B             auto | webgpu | wasm | cpu (default auto)
-  --quiet                 no progress or table on stderr`;
+Flags:
+  --model DIR            trained simulator checkpoint (required)
+  --episodes N           training episodes (default ${D.episodes})
+  --max-steps T          steps per episode (default ${D.maxSteps})
+  --leave-after-skips S  the user leaves after S negatives in a row; 0 = never (default ${D.leaveAfterSkips})
+  --envs B               episodes run together and per update (default ${D.envs})
+  --algo A               reinforce (default ${D.algo})
+  --reward SPEC          reward per label, e.g. skip=0,click=1,purchase=5
+                         (default 1 for positive labels, 0 otherwise)
+  --lr R                 Adam learning rate (default ${D.learningRate})
+  --entropy C            entropy bonus weight (default ${D.entropyCoef})
+  --reward-signal S      expected | sampled: reward REINFORCE credits (default ${D.rewardSignal};
+                         expected = Σ probs·rewards of each step, unbiased and less noisy)
+  --gamma G              discount of the return-to-go (default ${D.gamma})
+  --hidden H             policy hidden width (default ${D.hidden})
+  --eval-episodes N      evaluation episodes per policy (default ${D.evalEpisodes})
+  --probe-states P       start states that rank items for best-static; 0 = skip (default ${D.staticProbeStates})
+  --seed S               root seed (default ${D.seed})
+  --out FILE             also write the JSON report to FILE (atomically): a new file, or
+                         with --overwrite a previous agent report
+  --overwrite            replace a previous agent report in --out
+  --backend B            auto | webgpu | wasm | cpu (default auto)
+  --quiet                no progress or table on stderr`;
 
 /** Entry point of `recsimu agent`. */
 export async function run(argv: string[]): Promise<void> {
@@ -62,6 +79,7 @@ export async function run(argv: string[]): Promise<void> {
     "probe-states": { type: "string" },
     seed: { type: "string" },
     out: { type: "string" },
+    overwrite: { type: "boolean" },
     backend: { type: "string" },
     quiet: { type: "boolean" },
   }, USAGE);
@@ -103,6 +121,17 @@ export async function run(argv: string[]): Promise<void> {
     throw e;
   }
   const quiet = !!v.quiet;
+  // The report's target and the model are checked before hours of training, not after.
+  const out = typeof v.out === "string" ? outputPath("--out", v.out) : undefined;
+  if (out) {
+    await claimOutputFile(out, {
+      flag: "--out",
+      overwrite: !!v.overwrite,
+      own: isAgentReport,
+      what: "a recsimu agent report",
+    });
+  }
+  await assertCheckpointDir(dir);
   await initBackend(backend, { quiet });
   const sim = await Simulator.load(dir);
   try {
@@ -116,9 +145,9 @@ export async function run(argv: string[]): Promise<void> {
       embeddings: await itemEmbeddings(sim),
       progress: !quiet,
     });
-    const json = JSON.stringify({ model: dir, ...report });
+    const json = JSON.stringify({ kind: AGENT_REPORT_KIND, model: dir, ...report });
     console.log(json);
-    if (typeof v.out === "string" && v.out !== "") await writeFileAtomic(v.out, json + "\n");
+    if (out) await writeFileAtomic(out, json + "\n");
   } finally {
     sim.dispose();
   }

@@ -10,35 +10,65 @@ import { SYNTH_DEFAULTS, writeSynthLog } from "../data/synth.ts";
 import { formatStats, loadDataset } from "../data/dataset.ts";
 import { TRAIN_DEFAULTS, validateConfig } from "../config.ts";
 import { finished, trainRecSimu } from "../train/loop.ts";
-import { metricsTable } from "../eval/table.ts";
+import { metricsTable, perClassTable } from "../eval/table.ts";
+import { testSetWarnings } from "../eval/evaluate.ts";
+import { claimOutputDir, openOutputDir, outputPath } from "../output.ts";
 
-const USAGE = `Usage: recsimu demo [--out DIR] [--seed S] [--sessions N] [--backend B]
+const USAGE = `Usage: recsimu demo [--out DIR] [--overwrite] [flags]
 
 Writes a seeded synthetic log (DIR/log.csv), trains RecSimu on it (DIR/model), evaluates
 it on the test tuples and prints the metrics table (stderr) and JSON (stdout).
-Default DIR: runs/demo.`;
+
+Flags:
+  --out DIR              output folder (default runs/demo): new or empty, or with
+                         --overwrite a previous demo output
+  --overwrite            replace a previous demo output in --out
+  --seed S               root seed (default 0)
+  --sessions N           sessions in the synthetic log (default 1000)
+  --backend B            auto | webgpu | wasm | cpu (default auto)
+  --quiet                no progress output (the tables and JSON still print)`;
+
+/** One paragraph on how to read the demo's numbers (printed after the tables). */
+const DEMO_READING = `
+How to read this: F1, precision, recall and accuracy score the most likely label against the
+logged one; AUC ranks P(positive) (1.0 perfect, 0.5 chance). Log-loss rates the probabilities
+themselves, lower is better: the item baselines predict each item's observed label rates, which
+are well calibrated by construction, while RecSimu's discriminator is trained adversarially and
+its probabilities are not calibrated, so its log-loss can be worse even where it ranks better.`;
 
 /** Entry point of `recsimu demo`. */
 export async function run(argv: string[]): Promise<void> {
   const v = parseFlags("demo", argv, {
     out: { type: "string" },
+    overwrite: { type: "boolean" },
     seed: { type: "string" },
     sessions: { type: "string" },
     backend: { type: "string" },
+    quiet: { type: "boolean" },
   }, USAGE);
   if (!v) return;
-  const dir = typeof v.out === "string" ? v.out : "runs/demo";
+  const given = typeof v.out === "string" ? v.out : "runs/demo";
   const seed = numFlag("seed", v.seed, 0, { integer: true, min: 0 });
   const sessions = numFlag("sessions", v.sessions, 1000, { integer: true, min: 10 });
-  await initBackend((v.backend ?? "auto") as BackendName);
+  const quiet = !!v.quiet;
+  const dir = outputPath("--out", given);
+  const replace = await claimOutputDir(dir, {
+    flag: "--out",
+    kind: "demo",
+    overwrite: !!v.overwrite,
+  });
+  await openOutputDir(dir, "demo", ["log.csv", "model"], { replace });
+  await initBackend((v.backend ?? "auto") as BackendName, { quiet });
   const log = join(dir, "log.csv");
   const t0 = performance.now();
   const s = await writeSynthLog(log, { ...SYNTH_DEFAULTS, seed, sessions });
-  console.error(
-    `synth: ${s.sessions} sessions, ${s.rows} rows, positive ${
-      (100 * s.positiveRate).toFixed(1)
-    }% -> ${log}`,
-  );
+  if (!quiet) {
+    console.error(
+      `synth: ${s.sessions} sessions, ${s.rows} rows, positive ${
+        (100 * s.positiveRate).toFixed(1)
+      }% -> ${join(given, "log.csv")}`,
+    );
+  }
   const config = validateConfig({
     ...TRAIN_DEFAULTS,
     seed,
@@ -51,20 +81,25 @@ export async function run(argv: string[]): Promise<void> {
     minCount: config.minCount,
     positive: config.positive,
   });
-  console.error(formatStats(ds));
-  const r = finished(await trainRecSimu(ds, config, { out: join(dir, "model") }));
+  if (!quiet) console.error(formatStats(ds));
+  const r = finished(await trainRecSimu(ds, config, { out: join(dir, "model"), quiet }));
   console.error(`\nRecSimu vs item baselines on the test tuples (last tuple of each session):`);
   console.error(metricsTable({ recsimu: r.test, ...r.baselines }));
+  const warnings = testSetWarnings(ds, ds.test); // a too-small test set (e.g. --sessions 10)
+  for (const w of warnings) console.error(`warning: ${w}`);
+  console.error(`\nper label (recsimu):\n${perClassTable(r.test)}`);
+  console.error(DEMO_READING);
   console.error(
-    `\nmodel: ${join(dir, "model")}   total ${((performance.now() - t0) / 1000).toFixed(1)}s`,
+    `\nmodel: ${join(given, "model")}   total ${((performance.now() - t0) / 1000).toFixed(1)}s`,
   );
   console.log(
     JSON.stringify({
-      model: join(dir, "model"),
+      model: join(given, "model"),
       seed,
       seconds: r.seconds,
       recsimu: r.test,
       baselines: r.baselines,
+      warnings,
     }),
   );
   r.model.dispose();

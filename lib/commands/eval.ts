@@ -8,16 +8,21 @@ import { parseFlags, requireFlag } from "./_flags.ts";
 import { backendInfo, type BackendName, initBackend } from "../tf.ts";
 import { loadDataset } from "../data/dataset.ts";
 import { Simulator } from "../sim/simulator.ts";
-import { evaluateModel, itemBaselines } from "../eval/evaluate.ts";
+import { evaluateModel, itemBaselines, testSetWarnings } from "../eval/evaluate.ts";
 import { metricsTable, perClassTable } from "../eval/table.ts";
-import { writeFileAtomic } from "../atomic.ts";
-import { join } from "node:path";
+import { assertCheckpointDir, updateCheckpointFile } from "../train/checkpoint.ts";
 
-const USAGE =
-  `Usage: recsimu eval --model DIR [--data LOG.csv] [--backend auto|webgpu|wasm|cpu] [--save]
+const USAGE = `Usage: recsimu eval --model DIR [flags]
 
 Evaluates the simulator in DIR on the test tuples of LOG.csv (default: the log it was
-trained on), prints JSON on stdout and a table on stderr; --save also writes DIR/metrics.json.`;
+trained on), prints JSON on stdout and a table on stderr.
+
+Flags:
+  --model DIR            trained simulator checkpoint (required)
+  --data FILE            the log to evaluate on (default: the one it was trained on)
+  --save                 also write DIR/metrics.json (recsimu's own file in the checkpoint)
+  --backend B            auto | webgpu | wasm | cpu (default auto)
+  --quiet                no backend line or tables on stderr (the JSON still prints)`;
 
 /** Entry point of `recsimu eval`. */
 export async function run(argv: string[]): Promise<void> {
@@ -26,10 +31,13 @@ export async function run(argv: string[]): Promise<void> {
     data: { type: "string" },
     backend: { type: "string" },
     save: { type: "boolean" },
+    quiet: { type: "boolean" },
   }, USAGE);
   if (!v) return;
   const dir = requireFlag("eval", "model", v.model);
-  await initBackend((v.backend ?? "auto") as BackendName);
+  await assertCheckpointDir(dir); // before the backend line: a wrong path says only that
+  const quiet = !!v.quiet;
+  await initBackend((v.backend ?? "auto") as BackendName, { quiet });
   const sim = await Simulator.load(dir);
   const meta = sim.meta;
   const data = typeof v.data === "string" ? v.data : meta.data.file;
@@ -53,10 +61,15 @@ export async function run(argv: string[]): Promise<void> {
     seconds: (performance.now() - t0) / 1000,
     recsimu: test,
     baselines,
+    warnings: testSetWarnings(ds, ds.test),
   };
-  console.error(metricsTable({ recsimu: test, ...baselines }));
-  console.error(`\nper label (recsimu):\n${perClassTable(test)}`);
+  if (!quiet) {
+    console.error(metricsTable({ recsimu: test, ...baselines }));
+    console.error(`\nper label (recsimu):\n${perClassTable(test)}`);
+  }
+  // A too-small test set: printed under --quiet too (a warning is not progress).
+  for (const w of result.warnings) console.error(`warning: ${w}`);
   console.log(JSON.stringify(result));
-  if (v.save) await writeFileAtomic(join(dir, "metrics.json"), JSON.stringify(result, null, 2));
+  if (v.save) await updateCheckpointFile(dir, "metrics.json", JSON.stringify(result, null, 2));
   sim.dispose();
 }

@@ -11,6 +11,7 @@ import { formatStats, loadDataset } from "../data/dataset.ts";
 import { UserError } from "../errors.ts";
 import { parseSuites, runExperiment, SENSITIVITY_GRID } from "../eval/experiment.ts";
 import { TABLE1_K } from "../eval/generator_quality.ts";
+import { claimOutputDir, outputPath } from "../output.ts";
 
 const USAGE = `Usage: recsimu experiment --data LOG.csv --out DIR [flags]
 
@@ -20,14 +21,18 @@ Runs the paper's experiments on a log, each configuration once per seed:
   sensitivity   Figure 8: RecSimu over N in {${SENSITIVITY_GRID.stateLength.join(",")}} and
                 lambda in {${SENSITIVITY_GRID.lambda.join(",")}}
   generator     Table 1: Logs, popularity, FM, W&D, GRU4Rec and RecSimu's generator (MAP, NDCG@${TABLE1_K})
-Each finished run is appended to DIR/results.json; running the same command again skips
+Each finished run is appended to DIR/results.json; the same command with --resume skips
 finished runs (RecSimu runs continue from their last epoch). DIR/report.html (self-contained)
 is rewritten after every run. SIGINT/SIGTERM stop the experiment (a baseline at its next
-step, a RecSimu run at the end of its epoch, with a checkpoint); run again to continue.
+step, a RecSimu run at the end of its epoch, with a checkpoint); --resume continues.
 See docs/experiments.md.
 
+Flags:
   --data FILE            the log (required)
-  --out DIR              results directory (required)
+  --out DIR              results folder (required): new or empty, or with --resume /
+                         --overwrite a previous experiment's folder
+  --resume               continue the experiment in --out (same data and flags)
+  --overwrite            start over, replacing the experiment in --out
   --suite S              overall | ablation | sensitivity | generator | all, or a comma list
                          (default all)
   --seeds K              seeds per configuration: --seed, --seed + 1, … (default 5)
@@ -55,6 +60,8 @@ export async function run(argv: string[]): Promise<void> {
   const v = parseFlags("experiment", argv, {
     data: { type: "string" },
     out: { type: "string" },
+    resume: { type: "boolean" },
+    overwrite: { type: "boolean" },
     suite: { type: "string" },
     seeds: { type: "string" },
     "state-lengths": { type: "string" },
@@ -68,7 +75,7 @@ export async function run(argv: string[]): Promise<void> {
   }, USAGE);
   if (!v) return;
   const data = requireFlag("experiment", "data", v.data);
-  const out = requireFlag("experiment", "out", v.out);
+  const outGiven = requireFlag("experiment", "out", v.out);
   const suites = parseSuites(typeof v.suite === "string" ? v.suite : "all");
   const seeds = numFlag("seeds", v.seeds, 5, { integer: true, min: 1 });
   const stateLengths = numberList("state-lengths", v["state-lengths"], [
@@ -86,6 +93,15 @@ export async function run(argv: string[]): Promise<void> {
   if (!["auto", "webgpu", "wasm", "cpu"].includes(backend)) {
     throw new UserError(`--backend: expected auto, webgpu, wasm or cpu, got "${backend}"`);
   }
+  if (v.resume && v.overwrite) throw new UserError("--resume and --overwrite exclude each other");
+  const out = outputPath("--out", outGiven);
+  const exists = await claimOutputDir(out, {
+    flag: "--out",
+    kind: "experiment",
+    resume: !!v.resume,
+    overwrite: !!v.overwrite,
+    inputs: [data, ...(typeof v.embeddings === "string" ? [v.embeddings] : [])],
+  });
   await initBackend(backend, { quiet: !!v.quiet });
   let stop = false;
   const onSignal = () => {
@@ -99,6 +115,7 @@ export async function run(argv: string[]): Promise<void> {
   try {
     const r = await runExperiment({
       out,
+      replace: exists && !!v.overwrite,
       suites,
       seeds,
       config,
@@ -117,11 +134,16 @@ export async function run(argv: string[]): Promise<void> {
     });
     console.error(
       `recsimu experiment: ${r.ran.length} runs done, ${r.skipped.length} skipped (already finished)${
-        r.stopped ? "; stopped early — run again to continue" : ""
-      }\n  results: ${out}/results.json\n  report:  ${out}/report.html`,
+        r.stopped ? "; stopped early — run again with --resume to continue" : ""
+      }\n  results: ${outGiven}/results.json\n  report:  ${outGiven}/report.html`,
     );
     console.log(
-      JSON.stringify({ out, ran: r.ran.length, skipped: r.skipped.length, stopped: r.stopped }),
+      JSON.stringify({
+        out: outGiven,
+        ran: r.ran.length,
+        skipped: r.skipped.length,
+        stopped: r.stopped,
+      }),
     );
   } finally {
     for (const s of sigs) Deno.removeSignalListener(s, onSignal);

@@ -3,7 +3,8 @@
  * @module
  */
 import { join } from "node:path";
-import { writeFileAtomic } from "../atomic.ts";
+import { writeDirAtomic, writeFileSynced } from "../atomic.ts";
+import { claimOutputDir, entryOf, outputPath } from "../output.ts";
 import {
   SYNTH_DEFAULTS,
   SYNTH_LABELS,
@@ -21,19 +22,23 @@ const USAGE = `Usage: recsimu synth --out DIR [flags]
 Writes a seeded synthetic session log to DIR/log.csv and its description to DIR/synth.json.
 
 Flags:
-  --out DIR            output directory (required)
-  --seed N             root seed (default ${D.seed})
-  --sessions N         number of sessions (default ${D.sessions})
-  --items V            number of items (default ${D.items})
-  --categories C       number of item categories, at most V (default ${D.categories})
-  --min-length L       shortest session, in rows (default ${D.minLength}, or --max-length if less)
-  --max-length L       longest session, in rows (default ${D.maxLength}, or --min-length if more)
-  -h, --help           show this help`;
+  --out DIR              output folder (required): new or empty, or with --overwrite a
+                         previous synth output
+  --overwrite            replace a previous synth output in --out
+  --quiet                no summary line on stderr
+  --seed N               root seed (default ${D.seed})
+  --sessions N           number of sessions (default ${D.sessions})
+  --items V              number of items (default ${D.items})
+  --categories C         number of item categories, at most V (default ${D.categories})
+  --min-length L         shortest session, in rows (default ${D.minLength}, or --max-length if less)
+  --max-length L         longest session, in rows (default ${D.maxLength}, or --min-length if more)`;
 
 /** Runs `recsimu synth` with the arguments after the command name. */
 export async function run(argv: string[]): Promise<void> {
   const f = parseFlags("synth", argv, {
     out: { type: "string" },
+    overwrite: { type: "boolean" },
+    quiet: { type: "boolean" },
     seed: { type: "string" },
     sessions: { type: "string" },
     items: { type: "string" },
@@ -42,7 +47,7 @@ export async function run(argv: string[]): Promise<void> {
     "max-length": { type: "string" },
   }, USAGE);
   if (f === undefined) return;
-  const out = requireFlag("synth", "out", f.out);
+  const outGiven = requireFlag("synth", "out", f.out);
   const integer = true;
   const items = numFlag("items", f.items, D.items, { integer, min: 1, max: SYNTH_LIMITS.items });
   // A length given alone moves the other's default so that the pair stays valid.
@@ -73,31 +78,38 @@ export async function run(argv: string[]): Promise<void> {
       `--max-length (${options.maxLength}) must be at least --min-length (${options.minLength})`,
     );
   }
-  const logPath = join(out, "log.csv");
+  const out = outputPath("--out", outGiven);
+  await claimOutputDir(out, { flag: "--out", kind: "synth", overwrite: !!f.overwrite });
   const started = performance.now();
-  const result = await writeSynthLog(logPath, options);
+  let result: Awaited<ReturnType<typeof writeSynthLog>> | undefined;
+  await writeDirAtomic(out, "synth", async (tmp) => {
+    result = await writeSynthLog(join(tmp, "log.csv"), options);
+    const description = new TextEncoder().encode(
+      JSON.stringify(
+        {
+          generator: "recsimu-synth",
+          version: SYNTH_VERSION,
+          seed: options.seed,
+          options,
+          labels: SYNTH_LABELS,
+          positive: SYNTH_LABELS.map((l) => l !== "skip"),
+          rows: result.rows,
+          sessions: result.sessions,
+          positiveRate: result.positiveRate,
+        },
+        null,
+        2,
+      ) + "\n",
+    );
+    await writeFileSynced(join(tmp, "synth.json"), description);
+    return { "log.csv": null, "synth.json": entryOf(description) };
+  });
   const seconds = (performance.now() - started) / 1000;
-  await writeFileAtomic(
-    join(out, "synth.json"),
-    JSON.stringify(
-      {
-        generator: "recsimu-synth",
-        version: SYNTH_VERSION,
-        seed: options.seed,
-        options,
-        labels: SYNTH_LABELS,
-        positive: SYNTH_LABELS.map((l) => l !== "skip"),
-        rows: result.rows,
-        sessions: result.sessions,
-        positiveRate: result.positiveRate,
-      },
-      null,
-      2,
-    ) + "\n",
-  );
-  console.error(
-    `synth: wrote ${result.sessions} sessions, ${result.rows} rows (positive ${
-      (100 * result.positiveRate).toFixed(1)
-    }%) to ${logPath} in ${seconds.toFixed(1)} s`,
-  );
+  if (!f.quiet) {
+    console.error(
+      `synth: wrote ${result!.sessions} sessions, ${result!.rows} rows (positive ${
+        (100 * result!.positiveRate).toFixed(1)
+      }%) to ${join(outGiven, "log.csv")} in ${seconds.toFixed(1)} s`,
+    );
+  }
 }

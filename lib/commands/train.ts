@@ -9,8 +9,11 @@ import { type BackendName, initBackend } from "../tf.ts";
 import { formatStats, loadDataset } from "../data/dataset.ts";
 import { loadEmbeddingsCsv } from "../embeddings/load.ts";
 import { trainRecSimu } from "../train/loop.ts";
+import { assertCheckpointDir } from "../train/checkpoint.ts";
 import { metricsTable } from "../eval/table.ts";
+import { testSetWarnings } from "../eval/evaluate.ts";
 import { UserError } from "../errors.ts";
+import { claimOutputDir, outputPath } from "../output.ts";
 
 const D = TRAIN_DEFAULTS;
 
@@ -52,15 +55,24 @@ export const TRAIN_FLAGS_HELP = `Data:
   --min-state-length M   also train on shorter, padded states (default N: full states only)
   --upsample R           repeat positive training tuples R times in all (default 1)
 Model:
-  --emb-dim E            item2vec size (default ${D.embDim})   --feedback-dim F (default ${D.feedbackDim})
-  --hidden H             GRU size (default ${D.hidden})        --fc W   FC width (default ${D.fc})
+  --emb-dim E            item2vec size (default ${D.embDim})
+  --feedback-dim F       feedback embedding size (default ${D.feedbackDim})
+  --hidden H             GRU size (default ${D.hidden})
+  --fc W                 FC width (default ${D.fc})
   --i2v-epochs K         item2vec epochs (default ${D.i2vEpochs})
 Training (Algorithm 1):
-  --alpha A --beta B --lambda L   loss weights (default ${D.alpha}, ${D.beta}, ${D.lambda})
-  --lr R (default ${D.learningRate})  --batch B (default ${D.batch})  --seed S (default ${D.seed})
+  --alpha A              weight of L_supD in D's loss, Eq. 9 (default ${D.alpha})
+  --beta B               weight of L_supG in G's loss, Eq. 12 (default ${D.beta})
+  --lambda L             weight of the fake-class term in L_supD, Eq. 8 (default ${D.lambda})
+  --lr R                 Adam learning rate (default ${D.learningRate})
+  --batch B              batch size (default ${D.batch})
+  --seed S               root seed (default ${D.seed})
   --micro-batch M        gradients over micro-batches of M rows: same update, less memory (0: off)
-  --pre-g-epochs P --pre-d-epochs P --epochs E   (default ${D.preGEpochs}, ${D.preDEpochs}, ${D.epochs})
-  --d-steps K --g-steps K   updates per adversarial round (default ${D.dSteps}, ${D.gSteps})
+  --pre-g-epochs P       generator pre-training epochs (default ${D.preGEpochs})
+  --pre-d-epochs P       discriminator pre-training epochs (default ${D.preDEpochs})
+  --epochs E             adversarial epochs (default ${D.epochs})
+  --d-steps K            discriminator updates per adversarial round (default ${D.dSteps})
+  --g-steps K            generator updates per adversarial round (default ${D.gSteps})
   --update U             sequential (Algorithm 1 as written) | fused (one pass per network,
                          simultaneous update; ~15% faster) (default ${D.update})
   --patience P           early stop after P epochs without better validation AUC (default ${D.patience}: off)
@@ -112,9 +124,12 @@ Trains a RecSimu simulator (generator + discriminator) on a session log
 Test metrics go to stdout (JSON) and stderr (table). SIGINT/SIGTERM stop at the next step
 and write a checkpoint that --resume continues.
 
+Flags:
   --data FILE            the log (required)
-  --out DIR              checkpoint directory (required)
+  --out DIR              checkpoint folder (required): a new or empty folder, or with
+                         --resume / --overwrite one that holds a recsimu checkpoint
   --resume               continue the checkpoint in --out (same data and flags)
+  --overwrite            replace the checkpoint in --out (only a recsimu checkpoint)
   --embeddings FILE      item embeddings CSV (item_id,v1,...,vE) instead of item2vec
   --backend B            auto | webgpu | wasm | cpu (default auto)
   --quiet                no progress output
@@ -128,6 +143,7 @@ export async function run(argv: string[]): Promise<void> {
     data: { type: "string" },
     out: { type: "string" },
     resume: { type: "boolean" },
+    overwrite: { type: "boolean" },
     embeddings: { type: "string" },
     backend: { type: "string" },
     quiet: { type: "boolean" },
@@ -136,11 +152,27 @@ export async function run(argv: string[]): Promise<void> {
   }, USAGE);
   if (!v) return;
   const data = requireFlag("train", "data", v.data);
-  const out = requireFlag("train", "out", v.out);
+  const outGiven = requireFlag("train", "out", v.out);
   const config = configFromFlags(v);
   const backend = (v.backend ?? "auto") as BackendName;
   if (!["auto", "webgpu", "wasm", "cpu"].includes(backend)) {
     throw new UserError(`--backend: expected auto, webgpu, wasm or cpu, got "${backend}"`);
+  }
+  if (v.resume && v.overwrite) throw new UserError("--resume and --overwrite exclude each other");
+  // The output is checked before any work: nothing a user wrote is ever replaced.
+  const out = outputPath("--out", outGiven);
+  // --resume also accepts the backup an interrupted checkpoint write left (loadCheckpoint).
+  const recovering = v.resume && await assertCheckpointDir(out).then(
+    () => Deno.lstat(out).then(() => false, () => true),
+  );
+  if (!recovering) {
+    await claimOutputDir(out, {
+      flag: "--out",
+      kind: "checkpoint",
+      resume: !!v.resume,
+      overwrite: !!v.overwrite,
+      inputs: [data, ...(typeof v.embeddings === "string" ? [v.embeddings] : [])],
+    });
   }
   const ds = await loadDataset(data, {
     stateLength: config.stateLength,
@@ -178,21 +210,27 @@ export async function run(argv: string[]): Promise<void> {
       },
     });
     if (r.stopped) {
-      console.error(`recsimu train: stopped; checkpoint in "${out}" (continue with --resume)`);
+      console.error(
+        `recsimu train: stopped; checkpoint in "${outGiven}" (continue with --resume)`,
+      );
       return;
     }
     if (!v.quiet) {
       console.error(metricsTable({ recsimu: r.test, ...r.baselines }));
-      console.error(`checkpoint: ${out} (${r.seconds.toFixed(1)}s)`);
+      console.error(`checkpoint: ${outGiven} (${r.seconds.toFixed(1)}s)`);
     }
+    // A too-small test set: printed under --quiet too (a warning is not progress).
+    const warnings = testSetWarnings(ds, ds.test);
+    for (const w of warnings) console.error(`warning: ${w}`);
     console.log(
       JSON.stringify({
-        model: out,
+        model: outGiven,
         split: "test",
         seed: config.seed,
         seconds: r.seconds,
         recsimu: r.test,
         baselines: r.baselines,
+        warnings,
       }),
     );
     r.model.dispose();

@@ -15,6 +15,7 @@ import type { TrainConfig } from "../config.ts";
 import type { Dataset, DatasetOptions } from "../data/dataset.ts";
 import { UserError } from "../errors.ts";
 import { writeFileAtomic } from "../atomic.ts";
+import { openOutputDir } from "../output.ts";
 import { backendInfo, tf } from "../tf.ts";
 import { log } from "../progress.ts";
 import { trainItem2Vec } from "../embeddings/item2vec.ts";
@@ -168,13 +169,21 @@ export interface ResultsFile {
   runs: RunRecord[];
 }
 
+/** What an experiment folder holds (its marker lists these). */
+const EXPERIMENT_ENTRIES = ["results.json", "report.html", "cache", "checkpoints"];
+
 /** Format tag of results.json. */
 export const RESULTS_FORMAT = "recsimu-experiment/1";
 
 /** Options of {@link runExperiment}. */
 export interface ExperimentOptions {
-  /** Output directory (results.json, report.html, checkpoints/, cache/). */
+  /**
+   * Output directory (results.json, report.html, checkpoints/, cache/): absent, empty, or a
+   * previous experiment's (marked) folder, which is continued; anything else is refused.
+   */
   out: string;
+  /** Replace a previous experiment in `out` instead of continuing it. @default false */
+  replace?: boolean;
   /** Suites to run. */
   suites: readonly Suite[];
   /** Seeds per configuration (`config.seed` … `config.seed + seeds − 1`). @default 5 */
@@ -618,6 +627,7 @@ export async function runExperiment(opts: ExperimentOptions): Promise<Experiment
     longHistory: Math.max(...grid.stateLength),
     embeddings: opts.embeddingsFile ?? "item2vec",
   };
+  await openOutputDir(opts.out, "experiment", EXPERIMENT_ENTRIES, { replace: opts.replace });
   const resultsPath = join(opts.out, "results.json");
   const results: ResultsFile = (await readResults(opts.out)) ??
     { format: RESULTS_FORMAT, settings, runs: [] };
@@ -700,11 +710,11 @@ export async function runExperiment(opts: ExperimentOptions): Promise<Experiment
     await opts.onRecord?.(rec);
   }
   await writeReport(opts.out, results);
-  if (stopped) ws.say(`experiment: stopped; run the same command again to continue`);
+  if (stopped) ws.say(`experiment: stopped; run the same command with --resume to continue`);
   if (failed.length) {
     const list = failed.map((f) => `  ${f.id}: ${f.error.message}`).join("\n");
     const msg =
-      `${failed.length} run(s) failed (the others are saved; a rerun retries these):\n${list}`;
+      `${failed.length} run(s) failed (the others are saved; a rerun with --resume retries these):\n${list}`;
     throw failed.every((f) => f.error instanceof UserError) ? new UserError(msg) : new Error(msg);
   }
   return { ran, skipped, stopped, results };

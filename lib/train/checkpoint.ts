@@ -10,15 +10,30 @@
  *   history.json     per-epoch losses and validation metrics
  *   start_states.json real start states for environments
  *   metrics.json     test metrics (written by train and eval)
+ *   .recsimu-output.json  the marker: kind "checkpoint" and the sha256 of every file above
  *
  * The directory is written to a temporary sibling and renamed into place, so a crash leaves
- * either the previous or the new complete checkpoint.
+ * either the previous or the new complete checkpoint. Loading verifies every file it reads
+ * against the marker's sha256.
  * @module
  */
-import { join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { createHash } from "node:crypto";
 import { tf } from "../tf.ts";
-import { writeDirAtomic, writeFileSynced } from "../atomic.ts";
+import { writeDirAtomic, writeFileAtomic, writeFileSynced } from "../atomic.ts";
+import {
+  BACKUP_PREFIX,
+  entryOf,
+  fsUserError,
+  inspectOutput,
+  type MarkedEntry,
+  markerText,
+  OUTPUT_MARKER,
+  type OutputMarker,
+  readMarker,
+  sha256,
+} from "../output.ts";
+import { RECSIMU_VERSION } from "../version.ts";
 import { CheckpointError } from "../errors.ts";
 import type { TrainConfig } from "../config.ts";
 import type { ModelShape } from "./recsimu.ts";
@@ -28,7 +43,7 @@ import { logicalName } from "../../models/params.ts";
 /** Checkpoint format version; a different one is refused. */
 export const CHECKPOINT_FORMAT = 1;
 /** Program version recorded in outputs. */
-export const RECSIMU_VERSION = "0.1.0";
+export { RECSIMU_VERSION };
 
 /** Where training stands, for --resume. */
 export interface TrainingPosition {
@@ -96,11 +111,12 @@ function packTensors(
 }
 
 async function unpackTensors(
+  read: (name: string) => Promise<Uint8Array>,
   dir: string,
   base: string,
 ): Promise<Map<string, { shape: number[]; data: Float32Array }>> {
-  const manifest = JSON.parse(await Deno.readTextFile(join(dir, `${base}.json`))) as Manifest;
-  const bin = await Deno.readFile(join(dir, `${base}.bin`));
+  const manifest = JSON.parse(new TextDecoder().decode(await read(`${base}.json`))) as Manifest;
+  const bin = await read(`${base}.bin`);
   const sha = createHash("sha256").update(bin).digest("hex");
   if (sha !== manifest.sha256) {
     throw new CheckpointError(
@@ -208,24 +224,50 @@ export async function restoreOptimizer(
 
 /**
  * Where the last complete checkpoint of `dir` is. `writeDirAtomic` moves the previous checkpoint
- * to `dir.old` before it renames the new one to `dir`; a crash between the two renames leaves
- * only `dir.old`, which is then the one to read (and, before a new write, to move back).
+ * to a unique backup sibling (`.recsimu-old-NAME-…`, marked as a checkpoint) before it renames
+ * the new one to `dir`; a crash between the two renames leaves only that backup, which is then
+ * the one to read (and, before a new write, to move back). A user's folder is never taken for it.
  */
 async function survivor(dir: string): Promise<string> {
-  const exists = (p: string) => Deno.stat(p).then(() => true, () => false);
-  if (await exists(dir) || !(await exists(join(`${dir}.old`, "config.json")))) return dir;
-  return `${dir}.old`;
+  const exists = (p: string) => Deno.lstat(p).then(() => true, () => false);
+  if (await exists(dir)) return dir;
+  const prefix = `${BACKUP_PREFIX}${basename(dir)}-`;
+  let best: { path: string; time: number } | undefined;
+  try {
+    for await (const e of Deno.readDir(dirname(dir))) {
+      if (!e.isDirectory || !e.name.startsWith(prefix)) continue;
+      // The name must be exactly the backup's: prefix, then "PID-RAND" digits.
+      if (!/^\d+-\d+$/.test(e.name.slice(prefix.length))) continue;
+      const path = join(dirname(dir), e.name);
+      if ((await readMarker(path))?.kind !== "checkpoint") continue;
+      const time = (await Deno.stat(path)).mtime?.getTime() ?? 0;
+      if (!best || time > best.time) best = { path, time };
+    }
+  } catch { /* no parent folder: nothing to recover */ }
+  return best?.path ?? dir;
 }
 
 /** Writes a complete checkpoint to `dir` atomically. */
 export async function saveCheckpoint(dir: string, ck: CheckpointData): Promise<void> {
-  // A swap cut short by a crash is completed first: writeDirAtomic would delete `dir.old`.
-  if (await survivor(dir) !== dir) await Deno.rename(`${dir}.old`, dir);
+  // A swap cut short by a crash is completed first: the backup is the last good checkpoint.
+  const live = await survivor(dir);
+  if (live !== dir) {
+    try {
+      await Deno.rename(live, dir);
+    } catch (e) {
+      throw fsUserError(e, "restore the checkpoint in", dir);
+    }
+  }
   const w = packTensors(ck.weights);
   const o = ck.optimizer ? packTensors(ck.optimizer) : undefined;
-  await writeDirAtomic(dir, async (tmp) => {
+  await writeDirAtomic(dir, "checkpoint", async (tmp) => {
+    const files: Record<string, MarkedEntry> = {};
     // Each file is flushed before the directory is renamed into place (power-cut safe).
-    const put = (name: string, data: string | Uint8Array) => writeFileSynced(join(tmp, name), data);
+    const put = async (name: string, data: string | Uint8Array) => {
+      const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
+      await writeFileSynced(join(tmp, name), bytes);
+      files[name] = entryOf(bytes);
+    };
     await put("vocab.json", JSON.stringify(ck.items));
     await put(
       "embeddings.bin",
@@ -240,23 +282,72 @@ export async function saveCheckpoint(dir: string, ck: CheckpointData): Promise<v
     await put("history.json", JSON.stringify(ck.history, null, 1));
     await put("start_states.json", JSON.stringify(ck.startStates));
     if (ck.metrics !== undefined) await put("metrics.json", JSON.stringify(ck.metrics, null, 2));
-    // config.json last: its presence marks a complete directory.
     await put("config.json", JSON.stringify(ck.meta, null, 2));
+    return files; // the marker, written last, marks a complete directory
   });
 }
 
-/** Loads a checkpoint; refuses missing files, other format versions and corrupted weights. */
+/**
+ * Refuses, before any work starts, a `dir` that is not a checkpoint: missing ("does not exist"),
+ * a file, or a folder without a checkpoint's marker or config.json.
+ */
+export async function assertCheckpointDir(dir: string): Promise<void> {
+  const live = await survivor(dir);
+  const s = await inspectOutput(live);
+  if (s.state === "absent") throw new CheckpointError(`"${dir}" does not exist`);
+  if (s.state === "file") {
+    throw new CheckpointError(`"${dir}" is a file, not a recsimu checkpoint folder`);
+  }
+  if (s.state !== "own" || s.marker.kind !== "checkpoint") {
+    const what = s.state === "own"
+      ? `holds a recsimu ${s.marker.kind} output`
+      : "has no config.json";
+    throw new CheckpointError(`"${dir}" is not a recsimu checkpoint (it ${what})`);
+  }
+}
+
+/** A reader of a checkpoint's files that checks each against the marker's sha256. */
+function verifiedReader(dir: string, marker: OutputMarker | undefined) {
+  return async (name: string): Promise<Uint8Array> => {
+    const path = join(dir, name);
+    const bytes = await Deno.readFile(path);
+    const entry = marker?.files[name];
+    if (marker && entry === undefined) {
+      throw new CheckpointError(`"${path}" is not listed in the checkpoint's ${OUTPUT_MARKER}`);
+    }
+    if (entry && (entry.bytes !== bytes.byteLength || entry.sha256 !== sha256(bytes))) {
+      throw new CheckpointError(
+        `"${path}" is corrupted (sha256 mismatch); restore it or retrain`,
+      );
+    }
+    return bytes;
+  };
+}
+
+/** Loads a checkpoint; refuses missing files, other format versions and damaged files. */
 export async function loadCheckpoint(
   dir: string,
   opts: { optimizer?: boolean } = {},
 ): Promise<CheckpointData> {
+  const given = dir;
   dir = await survivor(dir);
+  if (dir !== given) {
+    console.error(
+      `recsimu: "${given}" is missing after an interrupted write; reading its previous version "${dir}" (the next training write moves it back)`,
+    );
+  }
+  await assertCheckpointDir(dir);
+  const marker = await readMarker(dir);
+  const read = verifiedReader(dir, marker);
+  const text = async (name: string) => new TextDecoder().decode(await read(name));
   let meta: CheckpointMeta;
   try {
+    // The format is checked before the checksum: another version may lay files out otherwise.
     meta = JSON.parse(await Deno.readTextFile(join(dir, "config.json")));
   } catch (e) {
+    if (e instanceof CheckpointError) throw e;
     if (e instanceof Deno.errors.NotFound) {
-      throw new CheckpointError(`"${dir}" is not a recsimu checkpoint (no config.json)`);
+      throw new CheckpointError(`"${given}" is not a recsimu checkpoint (no config.json)`);
     }
     throw new CheckpointError(
       `"${join(dir, "config.json")}" is unreadable: ${(e as Error).message}`,
@@ -268,8 +359,9 @@ export async function loadCheckpoint(
     );
   }
   try {
-    const items = JSON.parse(await Deno.readTextFile(join(dir, "vocab.json"))) as string[];
-    const eb = await Deno.readFile(join(dir, "embeddings.bin"));
+    await read("config.json");
+    const items = JSON.parse(await text("vocab.json")) as string[];
+    const eb = await read("embeddings.bin");
     const embeddings = new Float32Array(
       eb.buffer.slice(eb.byteOffset, eb.byteOffset + eb.byteLength),
     );
@@ -285,24 +377,45 @@ export async function loadCheckpoint(
         throw new CheckpointError(`"${join(dir, "embeddings.bin")}" contains NaN or Inf`);
       }
     }
-    const weights = await unpackTensors(dir, "weights");
+    const weights = await unpackTensors(read, dir, "weights");
     let optimizer;
     if (opts.optimizer) {
       try {
-        optimizer = await unpackTensors(dir, "optimizer");
+        optimizer = await unpackTensors(read, dir, "optimizer");
       } catch (e) {
         if (!(e instanceof Deno.errors.NotFound)) throw e;
       }
     }
-    const history = JSON.parse(await Deno.readTextFile(join(dir, "history.json")));
-    const startStates = JSON.parse(await Deno.readTextFile(join(dir, "start_states.json")));
+    const history = JSON.parse(await text("history.json"));
+    const startStates = JSON.parse(await text("start_states.json"));
     let metrics;
     try {
-      metrics = JSON.parse(await Deno.readTextFile(join(dir, "metrics.json")));
-    } catch { /* optional */ }
+      metrics = JSON.parse(await text("metrics.json"));
+    } catch (e) {
+      // metrics.json is a report, not part of the model: missing is fine; damaged is left out.
+      if (e instanceof CheckpointError) console.error(`recsimu: warning: ${e.message}`);
+    }
     return { meta, items, embeddings, weights, optimizer, history, startStates, metrics };
   } catch (e) {
     if (e instanceof CheckpointError) throw e;
     throw new CheckpointError(`"${dir}" is incomplete or corrupted: ${(e as Error).message}`);
   }
+}
+
+/**
+ * Replaces one file of the checkpoint in `dir` (e.g. metrics.json from `eval --save`) and its
+ * checksum in the marker, each atomically. A legacy checkpoint (no marker) gets the file only.
+ */
+export async function updateCheckpointFile(
+  dir: string,
+  name: string,
+  data: string,
+): Promise<void> {
+  await assertCheckpointDir(dir);
+  const bytes = new TextEncoder().encode(data);
+  await writeFileAtomic(join(dir, name), bytes);
+  const marker = await readMarker(dir);
+  if (!marker) return;
+  const files = { ...marker.files, [name]: entryOf(bytes) };
+  await writeFileAtomic(join(dir, OUTPUT_MARKER), markerText("checkpoint", files));
 }
