@@ -47,6 +47,8 @@ export interface RunOptions {
   env?: Record<string, string>;
   /** Text written to the child's standard input (closed after). @default none */
   stdin?: string;
+  /** Working folder of the child. @default the repository root */
+  cwd?: string;
 }
 
 /**
@@ -63,17 +65,12 @@ export async function runDeno(args: string[], options: RunOptions = {}): Promise
   const t0 = performance.now();
   const child = new Deno.Command(Deno.execPath(), {
     args,
-    cwd: ROOT,
+    cwd: options.cwd ?? ROOT,
     env: options.env,
     stdin: options.stdin === undefined ? "null" : "piped",
     stdout: "piped",
     stderr: "piped",
   }).spawn();
-  if (options.stdin !== undefined) {
-    const w = child.stdin.getWriter();
-    await w.write(new TextEncoder().encode(options.stdin));
-    await w.close();
-  }
   let timedOut = false;
   const timer = setTimeout(() => {
     timedOut = true;
@@ -81,7 +78,15 @@ export async function runDeno(args: string[], options: RunOptions = {}): Promise
       child.kill("SIGKILL");
     } catch { /* already gone */ }
   }, timeoutMs);
-  const out = await child.output();
+  // stdin is written while stdout is read: a child whose output fills the pipe cannot block it.
+  const fed = options.stdin === undefined ? Promise.resolve() : (async () => {
+    const w = child.stdin.getWriter();
+    try {
+      await w.write(new TextEncoder().encode(options.stdin));
+      await w.close();
+    } catch { /* the child exited or was killed before reading it all */ }
+  })();
+  const [out] = await Promise.all([child.output(), fed]);
   clearTimeout(timer);
   const dec = new TextDecoder();
   const r = {
