@@ -6,6 +6,8 @@
  * ```ts ignore
  * import { SimEnv, Simulator } from "./mod.ts";
  * const sim = await Simulator.load("runs/demo/model");
+ * const [p] = await sim.predict([{ state: [], action: sim.items[0]! }]);
+ * p!.probs; // label -> probability, in label order: { skip: 0.71, click: 0.22, purchase: 0.07 }
  * const env = new SimEnv(sim, { maxSteps: 20 });
  * const { observation } = env.reset({ seed: 1 });
  * const { feedback, reward, terminated, truncated } = await env.step(sim.items[0]!);
@@ -14,6 +16,7 @@
  */
 export { Simulator, type SimulatorLoadOptions } from "./lib/sim/simulator.ts";
 export type {
+  ArrayPrediction,
   FeedbackPrediction,
   FeedbackRequest,
   SimulatorLike,

@@ -5,7 +5,7 @@
  */
 import { UserError } from "../lib/errors.ts";
 import type {
-  FeedbackPrediction,
+  ArrayPrediction,
   FeedbackRequest,
   SimulatorLike,
   StepRecord,
@@ -19,7 +19,7 @@ export interface FakeSimulatorOptions {
   stateLength?: number;
   /** Start states offered to environments. @default three short histories */
   startStates?: StepRecord[][];
-  /** Milliseconds each `predict` call waits (to hold requests in flight). @default 0 */
+  /** Milliseconds each `predictArrays` call waits (to hold requests in flight). @default 0 */
   delayMs?: number;
 }
 
@@ -41,9 +41,9 @@ export class FakeSimulator implements SimulatorLike {
   readonly items: readonly string[];
   readonly startStates: readonly (readonly StepRecord[])[];
   readonly delayMs: number;
-  /** Number of `predict` calls so far. */
+  /** Number of `predictArrays` calls so far. */
   predictCalls = 0;
-  /** Size of each `predict` call's batch, in order. */
+  /** Size of each `predictArrays` call's batch, in order. */
   batchSizes: number[] = [];
   readonly #itemSet: Set<string>;
 
@@ -68,8 +68,8 @@ export class FakeSimulator implements SimulatorLike {
     return this.#itemSet.has(id);
   }
 
-  /** The prediction for one request (what `predict` returns for it). */
-  predictOne(r: FeedbackRequest): FeedbackPrediction {
+  /** The prediction for one request (what `predictArrays` returns for it). */
+  predictOne(r: FeedbackRequest): ArrayPrediction {
     const last = r.state.at(-1);
     const h = hash(`${last?.item ?? "-"}|${last?.feedback ?? "-"}|${r.action}`);
     const w = [1 + (h & 0xff) / 32, 1 + ((h >>> 8) & 0xff) / 64, 0.2 + ((h >>> 16) & 0xff) / 256];
@@ -77,7 +77,7 @@ export class FakeSimulator implements SimulatorLike {
     return { probs: w.map((x) => x / total), real: 0.5 + 0.4 * (((h >>> 24) & 0xff) / 255 - 0.5) };
   }
 
-  async predict(requests: readonly FeedbackRequest[]): Promise<FeedbackPrediction[]> {
+  async predictArrays(requests: readonly FeedbackRequest[]): Promise<ArrayPrediction[]> {
     this.predictCalls++;
     this.batchSizes.push(requests.length);
     if (this.delayMs > 0) await new Promise((r) => setTimeout(r, this.delayMs));

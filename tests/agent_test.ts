@@ -15,7 +15,7 @@ import { Featurizer, randomEmbeddings } from "../lib/rl/features.ts";
 import { episodeSpecs, rollout, type Trajectory } from "../lib/rl/rollout.ts";
 import { run as runCommand } from "../lib/commands/agent.ts";
 import type {
-  FeedbackPrediction,
+  ArrayPrediction,
   FeedbackRequest,
   SimulatorLike,
   StepRecord,
@@ -54,7 +54,7 @@ class BanditSim implements SimulatorLike {
   hasItem(id: string): boolean {
     return this.items.includes(id);
   }
-  predict(requests: readonly FeedbackRequest[]): Promise<FeedbackPrediction[]> {
+  predictArrays(requests: readonly FeedbackRequest[]): Promise<ArrayPrediction[]> {
     return Promise.resolve(requests.map((r) => {
       const p = this.good.has(r.action) ? 0.9 : 0.05;
       return { probs: [1 - p, p], real: 0.5 };

@@ -11,7 +11,7 @@ import {
   VecSimEnv,
 } from "../lib/sim/env.ts";
 import { defaultRewards, expectedReward, parseRewards } from "../lib/sim/reward.ts";
-import type { FeedbackPrediction, FeedbackRequest } from "../lib/sim/types.ts";
+import type { ArrayPrediction, FeedbackRequest } from "../lib/sim/types.ts";
 import { FakeSimulator } from "./_fake_sim.ts";
 
 // deno-lint-ignore no-explicit-any
@@ -185,7 +185,7 @@ Deno.test("SimEnv.step() truncates at maxSteps and refuses to step past the end"
 });
 
 class AlwaysSkip extends FakeSimulator {
-  override predict(requests: readonly FeedbackRequest[]): Promise<FeedbackPrediction[]> {
+  override predictArrays(requests: readonly FeedbackRequest[]): Promise<ArrayPrediction[]> {
     return Promise.resolve(requests.map(() => ({ probs: [1, 0, 0], real: 0.5 })));
   }
 }

@@ -8,7 +8,7 @@ import { RateLimiter } from "../lib/serve/limits.ts";
 import { jsonPath } from "../lib/serve/schema.ts";
 import { isLoopback, startServer } from "../lib/serve/server.ts";
 import { sampleFeedback } from "../lib/sim/env.ts";
-import type { FeedbackPrediction, FeedbackRequest, StepRecord } from "../lib/sim/types.ts";
+import type { ArrayPrediction, FeedbackRequest, StepRecord } from "../lib/sim/types.ts";
 import { FakeSimulator } from "./_fake_sim.ts";
 
 const eq = (a: unknown, b: unknown, msg?: string) =>
@@ -629,7 +629,7 @@ Deno.test("GET /openapi.json is OpenAPI 3.1 and covers every route", async () =>
 });
 
 class BrokenSim extends FakeSimulator {
-  override predict(_r: readonly FeedbackRequest[]): Promise<FeedbackPrediction[]> {
+  override predictArrays(_r: readonly FeedbackRequest[]): Promise<ArrayPrediction[]> {
     return Promise.reject(new Error("boom at /work/main/lib/secret.ts:42 with key=SECRET"));
   }
 }

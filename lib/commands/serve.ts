@@ -3,8 +3,8 @@
  * SIGTERM (graceful: in-flight requests finish, then exit 0).
  * @module
  */
-import { UserError } from "../errors.ts";
-import { isLoopback, startServer } from "../serve/server.ts";
+import { quoteForMessage, UserError } from "../errors.ts";
+import { hostProblem, isLoopback, startServer } from "../serve/server.ts";
 import { parseRewards } from "../sim/reward.ts";
 import { numFlag, parseFlags, requireFlag } from "./_flags.ts";
 
@@ -17,25 +17,24 @@ Serves a trained simulator over HTTP (JSON): rewards for (state, action) pairs, 
 sessions and stateless steps. See GET /openapi.json once running.
 
 Flags:
-  --model DIR              trained model directory (required)
-  --host H                 interface to bind (default 127.0.0.1); a non-loopback host
-                           needs --token or RECSIMU_TOKEN
-  --port P                 TCP port, 0 = any free port (default 8080)
-  --reward SPEC            reward per label, e.g. skip=0,click=1,purchase=5
-                           (default 1 for positive labels, 0 otherwise)
-  --max-steps N            episode length of sessions (default 50)
-  --leave-after-skips M    the user leaves after M negative feedbacks in a row; 0 = never (default 0)
-  --max-batch N            most entries in one batch request (default 4096)
-  --max-body-bytes B       largest request body (default 16777216)
-  --max-state-length L     most (item, feedback) pairs in a request's state (default 1000)
-  --max-sessions S         live sessions at most (default 10000)
-  --session-ttl SECONDS    idle sessions expire after this long (default 600)
-  --token T                require Authorization: Bearer T (default: env RECSIMU_TOKEN, else none)
-  --cors ORIGIN            allow cross-origin requests from ORIGIN (or *); default off
-  --rate-limit R           requests per second per client IP, 0 = unlimited (default 0)
-  --rate-burst B           burst size of the rate limit (default 2 x rate)
-  --backend B              auto | webgpu | wasm | cpu (default auto)
-  -h, --help               show this help`;
+  --model DIR            trained model directory (required)
+  --host H               interface to bind (default 127.0.0.1); a non-loopback host
+                         needs --token or RECSIMU_TOKEN
+  --port P               TCP port, 0 = any free port (default 8080)
+  --reward SPEC          reward per label, e.g. skip=0,click=1,purchase=5
+                         (default 1 for positive labels, 0 otherwise)
+  --max-steps N          episode length of sessions (default 50)
+  --leave-after-skips M  the user leaves after M negative feedbacks in a row; 0 = never (default 0)
+  --max-batch N          most entries in one batch request (default 4096)
+  --max-body-bytes B     largest request body (default 16777216)
+  --max-state-length L   most (item, feedback) pairs in a request's state (default 1000)
+  --max-sessions S       live sessions at most (default 10000)
+  --session-ttl SECONDS  idle sessions expire after this long (default 600)
+  --token T              require Authorization: Bearer T (default: env RECSIMU_TOKEN, else none)
+  --cors ORIGIN          allow cross-origin requests from ORIGIN (or *); default off
+  --rate-limit R         requests per second per client IP, 0 = unlimited (default 0)
+  --rate-burst B         burst size of the rate limit (default 2 x rate)
+  --backend B            auto | webgpu | wasm | cpu (default auto)`;
 
 /** Runs `recsimu serve` with the arguments after the command name. */
 export async function run(argv: string[]): Promise<void> {
@@ -60,7 +59,12 @@ export async function run(argv: string[]): Promise<void> {
   if (f === undefined) return;
   const integer = true;
   const model = requireFlag("serve", "model", f.model);
-  const hostname = typeof f.host === "string" && f.host !== "" ? f.host : "127.0.0.1";
+  const hostname = typeof f.host === "string" ? f.host : "127.0.0.1";
+  // Checked (and bound once on a free port) before the model loads: a typo fails at once.
+  const hostError = hostProblem(hostname);
+  if (hostError !== undefined) {
+    throw new UserError(`--host ${quoteForMessage(hostname)}: ${hostError}`);
+  }
   const backend = (f.backend ?? "auto") as Backend;
   if (!BACKENDS.includes(backend)) {
     throw new UserError(`--backend: expected one of ${BACKENDS.join(", ")}, got "${backend}"`);
@@ -111,6 +115,8 @@ export async function run(argv: string[]): Promise<void> {
   };
 
   const { Simulator } = await import("../sim/simulator.ts");
+  const { assertCheckpointDir } = await import("../train/checkpoint.ts");
+  await assertCheckpointDir(model); // a wrong path says only that, before the backend starts
   const sim = await Simulator.load(model, { backend });
   const rewards = parseRewards(
     typeof f.reward === "string" ? f.reward : undefined,

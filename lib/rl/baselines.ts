@@ -93,7 +93,7 @@ export async function bestStaticRanking(
   const expected = new Float64Array(v);
   for (const state of states) {
     const requests: FeedbackRequest[] = sim.items.map((action) => ({ state: [...state], action }));
-    const preds = await sim.predict(requests);
+    const preds = await sim.predictArrays(requests);
     preds.forEach((p, i) => expected[i]! += expectedReward(p.probs, rewards) / states.length);
   }
   const ranking = sim.items.map((_, i) => i).sort((a, b) => expected[b]! - expected[a]! || a - b);

@@ -3,7 +3,27 @@
  * server), bearer-token authentication with a constant-time compare, and CORS.
  * @module
  */
+import { quoteForMessage } from "../errors.ts";
 import { HttpError } from "./http_error.ts";
+
+/**
+ * The request's URL. `Deno.serve` builds it from the Host header, so a Host that is no valid
+ * `host[:port]` (`a b`, `127.0.0.1:99999`) makes no URL: that is the client's fault, a 400.
+ */
+export function requestUrl(req: Request): URL {
+  try {
+    return new URL(req.url);
+  } catch {
+    const host = req.headers.get("host");
+    throw new HttpError(
+      400,
+      "bad_host",
+      host === null
+        ? "the request has no valid URL"
+        : `Host header ${quoteForMessage(host)} is not a valid host[:port]`,
+    );
+  }
+}
 
 /** Throws 403 unless the request's host name is in `allowed` (no check when undefined). */
 export function checkHost(url: URL, allowed: readonly string[] | undefined): void {

@@ -22,9 +22,9 @@ import {
 } from "../sim/env.ts";
 import { expectedReward } from "../sim/reward.ts";
 import type { FeedbackRequest, SimulatorLike } from "../sim/types.ts";
-import { BearerAuth, checkHost, Cors } from "./guards.ts";
+import { BearerAuth, checkHost, Cors, requestUrl } from "./guards.ts";
 import { errorResponse, HttpError, json } from "./http_error.ts";
-import { RateLimiter, readJsonBody } from "./limits.ts";
+import { closeAfterResponse, RateLimiter, readJsonBody } from "./limits.ts";
 import { openApiDocument } from "./openapi.ts";
 import { parseBody, requestSchemas } from "./schema.ts";
 import { type Session, SessionStore } from "./sessions.ts";
@@ -67,6 +67,11 @@ export interface HandlerConfig {
 export interface ClientInfo {
   /** The peer address; its host name keys the rate limit. */
   remoteAddr?: { hostname?: string };
+  /**
+   * Settles once the response is sent. Given (as by `Deno.serve`), a refused body's connection
+   * is closed after the response; without it the body is cancelled at once.
+   */
+  completed?: Promise<void>;
 }
 
 /** The HTTP API: a function from request to response. */
@@ -270,7 +275,7 @@ export function createHandler(sim: SimulatorLike, config: HandlerConfig = {}): H
             checkItem(sim, r.action, `${prefix(i)}action`);
             return { state: lastPairs(r.state, sim.stateLength), action: r.action };
           });
-          const predictions = await sim.predict(requests);
+          const predictions = await sim.predictArrays(requests);
           const results = list.map((r, i) => {
             const p = checkPrediction(sim, predictions[i]);
             const out: Record<string, unknown> = {
@@ -382,7 +387,7 @@ export function createHandler(sim: SimulatorLike, config: HandlerConfig = {}): H
   ];
 
   const dispatch = async (req: Request, info: ClientInfo | undefined): Promise<Response> => {
-    const url = new URL(req.url);
+    const url = requestUrl(req);
     checkHost(url, config.allowedHosts);
     const preflight = cors?.preflight(req);
     if (preflight) return preflight;
@@ -399,10 +404,15 @@ export function createHandler(sim: SimulatorLike, config: HandlerConfig = {}): H
     if (route === undefined) {
       throw new HttpError(404, "not_found", `no route ${url.pathname.slice(0, 200)}`);
     }
+    // HEAD is GET without the body (RFC 9110 §9.3.2); the wrapper below drops the body.
+    const method = req.method === "HEAD" && Object.hasOwn(route.methods, "GET")
+      ? "GET"
+      : req.method;
     // Own properties only: "constructor" and "toString" are valid HTTP method names too.
-    const fn = Object.hasOwn(route.methods, req.method) ? route.methods[req.method] : undefined;
+    const fn = Object.hasOwn(route.methods, method) ? route.methods[method] : undefined;
     if (fn === undefined) {
-      const allow = Object.keys(route.methods).join(", ");
+      const names = Object.keys(route.methods);
+      const allow = (names.includes("GET") ? [...names, "HEAD"] : names).join(", ");
       throw new HttpError(
         405,
         "method_not_allowed",
@@ -422,12 +432,24 @@ export function createHandler(sim: SimulatorLike, config: HandlerConfig = {}): H
     } catch (e) {
       res = errorResponse(e, log);
     }
-    if (req.body !== null && !req.bodyUsed) {
+    const close = res.headers.get("connection") === "close"; // a refused body (413, 408)
+    if (req.body !== null && !req.body.locked && (close || !req.bodyUsed)) {
+      if (close && info?.completed !== undefined) closeAfterResponse(req.body, info.completed);
       // Unread bodies (errors before parsing, GET with a body) are dropped, not buffered.
-      await req.body.cancel().catch(() => {});
+      else await req.body.cancel().catch(() => {});
     }
+    if (req.method === "HEAD") res = await withoutBody(res);
     return cors === undefined ? res : cors.decorate(req, res);
   };
+}
+
+/** `res` without its body, Content-Length kept: the answer to a HEAD request. */
+async function withoutBody(res: Response): Promise<Response> {
+  const headers = new Headers(res.headers);
+  if (res.body !== null) {
+    headers.set("content-length", String((await res.arrayBuffer()).byteLength));
+  }
+  return new Response(null, { status: res.status, statusText: res.statusText, headers });
 }
 
 function match(routes: readonly Route[], pathname: string): { route?: Route; params: string[] } {

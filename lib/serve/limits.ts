@@ -1,7 +1,7 @@
 /**
  * Limits that sit in front of the handlers: a JSON body reader that enforces the size limit
- * while it reads the stream (Content-Length is only a hint), and a per-client token-bucket rate
- * limiter.
+ * while it reads the stream (Content-Length is only a hint), the connection close after a body
+ * is refused, and a per-client token-bucket rate limiter.
  * @module
  */
 import { HttpError } from "./http_error.ts";
@@ -19,6 +19,9 @@ export interface ReadBodyOptions {
  * limit (declared or streamed), 408 when the body takes longer than the timeout, 415 for a
  * non-JSON content type, 400 for an empty body (unless `allowEmpty`, which returns undefined),
  * invalid UTF-8 or text that does not parse.
+ *
+ * The 413 and 408 carry `connection: close` and leave the rest of the body unread and not
+ * cancelled, for {@link closeAfterResponse}.
  */
 export async function readJsonBody(
   req: Request,
@@ -66,7 +69,9 @@ async function readLimited(req: Request, maxBytes: number, timeoutMs: number): P
     timer = setTimeout(
       () =>
         reject(
-          new HttpError(408, "body_timeout", `request body not received within ${timeoutMs} ms`),
+          new HttpError(408, "body_timeout", `request body not received within ${timeoutMs} ms`, {
+            headers: CLOSE,
+          }),
         ),
       timeoutMs,
     );
@@ -80,8 +85,8 @@ async function readLimited(req: Request, maxBytes: number, timeoutMs: number): P
       chunks.push(value);
     }
   } catch (e) {
+    if (e instanceof HttpError) throw e; // 413 / 408: the caller closes the connection
     await reader.cancel().catch(() => {});
-    if (e instanceof HttpError) throw e;
     throw new HttpError(400, "bad_body", "could not read the request body");
   } finally {
     clearTimeout(timer);
@@ -102,7 +107,32 @@ function tooLarge(maxBytes: number): HttpError {
     413,
     "body_too_large",
     `request body exceeds the limit of ${maxBytes} bytes`,
+    { headers: CLOSE },
   );
+}
+
+const CLOSE = { connection: "close" } as const;
+
+/**
+ * Makes `Deno.serve` close the connection of a request whose body was refused (413, 408) once
+ * the response is sent, without waiting for the rest of the body.
+ *
+ * `Deno.serve` drains an unread body before it closes a connection, so a body cancelled before
+ * the response goes out keeps the socket open for as long as the client keeps sending (or
+ * holding) it. A body that a reader holds when the response goes out is handed to that reader
+ * instead, and cancelling it then drops the connection. So: take a reader now, and cancel
+ * `delayMs` after the response is sent (`completed`, from `Deno.ServeHandlerInfo`), which also
+ * gives the client time to read the response before the socket closes. A read still pending on
+ * the body (a 408's) holds the connection until that read ends: see docs/serve.md.
+ */
+export function closeAfterResponse(
+  body: ReadableStream<Uint8Array>,
+  completed: Promise<void>,
+  delayMs = 250,
+): void {
+  const reader = body.getReader();
+  const cancel = () => void reader.cancel().catch(() => {});
+  completed.then(() => void setTimeout(cancel, delayMs), cancel);
 }
 
 /** Options of {@link RateLimiter}. */

@@ -4,6 +4,7 @@
  * @module
  */
 import { MAX_EPISODE_STEPS, MAX_ID_LENGTH } from "./schema.ts";
+import { RECSIMU_VERSION } from "../version.ts";
 
 /** What the document depends on. */
 export interface OpenApiOptions {
@@ -225,7 +226,7 @@ export function openApiDocument(o: OpenApiOptions): Record<string, unknown> {
     openapi: "3.1.0",
     info: {
       title: "recsimu",
-      version: "0.1.0",
+      version: RECSIMU_VERSION,
       description:
         "A GAN-learned user simulator (RecSimu) as a reward endpoint and Gymnasium-style environment.",
     },

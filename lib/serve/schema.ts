@@ -5,7 +5,7 @@
  * Whether items and labels exist is checked after the shape, against the model.
  * @module
  */
-import { z } from "zod";
+import { z } from "npm:zod@3.24.1";
 import { HttpError } from "./http_error.ts";
 
 /** Limits that shape the schemas. */

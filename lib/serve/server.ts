@@ -3,7 +3,7 @@
  * a Host allow-list on loopback (DNS rebinding), and a graceful stop on SIGINT / SIGTERM.
  * @module
  */
-import { UserError } from "../errors.ts";
+import { quoteForMessage, UserError } from "../errors.ts";
 import type { SimulatorLike } from "../sim/types.ts";
 import { createHandler, type HandlerConfig } from "./handler.ts";
 
@@ -35,13 +35,56 @@ export const MIN_TOKEN_LENGTH = 16;
 /** True for 127.0.0.0/8, ::1 and localhost. */
 export function isLoopback(hostname: string): boolean {
   const h = hostname.toLowerCase().replace(/^\[|\]$/g, "");
-  return h === "localhost" || h === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
+  const v4 = /^127\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(h);
+  return h === "localhost" || h === "::1" || (v4 !== null && v4.slice(1).every((o) => +o <= 255));
 }
 
-/** Starts serving `sim`; returns once listening. Bind errors are {@link UserError}s. */
+/**
+ * Why `hostname` is not an IP address or host name that can be listened on, or undefined when
+ * it is. Checks the syntax (as a URL host: IPv4 octets up to 255, valid IPv6, no spaces), then
+ * binds a free port on it and lets go at once, which resolves a name the way `Deno.serve` will.
+ *
+ * @example
+ * ```ts
+ * import { hostProblem } from "./server.ts";
+ * hostProblem("127.0.0.1"); // undefined
+ * hostProblem("127.999.1.1"); // "not a valid IP address or host name"
+ * ```
+ */
+export function hostProblem(hostname: string): string | undefined {
+  const syntax = hostSyntaxProblem(hostname);
+  if (syntax !== undefined) return syntax;
+  try {
+    Deno.listen({ hostname, port: 0 }).close();
+  } catch (e) {
+    if (e instanceof Deno.errors.NotCapable) return undefined; // no --allow-net: Deno.serve says so
+    return `cannot listen there: ${(e as Error).message}`;
+  }
+  return undefined;
+}
+
+/** The syntax half of {@link hostProblem}: no lookup, no bind. */
+function hostSyntaxProblem(hostname: string): string | undefined {
+  const bare = hostname.replace(/^\[(.*)\]$/, "$1");
+  if (bare.trim() === "") return "expected an IP address or host name, got an empty value";
+  try {
+    new URL(`http://${bare.includes(":") ? `[${bare}]` : bare}/`);
+  } catch {
+    return /^[^:]+:\d+$/.test(bare)
+      ? "not a valid IP address or host name (give the port separately)"
+      : "not a valid IP address or host name";
+  }
+  return undefined;
+}
+
+/** Starts serving `sim`; returns once listening. Bad hosts and bind errors are {@link UserError}s. */
 export function startServer(sim: SimulatorLike, options: ServeOptions = {}): RunningServer {
   const hostname = options.hostname ?? "127.0.0.1";
   const port = options.port ?? 8080;
+  const syntax = hostSyntaxProblem(hostname); // before the loopback test, which it would confuse
+  if (syntax !== undefined) {
+    throw new UserError(`cannot listen on host ${quoteForMessage(hostname)}: ${syntax}`);
+  }
   const loopback = isLoopback(hostname);
   if (!loopback && options.token === undefined) {
     throw new UserError(
@@ -64,9 +107,11 @@ export function startServer(sim: SimulatorLike, options: ServeOptions = {}): Run
     // onListen is replaced so that Deno prints nothing; the caller reports the URL.
     server = Deno.serve({ hostname, port, onListen: () => {} }, handler);
   } catch (e) {
+    // Bad host names fail here too: a URIError for bad syntax, a plain Error when the lookup fails.
     if (
       e instanceof Deno.errors.AddrInUse || e instanceof Deno.errors.AddrNotAvailable ||
-      e instanceof Deno.errors.PermissionDenied
+      e instanceof Deno.errors.PermissionDenied || e instanceof URIError ||
+      (e instanceof Error && /lookup address/i.test(e.message))
     ) {
       throw new UserError(`cannot listen on ${bracketed}:${port}: ${(e as Error).message}`);
     }

@@ -15,7 +15,7 @@
 import { UserError } from "../errors.ts";
 import { deriveSeed, Rng } from "../random.ts";
 import { defaultRewards, expectedReward } from "./reward.ts";
-import type { FeedbackPrediction, FeedbackRequest, SimulatorLike, StepRecord } from "./types.ts";
+import type { ArrayPrediction, FeedbackRequest, SimulatorLike, StepRecord } from "./types.ts";
 
 /** What an {@link InputError} is about. */
 export type InputErrorCode = "unknown_item" | "unknown_label";
@@ -252,8 +252,8 @@ export function probsRecord(
 /** Throws unless a prediction has K finite probabilities and a finite realness. */
 export function checkPrediction(
   sim: SimulatorLike,
-  p: FeedbackPrediction | undefined,
-): FeedbackPrediction {
+  p: ArrayPrediction | undefined,
+): ArrayPrediction {
   if (
     p === undefined || p.probs.length !== sim.labels.length || !p.probs.every(Number.isFinite) ||
     !Number.isFinite(p.real)
@@ -271,7 +271,7 @@ export function applyStep(
   sim: SimulatorLike,
   config: EnvConfig,
   input: StepInput,
-  prediction: FeedbackPrediction,
+  prediction: ArrayPrediction,
 ): StepResult {
   const p = checkPrediction(sim, prediction);
   const t = input.step ?? 0;
@@ -314,7 +314,7 @@ export async function statelessStep(
   checkState(sim, input.state, "state");
   checkItem(sim, input.action, "action");
   const state = lastPairs(input.state, sim.stateLength);
-  const [prediction] = await sim.predict([{ state, action: input.action }]);
+  const [prediction] = await sim.predictArrays([{ state, action: input.action }]);
   return applyStep(sim, config, { ...input, state }, checkPrediction(sim, prediction));
 }
 
@@ -432,9 +432,9 @@ export class SimEnv {
       requests.push({ state: env.#state, action });
     }
     for (const { env } of steps) env.#busy = true;
-    let predictions: FeedbackPrediction[];
+    let predictions: ArrayPrediction[];
     try {
-      predictions = await sim.predict(requests);
+      predictions = await sim.predictArrays(requests);
     } finally {
       for (const { env } of steps) env.#busy = false;
     }

@@ -12,7 +12,13 @@ import { backendInfo, type BackendName, initBackend, tf } from "../tf.ts";
 import { UserError } from "../errors.ts";
 import { RecSimuModel } from "../train/recsimu.ts";
 import { assignVariables, type CheckpointMeta, loadCheckpoint } from "../train/checkpoint.ts";
-import type { FeedbackPrediction, FeedbackRequest, SimulatorLike, StepRecord } from "./types.ts";
+import type {
+  ArrayPrediction,
+  FeedbackPrediction,
+  FeedbackRequest,
+  SimulatorLike,
+  StepRecord,
+} from "./types.ts";
 
 /** Options of {@link Simulator.load}. */
 export interface SimulatorLoadOptions {
@@ -77,9 +83,30 @@ export class Simulator implements SimulatorLike {
     return this.#labelIndex.get(l);
   }
 
-  /** Scores many requests; identical states are encoded once. */
+  /**
+   * Scores many requests in batched passes (identical states are encoded once). Each answer's
+   * `probs` maps every label, in label order, to its probability; the values sum to 1.
+   *
+   * @example
+   * ```ts ignore
+   * const [p] = await sim.predict([{ state: [], action: sim.items[0]! }]);
+   * p!.probs; // { skip: 0.71, click: 0.22, purchase: 0.07 }
+   * ```
+   */
   async predict(requests: readonly FeedbackRequest[]): Promise<FeedbackPrediction[]> {
-    const out: FeedbackPrediction[] = [];
+    const labels = this.labels;
+    return (await this.predictArrays(requests)).map((p) => ({
+      probs: Object.fromEntries(labels.map((l, k) => [l, p.probs[k]!])),
+      real: p.real,
+    }));
+  }
+
+  /**
+   * {@link predict} with `probs` as arrays in label order, for loops that index by class
+   * (environments, agents, the server).
+   */
+  async predictArrays(requests: readonly FeedbackRequest[]): Promise<ArrayPrediction[]> {
+    const out: ArrayPrediction[] = [];
     for (let i = 0; i < requests.length; i += this.#maxBatch) {
       out.push(...await this.#predictChunk(requests.slice(i, i + this.#maxBatch), i));
     }
@@ -89,7 +116,7 @@ export class Simulator implements SimulatorLike {
   async #predictChunk(
     reqs: readonly FeedbackRequest[],
     base: number,
-  ): Promise<FeedbackPrediction[]> {
+  ): Promise<ArrayPrediction[]> {
     const N = this.stateLength;
     const K = this.labels.length;
     const pad = this.itemCount;

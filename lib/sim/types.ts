@@ -20,9 +20,26 @@ export interface FeedbackRequest {
   action: string;
 }
 
-/** The simulator's answer to one {@link FeedbackRequest}. */
+/**
+ * The simulator's answer to one {@link FeedbackRequest}, as `Simulator.predict`, `recsimu
+ * predict` and `POST /v1/feedback` give it.
+ */
 export interface FeedbackPrediction {
-  /** Probability of each feedback label (order of `labels`), softmax over the K real classes. */
+  /**
+   * Probability of each feedback label, keyed by label in label order (softmax over the K real
+   * classes; the values sum to 1), e.g. `{ skip: 0.7, click: 0.2, purchase: 0.1 }`.
+   */
+  probs: Record<string, number>;
+  /** The discriminator's probability that the (state, action) pair is real. */
+  real: number;
+}
+
+/**
+ * A {@link FeedbackPrediction} with the probabilities as an array in label order: the shape of
+ * the batched hot path (environment steps, agent rollouts, the server), which indexes by class.
+ */
+export interface ArrayPrediction {
+  /** Probability of each feedback label, in the order of `labels`; sums to 1. */
   probs: number[];
   /** The discriminator's probability that the (state, action) pair is real. */
   real: number;
@@ -48,10 +65,11 @@ export interface SimulatorLike {
   /** True when `id` is in the vocabulary. */
   hasItem(id: string): boolean;
   /**
-   * Scores many requests in one batched pass. Throws `UserError` naming the request index and
-   * field for unknown items or labels (callers validate first to give per-request errors).
+   * Scores many requests in one batched pass, probabilities as arrays in label order (the
+   * public `Simulator.predict` gives label maps). Throws `UserError` naming the request index
+   * and field for unknown items or labels (callers validate first to give per-request errors).
    */
-  predict(requests: readonly FeedbackRequest[]): Promise<FeedbackPrediction[]>;
+  predictArrays(requests: readonly FeedbackRequest[]): Promise<ArrayPrediction[]>;
   /** Model description for `GET /v1/model` (config, backend, versions). */
   describe(): Record<string, unknown>;
 }
