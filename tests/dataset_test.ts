@@ -173,3 +173,21 @@ Deno.test("a log's fingerprint is the SHA-256 of its bytes (BOM included), hashe
     assertEquals(fromText.fingerprint, await sha256(new TextEncoder().encode(text)), f);
   }
 });
+
+Deno.test("datasetFromText() quotes labels in its errors escaped and clipped to one short line", async () => {
+  // 20,000 distinct labels, none positive: the list of labels is clipped with a count.
+  const rows = Array.from({ length: 20_000 }, (_, i) => `s,i,label_${i}`).join("\n");
+  const e = await assertRejects(
+    () => datasetFromText(`session_id,item_id,feedback\n${rows}\n`, "many.csv", { minCount: 1 }),
+    UserError,
+  );
+  assert(e.message.length < 200, `${e.message.length} characters`);
+  assert(/\("label_0", "label_1", .*, … \(\+19,9\d\d more labels\)\)/.test(e.message), e.message);
+  // A control character in the only label is escaped.
+  const one = await assertRejects(
+    () =>
+      datasetFromText("session_id,item_id,feedback\nx,a,sk\x01ip\n", "one.csv", { minCount: 1 }),
+    UserError,
+  );
+  assert(one.message.includes('("sk\\u0001ip")'), one.message);
+});

@@ -151,7 +151,7 @@ const BAD: BadCase[] = [
   {
     name: "no positive label",
     text: rows({ label: (i) => (i % 2 ? "meh" : "ok") }),
-    expect: [/none of the labels \(meh, ok\) is positive; name them with --positive/],
+    expect: [/none of the labels \("meh", "ok"\) is positive; name them with --positive/],
   },
   {
     name: "every session shorter than N + 1",

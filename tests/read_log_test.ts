@@ -7,7 +7,7 @@ import {
   type ReadLogResult,
   readLogStream,
 } from "../lib/data/read_log.ts";
-import { DataFormatError, UserError } from "../lib/errors.ts";
+import { DataFormatError, quoteForMessage, UserError } from "../lib/errors.ts";
 import { Rng } from "../lib/random.ts";
 
 const FIXTURES = new URL("../fixtures/", import.meta.url);
@@ -199,7 +199,7 @@ Deno.test("readLog() rejects a misspelt column with a did-you-mean hint", async 
   const e = await formatError(readLog(fixture("bad_misspelt_column.csv"), () => {}));
   assert.match(
     e.message,
-    /bad_misspelt_column\.csv": line 1, column 1: missing column "session_id" \(did you mean "sesion_id"\?\); expected a header session_id,item_id,feedback\[,timestamp\], found sesion_id,item_id,feedback$/,
+    /bad_misspelt_column\.csv": line 1, column 1: missing column "session_id" \(did you mean "sesion_id"\?\); expected a header session_id,item_id,feedback\[,timestamp\], found "sesion_id", "item_id", "feedback"$/,
   );
 });
 
@@ -207,12 +207,12 @@ Deno.test("readLogBytes() lists missing columns, with a hint only where one is c
   let e = await bytesError("user,item,feedback\nu,i,f\n");
   assert.equal(
     e.message,
-    'Cannot read "log.csv": line 1, column 2: missing columns "session_id", "item_id" (did you mean "item"?); expected a header session_id,item_id,feedback[,timestamp], found user,item,feedback',
+    'Cannot read "log.csv": line 1, column 2: missing columns "session_id", "item_id" (did you mean "item"?); expected a header session_id,item_id,feedback[,timestamp], found "user", "item", "feedback"',
   );
   e = await bytesError("a,b\n1,2\n");
   assert.equal(
     e.message,
-    'Cannot read "log.csv": line 1: missing columns "session_id", "item_id", "feedback"; expected a header session_id,item_id,feedback[,timestamp], found a,b',
+    'Cannot read "log.csv": line 1: missing columns "session_id", "item_id", "feedback"; expected a header session_id,item_id,feedback[,timestamp], found "a", "b"',
   );
   e = await bytesError("Session ID,item_id,feedback\n1,2,3\n");
   assert.match(
@@ -251,7 +251,7 @@ Deno.test("readLog() rejects a row with too few fields, naming its line and the 
   const e = await formatError(readLog(fixture("bad_too_few_fields.csv"), () => {}));
   assert.match(
     e.message,
-    /": line 4, column 3: expected 3 fields \(session_id,item_id,feedback\), found 2$/,
+    /": line 4, column 3: expected 3 fields \("session_id", "item_id", "feedback"\), found 2$/,
   );
   assert.equal(e.position.line, 4);
   assert.equal(e.position.column, 3);
@@ -261,7 +261,7 @@ Deno.test("readLog() rejects a row with too many fields", async () => {
   const e = await formatError(readLog(fixture("bad_too_many_fields.csv"), () => {}));
   assert.match(
     e.message,
-    /": line 3, column 4: expected 3 fields \(session_id,item_id,feedback\), found 4$/,
+    /": line 3, column 4: expected 3 fields \("session_id", "item_id", "feedback"\), found 4$/,
   );
 });
 
@@ -316,6 +316,72 @@ Deno.test("readLog() rejects a non-numeric timestamp, naming the line, column an
   }
   const e3 = await bytesError("session_id,item_id,feedback,timestamp\ns,i,f,\n");
   assert.match(e3.message, /line 2, column timestamp: empty value; expected an integer timestamp/);
+});
+
+Deno.test("readLogBytes() keeps the error about a 100,000-column header to one short line", async () => {
+  const extra = Array.from({ length: 99_997 }, (_, i) => `c${i}`); // ~690 KB, under 1 MiB
+  // With the required columns: the first 3-field data row is the error.
+  const header = ["session_id", "item_id", "feedback", ...extra].join(",");
+  let e = await bytesError(`${header}\ns,i,f\n`);
+  assert.ok(e.message.length < 300, `${e.message.length} characters: ${e.message.slice(0, 400)}`);
+  assert.match(
+    e.message,
+    /^Cannot read "log.csv": line 2, column 4: expected 100000 fields \("session_id", "item_id", "feedback", "c0", .*, … \(\+99,9\d\d more columns\)\), found 3$/,
+  );
+  // Without them: the missing-column error quotes the header, clipped the same way.
+  e = await bytesError(`${extra.join(",")}\ns,i,f\n`);
+  assert.ok(e.message.length < 400, `${e.message.length} characters: ${e.message.slice(0, 500)}`);
+  assert.match(e.message, /, found "c0", "c1", .*, … \(\+99,9\d\d more columns\)$/);
+  assert.ok(!e.message.includes("\n"));
+  // One huge column name is clipped inside its quotes.
+  e = await bytesError(
+    `session_id,item_id,feedback,feedback${"x".repeat(50_000)},feedback\ns,i,f,g,h\n`,
+  );
+  assert.ok(e.message.length < 300, `${e.message.length} characters`);
+  assert.match(e.message, /duplicate column "feedback" \(also column 3\)/);
+});
+
+Deno.test("readLogBytes() escapes a NUL and other control characters of the header in its messages", async () => {
+  let e = await bytesError("session\0id,item_id,feedback\ns,i,f\n");
+  assert.ok(!/\p{Cc}/u.test(e.message), JSON.stringify(e.message));
+  assert.equal(
+    e.message,
+    'Cannot read "log.csv": line 1, column 1: missing column "session_id" (did you mean "session\\u0000id"?); expected a header session_id,item_id,feedback[,timestamp], found "session\\u0000id", "item_id", "feedback"',
+  );
+  // A bidi override or an escape sequence cannot restyle the terminal either.
+  e = await bytesError("user\x1b[31m,item_id,feedback\u202e\ns,i,f\n");
+  assert.match(e.message, /found "user\\u001b\[31m", "item_id", "feedback\\u202e"$/);
+  // A column name that would need escaping is named by its number in the position.
+  e = await bytesError(`session_id,item_id,feedback,x\0y\ns,i,f,"a"b\n`);
+  assert.equal(e.position.column, 4);
+  assert.ok(!e.message.includes("\0"));
+});
+
+Deno.test("quoteForMessage() quotes, escapes and clips user text", () => {
+  assert.equal(quoteForMessage("click"), '"click"');
+  assert.equal(
+    quoteForMessage('a"b\\c\nd\0e\x7f\u0085\u2028\u202e'),
+    String.raw`"a\"b\\c\nd\u0000e\u007f\u0085\u2028\u202e"`,
+  );
+  assert.equal(quoteForMessage("a\ud800b"), String.raw`"a\ud800b"`); // a lone surrogate
+  const long = quoteForMessage("y".repeat(1000));
+  assert.equal(long, `"${"y".repeat(77)}…" (+923 more characters)`);
+  assert.equal(long.indexOf(" ("), 80);
+  // Escapes count as what they print, and are never cut in half.
+  assert.equal(
+    quoteForMessage("\0".repeat(10), 16),
+    String.raw`"\u0000\u0000…" (+8 more characters)`,
+  );
+  // Surrogate pairs stay whole.
+  assert.equal(quoteForMessage("😀".repeat(10), 9), '"😀😀😀…" (+7 more characters)');
+  assert.equal(quoteForMessage(["a", "b"]), '"a", "b"');
+  assert.equal(quoteForMessage(["a", "b", "c"], 8, "columns"), '"a", "b", … (+1 more column)');
+  assert.equal(quoteForMessage(["a", "b", "c"], 3 + 5), quoteForMessage(["a", "b", "c"], 8));
+  assert.match(
+    quoteForMessage(["z".repeat(500), "b"], 20, "labels"),
+    /^"z{17}…", … \(\+1 more label\)$/,
+  );
+  assert.throws(() => quoteForMessage("x", 2), RangeError);
 });
 
 Deno.test("readLog() rejects a quote that is never closed, naming the line where its record starts", async () => {

@@ -8,7 +8,7 @@
  * the one before it (the same protocol one step earlier); every other tuple trains.
  * @module
  */
-import { DataFormatError, UserError } from "../errors.ts";
+import { DataFormatError, quoteForMessage, UserError } from "../errors.ts";
 import { type LogRecord, readLog, readLogBytes } from "./read_log.ts";
 import { Column } from "./column.ts";
 import { createHash } from "node:crypto";
@@ -212,7 +212,9 @@ async function buildDataset(
       if (!labels.includes(l)) {
         throw new DataFormatError(
           { file, line: labelLine[i], column: "feedback" },
-          `label "${l}" is not one of the model's labels (${labels.join(", ")})`,
+          `label ${quoteForMessage(l)} is not one of the model's labels (${
+            quoteForMessage(labels, 80, "labels")
+          })`,
         );
       }
     });
@@ -223,22 +225,22 @@ async function buildDataset(
     positive = labels.map((l) => positiveSet.has(l));
     if (labels.length < 2) {
       throw new UserError(
-        `"${file}": only one feedback label ("${
-          labels[0]
-        }") — a simulator needs at least two classes`,
+        `"${file}": only one feedback label (${
+          quoteForMessage(labels[0]!)
+        }) — a simulator needs at least two classes`,
       );
     }
     if (pos.length === 0) {
       throw new UserError(
         `"${file}": none of the labels (${
-          labels.join(", ")
+          quoteForMessage(labels, 80, "labels")
         }) is positive; name them with --positive`,
       );
     }
     if (neg.length === 0) {
       throw new UserError(
         `"${file}": every label (${
-          labels.join(", ")
+          quoteForMessage(labels, 80, "labels")
         }) is positive; leave at least one out of --positive`,
       );
     }

@@ -10,8 +10,8 @@
  * @module
  */
 import { Buffer } from "node:buffer";
-import { Parser } from "csv-parse";
-import { DataFormatError, UserError } from "../errors.ts";
+import { Parser } from "npm:csv-parse@5.6.0";
+import { DataFormatError, quoteForMessage, UserError } from "../errors.ts";
 
 /** One interaction: a row of the log. */
 export interface LogRecord {
@@ -382,7 +382,9 @@ class LogParser {
       throw this.#error(
         line,
         Math.min(fields.length, n) + 1,
-        `expected ${n} fields (${cols.names.join(",")}), found ${fields.length}`,
+        `expected ${n} fields (${
+          quoteForMessage(cols.names, 80, "columns")
+        }), found ${fields.length}`,
       );
     }
     if (fields.every((f, i) => f === cols.names[i])) {
@@ -408,7 +410,7 @@ class LogParser {
         throw this.#error(
           line,
           TIMESTAMP,
-          `expected an integer timestamp (seconds or milliseconds), found ${quote(text)}`,
+          `expected an integer timestamp (seconds or milliseconds), found ${quoteForMessage(text)}`,
         );
       }
     }
@@ -442,7 +444,7 @@ class LogParser {
         throw this.#error(
           line,
           i + 1,
-          `duplicate column ${quote(name)} (also column ${first + 1}); ` +
+          `duplicate column ${quoteForMessage(name)} (also column ${first + 1}); ` +
             "expected each column name once",
         );
       }
@@ -457,7 +459,7 @@ class LogParser {
           line,
           undefined,
           `expected comma-separated values, found a ${sep}-separated header ` +
-            `(${abbreviate(names.join(","))}); expected ${EXPECTED_HEADER}`,
+            `(${quoteForMessage(names, 80, "columns")}); expected ${EXPECTED_HEADER}`,
         );
       }
       const spare = names.filter((n) => n !== "" && !REQUIRED.some((r) => r === n));
@@ -466,17 +468,17 @@ class LogParser {
       for (const m of missing) {
         const guess = closest(m, spare);
         if (guess !== undefined) {
-          hint = ` (did you mean ${quote(guess)}?)`;
+          hint = ` (did you mean ${quoteForMessage(guess)}?)`;
           column = names.indexOf(guess) + 1;
           break;
         }
       }
-      const list = missing.map(quote).join(", ");
+      const list = missing.map((m) => quoteForMessage(m)).join(", ");
       throw this.#error(
         line,
         column,
         `missing column${missing.length > 1 ? "s" : ""} ${list}${hint}; ` +
-          `expected a header ${EXPECTED_HEADER}, found ${abbreviate(names.join(","))}`,
+          `expected a header ${EXPECTED_HEADER}, found ${quoteForMessage(names, 80, "columns")}`,
       );
     }
     const timestamp = seen.get(TIMESTAMP);
@@ -557,9 +559,13 @@ class LogParser {
     );
   }
 
-  /** Column name for a 0-based field index, or its 1-based number before/beyond the header. */
+  /**
+   * Column name for a 0-based field index, or its 1-based number before/beyond the header and
+   * for a name that would need escaping or clipping in a message (the position prints it raw).
+   */
   #columnName(index: number): string | number {
-    return this.#columns?.names[index] ?? index + 1;
+    const name = this.#columns?.names[index];
+    return name !== undefined && quoteForMessage(name) === `"${name}"` ? name : index + 1;
   }
 
   #error(line: number, column: string | number | undefined, detail: string): DataFormatError {
@@ -665,14 +671,6 @@ function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
   out.set(a);
   out.set(b, a.length);
   return out;
-}
-
-function quote(s: string): string {
-  return JSON.stringify(s.length > 40 ? s.slice(0, 40) + "…" : s);
-}
-
-function abbreviate(s: string): string {
-  return s.length > 120 ? s.slice(0, 120) + "…" : s;
 }
 
 /** The name in `candidates` that looks like a misspelling of `wanted`, if any. */

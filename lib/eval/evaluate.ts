@@ -113,14 +113,40 @@ export async function evaluateModel(
 }
 
 /**
- * Item baselines scored on `rows`, fitted on the training tuples: `item_rate` (smoothed positive
- * rate of the action item) and `popularity` (number of positive training tuples of the item).
- * Predicted positive when the item's rate exceeds 0.5.
+ * Metrics of a scorer that only ranks tuples and predicts no label (no probability, no
+ * threshold): AUC is the one metric it has; F1, precision, recall, accuracy and log-loss are
+ * not defined for it and are absent (not copied from another scorer).
+ */
+export interface RankingMetrics {
+  /** Number of tuples. */
+  n: number;
+  /** Share of tuples with a positive label. */
+  positiveRate: number;
+  /** ROC AUC of the scorer's ranking. */
+  auc: number;
+}
+
+/** What {@link itemBaselines} returns. */
+export interface ItemBaselines {
+  /** The action item's smoothed positive rate in the training tuples: a probability. */
+  item_rate: FeedbackMetrics;
+  /** The action item's number of positive training tuples: a ranking, so AUC only. */
+  popularity: RankingMetrics;
+}
+
+/**
+ * Item baselines scored on `rows`, fitted on the training tuples:
+ * - `item_rate`: the smoothed positive rate of the action item, (pos + 2·prior) / (count + 2),
+ *   is P(positive); predicted positive when it exceeds 0.5. Every metric.
+ * - `popularity`: tuples ranked by the action item's number of positive training tuples. A
+ *   count is no probability and has no threshold, so only its AUC is reported; any F1 or
+ *   log-loss would come from a calibration that is another model (`item_rate` is the
+ *   calibrated per-item one).
  */
 export function itemBaselines(
   ds: Dataset,
   rows: Int32Array = ds.test,
-): Record<string, FeedbackMetrics> {
+): ItemBaselines {
   const V = ds.items.length;
   const pos = new Float64Array(V), cnt = new Float64Array(V);
   let totalPos = 0;
@@ -135,41 +161,87 @@ export function itemBaselines(
   const prior = ds.train.length ? totalPos / ds.train.length : 0.5;
   const rate = (it: number) => (pos[it]! + 2 * prior) / (cnt[it]! + 2);
   const n = rows.length;
-  const isPos = new Uint8Array(n);
+  const isPos = new Uint8Array(n), predRate = new Uint8Array(n);
   const sRate = new Float64Array(n), sPop = new Float64Array(n);
+  let np = 0;
   for (let i = 0; i < n; i++) {
     const r = rows[i]!;
     isPos[i] = ds.positive[ds.rowLabel[r]!] ? 1 : 0;
+    np += isPos[i]!;
     sRate[i] = rate(ds.rowItem[r]!);
+    predRate[i] = sRate[i]! > 0.5 ? 1 : 0;
     sPop[i] = pos[ds.rowItem[r]!]!;
   }
-  const make = (
-    score: Float64Array,
-    predicted: Uint8Array,
-    prob: Float64Array,
-  ): FeedbackMetrics => {
-    const bs = binaryStats(isPos, predicted);
-    let ll = 0;
-    for (let i = 0; i < n; i++) {
-      const p = Math.min(Math.max(isPos[i] ? prob[i]! : 1 - prob[i]!, 1e-7), 1);
-      ll -= Math.log(p);
-    }
-    let np = 0;
-    for (const v of isPos) np += v;
-    return {
+  const positiveRate = n ? np / n : NaN;
+  const bs = binaryStats(isPos, predRate);
+  let ll = 0;
+  for (let i = 0; i < n; i++) {
+    const p = Math.min(Math.max(isPos[i] ? sRate[i]! : 1 - sRate[i]!, 1e-7), 1);
+    ll -= Math.log(p);
+  }
+  return {
+    item_rate: {
       n,
-      positiveRate: n ? np / n : NaN,
+      positiveRate,
       f1: bs.f1,
       precision: bs.precision,
       recall: bs.recall,
       accuracy: bs.accuracy,
-      auc: auc(isPos, score),
+      auc: auc(isPos, sRate),
       logLoss: n ? ll / n : NaN,
-    };
+    },
+    popularity: { n, positiveRate, auc: auc(isPos, sPop) },
   };
-  const predRate = sRate.map((v) => (v > 0.5 ? 1 : 0)) as unknown as Float64Array;
-  return {
-    item_rate: make(sRate, Uint8Array.from(predRate), sRate),
-    popularity: make(sPop, Uint8Array.from(predRate), sRate),
-  };
+}
+
+/** Below this many test tuples, in all or of either class (positive / not), metrics are noise. */
+export const MIN_TEST_TUPLES = 30;
+
+/**
+ * Warnings about a test set too small for its metrics to mean anything (empty when it is
+ * large enough). One line each, without a `warning:` prefix; the commands print and store them.
+ *
+ * The rule: fewer than {@link MIN_TEST_TUPLES} tuples in all; otherwise fewer than that many
+ * positive, or non-positive, tuples. F1, precision, recall and AUC are all statistics of the
+ * positive-vs-rest split, so the smaller side bounds how much they can say (F1 on one tuple is
+ * 0 or 1; AUC with 3 positives moves in steps of 1/(6·negatives)). Per-label counts are not
+ * checked: a rare label only blurs its own row of the per-label table.
+ *
+ * @example
+ * ```ts
+ * import { testSetWarnings } from "./evaluate.ts";
+ * const ds = { positive: [false, true], rowLabel: Int32Array.of(0, 1), test: Int32Array.of(1) };
+ * testSetWarnings(ds)[0]; // "only 1 test tuple (fewer than 30): ..."
+ * ```
+ *
+ * @param ds the data set (its labels' positivity and each row's label).
+ * @param rows the tuples evaluated, by action row. @default ds.test
+ * @returns the warnings, one line each.
+ */
+export function testSetWarnings(
+  ds: Pick<Dataset, "positive" | "rowLabel" | "test">,
+  rows: Int32Array = ds.test,
+): string[] {
+  const n = rows.length;
+  const min = MIN_TEST_TUPLES;
+  const tuples = (k: number, what = "") => `${k}${what} test tuple${k === 1 ? "" : "s"}`;
+  const hint = "(one test tuple per session: use a log with more sessions)";
+  if (n === 0) return [`no test tuples: nothing was measured ${hint}`];
+  if (n < min) {
+    return [
+      `only ${tuples(n)} (fewer than ${min}): the metrics are noise, not a measurement ${hint}`,
+    ];
+  }
+  let pos = 0;
+  for (const r of rows) if (ds.positive[ds.rowLabel[r]!]) pos++;
+  const out: string[] = [];
+  for (const [k, what] of [[pos, " positive"], [n - pos, " non-positive"]] as const) {
+    if (k < min) {
+      out.push(
+        `only ${tuples(k, what)} of ${n} (fewer than ${min}): F1, precision, recall and AUC ` +
+          `rest on them and are noise ${hint}`,
+      );
+    }
+  }
+  return out;
 }

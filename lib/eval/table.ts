@@ -2,14 +2,20 @@
  * Readable metric tables for stderr.
  * @module
  */
-import type { FeedbackMetrics } from "./evaluate.ts";
+import type { FeedbackMetrics, RankingMetrics } from "./evaluate.ts";
 
-const f = (
-  x: number | undefined,
-) => (x === undefined || !Number.isFinite(x) ? "   -  " : x.toFixed(4));
+/** A number to 4 decimals; "-" when it is NaN or infinite, "—" when the scorer lacks it. */
+const f = (x: number | undefined) =>
+  x === undefined ? "   —   " : !Number.isFinite(x) ? "   -  " : x.toFixed(4);
 
-/** A table with one row per scorer (RecSimu and baselines). */
-export function metricsTable(rows: Record<string, FeedbackMetrics>): string {
+/** One row of {@link metricsTable}: a scorer's {@link FeedbackMetrics}, or a ranking's AUC only. */
+export type MetricsRow = RankingMetrics & Partial<FeedbackMetrics>;
+
+/**
+ * A table with one row per scorer (RecSimu and baselines). A metric a scorer does not have
+ * (a ranking such as `popularity` has only AUC) shows "—", explained under the table.
+ */
+export function metricsTable(rows: Record<string, MetricsRow>): string {
   const head = `${"model".padEnd(12)} ${"F1".padStart(7)} ${"AUC".padStart(7)} ${
     "logloss".padStart(7)
   } ${"prec".padStart(7)} ${"recall".padStart(7)} ${"acc".padStart(7)}      n`;
@@ -20,7 +26,11 @@ export function metricsTable(rows: Record<string, FeedbackMetrics>): string {
       String(m.n).padStart(6)
     }`
   );
-  return [head, "-".repeat(head.length), ...lines].join("\n");
+  const partial = Object.entries(rows).filter(([, m]) => m.f1 === undefined).map(([n]) => n);
+  const note = partial.length > 0
+    ? [`— not defined for ${partial.join(", ")}: a ranking (AUC only), no label or probability`]
+    : [];
+  return [head, "-".repeat(head.length), ...lines, ...note].join("\n");
 }
 
 /** Per-label precision / recall table of one scorer. */

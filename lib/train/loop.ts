@@ -13,7 +13,12 @@ import type { Dataset } from "../data/dataset.ts";
 import { batchIndices, disposeBatch, toTensors } from "../data/batches.ts";
 import { trainItem2Vec } from "../embeddings/item2vec.ts";
 import { collectGarbage } from "../memory.ts";
-import { evaluateModel, type FeedbackMetrics, itemBaselines } from "../eval/evaluate.ts";
+import {
+  evaluateModel,
+  type FeedbackMetrics,
+  type ItemBaselines,
+  itemBaselines,
+} from "../eval/evaluate.ts";
 import { log, Progress } from "../progress.ts";
 import {
   adversarialStep,
@@ -73,7 +78,7 @@ export type TrainResult =
     seconds: number;
   }
   & (
-    | { stopped: false; test: FeedbackMetrics; baselines: Record<string, FeedbackMetrics> }
+    | { stopped: false; test: FeedbackMetrics; baselines: ItemBaselines }
     | { stopped: true; test?: undefined; baselines?: undefined }
   );
 
