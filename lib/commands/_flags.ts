@@ -9,9 +9,35 @@ import { UserError } from "../errors.ts";
 /** Option specs as `node:util` parseArgs takes them. */
 export type FlagSpec = NonNullable<ParseArgsConfig["options"]>;
 
+/** The help line every command's usage ends with. */
+export const HELP_LINE = "  -h, --help             show this help";
+
+/**
+ * `--flag -1` as `--flag=-1`: parseArgs takes a value that starts with a dash for a flag, and
+ * its message about it is three lines of text. Negative numbers are values (and get the
+ * flag's own range check).
+ */
+function joinNegativeValues(argv: string[], options: FlagSpec): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const next = argv[i + 1];
+    const name = a.startsWith("--") ? a.slice(2) : undefined;
+    if (
+      name !== undefined && options[name]?.type === "string" && next !== undefined &&
+      /^-(\d|\.\d)/.test(next)
+    ) {
+      out.push(`${a}=${next}`);
+      i++;
+    } else out.push(a);
+  }
+  return out;
+}
+
 /**
  * Parses `argv` for `command`; unknown flags and positionals are user errors.
- * Adds `--help` (-h) automatically; when given, prints `usage` and returns undefined.
+ * Adds `--help` (-h) automatically; when given, prints `usage` (with the help line) and
+ * returns undefined.
  */
 export function parseFlags<T extends FlagSpec>(
   command: string,
@@ -22,16 +48,18 @@ export function parseFlags<T extends FlagSpec>(
   let parsed: { values: Record<string, string | boolean | undefined> };
   try {
     parsed = parseArgs({
-      args: argv,
+      args: joinNegativeValues(argv, options),
       options: { ...options, help: { type: "boolean", short: "h" } },
       strict: true,
       allowPositionals: false,
     }) as unknown as { values: Record<string, string | boolean | undefined> };
   } catch (e) {
-    throw new UserError(`${(e as Error).message} (see recsimu ${command} --help)`);
+    // parseArgs' messages can span lines; the first says what is wrong.
+    const first = (e as Error).message.split("\n")[0]!.trim();
+    throw new UserError(`${first} (see recsimu ${command} --help)`);
   }
   if (parsed.values.help) {
-    console.log(usage);
+    console.log(usage.includes("--help") ? usage : `${usage}\n${HELP_LINE}`);
     return undefined;
   }
   return parsed.values as Record<keyof T, string | boolean | undefined>;
