@@ -4,6 +4,7 @@
  * @module
  */
 import { UserError } from "./lib/errors.ts";
+import { RECSIMU_VERSION } from "./lib/version.ts";
 
 type Command = { summary: string; load: () => Promise<{ run(argv: string[]): Promise<void> }> };
 
@@ -42,21 +43,42 @@ const COMMANDS: Record<string, Command> = {
   },
 };
 
-const USAGE = `recsimu — a GAN-learned user simulator for RL recommenders
+const USAGE = `recsimu ${RECSIMU_VERSION} — a GAN-learned user simulator for RL recommenders
 
 Usage: recsimu <command> [flags]     (recsimu <command> --help for its flags)
+       recsimu --version | -h | --help
 
 Commands:
-${Object.entries(COMMANDS).map(([k, v]) => `  ${k.padEnd(10)} ${v.summary}`).join("\n")}`;
+${Object.entries(COMMANDS).map(([k, v]) => `  ${k.padEnd(11)} ${v.summary}`).join("\n")}
+
+Flags:
+  -h, --help             show this help
+  --version              print the version ("recsimu ${RECSIMU_VERSION}")
+
+Environment:
+  RECSIMU_THREADS        threads of the WASM backend (default 1; more speed up training on
+                         an idle machine but slow it down when other processes hold the cores)
+  RECSIMU_TOKEN          bearer token that "recsimu serve" requires (default: none)
+
+Exit codes:
+  0  success
+  2  user error: bad flags, bad or missing files, an output that is not the command's own;
+     one line "recsimu <command>: <message>" on stderr (also: no command, an unknown one)
+  1  a bug: "internal error" and a stack trace on stderr`;
 
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
-  if (name === undefined || name === "--help" || name === "-h" || name === "help") {
+  if (name === undefined) {
+    // No command is a usage error: the help goes to stderr, like an unknown command's.
+    console.error(USAGE);
+    return 2;
+  }
+  if (name === "--help" || name === "-h" || name === "help") {
     console.log(USAGE);
-    return name === undefined ? 2 : 0;
+    return 0;
   }
   if (name === "--version") {
-    console.log("recsimu 0.1.0");
+    console.log(`recsimu ${RECSIMU_VERSION}`);
     return 0;
   }
   const cmd = COMMANDS[name];

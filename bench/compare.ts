@@ -81,7 +81,7 @@ const torchGflops = ref.filter((x) => x.bench === "train_adv_step").map((x) =>
 if (torchGflops.length && Math.max(...torchGflops) < 10) {
   console.error(
     "bench:compare: warning — the reference reached under 10 GFLOP/s: its BLAS is probably Debian's " +
-      "reference libblas3; install libopenblas0-pthread for a fair comparison (see README, Performance)",
+      "reference libblas3; install libopenblas0-pthread for a fair comparison (see docs/performance.md)",
   );
 }
 const pick = (rows: Row[], bench: string, key: string, where: Record<string, unknown> = {}) =>

@@ -3,7 +3,7 @@
  * {@link deriveSeed} so that adding a consumer does not shift the others' streams.
  * @module
  */
-import seedrandom from "seedrandom";
+import seedrandom from "npm:seedrandom@3.0.5";
 
 /** A seeded pseudo-random number generator (Alea). */
 export class Rng {

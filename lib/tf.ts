@@ -5,8 +5,8 @@
  * plain JavaScript CPU backend. The choice and the reason are logged on stderr.
  * @module
  */
-import * as tf from "@tensorflow/tfjs";
-import * as tfWasm from "@tensorflow/tfjs-backend-wasm";
+import * as tf from "npm:@tensorflow/tfjs@4.22.0";
+import * as tfWasm from "npm:@tensorflow/tfjs-backend-wasm@4.22.0";
 import { unrefWasmWorkers, withWasmThreadShims } from "./wasm_threads.ts";
 import { UserError } from "./errors.ts";
 
@@ -88,7 +88,7 @@ export function defaultThreads(): number {
 
 async function trySet(name: "webgpu" | "wasm" | "cpu", threads: number): Promise<boolean> {
   try {
-    if (name === "webgpu") await import("@tensorflow/tfjs-backend-webgpu");
+    if (name === "webgpu") await import("npm:@tensorflow/tfjs-backend-webgpu@4.22.0");
     if (name === "wasm") {
       tf.env().set("WASM_HAS_MULTITHREAD_SUPPORT", threads > 1);
       if (threads > 1) {

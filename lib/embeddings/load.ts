@@ -4,7 +4,7 @@
  * (tanh(v / (2 std))); NaN / Inf are refused.
  * @module
  */
-import { parse } from "csv-parse/sync";
+import { parse } from "npm:csv-parse@5.6.0/sync";
 import { DataFormatError } from "../errors.ts";
 
 /** Reads embeddings for `items` (in that order) from `path`; every item must be present. */

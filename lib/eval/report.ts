@@ -8,8 +8,8 @@
  * @module
  */
 import { join } from "node:path";
-import * as vega from "vega";
-import { compile, type TopLevelSpec } from "vega-lite";
+import * as vega from "npm:vega@6.4.0";
+import { compile, type TopLevelSpec } from "npm:vega-lite@6.5.0";
 import { writeFileAtomic } from "../atomic.ts";
 import { meanStd, pairedTTest, wilcoxonSignedRank } from "./metrics.ts";
 import { relativeDifference } from "./generator_quality.ts";
