@@ -13,6 +13,7 @@ import { type LogRecord, readLog, readLogBytes } from "./read_log.ts";
 import { Column } from "./column.ts";
 import { createHash } from "node:crypto";
 import { collectGarbage } from "../memory.ts";
+import type { TrainConfig } from "../config.ts";
 
 /** From this many rows on, loading collects garbage between its phases (see lib/memory.ts). */
 const LARGE_LOG_ROWS = 1_000_000;
@@ -43,6 +44,28 @@ export interface DatasetOptions {
     items: readonly string[];
     labels: readonly string[];
     positive: readonly boolean[];
+  };
+}
+
+/**
+ * The dataset options a training configuration implies: the one mapping from flags to tuples,
+ * used by train, demo and experiment.
+ *
+ * @example
+ * ```ts
+ * import { TRAIN_DEFAULTS } from "../config.ts";
+ * const o = datasetOptions({ ...TRAIN_DEFAULTS, stateLength: 5, minStateLength: 5 });
+ * console.assert(o.stateLength === 5 && o.minCount === TRAIN_DEFAULTS.minCount);
+ * ```
+ */
+export function datasetOptions(
+  c: Pick<TrainConfig, "stateLength" | "minStateLength" | "minCount" | "positive">,
+): DatasetOptions {
+  return {
+    stateLength: c.stateLength,
+    minStateLength: c.minStateLength,
+    minCount: c.minCount,
+    positive: c.positive,
   };
 }
 
