@@ -3,14 +3,35 @@
  * logs with a GAN (RecSimu). The in-process API for TypeScript agents and tools.
  *
  * @example
- * ```ts ignore
- * import { SimEnv, Simulator } from "./mod.ts";
- * const sim = await Simulator.load("runs/demo/model");
+ * ```ts
+ * import {
+ *   initBackend,
+ *   loadDataset,
+ *   SimEnv,
+ *   Simulator,
+ *   SYNTH_DEFAULTS,
+ *   TRAIN_DEFAULTS,
+ *   trainRecSimu,
+ *   writeSynthLog,
+ * } from "@recsimu/recsimu";
+ *
+ * await initBackend("cpu", { quiet: true });
+ * const dir = await Deno.makeTempDir();
+ * // A log (here a small synthetic one) and a model trained on it (here a tiny one, in seconds).
+ * await writeSynthLog(`${dir}/log.csv`, { ...SYNTH_DEFAULTS, sessions: 20, items: 20 });
+ * const shape = { stateLength: 5, minStateLength: 5, minCount: 1 };
+ * const ds = await loadDataset(`${dir}/log.csv`, shape);
+ * const config = { ...TRAIN_DEFAULTS, ...shape, hidden: 8, fc: 8, embDim: 6, epochs: 1 };
+ * await trainRecSimu(ds, config, { out: `${dir}/model`, quiet: true });
+ *
+ * // The simulator: feedback probabilities for a (state, action) pair, and an environment.
+ * const sim = await Simulator.load(`${dir}/model`);
  * const [p] = await sim.predict([{ state: [], action: sim.items[0]! }]);
- * p!.probs; // label -> probability, in label order: { skip: 0.71, click: 0.22, purchase: 0.07 }
+ * p!.probs; // label -> probability, in label order: { skip: …, click: …, purchase: … }
  * const env = new SimEnv(sim, { maxSteps: 20 });
  * const { observation } = env.reset({ seed: 1 });
  * const { feedback, reward, terminated, truncated } = await env.step(sim.items[0]!);
+ * await Deno.remove(dir, { recursive: true });
  * ```
  * @module
  */

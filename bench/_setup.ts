@@ -6,15 +6,17 @@
  */
 import { TRAIN_DEFAULTS } from "../lib/config.ts";
 import { type Dataset, datasetFromText } from "../lib/data/dataset.ts";
-import { RecSimuModel } from "../lib/train/recsimu.ts";
+import { RecSimuModel } from "../models/recsimu.ts";
+import { RecSimuTrainer } from "../lib/train/trainer.ts";
 import { Rng } from "../lib/random.ts";
 
 export const N = 20, B = 500;
 
-/** The data set, the model and a sampler of random training rows (seed 0). */
+/** The data set, the model, its trainer and a sampler of random training rows (seed 0). */
 export async function benchWorkload(): Promise<{
   ds: Dataset;
   model: RecSimuModel;
+  trainer: RecSimuTrainer;
   randRows: (n: number) => Int32Array;
 }> {
   const V = 10000, T = 20000, L = 50;
@@ -43,7 +45,8 @@ export async function benchWorkload(): Promise<{
     stateLength: N,
   };
   const model = new RecSimuModel(shape, emb, c);
+  const trainer = new RecSimuTrainer(model, c);
   const rows = ds.train;
   const randRows = (n: number) => Int32Array.from({ length: n }, () => rows[rng.int(rows.length)]!);
-  return { ds, model, randRows };
+  return { ds, model, trainer, randRows };
 }

@@ -9,7 +9,8 @@
 import { parseArgs } from "node:util";
 import { initBackend, tf } from "../lib/tf.ts";
 import { batchIndices, disposeBatch, toTensors } from "../lib/data/batches.ts";
-import { adversarialStep, discriminatorProbs, fusedAdversarialStep } from "../lib/train/recsimu.ts";
+import { adversarialStep, fusedAdversarialStep } from "../lib/train/steps.ts";
+import { discriminatorProbs } from "../models/recsimu.ts";
 import { trainItem2Vec } from "../lib/embeddings/item2vec.ts";
 import { B, benchWorkload, N } from "./_setup.ts";
 import { median } from "./_stats.ts";
@@ -43,7 +44,7 @@ const emit = (o: Record<string, unknown>) =>
     }),
   );
 
-const { ds, model, randRows } = await benchWorkload();
+const { ds, model, trainer, randRows } = await benchWorkload();
 
 if (!a.only || a.only === "train") {
   for (
@@ -54,14 +55,14 @@ if (!a.only || a.only === "train") {
   ) {
     for (let i = 0; i < warmup; i++) {
       const b = toTensors(batchIndices(ds, randRows(B)), model.table, N);
-      await step(model, b);
+      await step(trainer, b);
       disposeBatch(b);
     }
     const times: number[] = [];
     for (let i = 0; i < steps; i++) {
       const t0 = performance.now();
       const b = toTensors(batchIndices(ds, randRows(B)), model.table, N); // batch assembly included
-      await step(model, b);
+      await step(trainer, b);
       disposeBatch(b);
       times.push(performance.now() - t0);
       sample();

@@ -12,7 +12,8 @@
 import { parseArgs } from "node:util";
 import { initBackend, tf } from "../lib/tf.ts";
 import { batchIndices, disposeBatch, toTensors } from "../lib/data/batches.ts";
-import { adversarialStep, discriminatorProbs, fusedAdversarialStep } from "../lib/train/recsimu.ts";
+import { adversarialStep, fusedAdversarialStep } from "../lib/train/steps.ts";
+import { discriminatorProbs } from "../models/recsimu.ts";
 import { benchWorkload, N } from "./_setup.ts";
 import { median } from "./_stats.ts";
 
@@ -50,7 +51,7 @@ if (a.what === "pack") {
   Deno.exit(0);
 }
 
-const { ds, model, randRows } = await benchWorkload();
+const { ds, model, trainer, randRows } = await benchWorkload();
 const batch = Number(a.batch ?? (a.what === "infer" ? 4096 : 500));
 const b = toTensors(batchIndices(ds, randRows(batch)), model.table, N);
 const call = async () => {
@@ -58,8 +59,8 @@ const call = async () => {
     const p = discriminatorProbs(model, b);
     await p.data();
     p.dispose();
-  } else if (a.what === "sequential" || a.what === "phases") await adversarialStep(model, b);
-  else if (a.what === "fused") await fusedAdversarialStep(model, b);
+  } else if (a.what === "sequential" || a.what === "phases") await adversarialStep(trainer, b);
+  else if (a.what === "fused") await fusedAdversarialStep(trainer, b);
   else throw new Error(`--what: fused, sequential, infer, pack or phases, got ${a.what}`);
 };
 for (let i = 0; i < 3; i++) await call();
@@ -68,7 +69,7 @@ if (a.what === "phases") {
   for (let i = 0; i < 10; i++) {
     const phases: Record<string, number> = {};
     const t0 = performance.now();
-    await adversarialStep(model, b, { phases });
+    await adversarialStep(trainer, b, { phases });
     runs.push({ ...phases, step: performance.now() - t0 });
   }
   const out: Record<string, number> = {};

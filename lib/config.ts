@@ -7,7 +7,18 @@ import { UserError } from "./errors.ts";
 /** Which training recipe (the paper's RecSimu and its ablations, Figure 7). */
 export type Variant = "recsimu" | "recsimu-1" | "recsimu-3";
 
-/** Every hyperparameter of a training run. */
+/**
+ * Every hyperparameter of a training run.
+ *
+ * @example
+ * ```ts
+ * import { TRAIN_DEFAULTS, type TrainConfig, validateConfig } from "@recsimu/recsimu";
+ *
+ * // The defaults with a smaller network and the three-step variant.
+ * const config: TrainConfig = { ...TRAIN_DEFAULTS, hidden: 64, fc: 32, variant: "recsimu-3" };
+ * validateConfig(config);
+ * ```
+ */
 export interface TrainConfig {
   /** State length N (pairs of history). */
   stateLength: number;
@@ -74,11 +85,24 @@ export interface TrainConfig {
   seed: number;
 }
 
-/** Defaults: the paper's where it gives them, else the PyTorch reference's. */
+/** Labels counted as positive unless `--positive` says otherwise. */
+export const DEFAULT_POSITIVE = ["click", "purchase", "pos", "like", "buy", "1"] as const;
+
+/**
+ * Defaults: the paper's where it gives them, else the PyTorch reference's.
+ *
+ * @example
+ * ```ts
+ * import { TRAIN_DEFAULTS, validateConfig } from "@recsimu/recsimu";
+ *
+ * TRAIN_DEFAULTS.stateLength; // 20, as in the paper
+ * const config = validateConfig({ ...TRAIN_DEFAULTS, epochs: 5, seed: 1 });
+ * ```
+ */
 export const TRAIN_DEFAULTS: Readonly<TrainConfig> = Object.freeze({
   stateLength: 20,
   minCount: 5,
-  positive: ["click", "purchase", "pos", "like", "buy", "1"],
+  positive: [...DEFAULT_POSITIVE],
   minStateLength: 20,
   upsample: 1,
   embDim: 20,
@@ -104,7 +128,21 @@ export const TRAIN_DEFAULTS: Readonly<TrainConfig> = Object.freeze({
   seed: 0,
 });
 
-/** Checks ranges; throws UserError naming the field. */
+/**
+ * Checks ranges; throws UserError naming the field.
+ *
+ * @example
+ * ```ts
+ * import { TRAIN_DEFAULTS, validateConfig } from "@recsimu/recsimu";
+ *
+ * validateConfig({ ...TRAIN_DEFAULTS, stateLength: 10, minStateLength: 10 }); // returns the config
+ * try {
+ *   validateConfig({ ...TRAIN_DEFAULTS, hidden: 0 });
+ * } catch (e) {
+ *   (e as Error).message; // "hidden must be a positive integer, got 0"
+ * }
+ * ```
+ */
 export function validateConfig(c: TrainConfig): TrainConfig {
   const posInt = [
     "stateLength",

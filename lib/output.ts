@@ -142,6 +142,8 @@ const LEGACY_CHECKPOINT_FILES = [
   "weights.json",
   "optimizer.bin",
   "optimizer.json",
+  "best.bin",
+  "best.json",
   "history.json",
   "start_states.json",
   "metrics.json",

@@ -8,12 +8,47 @@
 import * as tf from "npm:@tensorflow/tfjs@4.22.0";
 import * as tfWasm from "npm:@tensorflow/tfjs-backend-wasm@4.22.0";
 import { unrefWasmWorkers, withWasmThreadShims } from "./wasm_threads.ts";
-import { UserError } from "./errors.ts";
+import { quoteForMessage, UserError } from "./errors.ts";
 
 export { tf };
 
-/** Backends a user can ask for. */
-export type BackendName = "auto" | "webgpu" | "wasm" | "cpu";
+/** Backends a user can ask for (`--backend`), `auto` first. */
+export const BACKENDS = ["auto", "webgpu", "wasm", "cpu"] as const;
+
+/**
+ * Backends a user can ask for.
+ *
+ * @example
+ * ```ts
+ * import { type BackendName, initBackend } from "@recsimu/recsimu";
+ *
+ * const backend: BackendName = "cpu"; // or "auto" (WebGPU, else WASM, else CPU), "webgpu", "wasm"
+ * (await initBackend(backend, { quiet: true })).name; // "cpu"
+ * ```
+ */
+export type BackendName = typeof BACKENDS[number];
+
+/**
+ * The `--backend` flag's value: `auto` when absent, else one of {@link BACKENDS}; anything else
+ * is a {@link UserError} that lists them.
+ *
+ * @example
+ * ```ts
+ * import { parseBackend } from "./tf.ts";
+ * parseBackend(undefined); // "auto"
+ * parseBackend("wasm"); // "wasm"
+ * ```
+ */
+export function parseBackend(value: string | boolean | undefined): BackendName {
+  if (value === undefined) return "auto";
+  const known: readonly string[] = BACKENDS;
+  if (typeof value === "string" && known.includes(value)) return value as BackendName;
+  throw new UserError(
+    `--backend: expected ${BACKENDS.slice(0, -1).join(", ")} or ${BACKENDS.at(-1)}, got ${
+      quoteForMessage(String(value))
+    }`,
+  );
+}
 
 /** What {@link initBackend} chose and why. */
 export interface BackendInfo {
@@ -109,6 +144,15 @@ async function trySet(name: "webgpu" | "wasm" | "cpu", threads: number): Promise
  * @param name the backend asked for; `auto` chooses as described in the module doc.
  * @param options.quiet do not log the choice on stderr. @default false
  * @param options.threads WASM threads. @default defaultThreads()
+ *
+ * @example
+ * ```ts
+ * import { initBackend } from "@recsimu/recsimu";
+ *
+ * const info = await initBackend("cpu", { quiet: true });
+ * info.name; // "cpu"
+ * info.reason; // "asked for"
+ * ```
  */
 export async function initBackend(
   name: BackendName = "auto",

@@ -7,7 +7,8 @@
  */
 import { tf } from "../lib/tf.ts";
 import { Dense, Params } from "./params.ts";
-import { type EncoderSizes, type StateBatch, StateEncoder } from "./gru.ts";
+import type { StateBatch } from "../lib/data/batches.ts";
+import { type EncoderSizes, StateEncoder } from "./gru.ts";
 
 /** Sizes of the discriminator. */
 export interface DiscriminatorSizes extends EncoderSizes {

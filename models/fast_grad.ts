@@ -73,34 +73,24 @@ function replaceWasmKernel(
   });
 }
 
-let kernelsRegistered = false;
+/** Copies a contiguous slice of `x` straight from the WASM heap into a new output. */
+function copySlice(
+  x: tf.TensorInfo,
+  begin: number[],
+  size: number[],
+  backend: WasmBackendLike,
+): tf.TensorInfo {
+  const out = backend.makeOutput(size, x.dtype);
+  const strides = tf.util.computeStrides(x.shape);
+  const offset = begin.reduce((acc, b, i) => acc + b * (i < strides.length ? strides[i]! : 1), 0);
+  const n = tf.util.sizeFromShape(size);
+  backend.typedArrayFromHeap(out).set(backend.typedArrayFromHeap(x).subarray(offset, offset + n));
+  return out;
+}
 
-/**
- * Faster WASM kernels for slices, splits, unstacking and identity. tfjs-backend-wasm 4.22's
- * `Slice` (and `Unpack`, built on it) first copies the whole input out of the WASM heap with
- * `readSync`, which made reading one time step of a [N, B, 3H] tensor cost ~2 ms. These versions
- * copy only the slice, straight from a heap view (SplitV: one copy per row and part);
- * non-contiguous slices go to the original kernel. `Identity` shares its input's data by
- * reference count instead of copying it. `tests/models_test.ts` compares them with the CPU
- * backend.
- */
-export function registerFastWasmKernels(): void {
-  if (kernelsRegistered) return;
-  kernelsRegistered = true;
-  const fastSlice = (
-    x: tf.TensorInfo,
-    begin: number[],
-    size: number[],
-    backend: WasmBackendLike,
-  ) => {
-    const out = backend.makeOutput(size, x.dtype);
-    const strides = tf.util.computeStrides(x.shape);
-    const offset = begin.reduce((acc, b, i) => acc + b * (i < strides.length ? strides[i]! : 1), 0);
-    const n = tf.util.sizeFromShape(size);
-    backend.typedArrayFromHeap(out).set(backend.typedArrayFromHeap(x).subarray(offset, offset + n));
-    return out;
-  };
-  replaceWasmKernel("Slice", (original) => (args) => {
+/** `Slice`: contiguous slices copied by {@link copySlice}; others go to the original kernel. */
+function fastSlice(original: tf.KernelConfig): tf.KernelFunc {
+  return (args) => {
     const x = args.inputs.x as tf.TensorInfo;
     const { begin, size } = args.attrs as unknown as { begin: number[]; size: number[] };
     const [b, s] = tf.slice_util.parseSliceParams(x as unknown as tf.Tensor, begin, size) as [
@@ -108,11 +98,15 @@ export function registerFastWasmKernels(): void {
       number[],
     ];
     if (x.dtype !== "string" && tf.slice_util.isSliceContinous(x.shape, b, s)) {
-      return fastSlice(x, b, s, args.backend as unknown as WasmBackendLike);
+      return copySlice(x, b, s, args.backend as unknown as WasmBackendLike);
     }
     return original.kernelFunc(args);
-  });
-  replaceWasmKernel("SplitV", (splitV) => (args) => {
+  };
+}
+
+/** `SplitV`: one heap copy per row and part. */
+function fastSplitV(splitV: tf.KernelConfig): tf.KernelFunc {
+  return (args) => {
     const x = args.inputs.x as tf.TensorInfo;
     const { numOrSizeSplits, axis } = args.attrs as unknown as {
       numOrSizeSplits: number | number[];
@@ -146,17 +140,26 @@ export function registerFastWasmKernels(): void {
       off += len;
     });
     return outs;
-  });
-  // Identity (tf.clone, and the engine's copy of every tensor a gradient will need: ~1,500 per
-  // adversarial step) copies its input in tfjs-wasm; tensors are immutable, so share the data
-  // with a reference count instead, as the CPU and WebGL backends do.
-  replaceWasmKernel("Identity", (identity) => (args) => {
+  };
+}
+
+/**
+ * `Identity` (tf.clone, and the engine's copy of every tensor a gradient will need: ~1,500 per
+ * adversarial step) copies its input in tfjs-wasm; tensors are immutable, so share the data
+ * with a reference count instead, as the CPU and WebGL backends do.
+ */
+function sharedIdentity(identity: tf.KernelConfig): tf.KernelFunc {
+  return (args) => {
     const x = args.inputs.x as tf.TensorInfo;
     if (x.dtype === "string") return identity.kernelFunc(args);
     (args.backend as unknown as { incRef(id: unknown): void }).incRef(x.dataId);
     return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
-  });
-  replaceWasmKernel("Unpack", (unpack) => (args) => {
+  };
+}
+
+/** `Unpack` along the first axis: one heap copy per output; other axes use the original. */
+function fastUnpack(unpack: tf.KernelConfig): tf.KernelFunc {
+  return (args) => {
     const x = args.inputs.value as tf.TensorInfo;
     const axis = (args.attrs as unknown as { axis: number }).axis;
     if (x.dtype === "string" || (axis !== 0 && axis !== -x.shape.length)) {
@@ -174,5 +177,25 @@ export function registerFastWasmKernels(): void {
       backend.typedArrayFromHeap(o).set(src.subarray(i * size, (i + 1) * size))
     );
     return outs;
-  });
+  };
+}
+
+let kernelsRegistered = false;
+
+/**
+ * Faster WASM kernels for slices, splits, unstacking and identity. tfjs-backend-wasm 4.22's
+ * `Slice` (and `Unpack`, built on it) first copies the whole input out of the WASM heap with
+ * `readSync`, which made reading one time step of a [N, B, 3H] tensor cost ~2 ms. These versions
+ * copy only the slice, straight from a heap view (SplitV: one copy per row and part);
+ * non-contiguous slices go to the original kernel. `Identity` shares its input's data by
+ * reference count instead of copying it. `tests/models_test.ts` compares them with the CPU
+ * backend.
+ */
+export function registerFastWasmKernels(): void {
+  if (kernelsRegistered) return;
+  kernelsRegistered = true;
+  replaceWasmKernel("Slice", fastSlice);
+  replaceWasmKernel("SplitV", fastSplitV);
+  replaceWasmKernel("Identity", sharedIdentity);
+  replaceWasmKernel("Unpack", fastUnpack);
 }

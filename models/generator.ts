@@ -6,7 +6,8 @@
  */
 import { tf } from "../lib/tf.ts";
 import { Dense, Params } from "./params.ts";
-import { type EncoderSizes, type KeptEncoding, type StateBatch, StateEncoder } from "./gru.ts";
+import type { StateBatch } from "../lib/data/batches.ts";
+import { type EncoderSizes, type KeptEncoding, StateEncoder } from "./gru.ts";
 
 /** Sizes of the generator. */
 export interface GeneratorSizes extends EncoderSizes {

@@ -10,20 +10,8 @@
  * @module
  */
 import { tf } from "../lib/tf.ts";
+import type { StateBatch } from "../lib/data/batches.ts";
 import type { Params } from "./params.ts";
-
-/** A batch of states, time-major. */
-export interface StateBatch {
-  /** Item embeddings [N, B, E] (frozen, not trained). */
-  emb: tf.Tensor3D;
-  /** Feedback class indices [N, B], int32. */
-  feedback: tf.Tensor2D;
-  /**
-   * Optional validity mask [N, B] (1 = real pair, 0 = left padding). Padded steps leave the
-   * hidden state unchanged, so a padded short state encodes exactly like the short sequence.
-   */
-  mask?: tf.Tensor2D;
-}
 
 /** Sizes of a state encoder. */
 export interface EncoderSizes {

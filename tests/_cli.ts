@@ -10,10 +10,8 @@ export const ROOT = fileURLToPath(new URL("../", import.meta.url));
 /** The CLI entry point. */
 export const MAIN = `${ROOT}main.ts`;
 
-/** Tiny model and training flags: a few seconds per run on one CPU core. */
-export const TINY_FLAGS = [
-  "--backend",
-  "cpu",
+/** Tiny model and training flags (no backend): a few seconds per run on one CPU core. */
+export const TINY_MODEL_FLAGS = [
   "--state-length",
   "5",
   "--min-count",
@@ -29,6 +27,9 @@ export const TINY_FLAGS = [
   "--i2v-epochs",
   "1",
 ];
+
+/** {@link TINY_MODEL_FLAGS} on the CPU backend. */
+export const TINY_FLAGS = ["--backend", "cpu", ...TINY_MODEL_FLAGS];
 
 /** What a finished run left behind. */
 export interface RunResult {

@@ -106,7 +106,9 @@ function parse(path: string, text: string): Parsed {
               const key = node.key.type === "Identifier" ? node.key.name : "method";
               fn(node, key);
             },
-            "VariableDeclarator > ArrowFunctionExpression"(node: Deno.lint.ArrowFunctionExpression) {
+            "VariableDeclarator > ArrowFunctionExpression"(
+              node: Deno.lint.ArrowFunctionExpression,
+            ) {
               fn(node, "arrow function");
             },
           };

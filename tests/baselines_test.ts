@@ -4,11 +4,9 @@ import { type Dataset, datasetFromText } from "../lib/data/dataset.ts";
 import { Rng } from "../lib/random.ts";
 import { tinyConfig } from "./_helpers.ts";
 import type { TrainConfig } from "../lib/config.ts";
-import { predictionMetrics, scoreMetrics } from "../models/baselines/common.ts";
-import { RandomBaseline, trainRandom } from "../models/baselines/random.ts";
-import { trainLR } from "../models/baselines/lr.ts";
-import { trainGru } from "../models/baselines/gru.ts";
-import { trainGan, trainGanS } from "../models/baselines/gan.ts";
+import { predictionMetrics, scoreMetrics } from "../lib/eval/evaluate.ts";
+import { RandomBaseline } from "../models/baselines/random.ts";
+import { trainGan, trainGanS, trainGru, trainLR, trainRandom } from "../lib/train/baselines.ts";
 
 /**
  * A log over 10 items in two groups (a0…a4 and b0…b4), items drawn uniformly. The feedback of

@@ -5,6 +5,8 @@
  */
 import { assert, assertEquals } from "./_assert.ts";
 import { runRecsimu } from "./_cli.ts";
+import { DEFAULT_POSITIVE, TRAIN_DEFAULTS } from "../lib/config.ts";
+import { BACKENDS } from "../lib/tf.ts";
 
 const COMMANDS = ["synth", "train", "eval", "predict", "serve", "experiment", "agent", "demo"];
 /** Commands that print progress or summaries on stderr, so they need a way to be quiet. */
@@ -35,4 +37,19 @@ Deno.test("every command's --help has one layout and lists -h/--help (and --quie
       }
     }
   }
+});
+
+Deno.test("the --backend line of every command that has one lists BACKENDS, auto the default", async () => {
+  const listed = `${BACKENDS.join(" | ")} (default auto)`;
+  for (const cmd of ["train", "eval", "predict", "serve", "experiment", "agent", "demo"]) {
+    const help = (await runRecsimu([cmd, "--help"])).stdout;
+    const line = help.split("\n").find((l) => l.startsWith("  --backend B"));
+    assert(line?.endsWith(listed), `${cmd}: "${line}" should end with "${listed}"`);
+  }
+});
+
+Deno.test("train --help shows the positive labels of DEFAULT_POSITIVE, the one default", async () => {
+  assertEquals(TRAIN_DEFAULTS.positive, [...DEFAULT_POSITIVE]);
+  const help = (await runRecsimu(["train", "--help"])).stdout;
+  assert(help.includes(`(default ${DEFAULT_POSITIVE.join(",")})`), help);
 });

@@ -1,7 +1,8 @@
 import { join } from "node:path";
 import { assert, assertEquals } from "./_assert.ts";
 import { synthText, tempDir } from "./_helpers.ts";
-import { runRecsimu } from "./_cli.ts";
+import { runRecsimu, TINY_FLAGS } from "./_cli.ts";
+import { BACKENDS, parseBackend } from "../lib/tf.ts";
 
 /** `recsimu …args` in a subprocess (with a deadline), optionally fed `stdin`. */
 const recsimu = (args: string[], stdin?: string) => runRecsimu(args, { stdin });
@@ -49,23 +50,7 @@ Deno.test("train → eval → predict work end to end from the command line", as
     synthText({ seed: 2, sessions: 80, items: 40, categories: 5, minLength: 10, maxLength: 20 }),
   );
   const model = join(tmp.path, "model");
-  const tiny = [
-    "--state-length",
-    "5",
-    "--min-count",
-    "1",
-    "--hidden",
-    "8",
-    "--fc",
-    "8",
-    "--emb-dim",
-    "6",
-    "--batch",
-    "128",
-    "--epochs",
-    "1",
-    "--quiet",
-  ];
+  const tiny = [...TINY_FLAGS, "--epochs", "1", "--quiet"];
   const t = await recsimu(["train", "--data", log, "--out", model, ...tiny]);
   assertEquals(t.code, 0, t.stderr);
   const trained = JSON.parse(t.stdout);
@@ -108,4 +93,32 @@ Deno.test("train → eval → predict work end to end from the command line", as
   assert(out[2].error.includes("unknown item"));
   assert(out[3].error.includes("state[0].feedback"));
   assert(out[4].probs, "a state longer than N uses its last N pairs");
+});
+
+Deno.test("every command refuses an unknown --backend: one line listing BACKENDS, exit 2, nothing written", async () => {
+  await using tmp = await tempDir();
+  assertEquals([...BACKENDS], ["auto", "webgpu", "wasm", "cpu"]);
+  assertEquals(parseBackend(undefined), "auto");
+  for (const b of BACKENDS) assertEquals(parseBackend(b), b);
+  const out = join(tmp.path, "out");
+  const none = join(tmp.path, "none");
+  const runs: string[][] = [
+    ["train", "--data", join(tmp.path, "log.csv"), "--out", out],
+    ["experiment", "--data", join(tmp.path, "log.csv"), "--out", out],
+    ["demo", "--out", out],
+    ["eval", "--model", none],
+    ["predict", "--model", none],
+    ["serve", "--model", none],
+    ["agent", "--model", none],
+  ];
+  for (const args of runs) {
+    const r = await recsimu([...args, "--backend", "tpu"]);
+    assertEquals(r.code, 2, `${args[0]}: ${r.stderr}`);
+    assertEquals(
+      r.stderr.trim(),
+      `recsimu ${args[0]}: --backend: expected auto, webgpu, wasm or cpu, got "tpu"`,
+    );
+    const left = await Deno.lstat(out).then(() => true, () => false);
+    assertEquals(left, false, `${args[0]} left ${out} behind`);
+  }
 });

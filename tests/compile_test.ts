@@ -8,6 +8,7 @@
 import { join } from "node:path";
 import { assert, assertEquals } from "./_assert.ts";
 import { synthText, tempDir } from "./_helpers.ts";
+import { TINY_MODEL_FLAGS } from "./_cli.ts";
 
 const root = new URL("..", import.meta.url).pathname;
 
@@ -55,12 +56,7 @@ Deno.test({
         join(tmp.path, "m"),
         "--backend",
         "wasm",
-        "--state-length",
-        "5",
-        "--min-count",
-        "1",
-        "--hidden",
-        "8",
+        ...TINY_MODEL_FLAGS,
         "--epochs",
         "1",
       ],

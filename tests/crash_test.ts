@@ -268,10 +268,8 @@ Deno.test("a signal stops a long epoch within a few steps, not at the epoch's en
   ]);
   await w.waitFor(/^item2vec:/m);
   await new Promise((r) => setTimeout(r, 1000));
-  const t0 = performance.now();
   w.child.kill("SIGTERM");
   const r = await w.finish(60_000);
-  const ms = performance.now() - t0;
   assertEquals(r.code, 0, r.stderr);
   const p = (await loadCheckpoint(out, { optimizer: true })).meta.position;
   const steps = Math.ceil(Number(/tuples train (\d+)/.exec(r.stderr)?.[1]) / 32);
@@ -279,7 +277,6 @@ Deno.test("a signal stops a long epoch within a few steps, not at the epoch's en
     p.phase === "pre_g" && p.epoch === 0 && p.step > 0 && p.step < steps,
     `position ${JSON.stringify(p)} of ${steps} steps\n${r.stderr}`,
   );
-  assert(ms < 15_000, `stopped ${ms.toFixed(0)} ms after the signal\n${r.stderr}`);
 });
 
 Deno.test({

@@ -1,10 +1,11 @@
 import { assert, assertEquals, assertRejects } from "./_assert.ts";
-import { datasetFromText, loadDataset } from "../lib/data/dataset.ts";
+import { type Dataset, datasetFromText, loadDataset } from "../lib/data/dataset.ts";
 import { Column } from "../lib/data/column.ts";
 import { batchIndices } from "../lib/data/batches.ts";
 import { UserError } from "../lib/errors.ts";
-import { trainingRows } from "../lib/train/loop.ts";
-import { tinyConfig } from "./_helpers.ts";
+import { trainingRows } from "../lib/data/training_rows.ts";
+import { Rng } from "../lib/random.ts";
+import { synthText, tinyConfig } from "./_helpers.ts";
 
 const LOG = `session_id,item_id,feedback,timestamp
 s1,a,skip,30
@@ -190,4 +191,81 @@ Deno.test("datasetFromText() quotes labels in its errors escaped and clipped to 
     UserError,
   );
   assert(one.message.includes('("sk\\u0001ip")'), one.message);
+});
+
+/** sha256 (hex) of everything a data set holds: arrays, vocabulary, labels, split and stats. */
+async function datasetDigest(ds: Dataset): Promise<string> {
+  const json = JSON.stringify({
+    file: ds.file,
+    fingerprint: ds.fingerprint,
+    shape: [ds.stateLength, ds.minStateLength],
+    items: ds.items,
+    itemIndex: [...ds.itemIndex],
+    labels: ds.labels,
+    positive: ds.positive,
+    sessionIds: ds.sessionIds,
+    arrays: [
+      ds.rowItem,
+      ds.rowLabel,
+      ds.rowSessionStart,
+      ds.sessionOffsets,
+      ds.train,
+      ds.validation,
+      ds.test,
+    ].map((a) => Array.from(a)),
+    stats: ds.stats,
+  });
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(json));
+  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** A synthetic log with its rows shuffled (timestamps kept), so loading must reorder them. */
+function shuffledLog(): string {
+  const [header, ...rows] = synthText({
+    seed: 3,
+    sessions: 60,
+    items: 80,
+    categories: 8,
+    minLength: 3,
+    maxLength: 20,
+  }).trimEnd().split("\n");
+  const order = new Rng(5).shuffle(Int32Array.from(rows, (_, i) => i));
+  return [header, ...Array.from(order, (i) => rows[i])].join("\n") + "\n";
+}
+
+async function goldenDigests(): Promise<Record<string, string>> {
+  const text = shuffledLog();
+  const filtered = await datasetFromText(text, "shuffled.csv", {
+    stateLength: 4,
+    minStateLength: 2,
+    minCount: 3,
+  });
+  const whole = await datasetFromText(text, "shuffled.csv", {
+    stateLength: 6,
+    minCount: 1,
+    validation: false,
+    positive: ["purchase"],
+  });
+  const fixed = await datasetFromText(text, "shuffled.csv", {
+    stateLength: 4,
+    vocabulary: {
+      items: filtered.items.slice(0, 30).reverse(),
+      labels: [...filtered.labels].reverse(),
+      positive: [...filtered.positive].reverse(),
+    },
+  });
+  return {
+    filtered: await datasetDigest(filtered),
+    whole: await datasetDigest(whole),
+    fixed: await datasetDigest(fixed),
+  };
+}
+
+Deno.test("datasetFromText() builds the same data sets as before its phases were split", async () => {
+  // Digests computed with the single-function buildDataset: same rows, order, split and stats.
+  assertEquals(await goldenDigests(), {
+    filtered: "e16cf71e6dc193de5dac368394832584a02dddff10bf5a78197dc0d1ca02205f",
+    whole: "7f35a30eaa6a4f746293ad16721c7f9e3c30cc63bc1da5efbff3ca947d52d2aa",
+    fixed: "68ee1a32f8ecb28e5d6d77afc3005ebee7800ed3f731b05f3c2d94d007b3d4f1",
+  });
 });

@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { UserError } from "../lib/errors.ts";
 import {
+  ENV_DEFAULTS,
+  envConfig,
   EpisodeOverError,
   InputError,
   sampleFeedback,
@@ -215,6 +217,17 @@ Deno.test("SimEnv options are checked", () => {
   assertThrows(() => new SimEnv(sim, { maxSteps: 0 }), RangeError, "maxSteps");
   assertThrows(() => new SimEnv(sim, { leaveAfterSkips: -1 }), RangeError, "leaveAfterSkips");
   assertThrows(() => new SimEnv(sim, { rewards: [1, 2] }), RangeError, "one per label");
+});
+
+Deno.test("SimEnv options left out get ENV_DEFAULTS (50 steps, the user never leaves)", async () => {
+  const sim = new FakeSimulator();
+  assertEquals(ENV_DEFAULTS, { maxSteps: 50, leaveAfterSkips: 0 });
+  assertEquals(envConfig(sim), { ...ENV_DEFAULTS, rewards: defaultRewards(sim.positive) });
+  const env = new SimEnv(sim);
+  assertEquals([env.config.maxSteps, env.config.leaveAfterSkips], [50, 0]);
+  const r = await statelessStep(sim, { state: [], action: sim.items[0]!, seed: 1, step: 49 });
+  assertEquals(r.truncated, true);
+  assertEquals(r.terminated, false);
 });
 
 Deno.test("statelessStep() gives the same answer as the environment's step", async () => {

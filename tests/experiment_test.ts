@@ -2,17 +2,17 @@ import { join } from "node:path";
 import { assert, assertEquals, assertRejects } from "./_assert.ts";
 import { initBackend } from "../lib/tf.ts";
 import { datasetFromText, type DatasetOptions } from "../lib/data/dataset.ts";
+import { parseSuites, SENSITIVITY_GRID } from "../lib/experiment/suites.ts";
+import { planJobs } from "../lib/experiment/plan.ts";
 import {
-  parseSuites,
-  planJobs,
   readResults,
   RESULTS_FORMAT,
   type ResultsFile,
-  runExperiment,
   type RunRecord,
-  SENSITIVITY_GRID,
-} from "../lib/eval/experiment.ts";
-import { renderReport, REPORT_SECTIONS } from "../lib/eval/report.ts";
+} from "../lib/experiment/results.ts";
+import { runExperiment } from "../lib/experiment/runner.ts";
+import { FITTERS } from "../lib/experiment/fitters.ts";
+import { renderReport, REPORT_SECTIONS } from "../lib/experiment/report.ts";
 import { UserError } from "../lib/errors.ts";
 import type { TrainConfig } from "../lib/config.ts";
 import type { EpochRecord } from "../lib/train/loop.ts";
@@ -67,6 +67,12 @@ Deno.test("planJobs() lists each configuration once per seed and shares RecSimu 
     err = e;
   }
   assert(err instanceof UserError);
+});
+
+Deno.test("FITTERS holds one fit function for each model the suites plan, and no other", () => {
+  const planned = new Set(planJobs(parseSuites("all"), 1, config()).map((j) => j.model));
+  assertEquals(Object.keys(FITTERS).sort(), [...planned].sort());
+  for (const m of planned) assertEquals(typeof FITTERS[m], "function", m);
 });
 
 Deno.test("runExperiment() resumes after an interruption without redoing finished runs", async () => {

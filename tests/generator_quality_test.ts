@@ -11,11 +11,10 @@ import {
   splitForGeneratorQuality,
   subsetSessions,
 } from "../lib/eval/generator_quality.ts";
-import { rankerInputs, sampleCandidates, topK } from "../models/baselines/ranker.ts";
+import { rankerInputs, topK } from "../models/baselines/ranker.ts";
 import { PopularityRanker } from "../models/baselines/popularity.ts";
-import { trainFM } from "../models/baselines/fm.ts";
-import { trainWideDeep } from "../models/baselines/wide_deep.ts";
-import { trainGru4Rec } from "../models/baselines/gru4rec.ts";
+import { trainFM, trainGru4Rec, trainWideDeep } from "../lib/train/baselines.ts";
+import { sampleCandidates } from "../lib/train/fit_rankers.ts";
 import { tinyConfig } from "./_helpers.ts";
 
 const query = (relevant: number[], window: number[] = []): RankingQuery => ({

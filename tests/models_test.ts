@@ -211,17 +211,45 @@ Deno.test("Generator and Discriminator produce the documented shapes", async () 
   assertEquals(d.params.size(), enc + E * 7 + 7 + (H + 7) * 7 + 7 + 7 * 2 * K + 2 * K);
 });
 
-Deno.test("a state of one pair (N = 1) trains: forward and gradients", async () => {
+Deno.test("a state of one pair (N = 1): the encoder's output and a gradient equal a GRU step by hand", async () => {
   await initBackend("cpu", { quiet: true });
   const params = new Params("One", 1);
   const enc = new StateEncoder(params, "enc", { embDim: E, classes: K, feedbackDim: F, hidden: H });
   const emb = tf.randomUniform([1, B, E], -1, 1, "float32", 2) as tf.Tensor3D;
-  const fb = tf.tensor2d([0, 1, 2], [1, B], "int32");
+  const labels = [0, 1, 2];
+  const fb = tf.tensor2d(labels, [1, B], "int32");
   const { value, grads } = tf.variableGrads(
     () => tf.sum(enc.encode({ emb, feedback: fb })),
     params.list(),
   );
+  const h1 = enc.encode({ emb, feedback: fb }).arraySync() as number[][];
+  // By hand, in float64, from h0 = 0 (PyTorch's GRU): x = [e, tanh(W_F[f] + b_F)],
+  // z = σ(x W_z + b_xz + b_hz), r = σ(x W_r + b_xr + b_hr), n = tanh(x W_n + b_xn + r ⊙ b_hn),
+  // h1 = (1 − z) ⊙ n.
+  const m = (v: tf.Tensor) => v.arraySync() as number[][];
+  const vec = (v: tf.Tensor) => v.arraySync() as number[];
+  const fbW = m(enc.fbW), fbB = vec(enc.fbB);
+  const { z: gz, r: gr, n: gn } = enc.gates;
+  const sig = (a: number) => 1 / (1 + Math.exp(-a));
+  const e = emb.arraySync() as number[][][];
+  const dBhn = new Array<number>(H).fill(0);
+  for (let b = 0; b < B; b++) {
+    const x = [...e[0]![b]!, ...fbW[labels[b]!]!.map((w, j) => Math.tanh(w + fbB[j]!))];
+    const lin = (g: typeof gz, j: number) =>
+      x.reduce((a, xi, i) => a + xi * m(g.w)[i]![j]!, 0) + vec(g.bx)[j]!;
+    for (let j = 0; j < H; j++) {
+      const z = sig(lin(gz, j) + vec(gz.bh)[j]!);
+      const r = sig(lin(gr, j) + vec(gr.bh)[j]!);
+      const n = Math.tanh(lin(gn, j) + r * vec(gn.bh)[j]!);
+      assertAlmostEquals(h1[b]![j]!, (1 - z) * n, 1e-5, `h1[${b}][${j}]`);
+      dBhn[j]! += (1 - z) * (1 - n * n) * r; // ∂ Σ h1 / ∂ b_hn
+    }
+  }
+  const g = grads[gn.bh.name];
+  assert(g !== undefined, "a gradient for b_hn");
+  vec(g).forEach((v, j) => assertAlmostEquals(v, dBhn[j]!, 1e-5, `d b_hn[${j}]`));
   assert(Number.isFinite(value.dataSync()[0]!));
   assertEquals(Object.keys(grads).length, params.list().length);
+  tf.dispose([emb, fb, value, ...Object.values(grads)]);
   params.dispose();
 });

@@ -3,11 +3,14 @@ import { fileURLToPath } from "node:url";
 import { run as runServe } from "../lib/commands/serve.ts";
 import { UserError } from "../lib/errors.ts";
 import { Rng } from "../lib/random.ts";
+import { MAX_ITEMS_PAGE, SERVE_DEFAULTS } from "../lib/serve/defaults.ts";
 import { createHandler, type Handler, type HandlerConfig } from "../lib/serve/handler.ts";
 import { RateLimiter } from "../lib/serve/limits.ts";
+import { openApiDocument } from "../lib/serve/openapi.ts";
+import { Router } from "../lib/serve/router.ts";
 import { jsonPath } from "../lib/serve/schema.ts";
 import { isLoopback, startServer } from "../lib/serve/server.ts";
-import { sampleFeedback } from "../lib/sim/env.ts";
+import { ENV_DEFAULTS, sampleFeedback } from "../lib/sim/env.ts";
 import type { ArrayPrediction, FeedbackRequest, StepRecord } from "../lib/sim/types.ts";
 import { FakeSimulator } from "./_fake_sim.ts";
 
@@ -290,6 +293,113 @@ Deno.test("unknown routes are 404 and wrong methods 405 with Allow", async () =>
   eq(a.headers.get("allow"), "POST");
   assertError(await call(h, "PUT", "/v1/sessions"), 405, "method_not_allowed");
   assertError(await call(h, "POST", "/healthz", {}), 405, "method_not_allowed");
+});
+
+Deno.test("the router prefers fixed segments to parameters, whatever the route order", async () => {
+  const answer = (name: string) => () => new Response(name);
+  const routes = [
+    { path: "/v1/sessions/:id", methods: { GET: answer("by id"), DELETE: answer("delete") } },
+    { path: "/v1/sessions/step", methods: { POST: answer("batch step") } },
+    { path: "/v1/:a/step", methods: { POST: answer("any step") } },
+  ];
+  for (const list of [routes, [...routes].reverse()]) {
+    const router = new Router(list);
+    const send = async (method: string, path: string) => {
+      const url = new URL(`http://x${path}`);
+      return await (await router.dispatch(new Request(url, { method }), url)).text();
+    };
+    eq(await send("POST", "/v1/sessions/step"), "batch step");
+    eq(await send("GET", "/v1/sessions/abc"), "by id");
+    eq(await send("POST", "/v1/other/step"), "any step");
+    eq(router.match("/v1/sessions/abc")?.params, ["abc"]);
+    eq(router.match("/v1/sessions"), undefined);
+    // GET on the fixed route is its 405, not the parameter route's GET.
+    await assert.rejects(
+      () => send("GET", "/v1/sessions/step"),
+      (e: Error & { status?: number }) => e.status === 405 && /use POST$/.test(e.message),
+    );
+  }
+});
+
+Deno.test("GET on /v1/sessions/step is the batch route's 405, not a session lookup", async () => {
+  const { h } = setup();
+  const a = await call(h, "GET", "/v1/sessions/step");
+  assertError(a, 405, "method_not_allowed");
+  eq(a.headers.get("allow"), "POST");
+  const d = await call(h, "DELETE", "/v1/sessions/step");
+  assertError(d, 405, "method_not_allowed");
+});
+
+Deno.test("the server's defaults come from SERVE_DEFAULTS and the environment's ENV_DEFAULTS", async () => {
+  eq([SERVE_DEFAULTS.maxSteps, SERVE_DEFAULTS.leaveAfterSkips], [
+    ENV_DEFAULTS.maxSteps,
+    ENV_DEFAULTS.leaveAfterSkips,
+  ]);
+  const { h, sim } = setup();
+  const { body } = await call(h, "GET", "/v1/model");
+  eq(body.env, {
+    max_steps: SERVE_DEFAULTS.maxSteps,
+    leave_after_skips: SERVE_DEFAULTS.leaveAfterSkips,
+  });
+  eq(body.limits, {
+    max_batch: SERVE_DEFAULTS.maxBatch,
+    max_body_bytes: SERVE_DEFAULTS.maxBodyBytes,
+    max_state_length: SERVE_DEFAULTS.maxStateLength,
+    max_sessions: SERVE_DEFAULTS.maxSessions,
+    session_ttl_seconds: SERVE_DEFAULTS.sessionTtlSeconds,
+  });
+  const page = await call(h, "GET", "/v1/items");
+  eq(page.body.limit, SERVE_DEFAULTS.itemsPerPage);
+  eq((await call(h, "GET", `/v1/items?limit=${MAX_ITEMS_PAGE}`)).body.items, sim.items);
+  assertError(
+    await call(h, "GET", `/v1/items?limit=${MAX_ITEMS_PAGE + 1}`),
+    422,
+    "invalid_field",
+    "limit",
+  );
+  // The OpenAPI document states the same page limits.
+  const doc = (await call(h, "GET", "/openapi.json")).body;
+  const limit = doc.paths["/v1/items"].get.parameters[1].schema;
+  eq([limit.maximum, limit.default], [MAX_ITEMS_PAGE, SERVE_DEFAULTS.itemsPerPage]);
+  eq(
+    doc,
+    JSON.parse(JSON.stringify(openApiDocument({
+      labels: sim.labels,
+      maxBatch: SERVE_DEFAULTS.maxBatch,
+      maxStateLength: SERVE_DEFAULTS.maxStateLength,
+      maxStepsDefault: SERVE_DEFAULTS.maxSteps,
+      auth: false,
+    }))),
+  );
+});
+
+Deno.test("recsimu serve --help shows the SERVE_DEFAULTS values", async () => {
+  const lines: string[] = [];
+  const log = console.log;
+  console.log = (...a: unknown[]) => void lines.push(a.join(" "));
+  try {
+    await runServe(["--help"]);
+  } finally {
+    console.log = log;
+  }
+  const help = lines.join("\n");
+  const D = SERVE_DEFAULTS;
+  for (
+    const [flag, value] of [
+      ["--host H", D.hostname],
+      ["--port P", D.port],
+      ["--max-steps N", D.maxSteps],
+      ["--leave-after-skips M", D.leaveAfterSkips],
+      ["--max-batch N", D.maxBatch],
+      ["--max-body-bytes B", D.maxBodyBytes],
+      ["--max-state-length L", D.maxStateLength],
+      ["--max-sessions S", D.maxSessions],
+      ["--session-ttl SECONDS", D.sessionTtlSeconds],
+    ] as const
+  ) {
+    const line = help.split("\n").find((l) => l.trimStart().startsWith(flag));
+    assert.ok(line?.includes(`(default ${value})`), `${flag}: ${line}`);
+  }
 });
 
 Deno.test("with a token, requests without the right bearer token are 401", async () => {

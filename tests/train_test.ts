@@ -8,13 +8,15 @@ import {
   discriminatorPretrainStep,
   fusedAdversarialStep,
   generatorPretrainStep,
-  RecSimuModel,
-} from "../lib/train/recsimu.ts";
+} from "../lib/train/steps.ts";
+import { RecSimuModel } from "../models/recsimu.ts";
+import { RecSimuTrainer } from "../lib/train/trainer.ts";
 import { finished, trainRecSimu } from "../lib/train/loop.ts";
 import { predictTuples } from "../lib/eval/evaluate.ts";
 import { Simulator } from "../lib/sim/simulator.ts";
 import { CheckpointError } from "../lib/errors.ts";
-import { readVariables } from "../lib/train/checkpoint.ts";
+import { loadCheckpoint, readVariables, saveCheckpoint } from "../lib/train/checkpoint.ts";
+import { OUTPUT_MARKER } from "../lib/output.ts";
 import type { TrainConfig } from "../lib/config.ts";
 import { synthText, tempDir, tinyConfig } from "./_helpers.ts";
 
@@ -27,8 +29,11 @@ const small = synthText({
   maxLength: 20,
 });
 
-/** A RecSimu model over `ds` with K = 3 classes, the sizes of `c` and sin(i) embeddings. */
-function smallModel(ds: Dataset, c: TrainConfig, stateLength = 5): RecSimuModel {
+/**
+ * A trainer of a RecSimu model over `ds` with K = 3 classes, the sizes and settings of `c` and
+ * sin(i) embeddings.
+ */
+function smallModel(ds: Dataset, c: TrainConfig, stateLength = 5): RecSimuTrainer {
   const emb = new Float32Array(ds.items.length * c.embDim).map((_, i) => Math.sin(i));
   const shape = {
     items: ds.items.length,
@@ -40,11 +45,23 @@ function smallModel(ds: Dataset, c: TrainConfig, stateLength = 5): RecSimuModel 
     fakeClasses: 3,
     stateLength,
   };
-  return new RecSimuModel(shape, emb, c);
+  return new RecSimuTrainer(new RecSimuModel(shape, emb, c), c);
+}
+
+/** Frees a trainer and its model. */
+function disposeAll(t: RecSimuTrainer): void {
+  t.dispose();
+  t.model.dispose();
 }
 
 /** Asserts that every G and D weight of `got` is within `tol` of the same weight of `want`. */
-async function assertSameWeights(got: RecSimuModel, want: RecSimuModel, tol: number, what = "") {
+async function assertSameWeights(
+  gotTrainer: RecSimuTrainer,
+  wantTrainer: RecSimuTrainer,
+  tol: number,
+  what = "",
+) {
+  const got = gotTrainer.model, want = wantTrainer.model;
   const a = await readVariables([...got.gVars(), ...got.dVars()]);
   for (const [name, t] of await readVariables([...want.gVars(), ...want.dVars()])) {
     let d = 0;
@@ -59,7 +76,11 @@ for (const microBatch of [0, 10]) {
     const ds = await datasetFromText(small, "small.csv", { stateLength: 5, minCount: 1 });
     const m = smallModel(ds, tinyConfig({ microBatch }));
     const step = async (i: number) => {
-      const b = toTensors(batchIndices(ds, ds.train.subarray(i * 32, (i + 1) * 32)), m.table, 5);
+      const b = toTensors(
+        batchIndices(ds, ds.train.subarray(i * 32, (i + 1) * 32)),
+        m.model.table,
+        5,
+      );
       await generatorPretrainStep(m, b);
       await discriminatorPretrainStep(m, b);
       await adversarialStep(m, b);
@@ -70,7 +91,7 @@ for (const microBatch of [0, 10]) {
     const before = tf.memory().numTensors;
     for (let i = 1; i < 6; i++) await step(i);
     assertEquals(tf.memory().numTensors, before);
-    m.dispose();
+    disposeAll(m);
   });
 }
 
@@ -162,6 +183,85 @@ Deno.test("a run stopped mid-epoch and resumed ends with the same metrics as one
   resumed.model.dispose();
 });
 
+Deno.test("the model holds only G, D and the table; the trainer owns the optimisers' state", async () => {
+  await initBackend("cpu", { quiet: true });
+  const ds = await datasetFromText(small, "small.csv", { stateLength: 5, minCount: 1 });
+  const c = tinyConfig();
+  const before = tf.memory().numTensors;
+  const t = smallModel(ds, c);
+  const m = t.model;
+  // G's and D's variables and the table: nothing else was allocated for the model.
+  const own = m.gVars().length + m.dVars().length + 1;
+  const b = toTensors(batchIndices(ds, ds.train.subarray(0, 32)), m.table, 5);
+  await adversarialStep(t, b);
+  disposeBatch(b);
+  assert(tf.memory().numTensors > before + own, "the optimisers made their state");
+  t.dispose();
+  assertEquals(tf.memory().numTensors, before + own);
+  m.dispose();
+  assertEquals(tf.memory().numTensors, before);
+  // Built from the shape, the embeddings, the seed and the item-bias flag alone.
+  const emb = new Float32Array(m.shape.items * m.shape.embDim).map((_, i) => Math.sin(i));
+  const again = new RecSimuModel(m.shape, emb, { seed: c.seed, itemBias: false });
+  const fresh = smallModel(ds, c);
+  await assertSameWeights(new RecSimuTrainer(again, c), fresh, 1e-12);
+  again.dispose();
+  disposeAll(fresh);
+});
+
+Deno.test("with --patience a stopped run keeps its best weights in best.bin, not in optimizer.bin, and resumes exactly (also from the older layout)", async () => {
+  await initBackend("cpu", { quiet: true });
+  await using tmp = await tempDir();
+  const ds = await datasetFromText(small, "small.csv", { stateLength: 5, minCount: 1 });
+  const c = tinyConfig({ batch: 64, epochs: 4, patience: 3 });
+  const full = finished(await trainRecSimu(ds, c, { quiet: true }));
+  full.model.dispose();
+  const out = join(tmp.path, "model");
+  // Stopped in the third adversarial epoch: pre_g, pre_d and two adversarial epochs are done.
+  const steps = Math.ceil(ds.train.length / c.batch);
+  let n = 0;
+  const part = await trainRecSimu(ds, c, {
+    quiet: true,
+    out,
+    shouldStop: () => ++n === 4 * steps + 2,
+  });
+  assert(part.stopped);
+  part.model.dispose();
+  const marker = JSON.parse(await Deno.readTextFile(join(out, OUTPUT_MARKER)));
+  assert("best.bin" in marker.files && "best.json" in marker.files, "best.bin is checksummed");
+  const names = (f: string) =>
+    Deno.readTextFile(join(out, f)).then((t) =>
+      (JSON.parse(t).tensors as { name: string }[]).map((x) => x.name)
+    );
+  assert((await names("optimizer.json")).every((k) => /^[GD]:/.test(k)), "only Adam state");
+  const stopped = await loadCheckpoint(out, { optimizer: true });
+  assertEquals([...stopped.best!.keys()].sort(), [...stopped.weights.keys()].sort());
+  const resumed = finished(await trainRecSimu(ds, c, { quiet: true, out, resume: true }));
+  assertEquals(resumed.test, full.test);
+  assertEquals(resumed.history.map((h) => h.loss), full.history.map((h) => h.loss));
+  resumed.model.dispose();
+  // The layout before best.bin: the best weights under "best:" in optimizer.bin.
+  const legacy = join(tmp.path, "legacy");
+  const best = [...stopped.best!].map(([k, v]) => [`best:${k}`, v] as const);
+  await saveCheckpoint(legacy, {
+    ...stopped,
+    optimizer: new Map([...stopped.optimizer!, ...best]),
+    best: undefined,
+  });
+  assert(!(await Deno.lstat(join(legacy, "best.bin")).then(() => true, () => false)));
+  const read = await loadCheckpoint(legacy, { optimizer: true });
+  assertEquals([...read.best!.keys()], [...stopped.best!.keys()]);
+  const w = "G/head/2/w";
+  assert(read.best!.get(w)!.data.length > 0);
+  assertEquals(read.best!.get(w)!.data, stopped.best!.get(w)!.data);
+  assert([...read.optimizer!.keys()].every((k) => /^[GD]:/.test(k)), "best: keys split off");
+  const fromLegacy = finished(
+    await trainRecSimu(ds, c, { quiet: true, out: legacy, resume: true }),
+  );
+  assertEquals(fromLegacy.test, full.test);
+  fromLegacy.model.dispose();
+});
+
 Deno.test("end to end: on a synthetic log RecSimu's discriminator clearly beats item popularity", async () => {
   await initBackend("wasm", { quiet: true });
   const text = synthText({
@@ -206,8 +306,8 @@ Deno.test("the fused adversarial step equals a simultaneous d-step and g-step co
   await initBackend("cpu", { quiet: true });
   const ds = await datasetFromText(small, "small.csv", { stateLength: 5, minCount: 1 });
   const c = tinyConfig();
-  const fused = smallModel(ds, c), ref = smallModel(ds, c);
-  const b = toTensors(batchIndices(ds, ds.train.subarray(0, 48)), fused.table, 5);
+  const fused = smallModel(ds, c), refTrainer = smallModel(ds, c), ref = refTrainer.model;
+  const b = toTensors(batchIndices(ds, ds.train.subarray(0, 48)), fused.model.table, 5);
   const r = await fusedAdversarialStep(fused, b);
   // Reference: both gradients from the same (old) parameters, then both updates.
   const fake = tf.tidy(() => ref.g.apply(b.state));
@@ -220,15 +320,15 @@ Deno.test("the fused adversarial step equals a simultaneous d-step and g-step co
     const g = ref.g.apply(b.state);
     return L.lossG(ref.d.score(p, g), g, b.action, 3, c.beta);
   }, ref.gVars());
-  ref.optD.applyGradients(gd.grads as never);
-  ref.optG.applyGradients(gg.grads as never);
+  refTrainer.optD.applyGradients(gd.grads as never);
+  refTrainer.optG.applyGradients(gg.grads as never);
   assertAlmostEquals(r.lossD, gd.value.dataSync()[0]!, 1e-5);
   assertAlmostEquals(r.lossG, gg.value.dataSync()[0]!, 1e-5);
-  await assertSameWeights(fused, ref, 1e-5);
+  await assertSameWeights(fused, refTrainer, 1e-5);
   tf.dispose([fake, p, gd.value, gg.value, ...Object.values(gd.grads), ...Object.values(gg.grads)]);
   disposeBatch(b);
-  fused.dispose();
-  ref.dispose();
+  disposeAll(fused);
+  disposeAll(refTrainer);
 });
 
 Deno.test("micro-batches give the same update as whole batches, for every step kind", async () => {
@@ -236,7 +336,7 @@ Deno.test("micro-batches give the same update as whole batches, for every step k
   const ds = await datasetFromText(small, "small.csv", { stateLength: 5, minCount: 1 });
   const whole = smallModel(ds, tinyConfig());
   const micro = smallModel(ds, tinyConfig({ microBatch: 7 }));
-  const b = toTensors(batchIndices(ds, ds.train.subarray(0, 48)), whole.table, 5);
+  const b = toTensors(batchIndices(ds, ds.train.subarray(0, 48)), whole.model.table, 5);
   for (const step of [generatorPretrainStep, discriminatorPretrainStep]) {
     assertAlmostEquals(await step(micro, b), await step(whole, b), 1e-5);
   }
@@ -247,8 +347,8 @@ Deno.test("micro-batches give the same update as whole batches, for every step k
   }
   await assertSameWeights(micro, whole, 1e-4);
   disposeBatch(b);
-  whole.dispose();
-  micro.dispose();
+  disposeAll(whole);
+  disposeAll(micro);
 });
 
 for (const backend of ["cpu", "wasm"] as const) {
@@ -263,13 +363,13 @@ for (const backend of ["cpu", "wasm"] as const) {
     for (const steps of [{ dSteps: 1, gSteps: 1 }, { dSteps: 2, gSteps: 3 }]) {
       const kept = smallModel(ds, tinyConfig(steps), N);
       const again = smallModel(ds, tinyConfig(steps), N);
-      const batch = toTensors(batchIndices(ds, ds.train.subarray(0, 48)), kept.table, N);
+      const batch = toTensors(batchIndices(ds, ds.train.subarray(0, 48)), kept.model.table, N);
       assert((await batch.state.mask!.min().data())[0] === 0, "the batch has padded states");
-      const probe = kept.g.applyForLater(batch.state);
+      const probe = kept.model.g.applyForLater(batch.state);
       const { value, grads } = probe.gradients((g) => tf.mean(tf.square(g)) as tf.Scalar);
       // Same names in the same order as variableGrads: tfjs's Adam keeps moments by position.
-      assertEquals(Object.keys(grads), kept.gVars().map((v) => v.name));
-      for (const v of kept.gVars()) assertEquals(grads[v.name]!.shape, v.shape, v.name);
+      assertEquals(Object.keys(grads), kept.model.gVars().map((v) => v.name));
+      for (const v of kept.model.gVars()) assertEquals(grads[v.name]!.shape, v.shape, v.name);
       tf.dispose([value, ...Object.values(grads)]);
       probe.dispose();
       for (let i = 0; i < 2; i++) {
@@ -282,8 +382,8 @@ for (const backend of ["cpu", "wasm"] as const) {
       }
       await assertSameWeights(again, kept, 1e-5, ` (${JSON.stringify(steps)})`);
       disposeBatch(batch);
-      kept.dispose();
-      again.dispose();
+      disposeAll(kept);
+      disposeAll(again);
     }
   });
 }

@@ -5,7 +5,7 @@
  * @module
  */
 import { numFlag, parseFlags, requireFlag } from "./_flags.ts";
-import { type BackendName, initBackend } from "../tf.ts";
+import { type BackendName, BACKENDS, initBackend, parseBackend } from "../tf.ts";
 import { Simulator } from "../sim/simulator.ts";
 import { parseRewards } from "../sim/reward.ts";
 import { AGENT_DEFAULTS, type AgentConfig, agentConfig } from "../rl/config.ts";
@@ -57,80 +57,42 @@ Flags:
   --out FILE             also write the JSON report to FILE (atomically): a new file, or
                          with --overwrite a previous agent report
   --overwrite            replace a previous agent report in --out
-  --backend B            auto | webgpu | wasm | cpu (default auto)
+  --backend B            ${BACKENDS.join(" | ")} (default auto)
   --quiet                no progress or table on stderr`;
+
+const FLAGS = {
+  model: { type: "string" },
+  episodes: { type: "string" },
+  "max-steps": { type: "string" },
+  "leave-after-skips": { type: "string" },
+  envs: { type: "string" },
+  algo: { type: "string" },
+  reward: { type: "string" },
+  lr: { type: "string" },
+  entropy: { type: "string" },
+  gamma: { type: "string" },
+  "reward-signal": { type: "string" },
+  hidden: { type: "string" },
+  "eval-episodes": { type: "string" },
+  "probe-states": { type: "string" },
+  seed: { type: "string" },
+  out: { type: "string" },
+  overwrite: { type: "boolean" },
+  backend: { type: "string" },
+  quiet: { type: "boolean" },
+} as const;
+
+type Flags = Record<keyof typeof FLAGS, string | boolean | undefined>;
 
 /** Entry point of `recsimu agent`. */
 export async function run(argv: string[]): Promise<void> {
-  const v = parseFlags("agent", argv, {
-    model: { type: "string" },
-    episodes: { type: "string" },
-    "max-steps": { type: "string" },
-    "leave-after-skips": { type: "string" },
-    envs: { type: "string" },
-    algo: { type: "string" },
-    reward: { type: "string" },
-    lr: { type: "string" },
-    entropy: { type: "string" },
-    gamma: { type: "string" },
-    "reward-signal": { type: "string" },
-    hidden: { type: "string" },
-    "eval-episodes": { type: "string" },
-    "probe-states": { type: "string" },
-    seed: { type: "string" },
-    out: { type: "string" },
-    overwrite: { type: "boolean" },
-    backend: { type: "string" },
-    quiet: { type: "boolean" },
-  }, USAGE);
+  const v = parseFlags("agent", argv, FLAGS, USAGE);
   if (!v) return;
   const dir = requireFlag("agent", "model", v.model);
-  const int = (name: string, fallback: number, min: number) =>
-    numFlag(name, v[name as keyof typeof v], fallback, { integer: true, min });
-  const algo = typeof v.algo === "string" ? v.algo : D.algo;
-  if (algo !== "reinforce") throw new UserError(`--algo: expected reinforce, got "${algo}"`);
-  const signal = typeof v["reward-signal"] === "string" ? v["reward-signal"] : D.rewardSignal;
-  if (signal !== "expected" && signal !== "sampled") {
-    throw new UserError(`--reward-signal: must be expected or sampled, got "${signal}"`);
-  }
-  const backend = (v.backend ?? "auto") as BackendName;
-  if (!["auto", "webgpu", "wasm", "cpu"].includes(backend)) {
-    throw new UserError(`--backend: expected auto, webgpu, wasm or cpu, got "${backend}"`);
-  }
-  let config: AgentConfig;
-  try {
-    config = agentConfig({
-      episodes: int("episodes", D.episodes, 1),
-      maxSteps: int("max-steps", D.maxSteps, 1),
-      leaveAfterSkips: int("leave-after-skips", D.leaveAfterSkips, 0),
-      envs: int("envs", D.envs, 1),
-      algo,
-      learningRate: numFlag("lr", v.lr, D.learningRate, { min: 1e-12 }),
-      entropyCoef: numFlag("entropy", v.entropy, D.entropyCoef, { min: 0 }),
-      gamma: numFlag("gamma", v.gamma, D.gamma, { min: 0, max: 1 }),
-      rewardSignal: signal,
-      hidden: int("hidden", D.hidden, 1),
-      evalEpisodes: int("eval-episodes", D.evalEpisodes, 1),
-      staticProbeStates: int("probe-states", D.staticProbeStates, 0),
-      seed: int("seed", D.seed, 0),
-    });
-  } catch (e) {
-    if (e instanceof RangeError) {
-      throw new UserError(e.message.replace("Cannot configure agent: ", ""));
-    }
-    throw e;
-  }
+  const { config, backend } = agentFlags(v);
   const quiet = !!v.quiet;
   // The report's target and the model are checked before hours of training, not after.
-  const out = typeof v.out === "string" ? outputPath("--out", v.out) : undefined;
-  if (out) {
-    await claimOutputFile(out, {
-      flag: "--out",
-      overwrite: !!v.overwrite,
-      own: isAgentReport,
-      what: "a recsimu agent report",
-    });
-  }
+  const out = await claimReportFile(v);
   await assertCheckpointDir(dir);
   await initBackend(backend, { quiet });
   const sim = await Simulator.load(dir);
@@ -151,6 +113,55 @@ export async function run(argv: string[]): Promise<void> {
   } finally {
     sim.dispose();
   }
+}
+
+/** Flags -> the agent's configuration and backend; a bad value is a {@link UserError}. */
+function agentFlags(v: Flags): { config: AgentConfig; backend: BackendName } {
+  const int = (name: keyof Flags, fallback: number, min: number) =>
+    numFlag(name, v[name], fallback, { integer: true, min });
+  const algo = typeof v.algo === "string" ? v.algo : D.algo;
+  if (algo !== "reinforce") throw new UserError(`--algo: expected reinforce, got "${algo}"`);
+  const signal = typeof v["reward-signal"] === "string" ? v["reward-signal"] : D.rewardSignal;
+  if (signal !== "expected" && signal !== "sampled") {
+    throw new UserError(`--reward-signal: must be expected or sampled, got "${signal}"`);
+  }
+  const backend = parseBackend(v.backend);
+  try {
+    const config = agentConfig({
+      episodes: int("episodes", D.episodes, 1),
+      maxSteps: int("max-steps", D.maxSteps, 1),
+      leaveAfterSkips: int("leave-after-skips", D.leaveAfterSkips, 0),
+      envs: int("envs", D.envs, 1),
+      algo,
+      learningRate: numFlag("lr", v.lr, D.learningRate, { min: 1e-12 }),
+      entropyCoef: numFlag("entropy", v.entropy, D.entropyCoef, { min: 0 }),
+      gamma: numFlag("gamma", v.gamma, D.gamma, { min: 0, max: 1 }),
+      rewardSignal: signal,
+      hidden: int("hidden", D.hidden, 1),
+      evalEpisodes: int("eval-episodes", D.evalEpisodes, 1),
+      staticProbeStates: int("probe-states", D.staticProbeStates, 0),
+      seed: int("seed", D.seed, 0),
+    });
+    return { config, backend };
+  } catch (e) {
+    if (e instanceof RangeError) {
+      throw new UserError(e.message.replace("Cannot configure agent: ", ""));
+    }
+    throw e;
+  }
+}
+
+/** The `--out` file, claimed (new, or a previous agent report with --overwrite), if given. */
+async function claimReportFile(v: Flags): Promise<string | undefined> {
+  if (typeof v.out !== "string") return undefined;
+  const out = outputPath("--out", v.out);
+  await claimOutputFile(out, {
+    flag: "--out",
+    overwrite: !!v.overwrite,
+    own: isAgentReport,
+    what: "a recsimu agent report",
+  });
+  return out;
 }
 
 /** The checkpoint's frozen item2vec embeddings [V, E] (the table without its padding row). */

@@ -5,9 +5,9 @@
  */
 import { join } from "node:path";
 import { numFlag, parseFlags } from "./_flags.ts";
-import { type BackendName, initBackend } from "../tf.ts";
+import { BACKENDS, initBackend, parseBackend } from "../tf.ts";
 import { SYNTH_DEFAULTS, writeSynthLog } from "../data/synth.ts";
-import { formatStats, loadDataset } from "../data/dataset.ts";
+import { datasetOptions, formatStats, loadDataset } from "../data/dataset.ts";
 import { TRAIN_DEFAULTS, validateConfig } from "../config.ts";
 import { finished, trainRecSimu } from "../train/loop.ts";
 import { metricsTable, perClassTable } from "../eval/table.ts";
@@ -25,7 +25,7 @@ Flags:
   --overwrite            replace a previous demo output in --out
   --seed S               root seed (default 0)
   --sessions N           sessions in the synthetic log (default 1000)
-  --backend B            auto | webgpu | wasm | cpu (default auto)
+  --backend B            ${BACKENDS.join(" | ")} (default auto)
   --quiet                no progress output (the tables and JSON still print)`;
 
 /** One paragraph on how to read the demo's numbers (printed after the tables). */
@@ -50,6 +50,7 @@ export async function run(argv: string[]): Promise<void> {
   const given = typeof v.out === "string" ? v.out : "runs/demo";
   const seed = numFlag("seed", v.seed, 0, { integer: true, min: 0 });
   const sessions = numFlag("sessions", v.sessions, 1000, { integer: true, min: 10 });
+  const backend = parseBackend(v.backend);
   const quiet = !!v.quiet;
   const dir = outputPath("--out", given);
   const replace = await claimOutputDir(dir, {
@@ -58,7 +59,7 @@ export async function run(argv: string[]): Promise<void> {
     overwrite: !!v.overwrite,
   });
   await openOutputDir(dir, "demo", ["log.csv", "model"], { replace });
-  await initBackend((v.backend ?? "auto") as BackendName, { quiet });
+  await initBackend(backend, { quiet });
   const log = join(dir, "log.csv");
   const t0 = performance.now();
   const s = await writeSynthLog(log, { ...SYNTH_DEFAULTS, seed, sessions });
@@ -76,11 +77,7 @@ export async function run(argv: string[]): Promise<void> {
     preGEpochs: 1,
     preDEpochs: 1,
   });
-  const ds = await loadDataset(log, {
-    stateLength: config.stateLength,
-    minCount: config.minCount,
-    positive: config.positive,
-  });
+  const ds = await loadDataset(log, datasetOptions(config));
   if (!quiet) console.error(formatStats(ds));
   const r = finished(await trainRecSimu(ds, config, { out: join(dir, "model"), quiet }));
   console.error(`\nRecSimu vs item baselines on the test tuples (last tuple of each session):`);

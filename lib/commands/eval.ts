@@ -5,7 +5,7 @@
  * @module
  */
 import { parseFlags, requireFlag } from "./_flags.ts";
-import { backendInfo, type BackendName, initBackend } from "../tf.ts";
+import { backendInfo, BACKENDS, initBackend, parseBackend } from "../tf.ts";
 import { loadDataset } from "../data/dataset.ts";
 import { Simulator } from "../sim/simulator.ts";
 import { evaluateModel, itemBaselines, testSetWarnings } from "../eval/evaluate.ts";
@@ -21,7 +21,7 @@ Flags:
   --model DIR            trained simulator checkpoint (required)
   --data FILE            the log to evaluate on (default: the one it was trained on)
   --save                 also write DIR/metrics.json (recsimu's own file in the checkpoint)
-  --backend B            auto | webgpu | wasm | cpu (default auto)
+  --backend B            ${BACKENDS.join(" | ")} (default auto)
   --quiet                no backend line or tables on stderr (the JSON still prints)`;
 
 /** Entry point of `recsimu eval`. */
@@ -35,9 +35,10 @@ export async function run(argv: string[]): Promise<void> {
   }, USAGE);
   if (!v) return;
   const dir = requireFlag("eval", "model", v.model);
+  const backend = parseBackend(v.backend);
   await assertCheckpointDir(dir); // before the backend line: a wrong path says only that
   const quiet = !!v.quiet;
-  await initBackend((v.backend ?? "auto") as BackendName, { quiet });
+  await initBackend(backend, { quiet });
   const sim = await Simulator.load(dir);
   const meta = sim.meta;
   const data = typeof v.data === "string" ? v.data : meta.data.file;

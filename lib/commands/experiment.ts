@@ -5,11 +5,12 @@
  * @module
  */
 import { numFlag, parseFlags, requireFlag } from "./_flags.ts";
-import { configFromFlags, TRAIN_FLAGS, TRAIN_FLAGS_HELP } from "./train.ts";
-import { type BackendName, initBackend } from "../tf.ts";
+import { configFromFlags, DATA_RUN_FLAGS, TRAIN_FLAGS, TRAIN_FLAGS_HELP } from "./train.ts";
+import { listenForStop } from "./_signals.ts";
+import { BACKENDS, initBackend, parseBackend } from "../tf.ts";
 import { formatStats, loadDataset } from "../data/dataset.ts";
 import { UserError } from "../errors.ts";
-import { parseSuites, runExperiment, SENSITIVITY_GRID } from "../eval/experiment.ts";
+import { parseSuites, runExperiment, SENSITIVITY_GRID } from "../experiment/mod.ts";
 import { TABLE1_K } from "../eval/generator_quality.ts";
 import { claimOutputDir, outputPath } from "../output.ts";
 
@@ -41,7 +42,7 @@ Flags:
   --held-out F           Table 1: share of sessions held out (default 0.2)
   --embeddings FILE      item embeddings CSV (item_id,v1,...,vE) instead of item2vec
   --keep-checkpoints     keep each RecSimu run's checkpoint in DIR/checkpoints/
-  --backend B            auto | webgpu | wasm | cpu (default auto)
+  --backend B            ${BACKENDS.join(" | ")} (default auto)
   --quiet                no training progress bars (run lines and ETA still print)
 ${TRAIN_FLAGS_HELP}`;
 
@@ -55,44 +56,27 @@ function numberList(name: string, v: string | boolean | undefined, fallback: num
   return xs;
 }
 
+const FLAGS = {
+  ...DATA_RUN_FLAGS,
+  suite: { type: "string" },
+  seeds: { type: "string" },
+  "state-lengths": { type: "string" },
+  lambdas: { type: "string" },
+  "held-out": { type: "string" },
+  "keep-checkpoints": { type: "boolean" },
+  ...TRAIN_FLAGS,
+} as const;
+
+type Flags = Record<keyof typeof FLAGS, string | boolean | undefined>;
+
 /** Entry point of `recsimu experiment`. */
 export async function run(argv: string[]): Promise<void> {
-  const v = parseFlags("experiment", argv, {
-    data: { type: "string" },
-    out: { type: "string" },
-    resume: { type: "boolean" },
-    overwrite: { type: "boolean" },
-    suite: { type: "string" },
-    seeds: { type: "string" },
-    "state-lengths": { type: "string" },
-    lambdas: { type: "string" },
-    "held-out": { type: "string" },
-    embeddings: { type: "string" },
-    "keep-checkpoints": { type: "boolean" },
-    backend: { type: "string" },
-    quiet: { type: "boolean" },
-    ...TRAIN_FLAGS,
-  }, USAGE);
+  const v = parseFlags("experiment", argv, FLAGS, USAGE);
   if (!v) return;
   const data = requireFlag("experiment", "data", v.data);
   const outGiven = requireFlag("experiment", "out", v.out);
-  const suites = parseSuites(typeof v.suite === "string" ? v.suite : "all");
-  const seeds = numFlag("seeds", v.seeds, 5, { integer: true, min: 1 });
-  const stateLengths = numberList("state-lengths", v["state-lengths"], [
-    ...SENSITIVITY_GRID.stateLength,
-  ]);
-  if (stateLengths.some((n) => !Number.isInteger(n) || n < 1)) {
-    throw new UserError(
-      `--state-lengths: expected positive integers, got ${stateLengths.join(",")}`,
-    );
-  }
-  const lambdas = numberList("lambdas", v.lambdas, [...SENSITIVITY_GRID.lambda]);
-  const heldOut = numFlag("held-out", v["held-out"], 0.2, { min: 0.01, max: 0.99 });
-  const config = configFromFlags(v);
-  const backend = (v.backend ?? "auto") as BackendName;
-  if (!["auto", "webgpu", "wasm", "cpu"].includes(backend)) {
-    throw new UserError(`--backend: expected auto, webgpu, wasm or cpu, got "${backend}"`);
-  }
+  const plan = planFlags(v);
+  const backend = parseBackend(v.backend);
   if (v.resume && v.overwrite) throw new UserError("--resume and --overwrite exclude each other");
   const out = outputPath("--out", outGiven);
   const exists = await claimOutputDir(out, {
@@ -103,22 +87,15 @@ export async function run(argv: string[]): Promise<void> {
     inputs: [data, ...(typeof v.embeddings === "string" ? [v.embeddings] : [])],
   });
   await initBackend(backend, { quiet: !!v.quiet });
-  let stop = false;
-  const onSignal = () => {
-    if (stop) Deno.exit(130);
-    stop = true;
-    console.error("\nrecsimu experiment: stopping at the next step (again to abort)…");
-  };
-  const sigs: Deno.Signal[] = ["SIGINT", "SIGTERM"];
-  for (const s of sigs) Deno.addSignalListener(s, onSignal);
+  const stop = listenForStop("experiment");
   let printedStats = false;
   try {
     const r = await runExperiment({
       out,
       replace: exists && !!v.overwrite,
-      suites,
-      seeds,
-      config,
+      suites: plan.suites,
+      seeds: plan.seeds,
+      config: plan.config,
       load: async (o) => {
         const ds = await loadDataset(data, o);
         if (!v.quiet && !printedStats) console.error(formatStats(ds));
@@ -126,11 +103,11 @@ export async function run(argv: string[]): Promise<void> {
         return ds;
       },
       embeddingsFile: typeof v.embeddings === "string" ? v.embeddings : undefined,
-      grid: { stateLength: stateLengths, lambda: lambdas },
-      heldOut,
+      grid: plan.grid,
+      heldOut: plan.heldOut,
       keepCheckpoints: !!v["keep-checkpoints"],
       quiet: !!v.quiet,
-      shouldStop: () => stop,
+      shouldStop: () => stop.requested,
     });
     console.error(
       `recsimu experiment: ${r.ran.length} runs done, ${r.skipped.length} skipped (already finished)${
@@ -146,6 +123,30 @@ export async function run(argv: string[]): Promise<void> {
       }),
     );
   } finally {
-    for (const s of sigs) Deno.removeSignalListener(s, onSignal);
+    stop.dispose();
   }
+}
+
+/** Flags -> what to run: suites, seeds, the sensitivity grid, the held-out share and config. */
+function planFlags(v: Flags) {
+  const suites = parseSuites(typeof v.suite === "string" ? v.suite : "all");
+  const seeds = numFlag("seeds", v.seeds, 5, { integer: true, min: 1 });
+  const stateLengths = numberList("state-lengths", v["state-lengths"], [
+    ...SENSITIVITY_GRID.stateLength,
+  ]);
+  if (stateLengths.some((n) => !Number.isInteger(n) || n < 1)) {
+    throw new UserError(
+      `--state-lengths: expected positive integers, got ${stateLengths.join(",")}`,
+    );
+  }
+  const lambdas = numberList("lambdas", v.lambdas, [...SENSITIVITY_GRID.lambda]);
+  const heldOut = numFlag("held-out", v["held-out"], 0.2, { min: 0.01, max: 0.99 });
+  const config = configFromFlags(v);
+  return {
+    suites,
+    seeds,
+    config,
+    grid: { stateLength: stateLengths, lambda: lambdas },
+    heldOut,
+  };
 }

@@ -18,7 +18,7 @@
  * @module
  */
 import { numFlag, parseFlags, requireFlag } from "./_flags.ts";
-import { type BackendName, initBackend } from "../tf.ts";
+import { BACKENDS, initBackend, parseBackend } from "../tf.ts";
 import { assertCheckpointDir } from "../train/checkpoint.ts";
 import { Simulator } from "../sim/simulator.ts";
 import type { FeedbackRequest } from "../sim/types.ts";
@@ -38,7 +38,7 @@ Flags:
   --batch N              score up to N lines per model call (default 4096)
   --max-line-bytes N     longest accepted input line in bytes, newline excluded (default 1048576);
                          a longer line is skipped and answered with an error
-  --backend B            auto | webgpu | wasm | cpu (default auto)`;
+  --backend B            ${BACKENDS.join(" | ")} (default auto)`;
 
 /** Output field names; an input line may not carry them (the output would be ambiguous). */
 export const RESERVED_FIELDS: readonly string[] = ["probs", "real", "error", "line"];
@@ -265,8 +265,9 @@ export async function run(argv: string[]): Promise<void> {
     min: 1,
     max: MAX_LINE_LIMIT,
   });
+  const backend = parseBackend(v.backend);
   await assertCheckpointDir(dir);
-  await initBackend((v.backend ?? "auto") as BackendName, { quiet: true });
+  await initBackend(backend, { quiet: true });
   const sim = await Simulator.load(dir);
   // `probs` is a label → probability map, or an array in label order from older simulators.
   const probsOf = (p: readonly number[] | Record<string, number>): Record<string, number> =>

@@ -4,12 +4,13 @@
  * @module
  */
 import { quoteForMessage, UserError } from "../errors.ts";
-import { hostProblem, isLoopback, startServer } from "../serve/server.ts";
+import { SERVE_DEFAULTS } from "../serve/defaults.ts";
+import { hostProblem, isLoopback, type ServeOptions, startServer } from "../serve/server.ts";
 import { parseRewards } from "../sim/reward.ts";
+import { type BackendName, BACKENDS, parseBackend } from "../tf.ts";
 import { numFlag, parseFlags, requireFlag } from "./_flags.ts";
 
-const BACKENDS = ["auto", "webgpu", "wasm", "cpu"] as const;
-type Backend = typeof BACKENDS[number];
+const D = SERVE_DEFAULTS;
 
 const USAGE = `Usage: recsimu serve --model DIR [flags]
 
@@ -18,57 +19,70 @@ sessions and stateless steps. See GET /openapi.json once running.
 
 Flags:
   --model DIR            trained model directory (required)
-  --host H               interface to bind (default 127.0.0.1); a non-loopback host
+  --host H               interface to bind (default ${D.hostname}); a non-loopback host
                          needs --token or RECSIMU_TOKEN
-  --port P               TCP port, 0 = any free port (default 8080)
+  --port P               TCP port, 0 = any free port (default ${D.port})
   --reward SPEC          reward per label, e.g. skip=0,click=1,purchase=5
                          (default 1 for positive labels, 0 otherwise)
-  --max-steps N          episode length of sessions (default 50)
-  --leave-after-skips M  the user leaves after M negative feedbacks in a row; 0 = never (default 0)
-  --max-batch N          most entries in one batch request (default 4096)
-  --max-body-bytes B     largest request body (default 16777216)
-  --max-state-length L   most (item, feedback) pairs in a request's state (default 1000)
-  --max-sessions S       live sessions at most (default 10000)
-  --session-ttl SECONDS  idle sessions expire after this long (default 600)
+  --max-steps N          episode length of sessions (default ${D.maxSteps})
+  --leave-after-skips M  the user leaves after M negative feedbacks in a row; 0 = never (default ${D.leaveAfterSkips})
+  --max-batch N          most entries in one batch request (default ${D.maxBatch})
+  --max-body-bytes B     largest request body (default ${D.maxBodyBytes})
+  --max-state-length L   most (item, feedback) pairs in a request's state (default ${D.maxStateLength})
+  --max-sessions S       live sessions at most (default ${D.maxSessions})
+  --session-ttl SECONDS  idle sessions expire after this long (default ${D.sessionTtlSeconds})
   --token T              require Authorization: Bearer T (default: env RECSIMU_TOKEN, else none)
   --cors ORIGIN          allow cross-origin requests from ORIGIN (or *); default off
   --rate-limit R         requests per second per client IP, 0 = unlimited (default 0)
   --rate-burst B         burst size of the rate limit (default 2 x rate)
-  --backend B            auto | webgpu | wasm | cpu (default auto)`;
+  --backend B            ${BACKENDS.join(" | ")} (default auto)`;
+
+const FLAGS = {
+  model: { type: "string" },
+  host: { type: "string" },
+  port: { type: "string" },
+  reward: { type: "string" },
+  "max-steps": { type: "string" },
+  "leave-after-skips": { type: "string" },
+  "max-batch": { type: "string" },
+  "max-body-bytes": { type: "string" },
+  "max-state-length": { type: "string" },
+  "max-sessions": { type: "string" },
+  "session-ttl": { type: "string" },
+  token: { type: "string" },
+  cors: { type: "string" },
+  "rate-limit": { type: "string" },
+  "rate-burst": { type: "string" },
+  backend: { type: "string" },
+} as const;
+
+type Flags = Record<keyof typeof FLAGS, string | boolean | undefined>;
+
+/** What the flags ask for: checked before the model loads, so a typo fails at once. */
+interface ServeConfig {
+  model: string;
+  backend: BackendName;
+  reward: string | undefined;
+  options: ServeOptions;
+}
 
 /** Runs `recsimu serve` with the arguments after the command name. */
 export async function run(argv: string[]): Promise<void> {
-  const f = parseFlags("serve", argv, {
-    model: { type: "string" },
-    host: { type: "string" },
-    port: { type: "string" },
-    reward: { type: "string" },
-    "max-steps": { type: "string" },
-    "leave-after-skips": { type: "string" },
-    "max-batch": { type: "string" },
-    "max-body-bytes": { type: "string" },
-    "max-state-length": { type: "string" },
-    "max-sessions": { type: "string" },
-    "session-ttl": { type: "string" },
-    token: { type: "string" },
-    cors: { type: "string" },
-    "rate-limit": { type: "string" },
-    "rate-burst": { type: "string" },
-    backend: { type: "string" },
-  }, USAGE);
+  const f = parseFlags("serve", argv, FLAGS, USAGE);
   if (f === undefined) return;
-  const integer = true;
+  await serve(serveConfig(f));
+}
+
+/** Flags -> configuration, in the order the checks report: model, host, backend, token, limits. */
+function serveConfig(f: Flags): ServeConfig {
   const model = requireFlag("serve", "model", f.model);
-  const hostname = typeof f.host === "string" ? f.host : "127.0.0.1";
+  const hostname = typeof f.host === "string" ? f.host : D.hostname;
   // Checked (and bound once on a free port) before the model loads: a typo fails at once.
   const hostError = hostProblem(hostname);
   if (hostError !== undefined) {
     throw new UserError(`--host ${quoteForMessage(hostname)}: ${hostError}`);
   }
-  const backend = (f.backend ?? "auto") as Backend;
-  if (!BACKENDS.includes(backend)) {
-    throw new UserError(`--backend: expected one of ${BACKENDS.join(", ")}, got "${backend}"`);
-  }
+  const backend = parseBackend(f.backend);
   const token = typeof f.token === "string" ? f.token : envToken();
   if (!isLoopback(hostname) && token === undefined) {
     throw new UserError(`--host ${hostname} is not loopback: pass --token or set RECSIMU_TOKEN`);
@@ -77,32 +91,9 @@ export async function run(argv: string[]): Promise<void> {
   if (rate === 0 && f["rate-burst"] !== undefined) {
     throw new UserError("--rate-burst needs --rate-limit (requests per second per client)");
   }
-  const options = {
+  const options: ServeOptions = {
     hostname,
-    port: numFlag("port", f.port, 8080, { integer, min: 0, max: 65535 }),
-    maxSteps: numFlag("max-steps", f["max-steps"], 50, { integer, min: 1, max: 1_000_000 }),
-    leaveAfterSkips: numFlag("leave-after-skips", f["leave-after-skips"], 0, {
-      integer,
-      min: 0,
-      max: 1_000_000,
-    }),
-    maxBatch: numFlag("max-batch", f["max-batch"], 4096, { integer, min: 1, max: 1_000_000 }),
-    maxBodyBytes: numFlag("max-body-bytes", f["max-body-bytes"], 16 * 1024 * 1024, {
-      integer,
-      min: 1024,
-      max: 2 ** 31,
-    }),
-    maxStateLength: numFlag("max-state-length", f["max-state-length"], 1000, {
-      integer,
-      min: 1,
-      max: 1_000_000,
-    }),
-    maxSessions: numFlag("max-sessions", f["max-sessions"], 10_000, {
-      integer,
-      min: 1,
-      max: 10_000_000,
-    }),
-    sessionTtlSeconds: numFlag("session-ttl", f["session-ttl"], 600, { min: 1, max: 365 * 86400 }),
+    ...limitFlags(f),
     token,
     cors: typeof f.cors === "string" && f.cors !== "" ? f.cors : undefined,
     rateLimit: rate > 0
@@ -113,24 +104,59 @@ export async function run(argv: string[]): Promise<void> {
       : undefined,
     handleSignals: true,
   };
+  const reward = typeof f.reward === "string" ? f.reward : undefined;
+  return { model, backend, reward, options };
+}
 
+/** The port, episode and limit flags, each with its range; absent ones get the defaults. */
+function limitFlags(f: Flags) {
+  const integer = true;
+  return {
+    port: numFlag("port", f.port, D.port, { integer, min: 0, max: 65535 }),
+    maxSteps: numFlag("max-steps", f["max-steps"], D.maxSteps, { integer, min: 1, max: 1_000_000 }),
+    leaveAfterSkips: numFlag("leave-after-skips", f["leave-after-skips"], D.leaveAfterSkips, {
+      integer,
+      min: 0,
+      max: 1_000_000,
+    }),
+    maxBatch: numFlag("max-batch", f["max-batch"], D.maxBatch, { integer, min: 1, max: 1_000_000 }),
+    maxBodyBytes: numFlag("max-body-bytes", f["max-body-bytes"], D.maxBodyBytes, {
+      integer,
+      min: 1024,
+      max: 2 ** 31,
+    }),
+    maxStateLength: numFlag("max-state-length", f["max-state-length"], D.maxStateLength, {
+      integer,
+      min: 1,
+      max: 1_000_000,
+    }),
+    maxSessions: numFlag("max-sessions", f["max-sessions"], D.maxSessions, {
+      integer,
+      min: 1,
+      max: 10_000_000,
+    }),
+    sessionTtlSeconds: numFlag("session-ttl", f["session-ttl"], D.sessionTtlSeconds, {
+      min: 1,
+      max: 365 * 86400,
+    }),
+  };
+}
+
+/** Loads the model, serves it and waits until the server stops. */
+async function serve(c: ServeConfig): Promise<void> {
   const { Simulator } = await import("../sim/simulator.ts");
   const { assertCheckpointDir } = await import("../train/checkpoint.ts");
-  await assertCheckpointDir(model); // a wrong path says only that, before the backend starts
-  const sim = await Simulator.load(model, { backend });
-  const rewards = parseRewards(
-    typeof f.reward === "string" ? f.reward : undefined,
-    sim.labels,
-    sim.positive,
-  );
-  const server = startServer(sim, { ...options, rewards });
+  await assertCheckpointDir(c.model); // a wrong path says only that, before the backend starts
+  const sim = await Simulator.load(c.model, { backend: c.backend });
+  const rewards = parseRewards(c.reward, sim.labels, sim.positive);
+  const server = startServer(sim, { ...c.options, rewards });
   const described = sim.describe();
   console.error(
-    `recsimu serve: listening on ${server.url} (model ${model}, backend ${
-      String(described.backend ?? backend)
+    `recsimu serve: listening on ${server.url} (model ${c.model}, backend ${
+      String(described.backend ?? c.backend)
     }` +
       `${
-        token === undefined ? "" : ", bearer token required"
+        c.options.token === undefined ? "" : ", bearer token required"
       }); API description at ${server.url}/openapi.json`,
   );
   await server.finished;

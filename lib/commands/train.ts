@@ -5,15 +5,16 @@
  */
 import { numFlag, parseFlags, requireFlag } from "./_flags.ts";
 import { TRAIN_DEFAULTS, type TrainConfig, validateConfig, type Variant } from "../config.ts";
-import { type BackendName, initBackend } from "../tf.ts";
-import { formatStats, loadDataset } from "../data/dataset.ts";
+import { BACKENDS, initBackend, parseBackend } from "../tf.ts";
+import { type Dataset, datasetOptions, formatStats, loadDataset } from "../data/dataset.ts";
 import { loadEmbeddingsCsv } from "../embeddings/load.ts";
-import { trainRecSimu } from "../train/loop.ts";
+import { type FinishedTraining, trainRecSimu } from "../train/loop.ts";
 import { assertCheckpointDir } from "../train/checkpoint.ts";
 import { metricsTable } from "../eval/table.ts";
 import { testSetWarnings } from "../eval/evaluate.ts";
 import { UserError } from "../errors.ts";
 import { claimOutputDir, outputPath } from "../output.ts";
+import { listenForStop } from "./_signals.ts";
 
 const D = TRAIN_DEFAULTS;
 
@@ -131,35 +132,77 @@ Flags:
   --resume               continue the checkpoint in --out (same data and flags)
   --overwrite            replace the checkpoint in --out (only a recsimu checkpoint)
   --embeddings FILE      item embeddings CSV (item_id,v1,...,vE) instead of item2vec
-  --backend B            auto | webgpu | wasm | cpu (default auto)
+  --backend B            ${BACKENDS.join(" | ")} (default auto)
   --quiet                no progress output
   --time-budget S        stop like SIGINT once the training steps (after loading and item2vec)
                          have run S seconds (resumable checkpoint)
 ${TRAIN_FLAGS_HELP}`;
 
+/** Flags of the commands that read a log and write a folder (train, experiment). */
+export const DATA_RUN_FLAGS = {
+  data: { type: "string" },
+  out: { type: "string" },
+  resume: { type: "boolean" },
+  overwrite: { type: "boolean" },
+  embeddings: { type: "string" },
+  backend: { type: "string" },
+  quiet: { type: "boolean" },
+} as const;
+
+const FLAGS = { ...DATA_RUN_FLAGS, "time-budget": { type: "string" }, ...TRAIN_FLAGS } as const;
+
+type Flags = Record<keyof typeof FLAGS, string | boolean | undefined>;
+
 /** Entry point of `recsimu train`. */
 export async function run(argv: string[]): Promise<void> {
-  const v = parseFlags("train", argv, {
-    data: { type: "string" },
-    out: { type: "string" },
-    resume: { type: "boolean" },
-    overwrite: { type: "boolean" },
-    embeddings: { type: "string" },
-    backend: { type: "string" },
-    quiet: { type: "boolean" },
-    "time-budget": { type: "string" },
-    ...TRAIN_FLAGS,
-  }, USAGE);
+  const v = parseFlags("train", argv, FLAGS, USAGE);
   if (!v) return;
   const data = requireFlag("train", "data", v.data);
   const outGiven = requireFlag("train", "out", v.out);
   const config = configFromFlags(v);
-  const backend = (v.backend ?? "auto") as BackendName;
-  if (!["auto", "webgpu", "wasm", "cpu"].includes(backend)) {
-    throw new UserError(`--backend: expected auto, webgpu, wasm or cpu, got "${backend}"`);
-  }
+  const backend = parseBackend(v.backend);
   if (v.resume && v.overwrite) throw new UserError("--resume and --overwrite exclude each other");
-  // The output is checked before any work: nothing a user wrote is ever replaced.
+  const out = await claimCheckpointDir(v, outGiven, data);
+  const ds = await loadDataset(data, datasetOptions(config));
+  if (!v.quiet) console.error(formatStats(ds));
+  await initBackend(backend, { quiet: !!v.quiet });
+  const embeddings = typeof v.embeddings === "string"
+    ? {
+      vectors: await loadEmbeddingsCsv(v.embeddings, ds.items, config.embDim),
+      source: v.embeddings,
+    }
+    : undefined;
+  const budget = numFlag("time-budget", v["time-budget"], 0, { min: 0 });
+  let started: number | undefined; // set by the first training step
+  const stop = listenForStop("train");
+  try {
+    const r = await trainRecSimu(ds, config, {
+      out,
+      resume: !!v.resume,
+      embeddings,
+      quiet: !!v.quiet,
+      shouldStop: () => {
+        started ??= performance.now();
+        return stop.requested || (budget > 0 && performance.now() - started > budget * 1000);
+      },
+    });
+    if (r.stopped) {
+      console.error(
+        `recsimu train: stopped; checkpoint in "${outGiven}" (continue with --resume)`,
+      );
+      return;
+    }
+    report(r, ds, config, outGiven, !!v.quiet);
+  } finally {
+    stop.dispose();
+  }
+}
+
+/**
+ * The checkpoint folder `--out`, claimed before any work so that nothing a user wrote is ever
+ * replaced: new or empty, or with --resume / --overwrite a recsimu checkpoint.
+ */
+async function claimCheckpointDir(v: Flags, outGiven: string, data: string): Promise<string> {
   const out = outputPath("--out", outGiven);
   // --resume also accepts the backup an interrupted checkpoint write left (loadCheckpoint).
   const recovering = v.resume && await assertCheckpointDir(out).then(
@@ -174,67 +217,34 @@ export async function run(argv: string[]): Promise<void> {
       inputs: [data, ...(typeof v.embeddings === "string" ? [v.embeddings] : [])],
     });
   }
-  const ds = await loadDataset(data, {
-    stateLength: config.stateLength,
-    minCount: config.minCount,
-    positive: config.positive,
-    minStateLength: config.minStateLength,
-  });
-  if (!v.quiet) console.error(formatStats(ds));
-  await initBackend(backend, { quiet: !!v.quiet });
-  const embeddings = typeof v.embeddings === "string"
-    ? {
-      vectors: await loadEmbeddingsCsv(v.embeddings, ds.items, config.embDim),
-      source: v.embeddings,
-    }
-    : undefined;
-  const budget = numFlag("time-budget", v["time-budget"], 0, { min: 0 });
-  let started: number | undefined; // set by the first training step
-  let stop = false;
-  const onSignal = () => {
-    if (stop) Deno.exit(130);
-    stop = true;
-    console.error("\nrecsimu train: stopping at the next step (again to abort)…");
-  };
-  const sigs: Deno.Signal[] = ["SIGINT", "SIGTERM"];
-  for (const s of sigs) Deno.addSignalListener(s, onSignal);
-  try {
-    const r = await trainRecSimu(ds, config, {
-      out,
-      resume: !!v.resume,
-      embeddings,
-      quiet: !!v.quiet,
-      shouldStop: () => {
-        started ??= performance.now();
-        return stop || (budget > 0 && performance.now() - started > budget * 1000);
-      },
-    });
-    if (r.stopped) {
-      console.error(
-        `recsimu train: stopped; checkpoint in "${outGiven}" (continue with --resume)`,
-      );
-      return;
-    }
-    if (!v.quiet) {
-      console.error(metricsTable({ recsimu: r.test, ...r.baselines }));
-      console.error(`checkpoint: ${outGiven} (${r.seconds.toFixed(1)}s)`);
-    }
-    // A too-small test set: printed under --quiet too (a warning is not progress).
-    const warnings = testSetWarnings(ds, ds.test);
-    for (const w of warnings) console.error(`warning: ${w}`);
-    console.log(
-      JSON.stringify({
-        model: outGiven,
-        split: "test",
-        seed: config.seed,
-        seconds: r.seconds,
-        recsimu: r.test,
-        baselines: r.baselines,
-        warnings,
-      }),
-    );
-    r.model.dispose();
-  } finally {
-    for (const s of sigs) Deno.removeSignalListener(s, onSignal);
+  return out;
+}
+
+/** The test metrics: a table on stderr (unless quiet), warnings, and JSON on stdout. */
+function report(
+  r: FinishedTraining,
+  ds: Dataset,
+  config: TrainConfig,
+  outGiven: string,
+  quiet: boolean,
+): void {
+  if (!quiet) {
+    console.error(metricsTable({ recsimu: r.test, ...r.baselines }));
+    console.error(`checkpoint: ${outGiven} (${r.seconds.toFixed(1)}s)`);
   }
+  // A too-small test set: printed under --quiet too (a warning is not progress).
+  const warnings = testSetWarnings(ds, ds.test);
+  for (const w of warnings) console.error(`warning: ${w}`);
+  console.log(
+    JSON.stringify({
+      model: outGiven,
+      split: "test",
+      seed: config.seed,
+      seconds: r.seconds,
+      recsimu: r.test,
+      baselines: r.baselines,
+      warnings,
+    }),
+  );
+  r.model.dispose();
 }

@@ -5,8 +5,20 @@
  * @module
  */
 import { tf } from "../tf.ts";
-import type { StateBatch } from "../../models/gru.ts";
 import type { Dataset } from "./dataset.ts";
+
+/** A batch of states, time-major. */
+export interface StateBatch {
+  /** Item embeddings [N, B, E] (frozen, not trained). */
+  emb: tf.Tensor3D;
+  /** Feedback class indices [N, B], int32. */
+  feedback: tf.Tensor2D;
+  /**
+   * Optional validity mask [N, B] (1 = real pair, 0 = left padding). Padded steps leave the
+   * hidden state unchanged, so a padded short state encodes exactly like the short sequence.
+   */
+  mask?: tf.Tensor2D;
+}
 
 /** Tensors of one batch. The caller disposes them (or builds them inside `tf.tidy`). */
 export interface TupleBatch {

@@ -13,15 +13,28 @@ import { type LogRecord, readLog, readLogBytes } from "./read_log.ts";
 import { Column } from "./column.ts";
 import { createHash } from "node:crypto";
 import { collectGarbage } from "../memory.ts";
-import type { TrainConfig } from "../config.ts";
+import { DEFAULT_POSITIVE, type TrainConfig } from "../config.ts";
 
 /** From this many rows on, loading collects garbage between its phases (see lib/memory.ts). */
 const LARGE_LOG_ROWS = 1_000_000;
 
-/** Labels counted as positive unless `--positive` says otherwise. */
-export const DEFAULT_POSITIVE = ["click", "purchase", "pos", "like", "buy", "1"] as const;
+/** Labels counted as positive unless `--positive` says otherwise (from lib/config.ts). */
+export { DEFAULT_POSITIVE };
 
-/** How to turn a log into tuples. */
+/**
+ * How to turn a log into tuples.
+ *
+ * @example
+ * ```ts
+ * import { datasetFromText, type DatasetOptions } from "@recsimu/recsimu";
+ *
+ * const options: DatasetOptions = { stateLength: 2, minCount: 1, positive: ["liked"] };
+ * const csv = "session_id,item_id,feedback\nu1,a,seen\nu1,b,liked\nu1,a,seen\n";
+ * const ds = await datasetFromText(csv, "inline.csv", options);
+ * ds.labels; // ["seen", "liked"]
+ * ds.positive; // [false, true]
+ * ```
+ */
 export interface DatasetOptions {
   /** State length N. @default 20 */
   stateLength?: number;
@@ -86,7 +99,28 @@ export interface DatasetStats {
   sessionLength: { min: number; median: number; mean: number; max: number };
 }
 
-/** A log turned into flat per-row arrays plus tuple indices. */
+/**
+ * A log turned into flat per-row arrays plus tuple indices.
+ *
+ * @example
+ * ```ts
+ * import { type Dataset, datasetFromText } from "@recsimu/recsimu";
+ *
+ * // Tuple `row` as ids and labels: up to N earlier pairs of its session, the action, its feedback.
+ * function tuple(ds: Dataset, row: number) {
+ *   const state = [];
+ *   for (let r = Math.max(ds.rowSessionStart[row]!, row - ds.stateLength); r < row; r++) {
+ *     state.push({ item: ds.items[ds.rowItem[r]!]!, feedback: ds.labels[ds.rowLabel[r]!]! });
+ *   }
+ *   return { state, action: ds.items[ds.rowItem[row]!]!, feedback: ds.labels[ds.rowLabel[row]!]! };
+ * }
+ * const csv = "session_id,item_id,feedback\nu1,a,skip\nu1,b,click\nu1,c,skip\n";
+ * const ds = await datasetFromText(csv, "inline.csv", { stateLength: 2, minCount: 1 });
+ * tuple(ds, ds.test[0]!);
+ * // { state: [{ item: "a", feedback: "skip" }, { item: "b", feedback: "click" }],
+ * //   action: "c", feedback: "skip" }
+ * ```
+ */
 export interface Dataset {
   /** File the log came from. */
   file: string;
@@ -131,7 +165,24 @@ function intern(map: Map<string, number>, names: string[], key: string): number 
   return i;
 }
 
-/** Reads `path` and builds the data set. */
+/**
+ * Reads `path` and builds the data set.
+ *
+ * @example
+ * ```ts
+ * import { loadDataset } from "@recsimu/recsimu";
+ *
+ * const dir = await Deno.makeTempDir();
+ * const csv = "session_id,item_id,feedback,timestamp\n" +
+ *   "u1,a,skip,30\nu1,b,click,10\nu1,c,skip,20\nu1,a,click,40\n";
+ * await Deno.writeTextFile(`${dir}/log.csv`, csv);
+ * const ds = await loadDataset(`${dir}/log.csv`, { stateLength: 1, minCount: 1 });
+ * ds.items; // ["a", "b", "c"]: kept items in order of first appearance
+ * [...ds.rowItem].map((i) => ds.items[i]); // ["b", "c", "a", "a"]: the session in time order
+ * ds.fingerprint; // sha256 of the file's bytes
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
 export async function loadDataset(path: string, options: DatasetOptions = {}): Promise<Dataset> {
   return await buildDataset(
     path,
@@ -140,7 +191,19 @@ export async function loadDataset(path: string, options: DatasetOptions = {}): P
   );
 }
 
-/** Like {@link loadDataset} for in-memory CSV text (tests, stdin). */
+/**
+ * Like {@link loadDataset} for in-memory CSV text (tests, stdin).
+ *
+ * @example
+ * ```ts
+ * import { datasetFromText } from "@recsimu/recsimu";
+ *
+ * const csv = "session_id,item_id,feedback\nu1,a,skip\nu1,b,click\nu1,c,skip\nu1,a,click\n";
+ * const ds = await datasetFromText(csv, "inline.csv", { stateLength: 1, minCount: 1 });
+ * ds.labels; // ["skip", "click"]: non-positive labels first
+ * [ds.train.length, ds.validation.length, ds.test.length]; // [1, 1, 1]
+ * ```
+ */
 export async function datasetFromText(
   text: string,
   file: string,
@@ -153,16 +216,79 @@ export async function datasetFromText(
   );
 }
 
+/** Reads a log, calling `onRecord` per row and `onChunk` per block of raw bytes. */
+type ReadRows = (
+  onRecord: (r: LogRecord) => void,
+  onChunk: (bytes: Uint8Array) => void,
+) => Promise<{ header: { hasTimestamp: boolean }; rows: number }>;
+
+/** The log as read: one interned value per row and column, in file order. */
+interface RawLog {
+  rows: number;
+  hasTimestamp: boolean;
+  /** sha256 of the bytes read (hex). */
+  fingerprint: string;
+  sess: Column<Int32Array>;
+  item: Column<Int32Array>;
+  label: Column<Int32Array>;
+  /** Empty without a timestamp column. */
+  ts: Column<Float64Array>;
+  sessNames: string[];
+  itemMap: Map<string, number>;
+  itemNames: string[];
+  labelNames: string[];
+  /** Line where each label first appears, for error messages. */
+  labelLine: number[];
+}
+
+/** The kept items: raw item index → kept index (−1: dropped), and the kept ids in index order. */
+interface ItemVocabulary {
+  newIndex: Int32Array;
+  items: string[];
+}
+
+/** The feedback classes and the class of each raw label. */
+interface LabelClasses {
+  labels: string[];
+  positive: boolean[];
+  labelClass: number[];
+}
+
+/** Kept rows grouped by session in time order (the row fields of {@link Dataset}). */
+type SessionRows = Pick<
+  Dataset,
+  "rowItem" | "rowLabel" | "rowSessionStart" | "sessionOffsets" | "sessionIds"
+>;
+
+/** The log read into sessions: everything {@link buildDataset} keeps of the raw columns. */
+interface LogSessions extends SessionRows {
+  /** Data rows in the file. */
+  rows: number;
+  /** Distinct items in the file. */
+  itemsRaw: number;
+  fingerprint: string;
+  items: string[];
+  itemIndex: Map<string, number>;
+  classes: LabelClasses;
+}
+
+/** Tuple indices and the per-session counts the statistics need. */
+interface TupleSplit {
+  train: Int32Array;
+  validation: Int32Array;
+  test: Int32Array;
+  sessionsWithTuples: number;
+  /** Row count of each session, ascending. */
+  sortedLengths: number[];
+}
+
+/** The log → tuples pipeline: read into sessions, tuples and split, statistics. */
 async function buildDataset(
   file: string,
-  read: (
-    onRecord: (r: LogRecord) => void,
-    onChunk: (bytes: Uint8Array) => void,
-  ) => Promise<{ header: { hasTimestamp: boolean }; rows: number }>,
+  read: ReadRows,
   options: DatasetOptions,
 ): Promise<Dataset> {
   const N = options.stateLength ?? 20;
-  const minCount = options.minCount ?? 5;
   const minState = options.minStateLength ?? N;
   if (!Number.isInteger(N) || N < 1) {
     throw new RangeError(`stateLength must be a positive integer, got ${N}`);
@@ -170,7 +296,57 @@ async function buildDataset(
   if (!Number.isInteger(minState) || minState < 0 || minState > N) {
     throw new RangeError(`minStateLength must be an integer in [0, ${N}], got ${minState}`);
   }
-  const positiveSet = new Set(options.positive ?? DEFAULT_POSITIVE);
+  const log = await logSessions(file, read, options);
+  if (log.rows >= LARGE_LOG_ROWS) collectGarbage(); // the raw columns and the row order
+  const split = splitTuples(log.sessionOffsets, minState, options.validation ?? true);
+  return {
+    file,
+    fingerprint: log.fingerprint,
+    stateLength: N,
+    minStateLength: minState,
+    items: log.items,
+    itemIndex: log.itemIndex,
+    labels: log.classes.labels,
+    positive: log.classes.positive,
+    rowItem: log.rowItem,
+    rowLabel: log.rowLabel,
+    rowSessionStart: log.rowSessionStart,
+    sessionOffsets: log.sessionOffsets,
+    sessionIds: log.sessionIds,
+    train: split.train,
+    validation: split.validation,
+    test: split.test,
+    stats: datasetStats(log, split),
+  };
+}
+
+/**
+ * Reads the log, picks the items and labels, and groups the kept rows into sessions; the raw
+ * per-row columns are garbage once it returns.
+ */
+async function logSessions(
+  file: string,
+  read: ReadRows,
+  options: DatasetOptions,
+): Promise<LogSessions> {
+  const raw = await readRawLog(file, read);
+  // The reading's garbage (a string per field, the intern maps' old tables) before the build.
+  if (raw.rows >= LARGE_LOG_ROWS) collectGarbage();
+  const vocab = keptItems(raw, file, options.minCount ?? 5, options.vocabulary);
+  const classes = labelClasses(raw, file, options.positive ?? DEFAULT_POSITIVE, options.vocabulary);
+  return {
+    rows: raw.rows,
+    itemsRaw: raw.itemNames.length,
+    fingerprint: raw.fingerprint,
+    items: vocab.items,
+    classes,
+    ...sessionRows(raw, vocab.newIndex, classes.labelClass),
+    itemIndex: keptItemIndex(raw.itemMap, vocab, options.vocabulary !== undefined),
+  };
+}
+
+/** Reads every row, interning sessions, items and labels, and hashes the bytes as they pass. */
+async function readRawLog(file: string, read: ReadRows): Promise<RawLog> {
   const sessMap = new Map<string, number>();
   const sessNames: string[] = [];
   const itemMap = new Map<string, number>();
@@ -181,8 +357,8 @@ async function buildDataset(
   const sess = new Column(Int32Array);
   const item = new Column(Int32Array);
   const label = new Column(Int32Array);
-  const ts = new Column(Float64Array); // stays empty without a timestamp column
-  const hash = createHash("sha256"); // the fingerprint, of the bytes as they are read
+  const ts = new Column(Float64Array);
+  const hash = createHash("sha256");
   const { header, rows } = await read((r) => {
     sess.push(intern(sessMap, sessNames, r.session));
     item.push(intern(itemMap, itemNames, r.item));
@@ -192,23 +368,42 @@ async function buildDataset(
     if (r.timestamp !== undefined) ts.push(r.timestamp);
   }, (bytes) => hash.update(bytes));
   if (rows === 0) throw new DataFormatError({ file }, "no data rows");
-  // The reading's garbage (a string per field, the intern maps' old tables) before the build.
-  if (rows >= LARGE_LOG_ROWS) collectGarbage();
+  return {
+    rows,
+    hasTimestamp: header.hasTimestamp,
+    fingerprint: hash.digest("hex"),
+    sess,
+    item,
+    label,
+    ts,
+    sessNames,
+    itemMap,
+    itemNames,
+    labelNames,
+    labelLine,
+  };
+}
 
-  // Items kept: by count, or by a fixed vocabulary.
+/** Items kept: those seen at least `minCount` times, in first-appearance order, or a fixed list. */
+function keptItems(
+  raw: RawLog,
+  file: string,
+  minCount: number,
+  vocabulary: DatasetOptions["vocabulary"],
+): ItemVocabulary {
+  const { item, itemNames } = raw;
   const itemCount = new Int32Array(itemNames.length);
   for (let i = 0; i < item.length; i++) itemCount[item.at(i)]!++;
   const newIndex = new Int32Array(itemNames.length).fill(-1);
   const items: string[] = [];
-  if (options.vocabulary) {
-    const fixed = new Map(options.vocabulary.items.map((id, i) => [id, i]));
+  if (vocabulary) {
+    const fixed = new Map(vocabulary.items.map((id, i) => [id, i]));
     itemNames.forEach((id, i) => {
       const j = fixed.get(id);
       if (j !== undefined) newIndex[i] = j;
     });
-    items.push(...options.vocabulary.items);
+    items.push(...vocabulary.items);
   } else {
-    // First-appearance order among kept items.
     for (let i = 0; i < item.length; i++) {
       const it = item.at(i);
       if (newIndex[it] === -1 && itemCount[it]! >= minCount) {
@@ -224,17 +419,26 @@ async function buildDataset(
       } times); lower --min-count`,
     );
   }
+  return { newIndex, items };
+}
 
-  // Labels: fixed, or non-positive first then positive, each sorted.
+/** Labels: a fixed list (every label of the log must be in it), or non-positive then positive. */
+function labelClasses(
+  raw: RawLog,
+  file: string,
+  positiveLabels: readonly string[],
+  vocabulary: DatasetOptions["vocabulary"],
+): LabelClasses {
+  const { labelNames } = raw;
   let labels: string[];
   let positive: boolean[];
-  if (options.vocabulary) {
-    labels = [...options.vocabulary.labels];
-    positive = [...options.vocabulary.positive];
+  if (vocabulary) {
+    labels = [...vocabulary.labels];
+    positive = [...vocabulary.positive];
     labelNames.forEach((l, i) => {
       if (!labels.includes(l)) {
         throw new DataFormatError(
-          { file, line: labelLine[i], column: "feedback" },
+          { file, line: raw.labelLine[i], column: "feedback" },
           `label ${quoteForMessage(l)} is not one of the model's labels (${
             quoteForMessage(labels, 80, "labels")
           })`,
@@ -242,36 +446,49 @@ async function buildDataset(
       }
     });
   } else {
-    const neg = labelNames.filter((l) => !positiveSet.has(l)).sort();
-    const pos = labelNames.filter((l) => positiveSet.has(l)).sort();
-    labels = [...neg, ...pos];
+    const positiveSet = new Set(positiveLabels);
+    labels = inferredLabels(file, labelNames, positiveSet);
     positive = labels.map((l) => positiveSet.has(l));
-    if (labels.length < 2) {
-      throw new UserError(
-        `"${file}": only one feedback label (${
-          quoteForMessage(labels[0]!)
-        }) — a simulator needs at least two classes`,
-      );
-    }
-    if (pos.length === 0) {
-      throw new UserError(
-        `"${file}": none of the labels (${
-          quoteForMessage(labels, 80, "labels")
-        }) is positive; name them with --positive`,
-      );
-    }
-    if (neg.length === 0) {
-      throw new UserError(
-        `"${file}": every label (${
-          quoteForMessage(labels, 80, "labels")
-        }) is positive; leave at least one out of --positive`,
-      );
-    }
   }
-  const labelClass = labelNames.map((l) => labels.indexOf(l));
+  return { labels, positive, labelClass: labelNames.map((l) => labels.indexOf(l)) };
+}
 
-  // Order kept rows: by session (first appearance), then timestamp, then file order (stable).
-  const S = sessNames.length;
+/** The log's labels, non-positive first then positive (each sorted); both kinds must occur. */
+function inferredLabels(file: string, labelNames: string[], positiveSet: Set<string>): string[] {
+  const neg = labelNames.filter((l) => !positiveSet.has(l)).sort();
+  const pos = labelNames.filter((l) => positiveSet.has(l)).sort();
+  const labels = [...neg, ...pos];
+  if (labels.length < 2) {
+    throw new UserError(
+      `"${file}": only one feedback label (${
+        quoteForMessage(labels[0]!)
+      }) — a simulator needs at least two classes`,
+    );
+  }
+  if (pos.length === 0) {
+    throw new UserError(
+      `"${file}": none of the labels (${
+        quoteForMessage(labels, 80, "labels")
+      }) is positive; name them with --positive`,
+    );
+  }
+  if (neg.length === 0) {
+    throw new UserError(
+      `"${file}": every label (${
+        quoteForMessage(labels, 80, "labels")
+      }) is positive; leave at least one out of --positive`,
+    );
+  }
+  return labels;
+}
+
+/**
+ * Raw indices of the kept rows, ordered by session (first appearance), then timestamp, then
+ * file order (stable); `perSess[s]` is where session s starts in that order.
+ */
+function orderRows(raw: RawLog, newIndex: Int32Array): { order: Int32Array; perSess: Int32Array } {
+  const { sess, item, ts } = raw;
+  const S = raw.sessNames.length;
   const perSess = new Int32Array(S + 1);
   let kept = 0;
   for (let i = 0; i < item.length; i++) {
@@ -286,43 +503,57 @@ async function buildDataset(
   for (let i = 0; i < item.length; i++) {
     if (newIndex[item.at(i)]! >= 0) order[cursor[sess.at(i)]!++] = i;
   }
-  if (header.hasTimestamp) {
-    for (let s = 0; s < S; s++) {
-      const slice = order.subarray(perSess[s]!, perSess[s + 1]!);
-      let sorted = true;
-      for (let j = 1; j < slice.length && sorted; j++) {
-        sorted = ts.at(slice[j - 1]!) <= ts.at(slice[j]!);
-      }
-      if (!sorted) {
-        const arr = Array.from(slice).sort((a, b) => ts.at(a) - ts.at(b) || a - b);
-        slice.set(arr);
-      }
+  if (!raw.hasTimestamp) return { order, perSess };
+  for (let s = 0; s < S; s++) {
+    const slice = order.subarray(perSess[s]!, perSess[s + 1]!);
+    let sorted = true;
+    for (let j = 1; j < slice.length && sorted; j++) {
+      sorted = ts.at(slice[j - 1]!) <= ts.at(slice[j]!);
+    }
+    if (!sorted) {
+      const arr = Array.from(slice).sort((a, b) => ts.at(a) - ts.at(b) || a - b);
+      slice.set(arr);
     }
   }
-  // Drop sessions left empty; build flat arrays.
+  return { order, perSess };
+}
+
+/** The kept rows as flat per-row arrays, sessions left empty dropped. */
+function sessionRows(raw: RawLog, newIndex: Int32Array, labelClass: number[]): SessionRows {
+  const { order, perSess } = orderRows(raw, newIndex);
+  const kept = order.length;
   const rowItem = new Int32Array(kept);
   const rowLabel = new Int32Array(kept);
   const rowSessionStart = new Int32Array(kept);
   const offsets: number[] = [0];
   const sessionIds: string[] = [];
-  for (let s = 0; s < S; s++) {
+  for (let s = 0; s < raw.sessNames.length; s++) {
     const a = perSess[s]!, b = perSess[s + 1]!;
     if (b === a) continue;
     for (let j = a; j < b; j++) {
       const r = order[j]!;
-      rowItem[j] = newIndex[item.at(r)]!;
-      rowLabel[j] = labelClass[label.at(r)]!;
+      rowItem[j] = newIndex[raw.item.at(r)]!;
+      rowLabel[j] = labelClass[raw.label.at(r)]!;
       rowSessionStart[j] = a;
     }
     offsets.push(b);
-    sessionIds.push(sessNames[s]!);
+    sessionIds.push(raw.sessNames[s]!);
   }
-  const sessionOffsets = Int32Array.from(offsets);
+  return {
+    rowItem,
+    rowLabel,
+    rowSessionStart,
+    sessionOffsets: Int32Array.from(offsets),
+    sessionIds,
+  };
+}
 
-  if (rows >= LARGE_LOG_ROWS) collectGarbage(); // the raw columns and the row order
-  // Tuples: action positions with at least minState earlier pairs (and ≥ 1 when minState = 0).
+/**
+ * Tuples: action positions with at least `minState` earlier pairs (and ≥ 1 when it is 0). A
+ * session's last one tests, the one before validates (when `useVal`), the others train.
+ */
+function splitTuples(sessionOffsets: Int32Array, minState: number, useVal: boolean): TupleSplit {
   const train = new Column(Int32Array), val = new Column(Int32Array), test = new Column(Int32Array);
-  const useVal = options.validation ?? true;
   let withTuples = 0;
   const lengths: number[] = [];
   for (let j = 0; j + 1 < sessionOffsets.length; j++) {
@@ -338,8 +569,22 @@ async function buildDataset(
     }
     test.push(last);
   }
-  const trainIdx = train.toArray(), valIdx = val.toArray(), testIdx = test.toArray();
   lengths.sort((x, y) => x - y);
+  return {
+    train: train.toArray(),
+    validation: val.toArray(),
+    test: test.toArray(),
+    sessionsWithTuples: withTuples,
+    sortedLengths: lengths,
+  };
+}
+
+/** The summary numbers printed after loading. */
+function datasetStats(log: LogSessions, split: TupleSplit): DatasetStats {
+  const { rowLabel } = log;
+  const { labels, positive } = log.classes;
+  const kept = rowLabel.length;
+  const lengths = split.sortedLengths;
   const labelCounts: Record<string, number> = Object.fromEntries(labels.map((l) => [l, 0]));
   for (let i = 0; i < kept; i++) labelCounts[labels[rowLabel[i]!]!]!++;
   const posRate = (idx: Int32Array) => {
@@ -347,19 +592,19 @@ async function buildDataset(
     for (const i of idx) if (positive[rowLabel[i]!]) p++;
     return idx.length ? p / idx.length : NaN;
   };
-  const stats: DatasetStats = {
-    rows,
+  return {
+    rows: log.rows,
     rowsKept: kept,
-    sessions: sessionIds.length,
-    sessionsWithTuples: withTuples,
-    itemsRaw: itemNames.length,
-    items: items.length,
+    sessions: log.sessionIds.length,
+    sessionsWithTuples: split.sessionsWithTuples,
+    itemsRaw: log.itemsRaw,
+    items: log.items.length,
     labelCounts,
-    trainTuples: trainIdx.length,
-    validationTuples: valIdx.length,
-    testTuples: testIdx.length,
-    trainPositiveRate: posRate(trainIdx),
-    testPositiveRate: posRate(testIdx),
+    trainTuples: split.train.length,
+    validationTuples: split.validation.length,
+    testTuples: split.test.length,
+    trainPositiveRate: posRate(split.train),
+    testPositiveRate: posRate(split.test),
     sessionLength: {
       min: lengths[0] ?? 0,
       median: lengths[Math.floor(lengths.length / 2)] ?? 0,
@@ -367,37 +612,27 @@ async function buildDataset(
       max: lengths[lengths.length - 1] ?? 0,
     },
   };
-  // item id → kept index: the intern map, re-pointed in place (a second 1 M-entry map, built
-  // from 1 M [id, index] pairs, was the largest garbage of a paper-scale load).
-  let itemIndex = itemMap;
-  if (options.vocabulary) {
-    itemIndex = new Map();
-    items.forEach((id, i) => itemIndex.set(id, i));
-  } else {
-    for (const [id, raw] of itemMap) {
-      if (newIndex[raw]! >= 0) itemMap.set(id, newIndex[raw]!);
-      else itemMap.delete(id);
-    }
+}
+
+/**
+ * Item id → kept index. Without a fixed vocabulary, the intern map re-pointed in place (a second
+ * 1 M-entry map, built from 1 M [id, index] pairs, was the largest garbage of a paper-scale load).
+ */
+function keptItemIndex(
+  itemMap: Map<string, number>,
+  { newIndex, items }: ItemVocabulary,
+  fixed: boolean,
+): Map<string, number> {
+  if (fixed) {
+    const index = new Map<string, number>();
+    items.forEach((id, i) => index.set(id, i));
+    return index;
   }
-  return {
-    file,
-    fingerprint: hash.digest("hex"),
-    stateLength: N,
-    minStateLength: minState,
-    items,
-    itemIndex,
-    labels,
-    positive,
-    rowItem,
-    rowLabel,
-    rowSessionStart,
-    sessionOffsets,
-    sessionIds,
-    train: trainIdx,
-    validation: valIdx,
-    test: testIdx,
-    stats,
-  };
+  for (const [id, raw] of itemMap) {
+    if (newIndex[raw]! >= 0) itemMap.set(id, newIndex[raw]!);
+    else itemMap.delete(id);
+  }
+  return itemMap;
 }
 
 /** One line per statistic, for stderr. */

@@ -1,6 +1,7 @@
 /**
  * Streaming reader for interaction logs: CSV with the header
- * `session_id,item_id,feedback[,timestamp]` (see `shared/data/FORMAT.md`).
+ * `session_id,item_id,feedback[,timestamp]` (the format is described in README.md, "Bring your
+ * own log").
  *
  * The file is read chunk by chunk and parsed by `csv-parse`, so a multi-gigabyte log is never
  * held in memory; a record longer than {@link ReadLogOptions.maxRecordBytes} (a file without

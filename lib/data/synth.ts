@@ -1,6 +1,6 @@
 /**
- * A seeded generator of realistic recommendation session logs (the canonical CSV log of
- * `FORMAT.md`), used by the demo and the tests. The generative model is documented in
+ * A seeded generator of realistic recommendation session logs (the CSV log format of README.md,
+ * "Bring your own log"), used by the demo and the tests. The generative model is documented in
  * `docs/synth.md`; the constants below are its parameters.
  *
  * Structure (after google-research/recsim): a {@link Catalogue} of items built once; per session
@@ -17,7 +17,24 @@ export const SYNTH_VERSION = 1;
 /** The feedback labels, in class order; `click` and `purchase` are positive. */
 export const SYNTH_LABELS = ["skip", "click", "purchase"] as const;
 
-/** Options of {@link synthRows} and {@link writeSynthLog}. */
+/**
+ * Options of {@link synthRows} and {@link writeSynthLog}.
+ *
+ * @example
+ * ```ts
+ * import { type SynthOptions, synthRows } from "@recsimu/recsimu";
+ *
+ * const options: SynthOptions = {
+ *   seed: 1,
+ *   sessions: 10,
+ *   items: 50,
+ *   categories: 5,
+ *   minLength: 5,
+ *   maxLength: 10,
+ * };
+ * const rows = [...synthRows(options)]; // 10 sessions of 5 to 10 rows
+ * ```
+ */
 export interface SynthOptions {
   /** Root seed; every sampler derives its own child seed from it. */
   seed: number;
@@ -33,7 +50,17 @@ export interface SynthOptions {
   maxLength: number;
 }
 
-/** Default {@link SynthOptions}. */
+/**
+ * Default {@link SynthOptions}.
+ *
+ * @example
+ * ```ts
+ * import { SYNTH_DEFAULTS, synthRows } from "@recsimu/recsimu";
+ *
+ * SYNTH_DEFAULTS.sessions; // 2000
+ * const rows = [...synthRows({ ...SYNTH_DEFAULTS, sessions: 3, seed: 7 })];
+ * ```
+ */
 export const SYNTH_DEFAULTS: SynthOptions = Object.freeze({
   seed: 0,
   sessions: 2000,
@@ -195,7 +222,7 @@ export function synthCatalogue(options: SynthOptions): SynthCatalogue {
 }
 
 /** Smallest j in [lo, hi) with cdf[j] > x (hi - 1 if none). */
-function upperBound(cdf: Float64Array, lo: number, hi: number, x: number): number {
+export function upperBound(cdf: Float64Array, lo: number, hi: number, x: number): number {
   let a = lo;
   let b = hi - 1;
   while (a < b) {
@@ -344,9 +371,13 @@ const CHUNK = 64 * 1024;
  * `session_id,item_id,feedback,timestamp`), atomically and in ~64 KB chunks.
  *
  * @example
- * ```ts ignore
- * import { SYNTH_DEFAULTS, writeSynthLog } from "./synth.ts";
- * const { rows, positiveRate } = await writeSynthLog("runs/x/log.csv", { ...SYNTH_DEFAULTS });
+ * ```ts
+ * import { SYNTH_DEFAULTS, writeSynthLog } from "@recsimu/recsimu";
+ *
+ * const dir = await Deno.makeTempDir();
+ * const { rows, sessions } = await writeSynthLog(`${dir}/log.csv`, { ...SYNTH_DEFAULTS, sessions: 5 });
+ * sessions; // 5
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export async function writeSynthLog(

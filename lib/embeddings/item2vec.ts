@@ -24,9 +24,8 @@ export interface Item2VecOptions {
   /**
    * `adam`: lazy sparse Adam (the reference's SparseAdam); `rowwise-adagrad`: AdaGrad with one
    * accumulator per row (as large-scale embedding trainers use; V floats per table where Adam's
-   * moments take 2 × V × E, and on a 100 k-item log it reached a lower loss than Adam: 2.44 vs
-   * 2.62, where word2vec's plain SGD, tried before, barely moved from 4.16 in one epoch);
-   * `auto`: Adam up to 8 M table entries (V × E), else row-wise AdaGrad.
+   * moments take 2 × V × E; see docs/performance.md); `auto`: Adam up to 8 M table entries
+   * (V × E), else row-wise AdaGrad.
    * @default "auto"
    */
   optimizer?: "auto" | "adam" | "rowwise-adagrad";
@@ -45,7 +44,7 @@ export interface Item2VecOptions {
   onStep?: (step: number, steps: number, loss: number) => void;
 }
 
-/** Row-wise AdaGrad's rate (measured: 0.05 → 0.2 lowers the final skip-gram loss steadily). */
+/** Row-wise AdaGrad's default learning rate (see docs/performance.md). */
 const ROWWISE_ADAGRAD_LR = 0.2;
 
 /**
@@ -168,29 +167,47 @@ function pairSource(ds: Dataset, window: number, limit: number, rng: Rng): PairS
   };
 }
 
-/** Trains item2vec on `ds` and returns squashed, frozen vectors. */
-export async function trainItem2Vec(
-  ds: Dataset,
-  options: Item2VecOptions = {},
-): Promise<Item2VecResult> {
+/** A run's settings, defaults applied. */
+interface Item2VecSettings {
+  dim: number;
+  window: number;
+  negatives: number;
+  epochs: number;
+  batch: number;
+  materializeLimit: number;
+  maxPairs: number;
+  seed: number;
+  optimizer: "adam" | "rowwise-adagrad";
+  learningRate: number;
+  /** More than 8 M table entries: AdaGrad by default, and garbage collected on a schedule. */
+  large: boolean;
+}
+
+/** The options with their defaults, for a vocabulary of `V` items. */
+function item2VecSettings(options: Item2VecOptions, V: number): Item2VecSettings {
   const dim = options.dim ?? 20;
-  const window = options.window ?? 3;
-  const neg = options.negatives ?? 5;
-  const epochs = options.epochs ?? 1;
-  const batch = options.batch ?? 8192;
-  const maxPairs = options.maxPairs ?? 20_000_000;
-  const seed = options.seed ?? 0;
-  const t0 = performance.now();
-  const V = ds.items.length;
   const large = V * dim > 8_000_000;
-  const opt = options.optimizer === undefined || options.optimizer === "auto"
+  const optimizer = options.optimizer === undefined || options.optimizer === "auto"
     ? (large ? "rowwise-adagrad" : "adam")
     : options.optimizer;
-  const lr = options.learningRate ??
-    (opt === "adam" ? 0.01 : ROWWISE_ADAGRAD_LR);
-  const rng = new Rng(deriveSeed(seed, "item2vec"));
-  const pairs = pairSource(ds, window, options.materializeLimit ?? 8_000_000, rng);
-  // Noise distribution ∝ count^0.75, sampled through a cumulative table.
+  return {
+    dim,
+    window: options.window ?? 3,
+    negatives: options.negatives ?? 5,
+    epochs: options.epochs ?? 1,
+    batch: options.batch ?? 8192,
+    materializeLimit: options.materializeLimit ?? 8_000_000,
+    maxPairs: options.maxPairs ?? 20_000_000,
+    seed: options.seed ?? 0,
+    optimizer,
+    learningRate: options.learningRate ?? (optimizer === "adam" ? 0.01 : ROWWISE_ADAGRAD_LR),
+    large,
+  };
+}
+
+/** Draws noise items ∝ count^0.75 through a cumulative table and binary search. */
+function noiseSampler(ds: Dataset, rng: Rng): () => number {
+  const V = ds.items.length;
   const counts = new Float64Array(V);
   for (const c of ds.rowItem) counts[c]!++;
   const cdf = new Float64Array(V);
@@ -199,7 +216,7 @@ export async function trainItem2Vec(
     acc += Math.pow(counts[i]!, 0.75);
     cdf[i] = acc;
   }
-  const sampleNoise = (): number => {
+  return () => {
     const u = rng.next() * acc;
     let lo = 0, hi = V - 1;
     while (lo < hi) {
@@ -209,53 +226,84 @@ export async function trainItem2Vec(
     }
     return lo;
   };
-  // Input and output tables live in JS memory; each step gathers the rows it touches, tfjs
-  // computes the loss and its gradients with respect to those rows, and a lazy (sparse) Adam
-  // updates only them — the reference's SparseAdam, without dense [V, E] gradients (row-wise
-  // AdaGrad instead for large vocabularies).
-  const tables = [
-    uniformFloat32(V * dim, -0.5 / dim, 0.5 / dim, deriveSeed(seed, "item2vec/in")),
-    new Float32Array(V * dim),
-  ];
-  const adam = opt === "adam"
-    ? tables.map(() => ({
-      m: new Float32Array(V * dim),
-      v: new Float32Array(V * dim),
-      t: new Int32Array(V),
-    }))
-    : undefined;
-  // Row-wise AdaGrad: one accumulator per row (the mean of its squared gradient entries).
-  const adagrad = opt === "rowwise-adagrad" ? tables.map(() => new Float32Array(V)) : undefined;
-  const beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
-  const lossAndGrads = tf.grads((u: tf.Tensor, vo: tf.Tensor, vn: tf.Tensor) => {
-    const B = u.shape[0]!;
-    const pos = tf.sum(tf.mul(u, vo), 1);
-    const negs = tf.squeeze(tf.matMul(tf.reshape(vn, [B, neg, dim]), tf.expandDims(u, 2)), [2]); // B, neg
-    return tf.neg(tf.add(tf.mean(logSigmoid(pos)), tf.mean(tf.sum(logSigmoid(tf.neg(negs)), 1))));
-  });
-  const lossOnly = (u: tf.Tensor, vo: tf.Tensor, vn: tf.Tensor) =>
-    tf.tidy(() => {
-      const B = u.shape[0]!;
-      const pos = tf.sum(tf.mul(u, vo), 1);
-      const negs = tf.squeeze(tf.matMul(tf.reshape(vn, [B, neg, dim]), tf.expandDims(u, 2)), [2]);
-      return tf.neg(tf.add(tf.mean(logSigmoid(pos)), tf.mean(tf.sum(logSigmoid(tf.neg(negs)), 1))));
-    });
-  const gatherRows = (table: Float32Array, ids: Int32Array) => {
-    const outRows = new Float32Array(ids.length * dim);
-    for (let j = 0; j < ids.length; j++) {
-      outRows.set(table.subarray(ids[j]! * dim, ids[j]! * dim + dim), j * dim);
-    }
-    return outRows;
-  };
+}
+
+/**
+ * Negative-sampling loss of a batch: centre rows `u` [B, E], context rows `vo` [B, E] and
+ * `negatives` noise rows per pair `vn` [B · negatives, E].
+ */
+function skipGramLoss(
+  u: tf.Tensor,
+  vo: tf.Tensor,
+  vn: tf.Tensor,
+  negatives: number,
+  dim: number,
+): tf.Tensor {
+  const B = u.shape[0]!;
+  const pos = tf.sum(tf.mul(u, vo), 1);
+  const negs = tf.squeeze(tf.matMul(tf.reshape(vn, [B, negatives, dim]), tf.expandDims(u, 2)), [2]); // B, neg
+  return tf.neg(tf.add(tf.mean(logSigmoid(pos)), tf.mean(tf.sum(logSigmoid(tf.neg(negs)), 1))));
+}
+
+/** Rows `ids` of a row-major [V, dim] table, as one [ids.length, dim] array. */
+function gatherRows(table: Float32Array, ids: Int32Array, dim: number): Float32Array {
+  const outRows = new Float32Array(ids.length * dim);
+  for (let j = 0; j < ids.length; j++) {
+    outRows.set(table.subarray(ids[j]! * dim, ids[j]! * dim + dim), j * dim);
+  }
+  return outRows;
+}
+
+/**
+ * The input (0) and output (1) tables, in JS memory, with a lazy sparse optimiser: each step
+ * updates only the rows it touched — the reference's SparseAdam, without dense [V, E]
+ * gradients (row-wise AdaGrad instead for large vocabularies).
+ */
+class SparseTables {
+  readonly tables: [Float32Array, Float32Array];
+  readonly #dim: number;
+  readonly #lr: number;
+  readonly #adam?: { m: Float32Array; v: Float32Array; t: Int32Array }[];
+  /** Row-wise AdaGrad: one accumulator per row (the mean of its squared gradient entries). */
+  readonly #adagrad?: Float32Array[];
   // Per-step scratch, allocated once: the slot of each touched row (−1: untouched), the touched
-  // rows in first-touch order and their summed gradients. No per-row objects, so
-  // a step leaves no garbage however large the vocabulary.
-  const slot = new Int32Array(V).fill(-1);
-  const maxIds = batch * (1 + neg);
-  const touched = new Int32Array(maxIds);
-  const sums = new Float32Array(maxIds * dim);
+  // rows in first-touch order and their summed gradients. No per-row objects, so a step leaves
+  // no garbage however large the vocabulary.
+  readonly #slot: Int32Array;
+  readonly #touched: Int32Array;
+  readonly #sums: Float32Array;
+
+  constructor(V: number, s: Item2VecSettings) {
+    const dim = s.dim;
+    this.#dim = dim;
+    this.#lr = s.learningRate;
+    this.tables = [
+      uniformFloat32(V * dim, -0.5 / dim, 0.5 / dim, deriveSeed(s.seed, "item2vec/in")),
+      new Float32Array(V * dim),
+    ];
+    if (s.optimizer === "adam") {
+      this.#adam = this.tables.map(() => ({
+        m: new Float32Array(V * dim),
+        v: new Float32Array(V * dim),
+        t: new Int32Array(V),
+      }));
+    } else this.#adagrad = this.tables.map(() => new Float32Array(V));
+    this.#slot = new Int32Array(V).fill(-1);
+    const maxIds = s.batch * (1 + s.negatives);
+    this.#touched = new Int32Array(maxIds);
+    this.#sums = new Float32Array(maxIds * dim);
+  }
+
   /** Sums per-row gradients by id, then one Adam (or row-wise AdaGrad) update per touched row. */
-  const sparseUpdate = (which: number, ids: Int32Array, grad: Float32Array) => {
+  update(which: 0 | 1, ids: Int32Array, grad: Float32Array): void {
+    const n = this.#sumByRow(ids, grad);
+    if (this.#adagrad) this.#adagradUpdate(which, n);
+    else this.#adamUpdate(which, n);
+  }
+
+  /** Fills the scratch with the touched rows and their summed gradients; returns their count. */
+  #sumByRow(ids: Int32Array, grad: Float32Array): number {
+    const slot = this.#slot, touched = this.#touched, sums = this.#sums, dim = this.#dim;
     let nTouched = 0;
     for (let j = 0; j < ids.length; j++) {
       const id = ids[j]!;
@@ -268,20 +316,26 @@ export async function trainItem2Vec(
       for (let d = 0; d < dim; d++) sums[s * dim + d]! += grad[j * dim + d]!;
     }
     for (let s = 0; s < nTouched; s++) slot[touched[s]!] = -1;
-    const w = tables[which]!;
-    if (adagrad) {
-      const acc = adagrad[which]!;
-      for (let s = 0; s < nTouched; s++) {
-        const id = touched[s]!;
-        let sq = 0;
-        for (let d = 0; d < dim; d++) sq += sums[s * dim + d]! * sums[s * dim + d]!;
-        acc[id]! += sq / dim;
-        const r = lr / (Math.sqrt(acc[id]!) + 1e-12);
-        for (let d = 0; d < dim; d++) w[id * dim + d]! -= r * sums[s * dim + d]!;
-      }
-      return;
+    return nTouched;
+  }
+
+  #adagradUpdate(which: 0 | 1, nTouched: number): void {
+    const touched = this.#touched, sums = this.#sums, dim = this.#dim, lr = this.#lr;
+    const w = this.tables[which], acc = this.#adagrad![which]!;
+    for (let s = 0; s < nTouched; s++) {
+      const id = touched[s]!;
+      let sq = 0;
+      for (let d = 0; d < dim; d++) sq += sums[s * dim + d]! * sums[s * dim + d]!;
+      acc[id]! += sq / dim;
+      const r = lr / (Math.sqrt(acc[id]!) + 1e-12);
+      for (let d = 0; d < dim; d++) w[id * dim + d]! -= r * sums[s * dim + d]!;
     }
-    const { m, v, t } = adam![which]!;
+  }
+
+  #adamUpdate(which: 0 | 1, nTouched: number): void {
+    const touched = this.#touched, sums = this.#sums, dim = this.#dim, lr = this.#lr;
+    const beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
+    const w = this.tables[which], { m, v, t } = this.#adam![which]!;
     for (let s = 0; s < nTouched; s++) {
       const id = touched[s]!;
       const step = ++t[id]!;
@@ -293,65 +347,107 @@ export async function trainItem2Vec(
         w[k]! -= (lr * (m[k]! / c1)) / (Math.sqrt(v[k]! / c2) + eps);
       }
     }
-  };
+  }
+}
+
+/** Gradients of {@link skipGramLoss} with respect to its three row batches. */
+type SkipGramGrads = (rows: tf.Tensor[]) => tf.Tensor[];
+
+/**
+ * One step on the pairs (`centers[j]`, `contexts[j]`) with noise items `noise`: tfjs computes
+ * the loss's gradients with respect to the gathered rows, then the tables update sparsely.
+ * Returns the batch's loss when `withLoss`, else `undefined`.
+ */
+async function trainStep(
+  t: SparseTables,
+  grads: SkipGramGrads,
+  batch: { centers: Int32Array; contexts: Int32Array; noise: Int32Array },
+  s: Item2VecSettings,
+  withLoss: boolean,
+): Promise<number | undefined> {
+  const { centers: c, contexts: o, noise: ng } = batch;
+  const B = c.length, dim = s.dim, neg = s.negatives;
+  const u = tf.tensor2d(gatherRows(t.tables[0], c, dim), [B, dim]);
+  const vo = tf.tensor2d(gatherRows(t.tables[1], o, dim), [B, dim]);
+  const vn = tf.tensor2d(gatherRows(t.tables[1], ng, dim), [B * neg, dim]);
+  const [gu, gvo, gvn] = grads([u, vo, vn]);
+  let loss: number | undefined;
+  if (withLoss) {
+    const l = tf.tidy(() => skipGramLoss(u, vo, vn, neg, dim));
+    loss = (await l.data())[0]!;
+    l.dispose();
+  }
+  const [gU, gO, gN] = await Promise.all([gu!.data(), gvo!.data(), gvn!.data()]) as [
+    Float32Array,
+    Float32Array,
+    Float32Array,
+  ];
+  tf.dispose([u, vo, vn, gu!, gvo!, gvn!]);
+  t.update(0, c, gU);
+  const outIds = new Int32Array(B + B * neg);
+  outIds.set(o);
+  outIds.set(ng, B);
+  const outGrad = new Float32Array((B + B * neg) * dim);
+  outGrad.set(gO);
+  outGrad.set(gN, B * dim);
+  t.update(1, outIds, outGrad);
+  return loss;
+}
+
+/** Trains item2vec on `ds` and returns squashed, frozen vectors. */
+export async function trainItem2Vec(
+  ds: Dataset,
+  options: Item2VecOptions = {},
+): Promise<Item2VecResult> {
+  const t0 = performance.now();
+  const s = item2VecSettings(options, ds.items.length);
+  const rng = new Rng(deriveSeed(s.seed, "item2vec"));
+  const pairs = pairSource(ds, s.window, s.materializeLimit, rng);
+  const sampleNoise = noiseSampler(ds, rng);
+  const tables = new SparseTables(ds.items.length, s);
+  const grads = tf.grads((u: tf.Tensor, vo: tf.Tensor, vn: tf.Tensor) =>
+    skipGramLoss(u, vo, vn, s.negatives, s.dim)
+  );
   let finalLoss = NaN;
-  const nPairs = pairs.count;
-  const perEpoch = Math.min(nPairs, maxPairs);
-  const stepsPerEpoch = Math.ceil(perEpoch / batch);
-  const steps = epochs * stepsPerEpoch;
+  const perEpoch = Math.min(pairs.count, s.maxPairs);
+  const steps = s.epochs * Math.ceil(perEpoch / s.batch);
   let step = 0;
-  for (let ep = 0; ep < epochs; ep++) {
+  for (let ep = 0; ep < s.epochs; ep++) {
     pairs.startEpoch(perEpoch);
-    for (let i = 0; i < perEpoch; i += batch) {
-      const B = Math.min(batch, perEpoch - i);
-      const c = new Int32Array(B), o = new Int32Array(B), ng = new Int32Array(B * neg);
-      pairs.fill(i, c, o);
-      for (let j = 0; j < B * neg; j++) ng[j] = sampleNoise();
-      const u = tf.tensor2d(gatherRows(tables[0]!, c), [B, dim]);
-      const vo = tf.tensor2d(gatherRows(tables[1]!, o), [B, dim]);
-      const vn = tf.tensor2d(gatherRows(tables[1]!, ng), [B * neg, dim]);
-      const [gu, gvo, gvn] = lossAndGrads([u, vo, vn]);
-      const last = i + batch >= perEpoch && ep === epochs - 1;
-      if (last || step % 50 === 0) {
-        const l = lossOnly(u, vo, vn);
-        finalLoss = (await l.data())[0]!;
-        l.dispose();
-      }
-      const [gU, gO, gN] = await Promise.all([gu!.data(), gvo!.data(), gvn!.data()]) as [
-        Float32Array,
-        Float32Array,
-        Float32Array,
-      ];
-      tf.dispose([u, vo, vn, gu!, gvo!, gvn!]);
-      sparseUpdate(0, c, gU);
-      const outIds = new Int32Array(B + B * neg);
-      outIds.set(o);
-      outIds.set(ng, B);
-      const outGrad = new Float32Array((B + B * neg) * dim);
-      outGrad.set(gO);
-      outGrad.set(gN, B * dim);
-      sparseUpdate(1, outIds, outGrad);
+    for (let i = 0; i < perEpoch; i += s.batch) {
+      const B = Math.min(s.batch, perEpoch - i);
+      const batch = {
+        centers: new Int32Array(B),
+        contexts: new Int32Array(B),
+        noise: new Int32Array(B * s.negatives),
+      };
+      pairs.fill(i, batch.centers, batch.contexts);
+      for (let j = 0; j < batch.noise.length; j++) batch.noise[j] = sampleNoise();
+      // The loss is read back every 50 steps and at the last one (a read waits for the backend).
+      const last = i + s.batch >= perEpoch && ep === s.epochs - 1;
+      finalLoss = await trainStep(tables, grads, batch, s, last || step % 50 === 0) ?? finalLoss;
       options.onStep?.(++step, steps, finalLoss);
-      // A step leaves ~13 MB of short-lived arrays (pairs, gathered rows, gradients); with a
-      // large vocabulary's tables resident, collecting them on a schedule keeps the peak from
-      // depending on when V8's background collector gets CPU time (0.75 vs 1.06 GB measured on
-      // a busy machine at 1 M items).
-      if (large && step % 100 === 0) collectGarbage();
+      // A step leaves ~13 MB of short-lived arrays; with a large vocabulary's tables resident,
+      // collecting them on a schedule keeps the peak independent of the background collector.
+      if (s.large && step % 100 === 0) collectGarbage();
     }
   }
-  // Squash into (-1, 1): tanh(v / (2 std(v))), std over all entries (sample std, as torch).
-  const inpT = tables[0]!;
-  let s1 = 0, s2 = 0;
-  for (const x of inpT) s1 += x;
-  const mean = s1 / inpT.length;
-  for (const x of inpT) s2 += (x - mean) * (x - mean);
-  const std = Math.sqrt(s2 / Math.max(inpT.length - 1, 1));
-  for (let k = 0; k < inpT.length; k++) inpT[k] = Math.tanh(inpT[k]! / (2 * std + 1e-12));
   return {
-    vectors: inpT,
-    dim,
-    pairs: nPairs,
+    vectors: squash(tables.tables[0]),
+    dim: s.dim,
+    pairs: pairs.count,
     finalLoss,
     seconds: (performance.now() - t0) / 1000,
   };
+}
+
+/** Squashes `table` into (-1, 1) in place: tanh(v / (2 std(v))), sample std over all entries. */
+function squash(table: Float32Array): Float32Array {
+  let s1 = 0, s2 = 0;
+  for (const x of table) s1 += x;
+  const mean = s1 / table.length;
+  for (const x of table) s2 += (x - mean) * (x - mean);
+  const std = Math.sqrt(s2 / Math.max(table.length - 1, 1));
+  for (let k = 0; k < table.length; k++) table[k] = Math.tanh(table[k]! / (2 * std + 1e-12));
+  return table;
 }

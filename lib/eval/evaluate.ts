@@ -1,14 +1,28 @@
 /**
- * Feedback-prediction metrics of a trained discriminator on a set of tuples, plus the simple
- * item baselines computed on the same tuples.
+ * Feedback-prediction metrics of a trained discriminator on a set of tuples, of a baseline's
+ * prediction, and of the simple item baselines computed on the same tuples.
  * @module
  */
 import { batchIndices, disposeBatch, toTensors } from "../data/batches.ts";
 import type { Dataset } from "../data/dataset.ts";
-import { discriminatorProbs, type RecSimuModel } from "../train/recsimu.ts";
+import { discriminatorProbs, type RecSimuModel } from "../../models/recsimu.ts";
+import type { FeedbackPrediction } from "../../models/baselines/common.ts";
 import { auc, binaryStats, logLoss, perClassStats } from "./metrics.ts";
 
-/** Metrics of one scorer on one tuple set. */
+/**
+ * Metrics of one scorer on one tuple set.
+ *
+ * @example
+ * ```ts
+ * import type { FeedbackMetrics } from "@recsimu/recsimu";
+ *
+ * function line(m: FeedbackMetrics): string {
+ *   return `n=${m.n} f1=${m.f1.toFixed(3)} auc=${m.auc.toFixed(3)}`;
+ * }
+ * const m = { n: 100, positiveRate: 0.3, f1: 0.5, precision: 0.5, recall: 0.5, accuracy: 0.7 };
+ * line({ ...m, auc: 0.75, logLoss: 0.6 }); // "n=100 f1=0.500 auc=0.750"
+ * ```
+ */
 export interface FeedbackMetrics {
   /** Number of tuples. */
   n: number;
@@ -50,6 +64,46 @@ export async function predictTuples(
   return out;
 }
 
+/**
+ * The metrics every scorer with a threshold has — n, positive rate, F1, precision, recall,
+ * accuracy and the AUC of `score` — for true (`isPos`) and predicted (`predPos`) positives,
+ * followed by `rest` (in that key order, as the JSON outputs list them).
+ */
+function thresholdMetrics(
+  isPos: Uint8Array,
+  predPos: Uint8Array,
+  score: Float64Array,
+  rest: Pick<FeedbackMetrics, "logLoss" | "aucJoint" | "meanReal" | "perClass">,
+): FeedbackMetrics {
+  const n = isPos.length;
+  const bs = binaryStats(isPos, predPos);
+  let pos = 0;
+  for (const v of isPos) pos += v;
+  return {
+    n,
+    positiveRate: n ? pos / n : NaN,
+    f1: bs.f1,
+    precision: bs.precision,
+    recall: bs.recall,
+    accuracy: bs.accuracy,
+    auc: auc(isPos, score),
+    ...rest,
+  };
+}
+
+/**
+ * Binary log-loss of a positive score s ∈ [0, 1]: {@link logLoss} over the two classes
+ * (not positive: 1 − s, positive: s), computed in float64 as the scores are.
+ */
+function binaryLogLoss(isPos: Uint8Array, score: Float64Array): number {
+  const probs = new Float64Array(2 * isPos.length);
+  for (let i = 0; i < isPos.length; i++) {
+    probs[2 * i] = 1 - score[i]!;
+    probs[2 * i + 1] = score[i]!;
+  }
+  return logLoss(probs, 2, isPos);
+}
+
 /** Metrics from D's full probability rows [n, K + F]. */
 export function metricsFromProbs(
   probs: Float32Array,
@@ -83,26 +137,43 @@ export function metricsFromProbs(
     isPos[i] = ds.positive[yTrue[i]!] ? 1 : 0;
     predPos[i] = ds.positive[best] ? 1 : 0;
   }
-  const bs = binaryStats(isPos, predPos);
   const pc = perClassStats(yTrue, yPred, K);
-  let pos = 0;
-  for (const v of isPos) pos += v;
-  return {
-    n,
-    positiveRate: n ? pos / n : NaN,
-    f1: bs.f1,
-    precision: bs.precision,
-    recall: bs.recall,
-    accuracy: bs.accuracy,
-    auc: auc(isPos, score),
+  return thresholdMetrics(isPos, predPos, score, {
     aucJoint: auc(isPos, joint),
     logLoss: logLoss(restricted, K, yTrue),
     meanReal: n ? realSum / n : NaN,
     perClass: Object.fromEntries(ds.labels.map((l, k) => [l, pc[k]!])),
-  };
+  });
 }
 
-/** Evaluates D on the tuples `rows` (test by default). */
+/**
+ * Evaluates D on the tuples `rows` (test by default).
+ *
+ * @example
+ * ```ts
+ * import {
+ *   evaluateModel,
+ *   initBackend,
+ *   loadDataset,
+ *   SYNTH_DEFAULTS,
+ *   TRAIN_DEFAULTS,
+ *   trainRecSimu,
+ *   writeSynthLog,
+ * } from "@recsimu/recsimu";
+ *
+ * await initBackend("cpu", { quiet: true });
+ * const dir = await Deno.makeTempDir();
+ * await writeSynthLog(`${dir}/log.csv`, { ...SYNTH_DEFAULTS, sessions: 20, items: 20 });
+ * const shape = { stateLength: 5, minStateLength: 5, minCount: 1 };
+ * const ds = await loadDataset(`${dir}/log.csv`, shape);
+ * const config = { ...TRAIN_DEFAULTS, ...shape, hidden: 8, fc: 8, embDim: 6, epochs: 1 };
+ * const { model } = await trainRecSimu(ds, config, { quiet: true });
+ * const validation = await evaluateModel(model, ds, ds.validation); // default: ds.test
+ * validation.f1; // F1 of the positive labels
+ * validation.auc; // ROC AUC of P(positive label)
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
 export async function evaluateModel(
   m: RecSimuModel,
   ds: Dataset,
@@ -142,6 +213,19 @@ export interface ItemBaselines {
  *   count is no probability and has no threshold, so only its AUC is reported; any F1 or
  *   log-loss would come from a calibration that is another model (`item_rate` is the
  *   calibrated per-item one).
+ *
+ * @example
+ * ```ts
+ * import { itemBaselines, loadDataset, SYNTH_DEFAULTS, writeSynthLog } from "@recsimu/recsimu";
+ *
+ * const dir = await Deno.makeTempDir();
+ * await writeSynthLog(`${dir}/log.csv`, { ...SYNTH_DEFAULTS, sessions: 100, items: 30 });
+ * const ds = await loadDataset(`${dir}/log.csv`, { stateLength: 5, minCount: 1 });
+ * const { item_rate, popularity } = itemBaselines(ds); // scored on the test tuples
+ * item_rate.auc; // every metric: the item's positive rate is a probability
+ * popularity.auc; // AUC only: a count ranks but predicts no label
+ * await Deno.remove(dir, { recursive: true });
+ * ```
  */
 export function itemBaselines(
   ds: Dataset,
@@ -163,35 +247,57 @@ export function itemBaselines(
   const n = rows.length;
   const isPos = new Uint8Array(n), predRate = new Uint8Array(n);
   const sRate = new Float64Array(n), sPop = new Float64Array(n);
-  let np = 0;
   for (let i = 0; i < n; i++) {
     const r = rows[i]!;
     isPos[i] = ds.positive[ds.rowLabel[r]!] ? 1 : 0;
-    np += isPos[i]!;
     sRate[i] = rate(ds.rowItem[r]!);
     predRate[i] = sRate[i]! > 0.5 ? 1 : 0;
     sPop[i] = pos[ds.rowItem[r]!]!;
   }
-  const positiveRate = n ? np / n : NaN;
-  const bs = binaryStats(isPos, predRate);
-  let ll = 0;
-  for (let i = 0; i < n; i++) {
-    const p = Math.min(Math.max(isPos[i] ? sRate[i]! : 1 - sRate[i]!, 1e-7), 1);
-    ll -= Math.log(p);
-  }
+  const itemRate = thresholdMetrics(isPos, predRate, sRate, {
+    logLoss: binaryLogLoss(isPos, sRate),
+  });
   return {
-    item_rate: {
-      n,
-      positiveRate,
-      f1: bs.f1,
-      precision: bs.precision,
-      recall: bs.recall,
-      accuracy: bs.accuracy,
-      auc: auc(isPos, sRate),
-      logLoss: n ? ll / n : NaN,
-    },
-    popularity: { n, positiveRate, auc: auc(isPos, sPop) },
+    item_rate: itemRate,
+    popularity: { n, positiveRate: itemRate.positiveRate, auc: auc(isPos, sPop) },
   };
+}
+
+/** Metrics of a baseline's prediction: class probabilities or a binary positive score. */
+export function predictionMetrics(
+  p: FeedbackPrediction,
+  ds: Pick<Dataset, "labels" | "positive" | "rowLabel">,
+  rows: Int32Array,
+): FeedbackMetrics {
+  if ("probs" in p) return metricsFromProbs(p.probs, p.width, ds, rows);
+  return scoreMetrics(p.positive, ds, rows);
+}
+
+/**
+ * Metrics of a binary positive score s ∈ [0, 1]: predicted positive exactly when s > 0.5, s is
+ * the AUC's score, the log-loss is the binary one (as the item baselines'), and there are no
+ * per-class figures: a binary model does not choose among positive labels.
+ * @throws {RangeError} without a positive and a negative label
+ * @throws {TypeError} when there is not one score per tuple
+ */
+export function scoreMetrics(
+  score: Float64Array,
+  ds: Pick<Dataset, "labels" | "positive" | "rowLabel">,
+  rows: Int32Array,
+): FeedbackMetrics {
+  if (!ds.positive.includes(true) || !ds.positive.includes(false)) {
+    throw new RangeError("scoreMetrics: needs a positive and a negative label");
+  }
+  const n = rows.length;
+  if (score.length !== n) {
+    throw new TypeError(`scoreMetrics: ${score.length} scores for ${n} tuples`);
+  }
+  const isPos = new Uint8Array(n), pred = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    isPos[i] = ds.positive[ds.rowLabel[rows[i]!]!] ? 1 : 0;
+    pred[i] = score[i]! > 0.5 ? 1 : 0;
+  }
+  return thresholdMetrics(isPos, pred, score, { logLoss: binaryLogLoss(isPos, score) });
 }
 
 /** Below this many test tuples, in all or of either class (positive / not), metrics are noise. */

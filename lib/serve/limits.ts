@@ -4,13 +4,17 @@
  * is refused, and a per-client token-bucket rate limiter.
  * @module
  */
+import { SERVE_DEFAULTS } from "./defaults.ts";
 import { HttpError } from "./http_error.ts";
 
 /** Options of {@link readJsonBody}. */
 export interface ReadBodyOptions {
   /** Return undefined for an empty body instead of failing. @default false */
   allowEmpty?: boolean;
-  /** Milliseconds the whole body may take to arrive (slow senders hold a request). @default 30000 */
+  /**
+   * Milliseconds the whole body may take to arrive (slow senders hold a request).
+   * @default SERVE_DEFAULTS.bodyTimeoutSeconds × 1000
+   */
   timeoutMs?: number;
 }
 
@@ -30,7 +34,11 @@ export async function readJsonBody(
 ): Promise<unknown> {
   const declared = req.headers.get("content-length");
   if (declared !== null && Number(declared) > maxBytes) throw tooLarge(maxBytes);
-  const bytes = await readLimited(req, maxBytes, options.timeoutMs ?? 30_000);
+  const bytes = await readLimited(
+    req,
+    maxBytes,
+    options.timeoutMs ?? SERVE_DEFAULTS.bodyTimeoutSeconds * 1000,
+  );
   if (bytes.length === 0 && options.allowEmpty) return undefined;
   const type = (req.headers.get("content-type") ?? "").split(";")[0]!.trim().toLowerCase();
   if (type !== "application/json" && !/^application\/[a-z0-9.+-]+\+json$/.test(type)) {

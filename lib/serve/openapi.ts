@@ -3,8 +3,9 @@
  * limits as the zod schemas (labels, batch and state limits are filled in from the config).
  * @module
  */
-import { MAX_EPISODE_STEPS, MAX_ID_LENGTH } from "./schema.ts";
 import { RECSIMU_VERSION } from "../version.ts";
+import { MAX_ITEMS_PAGE, SERVE_DEFAULTS } from "./defaults.ts";
+import { MAX_EPISODE_STEPS, MAX_ID_LENGTH } from "./schema.ts";
 
 /** What the document depends on. */
 export interface OpenApiOptions {
@@ -64,31 +65,77 @@ const ERROR_TEXT: Record<number, string> = {
   503: "Session limit reached (see Retry-After).",
 };
 
+/** Status codes every body-reading route can answer with. */
+const COMMON_ERRORS = [400, 401, 403, 405, 408, 413, 415, 422, 429];
+
 /** Builds the OpenAPI 3.1 document. */
 export function openApiDocument(o: OpenApiOptions): Record<string, unknown> {
-  const label: Schema = { type: "string", enum: [...o.labels], description: "A feedback label." };
-  const id: Schema = {
-    type: "string",
-    maxLength: MAX_ID_LENGTH,
-    description: "An item id of the model's vocabulary.",
+  const p = parts(o);
+  const doc: Record<string, unknown> = {
+    openapi: "3.1.0",
+    info: {
+      title: "recsimu",
+      version: RECSIMU_VERSION,
+      description:
+        "A GAN-learned user simulator (RecSimu) as a reward endpoint and Gymnasium-style environment.",
+    },
+    paths: { ...infoPaths(), ...feedbackPaths(), ...sessionPaths() },
+    components: {
+      schemas: {
+        ...stateSchemas(o, p),
+        ...feedbackSchemas(o, p),
+        ...stepSchemas(p),
+        ...sessionSchemas(o, p),
+        ...otherSchemas(),
+      },
+      responses: Object.fromEntries(
+        Object.entries(ERROR_TEXT).map(([s, d]) => [`E${s}`, ok(d, ref("Error"))]),
+      ),
+      ...(o.auth ? { securitySchemes: { bearer: { type: "http", scheme: "bearer" } } } : {}),
+    },
   };
-  const seed = int("Seed of the episode / sample; any safe integer.", {
-    minimum: Number.MIN_SAFE_INTEGER,
-    maximum: Number.MAX_SAFE_INTEGER,
-  });
-  const maxSteps = int(`Episode length; default ${o.maxStepsDefault}.`, {
-    minimum: 1,
-    maximum: MAX_EPISODE_STEPS,
-  });
-  const probs: Schema = {
-    type: "object",
-    description: "Probability of each feedback label.",
-    properties: Object.fromEntries(o.labels.map((l) => [l, { type: "number" }])),
-    required: [...o.labels],
+  if (o.auth) doc.security = [{ bearer: [] }];
+  return doc;
+}
+
+/** Field schemas that many request and response schemas share. */
+interface Parts {
+  label: Schema;
+  id: Schema;
+  seed: Schema;
+  maxSteps: Schema;
+  probs: Schema;
+}
+
+function parts(o: OpenApiOptions): Parts {
+  return {
+    label: { type: "string", enum: [...o.labels], description: "A feedback label." },
+    id: {
+      type: "string",
+      maxLength: MAX_ID_LENGTH,
+      description: "An item id of the model's vocabulary.",
+    },
+    seed: int("Seed of the episode / sample; any safe integer.", {
+      minimum: Number.MIN_SAFE_INTEGER,
+      maximum: Number.MAX_SAFE_INTEGER,
+    }),
+    maxSteps: int(`Episode length; default ${o.maxStepsDefault}.`, {
+      minimum: 1,
+      maximum: MAX_EPISODE_STEPS,
+    }),
+    probs: {
+      type: "object",
+      description: "Probability of each feedback label.",
+      properties: Object.fromEntries(o.labels.map((l) => [l, { type: "number" }])),
+      required: [...o.labels],
+    },
   };
-  const common = [400, 401, 403, 405, 408, 413, 415, 422, 429];
-  const schemas: Record<string, Schema> = {
-    StepRecord: obj({ item: id, feedback: label }),
+}
+
+/** StepRecord, State and Observation. */
+function stateSchemas(o: OpenApiOptions, p: Parts): Record<string, Schema> {
+  return {
+    StepRecord: obj({ item: p.id, feedback: p.label }),
     State: {
       type: "array",
       items: ref("StepRecord"),
@@ -101,77 +148,87 @@ export function openApiDocument(o: OpenApiOptions): Record<string, unknown> {
       items: ref("StepRecord"),
       description: "The state: at most N (item, feedback) pairs, oldest first.",
     },
+  };
+}
+
+/** Requests and results of `POST /v1/feedback`. */
+function feedbackSchemas(o: OpenApiOptions, p: Parts): Record<string, Schema> {
+  return {
     FeedbackRequest: obj({
       state: ref("State"),
-      action: id,
+      action: p.id,
       sample: { type: "boolean", description: "Also draw a feedback from probs (seeded)." },
-      seed,
+      seed: p.seed,
     }, ["state", "action"]),
     FeedbackBatch: obj({
       requests: { type: "array", items: ref("FeedbackRequest"), minItems: 1, maxItems: o.maxBatch },
     }),
     FeedbackResult: obj({
-      probs,
+      probs: p.probs,
       real: {
         type: "number",
         description: "Discriminator's probability that (state, action) is real.",
       },
       expected_reward: { type: "number", description: "Σ probs · rewards." },
-      feedback: { ...label, description: "Sampled feedback (with sample: true)." },
+      feedback: { ...p.label, description: "Sampled feedback (with sample: true)." },
       reward: {
         type: "number",
         description: "Reward of the sampled feedback (with sample: true).",
       },
-      seed: { ...seed, description: "Seed used for the sample (with sample: true)." },
+      seed: { ...p.seed, description: "Seed used for the sample (with sample: true)." },
     }, ["probs", "real", "expected_reward"]),
     FeedbackBatchResult: obj({ results: { type: "array", items: ref("FeedbackResult") } }),
+  };
+}
+
+/** Info, StepInfo and StepResult: what resets and steps answer. */
+function stepSchemas(p: Parts): Record<string, Schema> {
+  return {
     Info: obj({
-      seed,
+      seed: p.seed,
       step: int("Steps taken in the episode so far."),
       negative_streak: int("Negative feedbacks in a row at the end of the episode."),
     }),
     StepInfo: obj({
-      probs,
+      probs: p.probs,
       real: { type: "number" },
       expected_reward: { type: "number" },
-      seed,
+      seed: p.seed,
       step: int("Steps taken in the episode, including this one."),
       negative_streak: int("Negative feedbacks in a row, including this one."),
     }),
     StepResult: obj({
       observation: ref("Observation"),
-      feedback: label,
+      feedback: p.label,
       reward: { type: "number" },
       terminated: { type: "boolean", description: "The user left (leave-after-skips rule)." },
       truncated: { type: "boolean", description: "The episode reached max_steps." },
       info: ref("StepInfo"),
     }),
+  };
+}
+
+/** Requests and results of the session routes and of the stateless step. */
+function sessionSchemas(o: OpenApiOptions, p: Parts): Record<string, Schema> {
+  const session = { session_id: { type: "string" }, observation: ref("Observation") };
+  return {
     SessionCreate: obj({
       state: {
         ...ref("State"),
         description: "Start state; default: a logged start state drawn with the seed.",
       },
-      seed,
-      max_steps: maxSteps,
+      seed: p.seed,
+      max_steps: p.maxSteps,
     }, []),
-    SessionCreated: obj({
-      session_id: { type: "string" },
-      observation: ref("Observation"),
-      info: ref("Info"),
-    }),
-    SessionState: obj({
-      session_id: { type: "string" },
-      observation: ref("Observation"),
-      info: ref("Info"),
-      done: { type: "boolean" },
-    }),
-    SessionStep: obj({ action: id }),
+    SessionCreated: obj({ ...session, info: ref("Info") }),
+    SessionState: obj({ ...session, info: ref("Info"), done: { type: "boolean" } }),
+    SessionStep: obj({ action: p.id }),
     SessionsStep: obj({
       steps: {
         type: "array",
         minItems: 1,
         maxItems: o.maxBatch,
-        items: obj({ session_id: { type: "string" }, action: id }),
+        items: obj({ session_id: { type: "string" }, action: p.id }),
       },
     }),
     SessionsStepResult: obj({
@@ -182,8 +239,8 @@ export function openApiDocument(o: OpenApiOptions): Record<string, unknown> {
     }),
     StatelessStep: obj({
       state: ref("State"),
-      action: id,
-      seed,
+      action: p.id,
+      seed: p.seed,
       step: int("Steps already taken in the episode (default 0).", {
         minimum: 0,
         maximum: MAX_EPISODE_STEPS,
@@ -192,8 +249,14 @@ export function openApiDocument(o: OpenApiOptions): Record<string, unknown> {
         minimum: 0,
         maximum: MAX_EPISODE_STEPS,
       }),
-      max_steps: maxSteps,
+      max_steps: p.maxSteps,
     }, ["state", "action", "seed"]),
+  };
+}
+
+/** Model, Items and Error. */
+function otherSchemas(): Record<string, Schema> {
+  return {
     Model: {
       type: "object",
       description: "Labels, rewards, N, item count, backend, model config, limits.",
@@ -216,125 +279,126 @@ export function openApiDocument(o: OpenApiOptions): Record<string, unknown> {
       }),
     }),
   };
+}
+
+/** `/healthz`, `/openapi.json`, `/v1/model` and `/v1/items`. */
+function infoPaths(): Record<string, unknown> {
+  return {
+    "/healthz": {
+      get: {
+        summary: "Liveness",
+        responses: { "200": ok("OK", obj({ status: { const: "ok" } })) },
+      },
+    },
+    "/openapi.json": {
+      get: {
+        summary: "This document",
+        responses: { "200": ok("OpenAPI 3.1", { type: "object" }) },
+      },
+    },
+    "/v1/model": {
+      get: {
+        summary: "Labels, rewards, N, item count, backend, model config",
+        responses: { "200": ok("Model", ref("Model")) },
+      },
+    },
+    "/v1/items": {
+      get: {
+        summary: "Item ids, paged",
+        parameters: [
+          { name: "offset", in: "query", schema: { type: "integer", minimum: 0, default: 0 } },
+          {
+            name: "limit",
+            in: "query",
+            schema: {
+              type: "integer",
+              minimum: 1,
+              maximum: MAX_ITEMS_PAGE,
+              default: SERVE_DEFAULTS.itemsPerPage,
+            },
+          },
+        ],
+        responses: { "200": ok("A page of item ids", ref("Items")), ...errors(422) },
+      },
+    },
+  };
+}
+
+/** `/v1/feedback` and the stateless `/v1/step`. */
+function feedbackPaths(): Record<string, unknown> {
+  return {
+    "/v1/feedback": {
+      post: {
+        summary: "Feedback distribution for one (state, action) or a batch; one batched model call",
+        requestBody: jsonBody({ oneOf: [ref("FeedbackRequest"), ref("FeedbackBatch")] }),
+        responses: {
+          "200": ok("One result, or {results} for a batch", {
+            oneOf: [ref("FeedbackResult"), ref("FeedbackBatchResult")],
+          }),
+          ...errors(...COMMON_ERRORS),
+        },
+      },
+    },
+    "/v1/step": {
+      post: {
+        summary: "Stateless environment step: same answer as the session step with the same inputs",
+        requestBody: jsonBody(ref("StatelessStep")),
+        responses: { "200": ok("Step result", ref("StepResult")), ...errors(...COMMON_ERRORS) },
+      },
+    },
+  };
+}
+
+/** The `/v1/sessions` routes. */
+function sessionPaths(): Record<string, unknown> {
   const sessionId = {
     name: "id",
     in: "path",
     required: true,
     schema: { type: "string", pattern: "^[0-9a-f]{32}$" },
   };
-  const doc: Record<string, unknown> = {
-    openapi: "3.1.0",
-    info: {
-      title: "recsimu",
-      version: RECSIMU_VERSION,
-      description:
-        "A GAN-learned user simulator (RecSimu) as a reward endpoint and Gymnasium-style environment.",
-    },
-    paths: {
-      "/healthz": {
-        get: {
-          summary: "Liveness",
-          responses: { "200": ok("OK", obj({ status: { const: "ok" } })) },
-        },
-      },
-      "/openapi.json": {
-        get: {
-          summary: "This document",
-          responses: { "200": ok("OpenAPI 3.1", { type: "object" }) },
-        },
-      },
-      "/v1/model": {
-        get: {
-          summary: "Labels, rewards, N, item count, backend, model config",
-          responses: { "200": ok("Model", ref("Model")) },
-        },
-      },
-      "/v1/items": {
-        get: {
-          summary: "Item ids, paged",
-          parameters: [
-            { name: "offset", in: "query", schema: { type: "integer", minimum: 0, default: 0 } },
-            {
-              name: "limit",
-              in: "query",
-              schema: { type: "integer", minimum: 1, maximum: 10_000, default: 1000 },
-            },
-          ],
-          responses: { "200": ok("A page of item ids", ref("Items")), ...errors(422) },
-        },
-      },
-      "/v1/feedback": {
-        post: {
-          summary:
-            "Feedback distribution for one (state, action) or a batch; one batched model call",
-          requestBody: jsonBody({ oneOf: [ref("FeedbackRequest"), ref("FeedbackBatch")] }),
-          responses: {
-            "200": ok("One result, or {results} for a batch", {
-              oneOf: [ref("FeedbackResult"), ref("FeedbackBatchResult")],
-            }),
-            ...errors(...common),
-          },
-        },
-      },
-      "/v1/step": {
-        post: {
-          summary:
-            "Stateless environment step: same answer as the session step with the same inputs",
-          requestBody: jsonBody(ref("StatelessStep")),
-          responses: { "200": ok("Step result", ref("StepResult")), ...errors(...common) },
-        },
-      },
-      "/v1/sessions": {
-        post: {
-          summary: "Start an episode (reset)",
-          requestBody: jsonBody(ref("SessionCreate"), false),
-          responses: {
-            "201": ok("Session created", ref("SessionCreated")),
-            ...errors(...common, 503),
-          },
-        },
-      },
-      "/v1/sessions/step": {
-        post: {
-          summary: "Step many sessions with one batched model call (all or nothing)",
-          requestBody: jsonBody(ref("SessionsStep")),
-          responses: {
-            "200": ok("One result per step, in order", ref("SessionsStepResult")),
-            ...errors(...common, 404, 409),
-          },
-        },
-      },
-      "/v1/sessions/{id}": {
-        parameters: [sessionId],
-        get: {
-          summary: "Current state of a session",
-          responses: { "200": ok("Session", ref("SessionState")), ...errors(404) },
-        },
-        delete: {
-          summary: "End a session",
-          responses: { "204": { description: "Deleted" }, ...errors(404) },
-        },
-      },
-      "/v1/sessions/{id}/step": {
-        parameters: [sessionId],
-        post: {
-          summary: "Recommend one item in a session",
-          requestBody: jsonBody(ref("SessionStep")),
-          responses: {
-            "200": ok("Step result", ref("StepResult")),
-            ...errors(...common, 404, 409),
-          },
+  return {
+    "/v1/sessions": {
+      post: {
+        summary: "Start an episode (reset)",
+        requestBody: jsonBody(ref("SessionCreate"), false),
+        responses: {
+          "201": ok("Session created", ref("SessionCreated")),
+          ...errors(...COMMON_ERRORS, 503),
         },
       },
     },
-    components: {
-      schemas,
-      responses: Object.fromEntries(
-        Object.entries(ERROR_TEXT).map(([s, d]) => [`E${s}`, ok(d, ref("Error"))]),
-      ),
-      ...(o.auth ? { securitySchemes: { bearer: { type: "http", scheme: "bearer" } } } : {}),
+    "/v1/sessions/step": {
+      post: {
+        summary: "Step many sessions with one batched model call (all or nothing)",
+        requestBody: jsonBody(ref("SessionsStep")),
+        responses: {
+          "200": ok("One result per step, in order", ref("SessionsStepResult")),
+          ...errors(...COMMON_ERRORS, 404, 409),
+        },
+      },
+    },
+    "/v1/sessions/{id}": {
+      parameters: [sessionId],
+      get: {
+        summary: "Current state of a session",
+        responses: { "200": ok("Session", ref("SessionState")), ...errors(404) },
+      },
+      delete: {
+        summary: "End a session",
+        responses: { "204": { description: "Deleted" }, ...errors(404) },
+      },
+    },
+    "/v1/sessions/{id}/step": {
+      parameters: [sessionId],
+      post: {
+        summary: "Recommend one item in a session",
+        requestBody: jsonBody(ref("SessionStep")),
+        responses: {
+          "200": ok("Step result", ref("StepResult")),
+          ...errors(...COMMON_ERRORS, 404, 409),
+        },
+      },
     },
   };
-  if (o.auth) doc.security = [{ bearer: [] }];
-  return doc;
 }

@@ -5,13 +5,14 @@
  */
 import { quoteForMessage, UserError } from "../errors.ts";
 import type { SimulatorLike } from "../sim/types.ts";
+import { SERVE_DEFAULTS } from "./defaults.ts";
 import { createHandler, type HandlerConfig } from "./handler.ts";
 
 /** Options of {@link startServer}: the handler's plus where to listen. */
 export interface ServeOptions extends HandlerConfig {
-  /** Interface to bind; any non-loopback host requires `token`. @default "127.0.0.1" */
+  /** Interface to bind; any non-loopback host requires `token`. @default SERVE_DEFAULTS.hostname */
   hostname?: string;
-  /** TCP port; 0 picks a free one. @default 8080 */
+  /** TCP port; 0 picks a free one. @default SERVE_DEFAULTS.port */
   port?: number;
   /** Stop gracefully on SIGINT / SIGTERM (a second signal exits at once). @default false */
   handleSignals?: boolean;
@@ -79,8 +80,8 @@ function hostSyntaxProblem(hostname: string): string | undefined {
 
 /** Starts serving `sim`; returns once listening. Bad hosts and bind errors are {@link UserError}s. */
 export function startServer(sim: SimulatorLike, options: ServeOptions = {}): RunningServer {
-  const hostname = options.hostname ?? "127.0.0.1";
-  const port = options.port ?? 8080;
+  const hostname = options.hostname ?? SERVE_DEFAULTS.hostname;
+  const port = options.port ?? SERVE_DEFAULTS.port;
   const syntax = hostSyntaxProblem(hostname); // before the loopback test, which it would confuse
   if (syntax !== undefined) {
     throw new UserError(`cannot listen on host ${quoteForMessage(hostname)}: ${syntax}`);

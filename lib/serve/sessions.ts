@@ -5,13 +5,20 @@
  * @module
  */
 import type { SimEnv } from "../sim/env.ts";
+import { SERVE_DEFAULTS } from "./defaults.ts";
 import { HttpError } from "./http_error.ts";
 
 /** Options of {@link SessionStore}. */
 export interface SessionStoreOptions {
-  /** Live sessions at most; creating one more is answered 503. @default 10000 */
+  /**
+   * Live sessions at most; creating one more is answered 503.
+   * @default SERVE_DEFAULTS.maxSessions
+   */
   maxSessions?: number;
-  /** Milliseconds a session may sit idle before it expires. @default 600000 (10 min) */
+  /**
+   * Milliseconds a session may sit idle before it expires.
+   * @default SERVE_DEFAULTS.sessionTtlSeconds × 1000
+   */
   ttlMs?: number;
   /** Monotonic clock in milliseconds (injectable for tests). @default performance.now */
   now?: () => number;
@@ -43,8 +50,8 @@ export class SessionStore {
   readonly #sessions = new Map<string, Session>();
 
   constructor(options: SessionStoreOptions = {}) {
-    this.maxSessions = options.maxSessions ?? 10_000;
-    this.ttlMs = options.ttlMs ?? 600_000;
+    this.maxSessions = options.maxSessions ?? SERVE_DEFAULTS.maxSessions;
+    this.ttlMs = options.ttlMs ?? SERVE_DEFAULTS.sessionTtlSeconds * 1000;
     this.#now = options.now ?? (() => performance.now());
     if (!Number.isSafeInteger(this.maxSessions) || this.maxSessions < 1) {
       throw new RangeError(

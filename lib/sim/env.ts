@@ -42,18 +42,41 @@ export class EpisodeOverError extends UserError {
   override name = "EpisodeOverError";
 }
 
-/** Options of {@link SimEnv} (and of the server's sessions). */
+/**
+ * Options of {@link SimEnv} (and of the server's sessions).
+ *
+ * @example
+ * ```ts
+ * import type { SimEnvOptions } from "@recsimu/recsimu";
+ *
+ * // Episodes of at most 30 steps; the user leaves after 3 skips in a row; a purchase is worth 5
+ * // (rewards in the simulator's label order: skip, click, purchase).
+ * const options: SimEnvOptions = { maxSteps: 30, leaveAfterSkips: 3, rewards: [0, 1, 5] };
+ * ```
+ */
 export interface SimEnvOptions {
-  /** Steps after which an episode is truncated (Gymnasium's time limit). @default 50 */
+  /**
+   * Steps after which an episode is truncated (Gymnasium's time limit).
+   * @default ENV_DEFAULTS.maxSteps
+   */
   maxSteps?: number;
   /**
    * The user leaves (`terminated`) after this many negative feedbacks in a row within the
-   * episode; 0 = never. @default 0
+   * episode; 0 = never. @default ENV_DEFAULTS.leaveAfterSkips
    */
   leaveAfterSkips?: number;
   /** Reward per label, in the simulator's label order. @default 1 for positive labels, 0 otherwise */
   rewards?: readonly number[];
 }
+
+/**
+ * Defaults of {@link SimEnvOptions}: the one source for the environment, the server's sessions
+ * and stateless steps, and `recsimu serve`'s flags.
+ */
+export const ENV_DEFAULTS: Readonly<Required<Omit<SimEnvOptions, "rewards">>> = Object.freeze({
+  maxSteps: 50,
+  leaveAfterSkips: 0,
+});
 
 /** {@link SimEnvOptions} with defaults applied and checked. */
 export interface EnvConfig {
@@ -65,7 +88,18 @@ export interface EnvConfig {
   rewards: readonly number[];
 }
 
-/** Options of {@link SimEnv.reset}. */
+/**
+ * Options of {@link SimEnv.reset}.
+ *
+ * @example
+ * ```ts
+ * import type { ResetOptions } from "@recsimu/recsimu";
+ *
+ * const drawn: ResetOptions = { seed: 42 }; // a start state drawn from sim.startStates with the seed
+ * const given: ResetOptions = { seed: 42, state: [{ item: "i3", feedback: "click" }] };
+ * // env.reset(given);
+ * ```
+ */
 export interface ResetOptions {
   /** Seed of the episode (start state and every sampled feedback); random when absent. */
   seed?: number;
@@ -86,7 +120,22 @@ export interface EnvInfo {
   negative_streak: number;
 }
 
-/** What `reset` returns. */
+/**
+ * What `reset` returns.
+ *
+ * @example
+ * ```ts
+ * import type { ResetResult } from "@recsimu/recsimu";
+ *
+ * function describe({ observation, info }: ResetResult): string {
+ *   return `episode ${info.seed}: ${observation.map((p) => `${p.item}/${p.feedback}`).join(" ")}`;
+ * }
+ * describe({
+ *   observation: [{ item: "i3", feedback: "click" }],
+ *   info: { seed: 42, step: 0, negative_streak: 0 },
+ * }); // "episode 42: i3/click"
+ * ```
+ */
 export interface ResetResult {
   /** The start state: at most N pairs, oldest first. */
   observation: StepRecord[];
@@ -104,7 +153,19 @@ export interface StepInfo extends EnvInfo {
   expected_reward: number;
 }
 
-/** What `step` returns (Gymnasium's 5-tuple as an object). */
+/**
+ * What `step` returns (Gymnasium's 5-tuple as an object).
+ *
+ * @example
+ * ```ts
+ * import type { StepResult } from "@recsimu/recsimu";
+ *
+ * // Whether the episode is over: the user left, or the step limit was hit.
+ * function over(r: StepResult): boolean {
+ *   return r.terminated || r.truncated;
+ * }
+ * ```
+ */
 export interface StepResult {
   /** s': the state after the step, at most N pairs, oldest first. */
   observation: StepRecord[];
@@ -136,8 +197,8 @@ export interface StepInput {
 
 /** Checks options and fills in defaults. */
 export function envConfig(sim: SimulatorLike, options: SimEnvOptions = {}): EnvConfig {
-  const maxSteps = options.maxSteps ?? 50;
-  const leaveAfterSkips = options.leaveAfterSkips ?? 0;
+  const maxSteps = options.maxSteps ?? ENV_DEFAULTS.maxSteps;
+  const leaveAfterSkips = options.leaveAfterSkips ?? ENV_DEFAULTS.leaveAfterSkips;
   const rewards = options.rewards ?? defaultRewards(sim.positive);
   if (!Number.isSafeInteger(maxSteps) || maxSteps < 1) {
     throw new RangeError(
@@ -318,7 +379,20 @@ export async function statelessStep(
   return applyStep(sim, config, { ...input, state }, checkPrediction(sim, prediction));
 }
 
-/** One environment and the action to take in it, for {@link stepMany}. */
+/**
+ * One environment and the action to take in it, for {@link stepMany}.
+ *
+ * @example
+ * ```ts
+ * import { type EnvAction, SimEnv } from "@recsimu/recsimu";
+ *
+ * // One action per environment, for SimEnv.stepMany (one batched prediction for all of them).
+ * function actions(envs: readonly SimEnv[], pick: (env: SimEnv) => string): EnvAction[] {
+ *   return envs.map((env) => ({ env, action: pick(env) }));
+ * }
+ * // const results = await SimEnv.stepMany(actions(envs, (env) => policy(env.observation)));
+ * ```
+ */
 export interface EnvAction {
   /** The environment to step. */
   env: SimEnv;
@@ -330,10 +404,33 @@ export interface EnvAction {
  * A Gymnasium-style environment: one simulated user over a {@link SimulatorLike}.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import {
+ *   initBackend,
+ *   loadDataset,
+ *   SimEnv,
+ *   Simulator,
+ *   SYNTH_DEFAULTS,
+ *   TRAIN_DEFAULTS,
+ *   trainRecSimu,
+ *   writeSynthLog,
+ * } from "@recsimu/recsimu";
+ *
+ * await initBackend("cpu", { quiet: true });
+ * const dir = await Deno.makeTempDir();
+ * // A tiny model on a small synthetic log (a second or two); real ones are larger.
+ * await writeSynthLog(`${dir}/log.csv`, { ...SYNTH_DEFAULTS, sessions: 20, items: 20 });
+ * const shape = { stateLength: 5, minStateLength: 5, minCount: 1 };
+ * const ds = await loadDataset(`${dir}/log.csv`, shape);
+ * const config = { ...TRAIN_DEFAULTS, ...shape, hidden: 8, fc: 8, embDim: 6, epochs: 1 };
+ * await trainRecSimu(ds, config, { out: `${dir}/model`, quiet: true });
+ *
+ * const sim = await Simulator.load(`${dir}/model`);
  * const env = new SimEnv(sim, { maxSteps: 20 });
- * let { observation } = env.reset({ seed: 1 });
+ * const { observation } = env.reset({ seed: 1 }); // a start state from the log's held-out sessions
  * const { feedback, reward, terminated, truncated } = await env.step(sim.items[0]!);
+ * // feedback: a label sampled from the simulator's probabilities; reward: that label's reward
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export class SimEnv {
@@ -480,6 +577,36 @@ export interface VecResetOptions {
 /**
  * `numEnvs` environments over one simulator, stepped together with one batched `predict` per
  * step. No auto-reset: reset finished environments through `envs[i].reset()`.
+ *
+ * @example
+ * ```ts
+ * import {
+ *   initBackend,
+ *   loadDataset,
+ *   Simulator,
+ *   SYNTH_DEFAULTS,
+ *   TRAIN_DEFAULTS,
+ *   trainRecSimu,
+ *   VecSimEnv,
+ *   writeSynthLog,
+ * } from "@recsimu/recsimu";
+ *
+ * await initBackend("cpu", { quiet: true });
+ * const dir = await Deno.makeTempDir();
+ * // A tiny model on a small synthetic log (a second or two); real ones are larger.
+ * await writeSynthLog(`${dir}/log.csv`, { ...SYNTH_DEFAULTS, sessions: 20, items: 20 });
+ * const shape = { stateLength: 5, minStateLength: 5, minCount: 1 };
+ * const ds = await loadDataset(`${dir}/log.csv`, shape);
+ * const config = { ...TRAIN_DEFAULTS, ...shape, hidden: 8, fc: 8, embDim: 6, epochs: 1 };
+ * await trainRecSimu(ds, config, { out: `${dir}/model`, quiet: true });
+ *
+ * const sim = await Simulator.load(`${dir}/model`);
+ * const vec = new VecSimEnv(sim, 4, { maxSteps: 10 });
+ * const starts = vec.reset({ seed: 7 }); // environment i is seeded with deriveSeed(7, "env:<i>")
+ * const results = await vec.step(starts.map((_, i) => sim.items[i]!)); // one batched prediction
+ * results.map((r) => r.reward); // one reward per environment
+ * await Deno.remove(dir, { recursive: true });
+ * ```
  */
 export class VecSimEnv {
   /** The environments. */

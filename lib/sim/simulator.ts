@@ -10,7 +10,7 @@
  */
 import { backendInfo, type BackendName, initBackend, tf } from "../tf.ts";
 import { UserError } from "../errors.ts";
-import { RecSimuModel } from "../train/recsimu.ts";
+import { RecSimuModel } from "../../models/recsimu.ts";
 import { assignVariables, type CheckpointMeta, loadCheckpoint } from "../train/checkpoint.ts";
 import type {
   ArrayPrediction,
@@ -20,7 +20,18 @@ import type {
   StepRecord,
 } from "./types.ts";
 
-/** Options of {@link Simulator.load}. */
+/**
+ * Options of {@link Simulator.load}.
+ *
+ * @example
+ * ```ts
+ * import type { SimulatorLoadOptions } from "@recsimu/recsimu";
+ *
+ * // The CPU backend (when none is initialised yet) and passes of at most 1024 requests.
+ * const options: SimulatorLoadOptions = { backend: "cpu", maxBatch: 1024 };
+ * // const sim = await Simulator.load("model/", options);
+ * ```
+ */
 export interface SimulatorLoadOptions {
   /** Backend to initialise when none is yet. @default "auto" */
   backend?: BackendName;
@@ -28,7 +39,37 @@ export interface SimulatorLoadOptions {
   maxBatch?: number;
 }
 
-/** A trained RecSimu discriminator with its vocabulary and labels. */
+/**
+ * A trained RecSimu discriminator with its vocabulary and labels.
+ *
+ * @example
+ * ```ts
+ * import {
+ *   initBackend,
+ *   loadDataset,
+ *   Simulator,
+ *   SYNTH_DEFAULTS,
+ *   TRAIN_DEFAULTS,
+ *   trainRecSimu,
+ *   writeSynthLog,
+ * } from "@recsimu/recsimu";
+ *
+ * await initBackend("cpu", { quiet: true });
+ * const dir = await Deno.makeTempDir();
+ * // A tiny model on a small synthetic log (a second or two); real ones are larger.
+ * await writeSynthLog(`${dir}/log.csv`, { ...SYNTH_DEFAULTS, sessions: 20, items: 20 });
+ * const shape = { stateLength: 5, minStateLength: 5, minCount: 1 };
+ * const ds = await loadDataset(`${dir}/log.csv`, shape);
+ * const config = { ...TRAIN_DEFAULTS, ...shape, hidden: 8, fc: 8, embDim: 6, epochs: 1 };
+ * await trainRecSimu(ds, config, { out: `${dir}/model`, quiet: true });
+ *
+ * const sim = await Simulator.load(`${dir}/model`);
+ * const state = [{ item: sim.items[1]!, feedback: "click" }];
+ * const [p] = await sim.predict([{ state, action: sim.items[0]! }]);
+ * p!.probs; // { skip: …, click: …, purchase: … }: one probability per label, summing to 1
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
 export class Simulator implements SimulatorLike {
   readonly labels: readonly string[];
   readonly positive: readonly boolean[];
@@ -63,7 +104,8 @@ export class Simulator implements SimulatorLike {
   static async load(dir: string, options: SimulatorLoadOptions = {}): Promise<Simulator> {
     if (!backendInfo()) await initBackend(options.backend ?? "auto", { quiet: true });
     const ck = await loadCheckpoint(dir);
-    const model = new RecSimuModel(ck.meta.shape, ck.embeddings, ck.meta.config);
+    const { seed, itemBias } = ck.meta.config;
+    const model = new RecSimuModel(ck.meta.shape, ck.embeddings, { seed, itemBias });
     assignVariables([...model.gVars(), ...model.dVars()], ck.weights, `"${dir}/weights.bin"`);
     return new Simulator(model, ck.meta, ck.items, ck.startStates, dir, options.maxBatch ?? 4096);
   }

@@ -4,15 +4,24 @@
  * @module
  */
 
-/** One (item, feedback) pair of a state, oldest first. */
-export interface StepRecord {
-  /** Item id as in the log. */
-  item: string;
-  /** Feedback label as in the log (one of `labels`). */
-  feedback: string;
-}
+import type { StepRecord } from "../data/pair.ts";
+export type { StepRecord };
 
-/** One reward question: how does a user with history `state` react to item `action`? */
+/**
+ * One reward question: how does a user with history `state` react to item `action`?
+ *
+ * @example
+ * ```ts
+ * import type { FeedbackRequest } from "@recsimu/recsimu";
+ *
+ * // How does a user who skipped i3, then clicked i7, react to i9?
+ * const request: FeedbackRequest = {
+ *   state: [{ item: "i3", feedback: "skip" }, { item: "i7", feedback: "click" }],
+ *   action: "i9",
+ * };
+ * // const [prediction] = await sim.predict([request]);
+ * ```
+ */
 export interface FeedbackRequest {
   /** History, oldest first; may be shorter than N (even empty) and longer (last N used). */
   state: StepRecord[];
@@ -23,6 +32,14 @@ export interface FeedbackRequest {
 /**
  * The simulator's answer to one {@link FeedbackRequest}, as `Simulator.predict`, `recsimu
  * predict` and `POST /v1/feedback` give it.
+ *
+ * @example
+ * ```ts
+ * import type { FeedbackPrediction } from "@recsimu/recsimu";
+ *
+ * const p: FeedbackPrediction = { probs: { skip: 0.7, click: 0.2, purchase: 0.1 }, real: 0.55 };
+ * p.probs["click"]! + p.probs["purchase"]!; // ≈ 0.3: the probability of a positive label
+ * ```
  */
 export interface FeedbackPrediction {
   /**
@@ -37,6 +54,14 @@ export interface FeedbackPrediction {
 /**
  * A {@link FeedbackPrediction} with the probabilities as an array in label order: the shape of
  * the batched hot path (environment steps, agent rollouts, the server), which indexes by class.
+ *
+ * @example
+ * ```ts
+ * import type { ArrayPrediction } from "@recsimu/recsimu";
+ *
+ * const p: ArrayPrediction = { probs: [0.7, 0.2, 0.1], real: 0.55 }; // labels skip, click, purchase
+ * p.probs.indexOf(Math.max(...p.probs)); // 0: the likeliest label is the first
+ * ```
  */
 export interface ArrayPrediction {
   /** Probability of each feedback label, in the order of `labels`; sums to 1. */
@@ -45,7 +70,32 @@ export interface ArrayPrediction {
   real: number;
 }
 
-/** A trained simulator as the server and agents see it. */
+/**
+ * A trained simulator as the server and agents see it.
+ *
+ * @example
+ * ```ts
+ * import { SimEnv, type SimulatorLike } from "@recsimu/recsimu";
+ *
+ * // A stand-in whose users click with probability 0.3 whatever they saw: enough to test an
+ * // agent's plumbing without a trained model.
+ * const fake: SimulatorLike = {
+ *   labels: ["skip", "click"],
+ *   positive: [false, true],
+ *   stateLength: 5,
+ *   itemCount: 2,
+ *   items: ["a", "b"],
+ *   startStates: [],
+ *   hasItem: (id) => id === "a" || id === "b",
+ *   predictArrays: (requests) =>
+ *     Promise.resolve(requests.map(() => ({ probs: [0.7, 0.3], real: 0.5 }))),
+ *   describe: () => ({ model: "fake" }),
+ * };
+ * const env = new SimEnv(fake, { maxSteps: 3 });
+ * env.reset({ seed: 1 });
+ * (await env.step("a")).reward; // 1 when the sampled feedback is "click", else 0
+ * ```
+ */
 export interface SimulatorLike {
   /** The K feedback labels, in class order. */
   readonly labels: readonly string[];

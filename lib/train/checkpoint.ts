@@ -7,6 +7,8 @@
  *   embeddings.bin   frozen item embeddings, float32 [V, E]
  *   weights.bin/json G and D parameters (name, shape, byte offset; sha256 of the .bin)
  *   optimizer.bin/json Adam state of G and D, for --resume
+ *   best.bin/json    the weights of the best validation AUC so far, for --resume with --patience
+ *                    (written while training runs; a finished run's weights are the best ones)
  *   history.json     per-epoch losses and validation metrics
  *   start_states.json real start states for environments
  *   metrics.json     test metrics (written by train and eval)
@@ -36,9 +38,10 @@ import {
 import { RECSIMU_VERSION } from "../version.ts";
 import { CheckpointError } from "../errors.ts";
 import type { TrainConfig } from "../config.ts";
-import type { ModelShape } from "./recsimu.ts";
-import type { StepRecord } from "../sim/types.ts";
+import type { StepRecord } from "../data/pair.ts";
+import type { ModelShape } from "../../models/recsimu.ts";
 import { logicalName } from "../../models/params.ts";
+import type { RecSimuTrainer } from "./trainer.ts";
 
 /** Checkpoint format version; a different one is refused. */
 export const CHECKPOINT_FORMAT = 1;
@@ -76,13 +79,19 @@ export interface CheckpointMeta {
   created: string;
 }
 
+/** Named float32 tensors as plain arrays: what a `.bin`/`.json` pair of a checkpoint holds. */
+export type TensorMap = Map<string, { shape: number[]; data: Float32Array }>;
+
 /** Everything in a checkpoint, in memory. */
 export interface CheckpointData {
   meta: CheckpointMeta;
   items: string[];
   embeddings: Float32Array;
-  weights: Map<string, { shape: number[]; data: Float32Array }>;
-  optimizer?: Map<string, { shape: number[]; data: Float32Array }>;
+  weights: TensorMap;
+  /** Adam state of G and D (names `G:…`, `D:…`); loaded with `{ optimizer: true }`. */
+  optimizer?: TensorMap;
+  /** The best weights so far under --patience; loaded with `{ optimizer: true }`. */
+  best?: TensorMap;
   history: unknown[];
   startStates: StepRecord[][];
   metrics?: unknown;
@@ -94,7 +103,7 @@ interface Manifest {
 }
 
 function packTensors(
-  map: Map<string, { shape: number[]; data: Float32Array }>,
+  map: TensorMap,
 ): { bin: Uint8Array; manifest: Manifest } {
   let total = 0;
   for (const t of map.values()) total += t.data.length;
@@ -114,7 +123,7 @@ async function unpackTensors(
   read: (name: string) => Promise<Uint8Array>,
   dir: string,
   base: string,
-): Promise<Map<string, { shape: number[]; data: Float32Array }>> {
+): Promise<TensorMap> {
   const manifest = JSON.parse(new TextDecoder().decode(await read(`${base}.json`))) as Manifest;
   const bin = await read(`${base}.bin`);
   const sha = createHash("sha256").update(bin).digest("hex");
@@ -124,7 +133,7 @@ async function unpackTensors(
     );
   }
   const f32 = new Float32Array(bin.buffer, bin.byteOffset, bin.byteLength / 4);
-  const out = new Map<string, { shape: number[]; data: Float32Array }>();
+  const out: TensorMap = new Map();
   for (const t of manifest.tensors) {
     const n = t.shape.reduce((a, b) => a * b, 1);
     if (n !== t.length || t.offset / 4 + t.length > f32.length) {
@@ -137,10 +146,24 @@ async function unpackTensors(
   return out;
 }
 
+/** The tensors of `base`.bin/.json, or undefined when the checkpoint has none. */
+async function optionalTensors(
+  read: (name: string) => Promise<Uint8Array>,
+  dir: string,
+  base: string,
+): Promise<TensorMap | undefined> {
+  try {
+    return await unpackTensors(read, dir, base);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return undefined;
+    throw e;
+  }
+}
+
 /** Reads variables into a name → array map. */
 export async function readVariables(
   vars: tf.Variable[],
-): Promise<Map<string, { shape: number[]; data: Float32Array }>> {
+): Promise<TensorMap> {
   const data = await Promise.all(vars.map((v) => v.data() as Promise<Float32Array>));
   return new Map(vars.map((v, i) => [logicalName(v), { shape: v.shape.slice(), data: data[i]! }]));
 }
@@ -148,7 +171,7 @@ export async function readVariables(
 /** Assigns saved arrays to variables by name; every variable must be present with its shape. */
 export function assignVariables(
   vars: tf.Variable[],
-  saved: Map<string, { shape: number[]; data: Float32Array }>,
+  saved: TensorMap,
   what: string,
 ): void {
   for (const v of vars) {
@@ -167,7 +190,7 @@ export function assignVariables(
 export async function readOptimizer(
   prefix: string,
   opt: tf.Optimizer,
-): Promise<Map<string, { shape: number[]; data: Float32Array }>> {
+): Promise<TensorMap> {
   const ws = await opt.getWeights();
   const data = await Promise.all(ws.map((w) => w.tensor.data() as Promise<Float32Array>));
   // getWeights makes a new tensor for the iteration count; the moments are the live variables.
@@ -198,7 +221,7 @@ function adamPowers(opt: tf.Optimizer): [string, tf.Variable][] {
 export async function restoreOptimizer(
   prefix: string,
   opt: tf.Optimizer,
-  saved: Map<string, { shape: number[]; data: Float32Array }>,
+  saved: TensorMap,
   vars: tf.Variable[],
 ): Promise<void> {
   const actual = new Map(vars.map((v) => [logicalName(v), v.name]));
@@ -220,6 +243,34 @@ export async function restoreOptimizer(
     const t = saved.get(`${prefix}:${name}`);
     if (t) tf.tidy(() => v.assign(tf.scalar(t.data[0]!)));
   }
+}
+
+/** The trainer's Adam state of G and D, for {@link CheckpointData.optimizer}. */
+export async function readTrainerOptimizers(t: RecSimuTrainer): Promise<TensorMap> {
+  return new Map([...(await readOptimizer("G", t.optG)), ...(await readOptimizer("D", t.optD))]);
+}
+
+/** Restores the Adam state saved by {@link readTrainerOptimizers} onto the trainer. */
+export async function restoreTrainerOptimizers(t: RecSimuTrainer, saved: TensorMap): Promise<void> {
+  await restoreOptimizer("G", t.optG, saved, t.model.gVars());
+  await restoreOptimizer("D", t.optD, saved, t.model.dVars());
+}
+
+/** Prefix of the best weights in optimizer.bin as checkpoints before best.bin wrote them. */
+const LEGACY_BEST_PREFIX = "best:";
+
+/**
+ * Splits the best weights out of an optimizer map that holds them under "best:" (checkpoints
+ * from before best.bin); the map keeps only the Adam state. Undefined when it holds none.
+ */
+function takeLegacyBest(optimizer: TensorMap): TensorMap | undefined {
+  const best: TensorMap = new Map();
+  for (const [k, v] of optimizer) {
+    if (!k.startsWith(LEGACY_BEST_PREFIX)) continue;
+    best.set(k.slice(LEGACY_BEST_PREFIX.length), v);
+    optimizer.delete(k);
+  }
+  return best.size ? best : undefined;
 }
 
 /**
@@ -260,6 +311,7 @@ export async function saveCheckpoint(dir: string, ck: CheckpointData): Promise<v
   }
   const w = packTensors(ck.weights);
   const o = ck.optimizer ? packTensors(ck.optimizer) : undefined;
+  const best = ck.best ? packTensors(ck.best) : undefined;
   await writeDirAtomic(dir, "checkpoint", async (tmp) => {
     const files: Record<string, MarkedEntry> = {};
     // Each file is flushed before the directory is renamed into place (power-cut safe).
@@ -278,6 +330,10 @@ export async function saveCheckpoint(dir: string, ck: CheckpointData): Promise<v
     if (o) {
       await put("optimizer.bin", o.bin);
       await put("optimizer.json", JSON.stringify(o.manifest, null, 1));
+    }
+    if (best) {
+      await put("best.bin", best.bin);
+      await put("best.json", JSON.stringify(best.manifest, null, 1));
     }
     await put("history.json", JSON.stringify(ck.history, null, 1));
     await put("start_states.json", JSON.stringify(ck.startStates));
@@ -324,7 +380,10 @@ function verifiedReader(dir: string, marker: OutputMarker | undefined) {
   };
 }
 
-/** Loads a checkpoint; refuses missing files, other format versions and damaged files. */
+/**
+ * Loads a checkpoint; refuses missing files, other format versions and damaged files. With
+ * `optimizer: true` it also reads what --resume needs: the Adam state and the best weights.
+ */
 export async function loadCheckpoint(
   dir: string,
   opts: { optimizer?: boolean } = {},
@@ -378,13 +437,11 @@ export async function loadCheckpoint(
       }
     }
     const weights = await unpackTensors(read, dir, "weights");
-    let optimizer;
+    let optimizer, best;
     if (opts.optimizer) {
-      try {
-        optimizer = await unpackTensors(read, dir, "optimizer");
-      } catch (e) {
-        if (!(e instanceof Deno.errors.NotFound)) throw e;
-      }
+      optimizer = await optionalTensors(read, dir, "optimizer");
+      const legacy = optimizer && takeLegacyBest(optimizer);
+      best = await optionalTensors(read, dir, "best") ?? legacy;
     }
     const history = JSON.parse(await text("history.json"));
     const startStates = JSON.parse(await text("start_states.json"));
@@ -395,7 +452,7 @@ export async function loadCheckpoint(
       // metrics.json is a report, not part of the model: missing is fine; damaged is left out.
       if (e instanceof CheckpointError) console.error(`recsimu: warning: ${e.message}`);
     }
-    return { meta, items, embeddings, weights, optimizer, history, startStates, metrics };
+    return { meta, items, embeddings, weights, optimizer, best, history, startStates, metrics };
   } catch (e) {
     if (e instanceof CheckpointError) throw e;
     throw new CheckpointError(`"${dir}" is incomplete or corrupted: ${(e as Error).message}`);

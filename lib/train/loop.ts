@@ -2,7 +2,7 @@
  * Algorithm 1 end to end: pre-train G on L_supG, pre-train D on L_supD, then alternate d-steps
  * and g-steps on L_D and L_G; validation AUC after every D epoch, optional early stopping with
  * the best weights restored, a checkpoint after every epoch, test metrics at the end.
- * The loop only coordinates, logs and checkpoints; the updates live in `recsimu.ts`.
+ * The loop only coordinates, logs and checkpoints; the updates live in `steps.ts`.
  * @module
  */
 import { backendInfo, tf } from "../tf.ts";
@@ -10,9 +10,11 @@ import { deriveSeed, Rng } from "../random.ts";
 import { DivergenceError, UserError } from "../errors.ts";
 import type { TrainConfig } from "../config.ts";
 import type { Dataset } from "../data/dataset.ts";
-import { batchIndices, disposeBatch, toTensors } from "../data/batches.ts";
+import { batchIndices, disposeBatch, toTensors, type TupleBatch } from "../data/batches.ts";
+import { startStates, trainingRows } from "../data/training_rows.ts";
 import { trainItem2Vec } from "../embeddings/item2vec.ts";
 import { collectGarbage } from "../memory.ts";
+import { type ModelShape, RecSimuModel } from "../../models/recsimu.ts";
 import {
   evaluateModel,
   type FeedbackMetrics,
@@ -20,28 +22,22 @@ import {
   itemBaselines,
 } from "../eval/evaluate.ts";
 import { log, Progress } from "../progress.ts";
-import {
-  adversarialStep,
-  discriminatorPretrainStep,
-  fusedAdversarialStep,
-  generatorPretrainStep,
-  type ModelShape,
-  RecSimuModel,
-} from "./recsimu.ts";
+import { adversarialRound, discriminatorPretrainStep, generatorPretrainStep } from "./steps.ts";
+import { RecSimuTrainer } from "./trainer.ts";
 import {
   assignVariables,
   CHECKPOINT_FORMAT,
   type CheckpointData,
   type CheckpointMeta,
   loadCheckpoint,
-  readOptimizer,
+  readTrainerOptimizers,
   readVariables,
   RECSIMU_VERSION,
-  restoreOptimizer,
+  restoreTrainerOptimizers,
   saveCheckpoint,
+  type TensorMap,
   type TrainingPosition,
 } from "./checkpoint.ts";
-import type { StepRecord } from "../sim/types.ts";
 
 /** One epoch's record in history.json. */
 export interface EpochRecord {
@@ -53,7 +49,19 @@ export interface EpochRecord {
   validation?: FeedbackMetrics;
 }
 
-/** Options of {@link trainRecSimu}. */
+/**
+ * Options of {@link trainRecSimu}.
+ *
+ * @example
+ * ```ts
+ * import type { TrainOptions } from "@recsimu/recsimu";
+ *
+ * // Checkpoints in "model/" after every epoch; training stops at the next step once asked to.
+ * const stop = new AbortController();
+ * const options: TrainOptions = { out: "model/", quiet: true, shouldStop: () => stop.signal.aborted };
+ * // await trainRecSimu(ds, config, options);
+ * ```
+ */
 export interface TrainOptions {
   /** Checkpoint directory (written after every epoch). */
   out?: string;
@@ -69,7 +77,20 @@ export interface TrainOptions {
   onEpoch?: (r: EpochRecord) => void;
 }
 
-/** What {@link trainRecSimu} returns: test metrics once training finished, none when stopped. */
+/**
+ * What {@link trainRecSimu} returns: test metrics once training finished, none when stopped.
+ *
+ * @example
+ * ```ts
+ * import type { TrainResult } from "@recsimu/recsimu";
+ *
+ * function summary(r: TrainResult): string {
+ *   return r.stopped
+ *     ? `stopped after ${r.history.length} epochs, no test metrics`
+ *     : `test AUC ${r.test.auc.toFixed(3)} (item rate ${r.baselines.item_rate.auc.toFixed(3)})`;
+ * }
+ * ```
+ */
 export type TrainResult =
   & {
     model: RecSimuModel;
@@ -104,35 +125,6 @@ export function phaseEpochs(c: TrainConfig): Record<(typeof PHASES)[number], num
   return { pre_g: c.preGEpochs, pre_d: c.preDEpochs, adv: c.epochs };
 }
 
-/** Training rows, with positive tuples repeated `upsample` times (fraction drawn with the seed). */
-export function trainingRows(ds: Dataset, c: TrainConfig): Int32Array {
-  if (c.upsample === 1) return ds.train;
-  const rng = new Rng(deriveSeed(c.seed, "upsample"));
-  const out: number[] = [];
-  for (const r of ds.train) {
-    out.push(r);
-    if (ds.positive[ds.rowLabel[r]!]) {
-      const extra = c.upsample - 1;
-      const copies = Math.floor(extra) + (rng.next() < extra - Math.floor(extra) ? 1 : 0);
-      for (let i = 0; i < copies; i++) out.push(r);
-    }
-  }
-  return Int32Array.from(out);
-}
-
-/** Real start states: the histories before the test actions (up to `limit`). */
-export function startStates(ds: Dataset, limit = 1000): StepRecord[][] {
-  const out: StepRecord[][] = [];
-  for (const a of ds.test.subarray(0, limit)) {
-    const s: StepRecord[] = [];
-    for (let r = Math.max(ds.rowSessionStart[a]!, a - ds.stateLength); r < a; r++) {
-      s.push({ item: ds.items[ds.rowItem[r]!]!, feedback: ds.labels[ds.rowLabel[r]!]! });
-    }
-    out.push(s);
-  }
-  return out;
-}
-
 function modelShape(ds: Dataset, c: TrainConfig): ModelShape {
   return {
     items: ds.items.length,
@@ -146,308 +138,461 @@ function modelShape(ds: Dataset, c: TrainConfig): ModelShape {
   };
 }
 
+type Phase = (typeof PHASES)[number];
+
+/** Item embeddings of a run and where they came from (config.json's `embeddings`). */
+interface RunEmbeddings {
+  vectors: Float32Array;
+  source: CheckpointMeta["embeddings"];
+}
+
 /** Name of the first tensor holding NaN or Inf, if any. */
-function firstNonFinite(
-  tensors: Map<string, { data: Float32Array }>,
-): string | undefined {
+function firstNonFinite(tensors: TensorMap): string | undefined {
   for (const [name, t] of tensors) {
     for (const x of t.data) if (!Number.isFinite(x)) return name;
   }
   return undefined;
 }
 
-/** Trains RecSimu on `ds` following Algorithm 1. */
-export async function trainRecSimu(
+/** Refuses a data set without training tuples, saying why and what to change. */
+function checkTrainable(ds: Dataset): void {
+  if (ds.train.length > 0) return;
+  // A session yields a training tuple from max(M, 1) + 3 rows on: M history rows, then a
+  // training, a validation and a test action.
+  throw new UserError(
+    `"${ds.file}": no training tuples (the longest session has ${ds.stats.sessionLength.max} rows after filtering, a training tuple needs ${
+      Math.max(ds.minStateLength, 1) + 3
+    }; lower --state-length or --min-count)`,
+  );
+}
+
+/**
+ * The checkpoint `--resume` continues, with its optimiser state; refused when it was trained on
+ * other data or with other flags (only --epochs and --patience may change).
+ */
+async function loadForResume(
   ds: Dataset,
   c: TrainConfig,
-  opts: TrainOptions = {},
-): Promise<TrainResult> {
-  const t0 = performance.now();
-  const say = (s: string) => opts.quiet || log(s);
-  if (ds.train.length === 0) {
-    // A session yields a training tuple from max(M, 1) + 3 rows on: M history rows, then a
-    // training, a validation and a test action.
+  out: string | undefined,
+): Promise<CheckpointData> {
+  if (!out) throw new UserError("--resume needs --out (the checkpoint to continue)");
+  const resumed = await loadCheckpoint(out, { optimizer: true });
+  if (resumed.meta.data.fingerprint !== ds.fingerprint) {
     throw new UserError(
-      `"${ds.file}": no training tuples (the longest session has ${ds.stats.sessionLength.max} rows after filtering, a training tuple needs ${
-        Math.max(ds.minStateLength, 1) + 3
-      }; lower --state-length or --min-count)`,
+      `--resume: "${out}" was trained on other data (fingerprint ${
+        resumed.meta.data.fingerprint.slice(0, 12)
+      }…, this log ${ds.fingerprint.slice(0, 12)}…)`,
     );
   }
-  let resumed: CheckpointData | undefined;
-  if (opts.resume) {
-    if (!opts.out) throw new UserError("--resume needs --out (the checkpoint to continue)");
-    resumed = await loadCheckpoint(opts.out, { optimizer: true });
-    if (resumed.meta.data.fingerprint !== ds.fingerprint) {
-      throw new UserError(
-        `--resume: "${opts.out}" was trained on other data (fingerprint ${
-          resumed.meta.data.fingerprint.slice(0, 12)
-        }…, this log ${ds.fingerprint.slice(0, 12)}…)`,
-      );
-    }
-    const a = JSON.stringify({ ...resumed.meta.config, epochs: 0, patience: 0 });
-    const b = JSON.stringify({ ...c, epochs: 0, patience: 0 });
-    if (a !== b) {
-      throw new UserError(
-        `--resume: flags differ from the checkpoint's config (only --epochs and --patience may change)`,
-      );
-    }
+  const a = JSON.stringify({ ...resumed.meta.config, epochs: 0, patience: 0 });
+  const b = JSON.stringify({ ...c, epochs: 0, patience: 0 });
+  if (a !== b) {
+    throw new UserError(
+      `--resume: flags differ from the checkpoint's config (only --epochs and --patience may change)`,
+    );
   }
-  // The log's loading garbage (hundreds of MB at paper scale) and whatever the caller allocated
-  // since goes before the next phases; the loader's own last collection does not make this one
-  // redundant (without it bench:memory's idle peak rose from 981 to 1,068 MB).
-  collectGarbage();
-  // Embeddings: resumed, given, or item2vec.
-  let embeddings: Float32Array;
-  let embSource: CheckpointMeta["embeddings"];
-  if (resumed) {
-    embeddings = resumed.embeddings;
-    embSource = resumed.meta.embeddings;
-  } else if (opts.embeddings) {
-    embeddings = opts.embeddings.vectors;
-    embSource = { source: opts.embeddings.source };
-  } else {
-    let prog: Progress | undefined;
-    const r = await trainItem2Vec(ds, {
-      dim: c.embDim,
-      epochs: c.i2vEpochs,
-      seed: c.seed,
-      onStep: (s, n, l) => {
-        prog ??= new Progress("item2vec", n, { quiet: opts.quiet, unitsPerStep: 8192 });
-        prog.update(s, { loss: l });
-      },
-    });
-    embeddings = r.vectors;
-    embSource = { source: "item2vec", pairs: r.pairs, finalLoss: r.finalLoss, seconds: r.seconds };
-    say(`item2vec: ${r.pairs} pairs, loss ${r.finalLoss.toFixed(4)}, ${r.seconds.toFixed(1)}s`);
+  return resumed;
+}
+
+/** The run's item embeddings: the resumed checkpoint's, the caller's, or trained by item2vec. */
+async function itemEmbeddings(
+  ds: Dataset,
+  c: TrainConfig,
+  opts: TrainOptions,
+  resumed: CheckpointData | undefined,
+): Promise<RunEmbeddings> {
+  if (resumed) return { vectors: resumed.embeddings, source: resumed.meta.embeddings };
+  if (opts.embeddings) {
+    return { vectors: opts.embeddings.vectors, source: { source: opts.embeddings.source } };
   }
-  const shape = modelShape(ds, c);
-  collectGarbage(); // item2vec's output table and optimizer state, before the model's upload
-  const model = new RecSimuModel(shape, embeddings, c);
-  collectGarbage(); // the padded copy made for the upload
-  let position: TrainingPosition = {
+  let prog: Progress | undefined;
+  const r = await trainItem2Vec(ds, {
+    dim: c.embDim,
+    epochs: c.i2vEpochs,
+    seed: c.seed,
+    onStep: (s, n, l) => {
+      prog ??= new Progress("item2vec", n, { quiet: opts.quiet, unitsPerStep: 8192 });
+      prog.update(s, { loss: l });
+    },
+  });
+  if (!opts.quiet) {
+    log(`item2vec: ${r.pairs} pairs, loss ${r.finalLoss.toFixed(4)}, ${r.seconds.toFixed(1)}s`);
+  }
+  return {
+    vectors: r.vectors,
+    source: { source: "item2vec", pairs: r.pairs, finalLoss: r.finalLoss, seconds: r.seconds },
+  };
+}
+
+/** One update of `phase` on a batch; resolves to its named losses. */
+async function phaseStep(
+  t: RecSimuTrainer,
+  phase: Phase,
+  b: TupleBatch,
+): Promise<Record<string, number>> {
+  if (phase === "pre_g") return { "loss/g_sup": await generatorPretrainStep(t, b) };
+  if (phase === "pre_d") return { "loss/d_sup": await discriminatorPretrainStep(t, b) };
+  const r = await adversarialRound(t, b);
+  return { "loss/d": r.lossD, "loss/g": r.lossG };
+}
+
+/** Mean of each summed loss over `n` steps. */
+function means(sums: Record<string, number>, n: number): Record<string, number> {
+  return Object.fromEntries(Object.entries(sums).map(([k, v]) => [k, v / n]));
+}
+
+/** One run while it trains: the model and its trainer, where training stands, what it keeps. */
+class TrainingRun {
+  readonly shape: ModelShape;
+  readonly model: RecSimuModel;
+  readonly trainer: RecSimuTrainer;
+  readonly rows: Int32Array;
+  readonly epochs: Record<Phase, number>;
+  position: TrainingPosition = {
     phase: "pre_g",
     epoch: 0,
     step: 0,
     bestValAuc: -Infinity,
     sinceBest: 0,
   };
-  let history: EpochRecord[] = [];
-  if (resumed) {
-    assignVariables(
-      [...model.gVars(), ...model.dVars()],
-      resumed.weights,
-      `"${opts.out}/weights.bin"`,
+  history: EpochRecord[] = [];
+  /** The weights of the best validation AUC so far (kept with --patience). */
+  best: TensorMap | undefined;
+  /** The last checkpoint on disk (its position), for the message of a divergence. */
+  saved: TrainingPosition | undefined;
+  /** True once `shouldStop` ended training mid-epoch. */
+  stopped = false;
+  #lastYield = performance.now();
+
+  constructor(
+    readonly ds: Dataset,
+    readonly c: TrainConfig,
+    readonly opts: TrainOptions,
+    readonly embeddings: RunEmbeddings,
+  ) {
+    this.shape = modelShape(ds, c);
+    collectGarbage(); // item2vec's output table and optimizer state, before the model's upload
+    this.model = new RecSimuModel(this.shape, embeddings.vectors, {
+      seed: c.seed,
+      itemBias: c.itemBias,
+    });
+    this.trainer = new RecSimuTrainer(this.model, c);
+    collectGarbage(); // the padded copy made for the upload
+    this.rows = trainingRows(ds, c);
+    this.epochs = phaseEpochs(c);
+  }
+
+  say(s: string): void {
+    if (!this.opts.quiet) log(s);
+  }
+
+  /** The model's weights, optimiser state, position, history and best weights from `ck`. */
+  async restore(ck: CheckpointData): Promise<void> {
+    const m = this.model;
+    assignVariables([...m.gVars(), ...m.dVars()], ck.weights, `"${this.opts.out}/weights.bin"`);
+    if (ck.optimizer) await restoreTrainerOptimizers(this.trainer, ck.optimizer);
+    this.position = ck.meta.position;
+    if (this.position.bestValAuc === null) this.position.bestValAuc = -Infinity;
+    this.history = ck.history as EpochRecord[];
+    this.saved = ck.meta.position;
+    if (this.c.patience > 0 && ck.best?.size) this.best = ck.best;
+    this.say(
+      `resumed from "${this.opts.out}" at phase ${this.position.phase}, ${this.position.epoch} epochs done`,
     );
-    if (resumed.optimizer) {
-      await restoreOptimizer("G", model.optG, resumed.optimizer, model.gVars());
-      await restoreOptimizer("D", model.optD, resumed.optimizer, model.dVars());
-    }
-    position = resumed.meta.position;
-    if (position.bestValAuc === null) position.bestValAuc = -Infinity;
-    history = resumed.history as EpochRecord[];
-    say(`resumed from "${opts.out}" at phase ${position.phase}, ${position.epoch} epochs done`);
   }
-  const rows = trainingRows(ds, c);
-  const epochs = phaseEpochs(c);
-  let best: Map<string, { shape: number[]; data: Float32Array }> | undefined;
-  if (resumed?.optimizer && c.patience > 0) {
-    // Early stopping keeps the best weights beside the optimizer state, under "best:".
-    const kept = [...resumed.optimizer].filter(([k]) => k.startsWith("best:"));
-    if (kept.length) best = new Map(kept.map(([k, v]) => [k.slice(5), v]));
+
+  /** config.json of a checkpoint at `pos`. */
+  meta(pos: TrainingPosition): CheckpointMeta {
+    const { ds, c } = this;
+    return {
+      format: CHECKPOINT_FORMAT,
+      recsimu: RECSIMU_VERSION,
+      config: c,
+      shape: this.shape,
+      labels: ds.labels,
+      positive: ds.positive,
+      data: { file: ds.file, fingerprint: ds.fingerprint, stats: ds.stats },
+      embeddings: this.embeddings.source,
+      versions: {
+        tfjs: tf.version.tfjs,
+        deno: Deno.version.deno,
+        v8: Deno.version.v8,
+        typescript: Deno.version.typescript,
+      },
+      backend: backendInfo()?.name ?? tf.getBackend(),
+      position: pos,
+      created: new Date().toISOString(),
+    };
   }
-  let stopped = false;
-  const meta = (pos: TrainingPosition): CheckpointMeta => ({
-    format: CHECKPOINT_FORMAT,
-    recsimu: RECSIMU_VERSION,
-    config: c,
-    shape,
-    labels: ds.labels,
-    positive: ds.positive,
-    data: { file: ds.file, fingerprint: ds.fingerprint, stats: ds.stats },
-    embeddings: embSource,
-    versions: {
-      tfjs: tf.version.tfjs,
-      deno: Deno.version.deno,
-      v8: Deno.version.v8,
-      typescript: Deno.version.typescript,
-    },
-    backend: backendInfo()?.name ?? tf.getBackend(),
-    position: pos,
-    created: new Date().toISOString(),
-  });
-  const checkpoint = async (pos: TrainingPosition, metrics?: unknown) => {
-    if (!opts.out) return;
-    const weights = await readVariables([...model.gVars(), ...model.dVars()]);
-    const optimizer = new Map([
-      ...(await readOptimizer("G", model.optG)),
-      ...(await readOptimizer("D", model.optD)),
-      ...(best && pos.phase !== "done" ? [...best].map(([k, v]) => [`best:${k}`, v] as const) : []),
-    ]);
-    await saveCheckpoint(opts.out, {
-      meta: meta(pos),
-      items: ds.items,
-      embeddings,
-      weights,
-      optimizer,
-      history,
-      startStates: startStates(ds),
+
+  /** Writes the checkpoint at `pos` (when the run has an `out`); the best weights until done. */
+  async checkpoint(pos: TrainingPosition, metrics?: unknown): Promise<void> {
+    if (!this.opts.out) return;
+    const m = this.model;
+    await saveCheckpoint(this.opts.out, {
+      meta: this.meta(pos),
+      items: this.ds.items,
+      embeddings: this.embeddings.vectors,
+      weights: await readVariables([...m.gVars(), ...m.dVars()]),
+      optimizer: await readTrainerOptimizers(this.trainer),
+      best: pos.phase !== "done" ? this.best : undefined,
+      history: this.history,
+      startStates: startStates(this.ds),
       metrics,
     });
-    saved = pos;
-  };
-  /** The last checkpoint on disk (its position), for the message of a divergence. */
-  let saved: TrainingPosition | undefined = resumed?.meta.position;
+    this.saved = pos;
+  }
+
   /** Frees the model (the caller never gets it) and says which checkpoint is left. */
-  const diverged = (what: string): DivergenceError => {
-    model.dispose();
+  diverged(what: string): DivergenceError {
+    this.model.dispose();
+    const saved = this.saved, out = this.opts.out;
     const at = saved &&
       (saved.step > 0
         ? `${saved.phase} epoch ${saved.epoch + 1} step ${saved.step}`
         : `${saved.phase} epoch ${saved.epoch}`);
-    const kept = !opts.out
+    const kept = !out
       ? ""
       : at
-      ? `; the last good checkpoint (${at}) is kept in "${opts.out}"`
+      ? `; the last good checkpoint (${at}) is kept in "${out}"`
       : `; no checkpoint was written yet`;
     return new DivergenceError(`${what}${kept} — lower --lr and train again`);
-  };
+  }
 
-  let lastYield = performance.now();
-  for (
-    let pi = PHASES.indexOf(position.phase as (typeof PHASES)[number]);
-    pi >= 0 && pi < PHASES.length;
-    pi++
-  ) {
-    const phase = PHASES[pi]!;
-    for (let ep = phase === position.phase ? position.epoch : 0; ep < epochs[phase]; ep++) {
-      if (stopped) break;
-      const order = new Rng(deriveSeed(c.seed, `shuffle:${phase}:${ep}`)).shuffle(rows.slice());
-      const steps = Math.ceil(order.length / c.batch);
-      const prog = new Progress(`${phase} ${ep + 1}/${epochs[phase]}`, steps, {
-        quiet: opts.quiet,
-        unitsPerStep: c.batch,
-      });
-      const resumeStep = phase === position.phase && ep === position.epoch ? position.step : 0;
-      const sums: Record<string, number> = resumeStep ? { ...position.partial } : {};
-      const te = performance.now();
-      let done = resumeStep;
-      for (let s = resumeStep; s < steps; s++) {
-        const b = toTensors(
-          batchIndices(ds, order.subarray(s * c.batch, (s + 1) * c.batch)),
-          model.table,
-          ds.stateLength,
+  /** Every phase's remaining epochs, until done, stopped or stopped early. */
+  async runPhases(): Promise<void> {
+    for (
+      let pi = PHASES.indexOf(this.position.phase as Phase);
+      pi >= 0 && pi < PHASES.length;
+      pi++
+    ) {
+      const phase = PHASES[pi]!;
+      const first = phase === this.position.phase ? this.position.epoch : 0;
+      for (let ep = first; ep < this.epochs[phase]; ep++) {
+        if (!await this.runEpoch(phase, ep)) break;
+      }
+      if (this.stopped) break;
+    }
+  }
+
+  /** Epoch `ep` of `phase` (from its resumed step); false when training ends with it. */
+  async runEpoch(phase: Phase, ep: number): Promise<boolean> {
+    const c = this.c, pos = this.position;
+    const order = new Rng(deriveSeed(c.seed, `shuffle:${phase}:${ep}`)).shuffle(this.rows.slice());
+    const resumeStep = phase === pos.phase && ep === pos.epoch ? pos.step : 0;
+    const sums: Record<string, number> = resumeStep ? { ...pos.partial } : {};
+    const te = performance.now();
+    const done = await this.runSteps(phase, ep, order, resumeStep, sums);
+    // An update can make weights NaN or Inf while the loss it returned (computed before the
+    // update) was finite: check them before they are validated or checkpointed.
+    const m = this.model;
+    const bad = firstNonFinite(await readVariables([...m.gVars(), ...m.dVars()]));
+    if (bad !== undefined) {
+      throw this.diverged(
+        `weights ${bad} are NaN or Inf after ${phase} epoch ${ep + 1} step ${done}`,
+      );
+    }
+    if (this.stopped) return false;
+    return await this.endEpoch(phase, ep, means(sums, done), done, te);
+  }
+
+  /**
+   * The steps of one epoch from `first` on, adding each step's losses to `sums`; resolves to the
+   * number of steps done in the epoch. Stops early (and records the position) on `shouldStop`.
+   */
+  async runSteps(
+    phase: Phase,
+    ep: number,
+    order: Int32Array,
+    first: number,
+    sums: Record<string, number>,
+  ): Promise<number> {
+    const { c, ds, opts } = this;
+    const steps = Math.ceil(order.length / c.batch);
+    const prog = new Progress(`${phase} ${ep + 1}/${this.epochs[phase]}`, steps, {
+      quiet: opts.quiet,
+      unitsPerStep: c.batch,
+    });
+    let done = first;
+    for (let s = first; s < steps; s++) {
+      const idx = batchIndices(ds, order.subarray(s * c.batch, (s + 1) * c.batch));
+      const b = toTensors(idx, this.model.table, ds.stateLength);
+      let losses: Record<string, number>;
+      try {
+        losses = await phaseStep(this.trainer, phase, b);
+      } finally {
+        disposeBatch(b);
+      }
+      for (const [k, v] of Object.entries(losses)) {
+        if (!Number.isFinite(v)) {
+          throw this.diverged(`${k} is ${v} at ${phase} epoch ${ep + 1} step ${s + 1}`);
+        }
+        sums[k] = (sums[k] ?? 0) + v;
+      }
+      done++;
+      prog.update(s + 1, means(sums, done));
+      if (await this.stopRequested() && s + 1 < steps) {
+        this.stopped = true;
+        this.position = { ...this.position, phase, epoch: ep, step: s + 1, partial: { ...sums } };
+        this.say(
+          `stopping at ${phase} epoch ${ep + 1} step ${
+            s + 1
+          }/${steps}; checkpoint keeps the position for --resume`,
         );
-        let losses: Record<string, number>;
-        try {
-          if (phase === "pre_g") losses = { "loss/g_sup": await generatorPretrainStep(model, b) };
-          else if (phase === "pre_d") {
-            losses = { "loss/d_sup": await discriminatorPretrainStep(model, b) };
-          } else {
-            const r = await (c.update === "fused"
-              ? fusedAdversarialStep(model, b)
-              : adversarialStep(model, b));
-            losses = { "loss/d": r.lossD, "loss/g": r.lossG };
-          }
-        } finally {
-          disposeBatch(b);
-        }
-        for (const [k, v] of Object.entries(losses)) {
-          if (!Number.isFinite(v)) {
-            throw diverged(`${k} is ${v} at ${phase} epoch ${ep + 1} step ${s + 1}`);
-          }
-          sums[k] = (sums[k] ?? 0) + v;
-        }
-        done++;
-        prog.update(s + 1, Object.fromEntries(Object.entries(sums).map(([k, v]) => [k, v / done])));
-        // A signal handler only runs when the event loop gets a turn, and the steps never give it
-        // one on the CPU and WASM backends (their promises resolve at once): yield now and then.
-        if (opts.shouldStop && performance.now() - lastYield > 100) {
-          await new Promise((r) => setTimeout(r, 0));
-          lastYield = performance.now();
-        }
-        if (opts.shouldStop?.() && s + 1 < steps) {
-          stopped = true;
-          position = { ...position, phase, epoch: ep, step: s + 1, partial: { ...sums } };
-          say(
-            `stopping at ${phase} epoch ${ep + 1} step ${
-              s + 1
-            }/${steps}; checkpoint keeps the position for --resume`,
-          );
-          break;
-        }
-      }
-      // An update can make weights NaN or Inf while the loss it returned (computed before the
-      // update) was finite: check them before they are validated or checkpointed.
-      const bad = firstNonFinite(await readVariables([...model.gVars(), ...model.dVars()]));
-      if (bad !== undefined) {
-        throw diverged(`weights ${bad} are NaN or Inf after ${phase} epoch ${ep + 1} step ${done}`);
-      }
-      if (stopped) break;
-      const seconds = (performance.now() - te) / 1000;
-      const rec: EpochRecord = {
-        phase,
-        epoch: ep + 1,
-        seconds,
-        samplesPerSecond: (done * c.batch) / seconds,
-        loss: Object.fromEntries(Object.entries(sums).map(([k, v]) => [k, v / done])),
-      };
-      const next: TrainingPosition = {
-        ...position,
-        phase,
-        epoch: ep + 1,
-        step: 0,
-        partial: undefined,
-      };
-      collectGarbage(); // the epoch's JS garbage, before validation and the checkpoint
-      if (phase !== "pre_g" && ds.validation.length > 0) {
-        rec.validation = await evaluateModel(model, ds, ds.validation);
-        const auc = rec.validation.auc;
-        say(
-          `${phase} epoch ${ep + 1}: validation AUC ${auc.toFixed(4)} F1 ${
-            rec.validation.f1.toFixed(4)
-          } (${seconds.toFixed(1)}s, ${rec.samplesPerSecond.toFixed(0)} samples/s)`,
-        );
-        if (Number.isFinite(auc) && auc > next.bestValAuc) {
-          next.bestValAuc = auc;
-          next.sinceBest = 0;
-          if (c.patience > 0) best = await readVariables([...model.gVars(), ...model.dVars()]);
-        } else {
-          next.sinceBest++;
-        }
-      }
-      history.push(rec);
-      position = next;
-      opts.onEpoch?.(rec);
-      await checkpoint(position);
-      if (phase === "adv" && c.patience > 0 && position.sinceBest >= c.patience) {
-        say(`early stop: no better validation AUC for ${c.patience} epochs`);
         break;
       }
     }
-    if (stopped) break;
+    return done;
   }
-  if (stopped) {
-    // Current weights and optimizer state with the mid-epoch position: --resume continues exactly.
-    // No test evaluation: the run is not finished (and at scale it takes minutes).
-    await checkpoint(position);
+
+  /** Whether `shouldStop` asks to stop, giving signal handlers a turn now and then. */
+  async stopRequested(): Promise<boolean> {
+    const shouldStop = this.opts.shouldStop;
+    if (!shouldStop) return false;
+    // A signal handler only runs when the event loop gets a turn, and the steps never give it
+    // one on the CPU and WASM backends (their promises resolve at once): yield now and then.
+    if (performance.now() - this.#lastYield > 100) {
+      await new Promise((r) => setTimeout(r, 0));
+      this.#lastYield = performance.now();
+    }
+    return shouldStop();
+  }
+
+  /**
+   * Records a finished epoch: validation (D phases), history, the checkpoint; false when
+   * early stopping ends training.
+   */
+  async endEpoch(
+    phase: Phase,
+    ep: number,
+    loss: Record<string, number>,
+    done: number,
+    te: number,
+  ): Promise<boolean> {
+    const c = this.c;
+    const seconds = (performance.now() - te) / 1000;
+    const samplesPerSecond = (done * c.batch) / seconds;
+    const rec: EpochRecord = { phase, epoch: ep + 1, seconds, samplesPerSecond, loss };
+    const next: TrainingPosition = {
+      ...this.position,
+      phase,
+      epoch: ep + 1,
+      step: 0,
+      partial: undefined,
+    };
+    collectGarbage(); // the epoch's JS garbage, before validation and the checkpoint
+    if (phase !== "pre_g" && this.ds.validation.length > 0) await this.validate(rec, next);
+    this.history.push(rec);
+    this.position = next;
+    this.opts.onEpoch?.(rec);
+    await this.checkpoint(next);
+    if (phase === "adv" && c.patience > 0 && next.sinceBest >= c.patience) {
+      this.say(`early stop: no better validation AUC for ${c.patience} epochs`);
+      return false;
+    }
+    return true;
+  }
+
+  /** Validation metrics into `rec`; the best AUC (and, with --patience, weights) into `next`. */
+  async validate(rec: EpochRecord, next: TrainingPosition): Promise<void> {
+    const m = this.model;
+    const v = rec.validation = await evaluateModel(m, this.ds, this.ds.validation);
+    this.say(
+      `${rec.phase} epoch ${rec.epoch}: validation AUC ${v.auc.toFixed(4)} F1 ${v.f1.toFixed(4)} (${
+        rec.seconds.toFixed(1)
+      }s, ${rec.samplesPerSecond.toFixed(0)} samples/s)`,
+    );
+    if (Number.isFinite(v.auc) && v.auc > next.bestValAuc) {
+      next.bestValAuc = v.auc;
+      next.sinceBest = 0;
+      if (this.c.patience > 0) this.best = await readVariables([...m.gVars(), ...m.dVars()]);
+    } else {
+      next.sinceBest++;
+    }
+  }
+
+  /**
+   * After the epochs: a stopped run checkpoints its mid-epoch position (no test evaluation: the
+   * run is not finished, and at scale it takes minutes); a finished one takes its best weights
+   * (with --patience), is evaluated on the test tuples and writes its final checkpoint.
+   */
+  async finish(t0: number): Promise<TrainResult> {
+    const { model, history, c, ds } = this;
+    const embeddings = this.embeddings.vectors;
+    if (this.stopped) {
+      // Current weights and optimizer state with the mid-epoch position: --resume continues exactly.
+      await this.checkpoint(this.position);
+      const seconds = (performance.now() - t0) / 1000;
+      return { model, history, embeddings, stopped: true, seconds };
+    }
+    this.position = { ...this.position, phase: "done", epoch: 0, step: 0 };
+    if (this.best && c.patience > 0) {
+      assignVariables([...model.gVars(), ...model.dVars()], this.best, "best weights");
+    }
+    const test = await evaluateModel(model, ds, ds.test);
+    const baselines = itemBaselines(ds, ds.test);
     const seconds = (performance.now() - t0) / 1000;
-    return { model, history, embeddings, stopped: true, seconds };
+    await this.checkpoint(this.position, {
+      split: "test",
+      recsimu: test,
+      baselines,
+      config: c,
+      seed: c.seed,
+      backend: backendInfo()?.name,
+      trainSeconds: seconds,
+    });
+    return { model, history, test, baselines, embeddings, stopped: false, seconds };
   }
-  position = { ...position, phase: "done", epoch: 0, step: 0 };
-  if (best && c.patience > 0) {
-    assignVariables([...model.gVars(), ...model.dVars()], best, "best weights");
+}
+
+/**
+ * Trains RecSimu on `ds` following Algorithm 1.
+ *
+ * @example
+ * ```ts
+ * import {
+ *   initBackend,
+ *   loadDataset,
+ *   SYNTH_DEFAULTS,
+ *   TRAIN_DEFAULTS,
+ *   trainRecSimu,
+ *   validateConfig,
+ *   writeSynthLog,
+ * } from "@recsimu/recsimu";
+ *
+ * await initBackend("cpu", { quiet: true });
+ * const dir = await Deno.makeTempDir();
+ * await writeSynthLog(`${dir}/log.csv`, { ...SYNTH_DEFAULTS, sessions: 20, items: 20 });
+ * const shape = { stateLength: 5, minStateLength: 5, minCount: 1 };
+ * const ds = await loadDataset(`${dir}/log.csv`, shape);
+ * // A tiny model (a second or two); the defaults are the paper's.
+ * const config = validateConfig({ ...TRAIN_DEFAULTS, ...shape, hidden: 8, fc: 8, embDim: 6 });
+ * const result = await trainRecSimu(ds, config, { out: `${dir}/model`, quiet: true });
+ * if (!result.stopped) {
+ *   result.test.auc; // RecSimu's test AUC
+ *   result.baselines.item_rate.auc; // the item-rate baseline's, on the same tuples
+ * }
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export async function trainRecSimu(
+  ds: Dataset,
+  c: TrainConfig,
+  opts: TrainOptions = {},
+): Promise<TrainResult> {
+  const t0 = performance.now();
+  checkTrainable(ds);
+  const resumed = opts.resume ? await loadForResume(ds, c, opts.out) : undefined;
+  // The log's loading garbage (hundreds of MB at paper scale) and whatever the caller allocated
+  // since goes before the next phases; the loader's own last collection does not make this one
+  // redundant (docs/performance.md has the measurement).
+  collectGarbage();
+  const run = new TrainingRun(ds, c, opts, await itemEmbeddings(ds, c, opts, resumed));
+  try {
+    if (resumed) await run.restore(resumed);
+    await run.runPhases();
+    return await run.finish(t0);
+  } finally {
+    run.trainer.dispose(); // the optimisers; the model goes to the caller
   }
-  const test = await evaluateModel(model, ds, ds.test);
-  const baselines = itemBaselines(ds, ds.test);
-  const seconds = (performance.now() - t0) / 1000;
-  await checkpoint(position, {
-    split: "test",
-    recsimu: test,
-    baselines,
-    config: c,
-    seed: c.seed,
-    backend: backendInfo()?.name,
-    trainSeconds: seconds,
-  });
-  return { model, history, test, baselines, embeddings, stopped: false, seconds };
 }

@@ -20,9 +20,8 @@ import {
   type ItemRanker,
   type RankerInputs,
   rankerInputs,
-  type RankerTrainOptions,
+  type RankerNetOptions,
   stateSummary,
-  trainRanker,
 } from "./ranker.ts";
 
 /** Linear and pairwise terms of one side of the split: x w + ½ (‖x V‖² − x² · rowsum(V²)). */
@@ -46,11 +45,11 @@ export class FactorizationMachine implements ItemRanker {
   readonly #vs: tf.Variable;
   readonly #vc: tf.Variable;
 
-  constructor(ds: Dataset, opts: RankerTrainOptions) {
-    const c = opts.config;
-    this.inputs = rankerInputs(ds, opts.embeddings, c.embDim);
-    const ds_ = 3 * c.embDim + 1, dc = c.embDim + 1, k = c.fc;
-    this.params = new Params("FM", deriveSeed(c.seed, "fm"));
+  /** @param ds the data (for item features) @param opts embeddings, seed, factor size `fc` */
+  constructor(ds: Dataset, opts: RankerNetOptions) {
+    this.inputs = rankerInputs(ds, opts.embeddings, opts.embDim);
+    const ds_ = 3 * opts.embDim + 1, dc = opts.embDim + 1, k = opts.fc;
+    this.params = new Params("FM", deriveSeed(opts.seed, "fm"));
     this.#w0 = this.params.uniform("w0", [1], 0.01);
     this.#ws = this.params.uniform("w_state", [ds_, 1], 1 / Math.sqrt(ds_));
     this.#wc = this.params.uniform("w_item", [dc, 1], 1 / Math.sqrt(dc));
@@ -75,27 +74,4 @@ export class FactorizationMachine implements ItemRanker {
     this.params.dispose();
     disposeInputs(this.inputs);
   }
-}
-
-/**
- * Trains an FM recommender on the training tuples of `ds`.
- *
- * @example
- * ```ts ignore
- * const fm = await trainFM(ds, { config, embeddings });
- * topK(fm, fm.inputs, ds, rows, 40);
- * ```
- */
-export async function trainFM(
-  ds: Dataset,
-  opts: RankerTrainOptions,
-): Promise<FactorizationMachine> {
-  const m = new FactorizationMachine(ds, opts);
-  try {
-    m.training = await trainRanker(m, m.inputs, ds, opts);
-  } catch (e) {
-    m.dispose();
-    throw e;
-  }
-  return m;
 }

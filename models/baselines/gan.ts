@@ -17,22 +17,18 @@
 import { tf } from "../../lib/tf.ts";
 import type { Dataset } from "../../lib/data/dataset.ts";
 import type { TupleBatch } from "../../lib/data/batches.ts";
-import { trainingRows } from "../../lib/train/loop.ts";
 import { deriveSeed, Rng } from "../../lib/random.ts";
 import { Params } from "../params.ts";
-import { GruFeedbackNet } from "./gru.ts";
+import { GruFeedbackNet, predictClasses } from "./gru.ts";
 import {
-  baselineEpochs,
-  type BaselineOptions,
   type BaselineTraining,
   crossEntropy,
   embeddingTable,
   type FeedbackPrediction,
   type FeedbackPredictor,
-  fitEpochs,
+  type LayerSizes,
   minimize,
-  predictBatches,
-  predictionMetrics,
+  type NetOptions,
   prepareKernels,
 } from "./common.ts";
 
@@ -53,27 +49,26 @@ export class GanBaseline implements FeedbackPredictor {
 
   /**
    * @param ds the data (for sizes)
-   * @param opts training options
+   * @param opts embeddings, seed and layer sizes
    * @param supervised weight of the cross-entropy term on G (0 = GAN, α = GAN-s)
    */
-  constructor(ds: Dataset, readonly opts: BaselineOptions, readonly supervised: number) {
+  constructor(ds: Dataset, opts: NetOptions & LayerSizes, readonly supervised: number) {
     prepareKernels();
-    const c = opts.config;
     const K = ds.labels.length;
     const base = {
-      embDim: c.embDim,
+      embDim: opts.embDim,
       classes: K,
-      feedbackDim: c.feedbackDim,
-      hidden: c.hidden,
-      fc: c.fc,
+      feedbackDim: opts.feedbackDim,
+      hidden: opts.hidden,
+      fc: opts.fc,
     };
     const tag = supervised > 0 ? "gan-s" : "gan";
-    this.gParams = new Params("GAN-G", deriveSeed(c.seed, `${tag}/generator`));
-    this.dParams = new Params("GAN-D", deriveSeed(c.seed, `${tag}/discriminator`));
+    this.gParams = new Params("GAN-G", deriveSeed(opts.seed, `${tag}/generator`));
+    this.dParams = new Params("GAN-D", deriveSeed(opts.seed, `${tag}/discriminator`));
     this.g = new GruFeedbackNet(this.gParams, "net", { ...base, extra: 0, outputs: K });
     this.d = new GruFeedbackNet(this.dParams, "net", { ...base, extra: K, outputs: 1 });
-    this.table = embeddingTable(opts.embeddings, ds.items.length, c.embDim);
-    this.rng = new Rng(deriveSeed(c.seed, `${tag}/gumbel`));
+    this.table = embeddingTable(opts.embeddings, ds.items.length, opts.embDim);
+    this.rng = new Rng(deriveSeed(opts.seed, `${tag}/gumbel`));
   }
 
   get name(): string {
@@ -131,16 +126,9 @@ export class GanBaseline implements FeedbackPredictor {
     });
   }
 
+  /** The generator's p(r | s, a) for the tuples whose action rows are `rows`. */
   predict(ds: Dataset, rows: Int32Array): FeedbackPrediction {
-    const K = ds.labels.length;
-    const probs = predictBatches(
-      ds,
-      rows,
-      this.table,
-      K,
-      (b) => tf.softmax(this.g.apply(b.state, b.action)),
-    );
-    return { probs, width: K };
+    return predictClasses(this.g, this.table, ds, rows);
   }
 
   dispose(): void {
@@ -148,73 +136,4 @@ export class GanBaseline implements FeedbackPredictor {
     this.dParams.dispose();
     this.table.dispose();
   }
-}
-
-async function trainGanLike(
-  ds: Dataset,
-  opts: BaselineOptions,
-  supervised: number,
-): Promise<GanBaseline> {
-  const m = new GanBaseline(ds, opts, supervised);
-  const c = opts.config;
-  const optG = tf.train.adam(c.learningRate), optD = tf.train.adam(c.learningRate);
-  try {
-    m.training = await fitEpochs({
-      label: m.name,
-      ds,
-      rows: trainingRows(ds, c),
-      table: m.table,
-      epochs: baselineEpochs(c),
-      batch: c.batch,
-      seed: c.seed,
-      step: (b) => {
-        let d = NaN, g = NaN;
-        for (let i = 0; i < c.dSteps; i++) d = m.discriminatorStep(b, optD);
-        for (let i = 0; i < c.gSteps; i++) g = m.generatorStep(b, optG);
-        return { "loss/d": d, "loss/g": g };
-      },
-      validate: () => predictionMetrics(m.predict(ds, ds.validation), ds, ds.validation).auc,
-      patience: c.patience,
-      vars: () => [...m.gParams.list(), ...m.dParams.list()],
-      quiet: opts.quiet,
-      shouldStop: opts.shouldStop,
-    });
-  } catch (e) {
-    m.dispose();
-    throw e;
-  } finally {
-    optG.dispose();
-    optD.dispose();
-  }
-  return m;
-}
-
-/**
- * Trains the unsupervised GAN baseline (`preDEpochs + epochs` epochs of adversarial rounds).
- *
- * @example
- * ```ts ignore
- * const gan = await trainGan(ds, { config, embeddings });
- * ```
- */
-export function trainGan(ds: Dataset, opts: BaselineOptions): Promise<GanBaseline> {
-  return trainGanLike(ds, opts, 0);
-}
-
-/**
- * Trains GAN-s: the GAN plus α (`config.alpha`, RecSimu's weight of its supervised term) times
- * the generator's cross-entropy against the logged feedback.
- *
- * @example
- * ```ts ignore
- * const ganS = await trainGanS(ds, { config, embeddings });
- * ```
- */
-export function trainGanS(ds: Dataset, opts: BaselineOptions): Promise<GanBaseline> {
-  if (!(opts.config.alpha > 0)) {
-    throw new RangeError(
-      `GAN-s needs a positive supervised weight (alpha), got ${opts.config.alpha}`,
-    );
-  }
-  return trainGanLike(ds, opts, opts.config.alpha);
 }

@@ -11,21 +11,21 @@
  */
 import { tf } from "../../lib/tf.ts";
 import type { Dataset } from "../../lib/data/dataset.ts";
-import type { TupleBatch } from "../../lib/data/batches.ts";
+import type { StateBatch, TupleBatch } from "../../lib/data/batches.ts";
 import { deriveSeed } from "../../lib/random.ts";
 import { Dense, Params } from "../params.ts";
-import { type StateBatch, StateEncoder } from "../gru.ts";
+import { StateEncoder } from "../gru.ts";
 import {
-  type BaselineOptions,
   type BaselineTraining,
   crossEntropy,
   embeddingTable,
   type FeedbackPrediction,
-  type FeedbackPredictor,
-  fitSupervised,
+  type LayerSizes,
   minimize,
+  type NetOptions,
   predictBatches,
   prepareKernels,
+  type SupervisedModel,
 } from "./common.ts";
 
 /** Sizes of a {@link GruFeedbackNet}. */
@@ -71,28 +71,49 @@ export class GruFeedbackNet {
   }
 }
 
+/**
+ * The class probabilities [n, K] of `net`'s softmax for the tuples whose action rows are `rows`
+ * (`net` has K = `ds.labels.length` outputs).
+ */
+export function predictClasses(
+  net: GruFeedbackNet,
+  table: tf.Tensor2D,
+  ds: Dataset,
+  rows: Int32Array,
+): FeedbackPrediction {
+  const K = ds.labels.length;
+  const probs = predictBatches(
+    ds,
+    rows,
+    table,
+    K,
+    (b) => tf.softmax(net.apply(b.state, b.action)),
+  );
+  return { probs, width: K };
+}
+
 /** A trained GRU feedback classifier. */
-export class GruBaseline implements FeedbackPredictor {
+export class GruBaseline implements SupervisedModel {
   readonly name = "gru";
   readonly params: Params;
   readonly net: GruFeedbackNet;
   readonly table: tf.Tensor2D;
   training: BaselineTraining = { history: [], stopped: false, seconds: 0 };
 
-  constructor(ds: Dataset, readonly opts: BaselineOptions) {
+  /** @param ds the data (for sizes) @param opts embeddings, seed and layer sizes */
+  constructor(ds: Dataset, opts: NetOptions & LayerSizes) {
     prepareKernels();
-    const c = opts.config;
-    this.params = new Params("GRU", deriveSeed(c.seed, "gru-baseline"));
+    this.params = new Params("GRU", deriveSeed(opts.seed, "gru-baseline"));
     this.net = new GruFeedbackNet(this.params, "net", {
-      embDim: c.embDim,
+      embDim: opts.embDim,
       classes: ds.labels.length,
-      feedbackDim: c.feedbackDim,
-      hidden: c.hidden,
-      fc: c.fc,
+      feedbackDim: opts.feedbackDim,
+      hidden: opts.hidden,
+      fc: opts.fc,
       extra: 0,
       outputs: ds.labels.length,
     });
-    this.table = embeddingTable(opts.embeddings, ds.items.length, c.embDim);
+    this.table = embeddingTable(opts.embeddings, ds.items.length, opts.embDim);
   }
 
   /** One cross-entropy update; returns the loss. */
@@ -107,32 +128,11 @@ export class GruBaseline implements FeedbackPredictor {
   }
 
   predict(ds: Dataset, rows: Int32Array): FeedbackPrediction {
-    const K = ds.labels.length;
-    const probs = predictBatches(
-      ds,
-      rows,
-      this.table,
-      K,
-      (b) => tf.softmax(this.net.apply(b.state, b.action)),
-    );
-    return { probs, width: K };
+    return predictClasses(this.net, this.table, ds, rows);
   }
 
   dispose(): void {
     this.params.dispose();
     this.table.dispose();
   }
-}
-
-/**
- * Trains the GRU baseline for `preDEpochs + epochs` epochs on the training tuples of `ds`.
- *
- * @example
- * ```ts ignore
- * const gru = await trainGru(ds, { config, embeddings });
- * predictionMetrics(gru.predict(ds, ds.test), ds, ds.test).f1;
- * ```
- */
-export async function trainGru(ds: Dataset, opts: BaselineOptions): Promise<GruBaseline> {
-  return await fitSupervised(new GruBaseline(ds, opts), ds, { ...opts, lossName: "loss/ce" });
 }

@@ -11,15 +11,13 @@ import type { TupleBatch } from "../../lib/data/batches.ts";
 import { deriveSeed } from "../../lib/random.ts";
 import { Dense, Params } from "../params.ts";
 import { StateEncoder } from "../gru.ts";
-import type { BaselineTraining } from "./common.ts";
+import type { BaselineTraining, LayerSizes, NetOptions } from "./common.ts";
 import {
   disposeInputs,
   dotAll,
   type ItemRanker,
   type RankerInputs,
   rankerInputs,
-  type RankerTrainOptions,
-  trainRanker,
 } from "./ranker.ts";
 
 /** A GRU4Rec recommender. */
@@ -34,19 +32,19 @@ export class Gru4Rec implements ItemRanker {
   readonly #item: Dense;
   readonly #bias: Dense;
 
-  constructor(ds: Dataset, opts: RankerTrainOptions) {
-    const c = opts.config;
-    this.inputs = rankerInputs(ds, opts.embeddings, c.embDim);
-    this.params = new Params("GRU4Rec", deriveSeed(c.seed, "gru4rec"));
+  /** @param ds the data (for sizes and item features) @param opts embeddings, seed, sizes */
+  constructor(ds: Dataset, opts: NetOptions & LayerSizes) {
+    this.inputs = rankerInputs(ds, opts.embeddings, opts.embDim);
+    this.params = new Params("GRU4Rec", deriveSeed(opts.seed, "gru4rec"));
     this.encoder = new StateEncoder(this.params, "encoder", {
-      embDim: c.embDim,
+      embDim: opts.embDim,
       classes: ds.labels.length,
-      feedbackDim: c.feedbackDim,
-      hidden: c.hidden,
+      feedbackDim: opts.feedbackDim,
+      hidden: opts.hidden,
     });
-    this.#out = new Dense(this.params, "out", c.hidden, c.fc);
-    this.#item = new Dense(this.params, "item", c.embDim + 1, c.fc);
-    this.#bias = new Dense(this.params, "item_bias", c.embDim + 1, 1);
+    this.#out = new Dense(this.params, "out", opts.hidden, opts.fc);
+    this.#item = new Dense(this.params, "item", opts.embDim + 1, opts.fc);
+    this.#bias = new Dense(this.params, "item_bias", opts.embDim + 1, 1);
   }
 
   scores(b: TupleBatch, candidates: tf.Tensor2D): tf.Tensor2D {
@@ -66,23 +64,4 @@ export class Gru4Rec implements ItemRanker {
     this.params.dispose();
     disposeInputs(this.inputs);
   }
-}
-
-/**
- * Trains a GRU4Rec recommender on the training tuples of `ds`.
- *
- * @example
- * ```ts ignore
- * const g = await trainGru4Rec(ds, { config, embeddings });
- * ```
- */
-export async function trainGru4Rec(ds: Dataset, opts: RankerTrainOptions): Promise<Gru4Rec> {
-  const m = new Gru4Rec(ds, opts);
-  try {
-    m.training = await trainRanker(m, m.inputs, ds, opts);
-  } catch (e) {
-    m.dispose();
-    throw e;
-  }
-  return m;
 }

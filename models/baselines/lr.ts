@@ -12,15 +12,14 @@ import type { TupleBatch } from "../../lib/data/batches.ts";
 import { Params } from "../params.ts";
 import { deriveSeed } from "../../lib/random.ts";
 import {
-  type BaselineOptions,
   type BaselineTraining,
   embeddingTable,
   type FeedbackPrediction,
-  type FeedbackPredictor,
-  fitSupervised,
   minimize,
+  type NetOptions,
   predictBatches,
   prepareKernels,
+  type SupervisedModel,
 } from "./common.ts";
 
 /** The LR feature vector [B, N(E + K) + E] of a batch. */
@@ -34,7 +33,7 @@ export function lrFeatures(b: TupleBatch, classes: number): tf.Tensor2D {
 }
 
 /** A trained logistic regression. */
-export class LogisticRegression implements FeedbackPredictor {
+export class LogisticRegression implements SupervisedModel {
   readonly name = "lr";
   readonly params: Params;
   readonly w: tf.Variable;
@@ -43,16 +42,16 @@ export class LogisticRegression implements FeedbackPredictor {
   training: BaselineTraining = { history: [], stopped: false, seconds: 0 };
   readonly #isPositive: tf.Tensor1D;
 
-  constructor(ds: Dataset, readonly opts: BaselineOptions) {
+  /** @param ds the data (for sizes) @param opts embeddings and seed */
+  constructor(ds: Dataset, opts: NetOptions) {
     prepareKernels();
-    const c = opts.config;
     const K = ds.labels.length;
-    const inputs = ds.stateLength * (c.embDim + K) + c.embDim;
-    this.params = new Params("LR", deriveSeed(c.seed, "lr"));
+    const inputs = ds.stateLength * (opts.embDim + K) + opts.embDim;
+    this.params = new Params("LR", deriveSeed(opts.seed, "lr"));
     const bound = 1 / Math.sqrt(inputs);
     this.w = this.params.uniform("w", [inputs, 1], bound);
     this.b = this.params.uniform("b", [1], bound);
-    this.table = embeddingTable(opts.embeddings, ds.items.length, c.embDim);
+    this.table = embeddingTable(opts.embeddings, ds.items.length, opts.embDim);
     this.#isPositive = tf.tensor1d(ds.positive.map((p) => (p ? 1 : 0)), "float32");
   }
 
@@ -89,20 +88,4 @@ export class LogisticRegression implements FeedbackPredictor {
     this.table.dispose();
     this.#isPositive.dispose();
   }
-}
-
-/**
- * Trains the LR baseline on the training tuples of `ds` for `preDEpochs + epochs` epochs.
- *
- * @example
- * ```ts ignore
- * const lr = await trainLR(ds, { config, embeddings });
- * predictionMetrics(lr.predict(ds, ds.test), ds, ds.test).auc;
- * ```
- */
-export async function trainLR(ds: Dataset, opts: BaselineOptions): Promise<LogisticRegression> {
-  return await fitSupervised(new LogisticRegression(ds, opts), ds, {
-    ...opts,
-    lossName: "loss/mse",
-  });
 }

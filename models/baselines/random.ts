@@ -33,8 +33,3 @@ export class RandomBaseline implements FeedbackPredictor {
 
   dispose(): void {}
 }
-
-/** "Trains" the Random baseline (nothing to learn). */
-export function trainRandom(_ds: Dataset, opts: { seed: number }): Promise<RandomBaseline> {
-  return Promise.resolve(new RandomBaseline(opts.seed));
-}

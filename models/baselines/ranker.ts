@@ -1,6 +1,6 @@
 /**
- * What the Table-1 recommenders share: frozen item features, state summaries, next-item
- * training by softmax cross-entropy over candidate items, and top-k ranking of every item.
+ * What the Table-1 recommenders share: frozen item features, state summaries, and top-k
+ * ranking of every item (their next-item training is in `lib/train/fit_rankers.ts`).
  *
  * Items enter every recommender through the same frozen features — the run's item2vec vector
  * plus the standardised log-count of the item as a logged action — as they enter RecSimu's
@@ -12,18 +12,8 @@
 import { tf } from "../../lib/tf.ts";
 import type { Dataset } from "../../lib/data/dataset.ts";
 import { batchIndices, disposeBatch, toTensors, type TupleBatch } from "../../lib/data/batches.ts";
-import { trainingRows } from "../../lib/train/loop.ts";
-import { deriveSeed, Rng } from "../../lib/random.ts";
 import { matMulExplicit } from "../fast_grad.ts";
-import {
-  type BaselineOptions,
-  type BaselineTraining,
-  crossEntropy,
-  embeddingTable,
-  fitEpochs,
-  minimize,
-  prepareKernels,
-} from "./common.ts";
+import { embeddingTable, type NetOptions, prepareKernels } from "./common.ts";
 
 /** A model that scores candidate items for states. */
 export interface ItemRanker {
@@ -37,11 +27,6 @@ export interface ItemRanker {
   variables(): tf.Variable[];
   /** Frees the ranker's tensors. */
   dispose(): void;
-}
-
-/** Epochs a recommender gets: as many as RecSimu's generator sees logged actions. */
-export function recommenderEpochs(c: BaselineOptions["config"]): number {
-  return c.preGEpochs + c.epochs;
 }
 
 /** How often each item is a training action (the logged next item). */
@@ -97,6 +82,9 @@ export function dotAll(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
   return matMulExplicit(a, b, false, true) as tf.Tensor2D;
 }
 
+/** What FM and Wide & Deep are built from: embeddings, seed and the factor / layer width. */
+export type RankerNetOptions = NetOptions & { fc: number };
+
 /** Tensors a trained ranker keeps: the embedding table, item features and the positive mask. */
 export interface RankerInputs {
   /** [V + 1, E] embedding table for state batches. */
@@ -120,103 +108,6 @@ export function rankerInputs(ds: Dataset, embeddings: Float32Array, dim: number)
 /** Frees {@link RankerInputs}. */
 export function disposeInputs(x: RankerInputs): void {
   tf.dispose([x.table, x.features, x.isPositive]);
-}
-
-/** Options of {@link trainRanker}. */
-export interface RankerTrainOptions extends BaselineOptions {
-  /**
-   * Most candidate items per training batch. With at most this many items the softmax runs over
-   * all of them (exact); with more, over the batch's actions plus uniformly drawn others
-   * (sampled softmax, no correction). @default 512
-   */
-  maxCandidates?: number;
-}
-
-/**
- * Trains `ranker` to predict the logged next item of every training tuple (softmax
- * cross-entropy) for `preGEpochs + epochs` epochs.
- */
-export async function trainRanker(
-  ranker: ItemRanker,
-  inputs: RankerInputs,
-  ds: Dataset,
-  opts: RankerTrainOptions,
-): Promise<BaselineTraining> {
-  const c = opts.config;
-  const V = ds.items.length;
-  const maxC = opts.maxCandidates ?? 512;
-  const opt = tf.train.adam(c.learningRate);
-  const rng = new Rng(deriveSeed(c.seed, `${ranker.name}/candidates`));
-  const all = V <= maxC ? tf.range(0, V, 1, "int32") as tf.Tensor1D : undefined;
-  try {
-    return await fitEpochs({
-      label: ranker.name,
-      ds,
-      rows: trainingRows(ds, c),
-      table: inputs.table,
-      epochs: recommenderEpochs(c),
-      batch: c.batch,
-      seed: c.seed,
-      step: (b) =>
-        tf.tidy(() => {
-          let cand: tf.Tensor1D, target: tf.Tensor1D;
-          if (all) {
-            cand = all;
-            target = b.actionIndex;
-          } else {
-            const actions = b.actionIndex.dataSync() as Int32Array;
-            const { items, targets } = sampleCandidates(actions, V, maxC, rng);
-            cand = tf.tensor1d(items, "int32");
-            target = tf.tensor1d(targets, "int32");
-          }
-          const feats = tf.gather(inputs.features, cand) as tf.Tensor2D;
-          const loss = minimize(
-            opt,
-            ranker.variables(),
-            () => crossEntropy(ranker.scores(b, feats), target),
-          );
-          return { "loss/ce": loss };
-        }),
-      quiet: opts.quiet,
-      shouldStop: opts.shouldStop,
-    });
-  } finally {
-    opt.dispose();
-    all?.dispose();
-  }
-}
-
-/**
- * Candidate items of a sampled-softmax batch: the distinct actions, then distinct uniform draws
- * up to `max` items; `targets[i]` is the position of `actions[i]` among them.
- */
-export function sampleCandidates(
-  actions: Int32Array,
-  items: number,
-  max: number,
-  rng: Rng,
-): { items: Int32Array; targets: Int32Array } {
-  const pos = new Map<number, number>();
-  const out: number[] = [];
-  const targets = new Int32Array(actions.length);
-  actions.forEach((a, i) => {
-    let p = pos.get(a);
-    if (p === undefined) {
-      p = out.length;
-      pos.set(a, p);
-      out.push(a);
-    }
-    targets[i] = p;
-  });
-  const want = Math.min(Math.max(max, out.length), items);
-  while (out.length < want) {
-    const it = rng.int(items);
-    if (!pos.has(it)) {
-      pos.set(it, out.length);
-      out.push(it);
-    }
-  }
-  return { items: Int32Array.from(out), targets };
 }
 
 /**

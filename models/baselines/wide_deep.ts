@@ -19,9 +19,8 @@ import {
   type ItemRanker,
   type RankerInputs,
   rankerInputs,
-  type RankerTrainOptions,
+  type RankerNetOptions,
   stateSummary,
-  trainRanker,
 } from "./ranker.ts";
 
 /** A Wide & Deep recommender. */
@@ -38,12 +37,12 @@ export class WideDeep implements ItemRanker {
   readonly #deepItem: Dense;
   readonly #deepOut: tf.Variable;
 
-  constructor(ds: Dataset, opts: RankerTrainOptions) {
-    const c = opts.config;
-    this.inputs = rankerInputs(ds, opts.embeddings, c.embDim);
-    const ds_ = 3 * c.embDim + 1, dc = c.embDim + 1, h = c.fc;
+  /** @param ds the data (for item features) @param opts embeddings, seed, deep width `fc` */
+  constructor(ds: Dataset, opts: RankerNetOptions) {
+    this.inputs = rankerInputs(ds, opts.embeddings, opts.embDim);
+    const ds_ = 3 * opts.embDim + 1, dc = opts.embDim + 1, h = opts.fc;
     this.pairCost = h + 2;
-    this.params = new Params("WD", deriveSeed(c.seed, "wide-deep"));
+    this.params = new Params("WD", deriveSeed(opts.seed, "wide-deep"));
     this.#wideState = new Dense(this.params, "wide/state", ds_, 1);
     this.#wideItem = new Dense(this.params, "wide/item", dc, 1);
     this.#cross = this.params.uniform("wide/cross", [ds_, dc], 1 / Math.sqrt(ds_ * dc));
@@ -77,23 +76,4 @@ export class WideDeep implements ItemRanker {
     this.params.dispose();
     disposeInputs(this.inputs);
   }
-}
-
-/**
- * Trains a Wide & Deep recommender on the training tuples of `ds`.
- *
- * @example
- * ```ts ignore
- * const wd = await trainWideDeep(ds, { config, embeddings });
- * ```
- */
-export async function trainWideDeep(ds: Dataset, opts: RankerTrainOptions): Promise<WideDeep> {
-  const m = new WideDeep(ds, opts);
-  try {
-    m.training = await trainRanker(m, m.inputs, ds, opts);
-  } catch (e) {
-    m.dispose();
-    throw e;
-  }
-  return m;
 }

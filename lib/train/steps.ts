@@ -1,99 +1,15 @@
 /**
- * Algorithm 1's update steps. Each step is its own function that returns plain numbers, never
- * tensors; all intermediate tensors are freed (tf.tidy + disposed gradients).
+ * Algorithm 1's update steps on a {@link RecSimuTrainer} (its model, optimisers and step
+ * settings). Each step is its own function that returns plain numbers, never tensors; all
+ * intermediate tensors are freed (tf.tidy + disposed gradients).
  * @module
  */
 import { tf } from "../tf.ts";
-import { Generator, type KeptGeneration } from "../../models/generator.ts";
-import { Discriminator } from "../../models/discriminator.ts";
+import type { KeptGeneration } from "../../models/generator.ts";
 import { detach } from "../../models/params.ts";
-import { registerFastMatMulGrad, registerFastWasmKernels } from "../../models/fast_grad.ts";
 import type { TupleBatch } from "../data/batches.ts";
-import type { TrainConfig } from "../config.ts";
-import { deriveSeed } from "../random.ts";
-import { UserError } from "../errors.ts";
+import type { RecSimuTrainer } from "./trainer.ts";
 import * as L from "./losses.ts";
-
-/** Sizes that fix the networks' shapes. */
-export interface ModelShape {
-  items: number;
-  classes: number;
-  embDim: number;
-  feedbackDim: number;
-  hidden: number;
-  fc: number;
-  fakeClasses: number;
-  stateLength: number;
-}
-
-/** Generator, discriminator, frozen embedding table and their optimisers. */
-export class RecSimuModel {
-  readonly g: Generator;
-  readonly d: Discriminator;
-  /** [V + 1, E] item embeddings; the last row (padding) is zeros. Not trained. */
-  readonly table: tf.Tensor2D;
-  readonly optG: tf.AdamOptimizer;
-  readonly optD: tf.AdamOptimizer;
-
-  constructor(readonly shape: ModelShape, embeddings: Float32Array, readonly config: TrainConfig) {
-    registerFastMatMulGrad();
-    registerFastWasmKernels();
-    if (embeddings.length !== shape.items * shape.embDim) {
-      throw new RangeError(
-        `embeddings: expected ${shape.items}×${shape.embDim} values, got ${embeddings.length}`,
-      );
-    }
-    const padded = new Float32Array((shape.items + 1) * shape.embDim);
-    padded.set(embeddings);
-    this.table = tf.tensor2d(padded, [shape.items + 1, shape.embDim]);
-    const enc = {
-      embDim: shape.embDim,
-      classes: shape.classes,
-      feedbackDim: shape.feedbackDim,
-      hidden: shape.hidden,
-    };
-    this.g = new Generator({ ...enc, fc: shape.fc }, deriveSeed(config.seed, "generator"));
-    if (config.itemBias && shape.items > 200_000) {
-      throw new UserError(
-        `--item-bias: supported up to 200,000 items, the model has ${shape.items}`,
-      );
-    }
-    this.d = new Discriminator(
-      {
-        ...enc,
-        fc: shape.fc,
-        fakeClasses: shape.fakeClasses,
-        itemBias: config.itemBias ? shape.items : 0,
-      },
-      deriveSeed(config.seed, "discriminator"),
-    );
-    this.optG = tf.train.adam(config.learningRate);
-    this.optD = tf.train.adam(config.learningRate);
-  }
-
-  get k(): number {
-    return this.shape.classes;
-  }
-
-  /** G's trainable variables. */
-  gVars(): tf.Variable[] {
-    return this.g.params.list();
-  }
-
-  /** D's trainable variables. */
-  dVars(): tf.Variable[] {
-    return this.d.params.list();
-  }
-
-  /** Frees every tensor the model owns. */
-  dispose(): void {
-    this.g.params.dispose();
-    this.d.params.dispose();
-    this.table.dispose();
-    this.optG.dispose();
-    this.optD.dispose();
-  }
-}
 
 /** Takes rows [start, start + n) of a batch-major [B, ·] tensor. */
 type Rows = (t: tf.Tensor2D) => tf.Tensor2D;
@@ -115,31 +31,32 @@ function sliceBatch(b: TupleBatch, start: number, n: number): TupleBatch {
 }
 
 /** Rows per micro-batch for a batch of `B` rows (`B`: no micro-batching). */
-function microBatchRows(m: RecSimuModel, B: number): number {
-  return m.config.microBatch > 0 ? Math.min(m.config.microBatch, B) : B;
+function microBatchRows(t: RecSimuTrainer, B: number): number {
+  const micro = t.settings.microBatch;
+  return micro > 0 ? Math.min(micro, B) : B;
 }
 
 /**
  * Gradients of the batch-mean loss `f` with respect to `vars`, computed over micro-batches of
- * `config.microBatch` rows and summed with weights n_i / B — the same value and gradients as
+ * `settings.microBatch` rows and summed with weights n_i / B — the same value and gradients as
  * one pass (every loss is a batch mean), with the activations of one micro-batch in memory.
  * `f` gets the part and a function that takes the part's rows of other batch-major tensors.
  */
 function gradients(
-  m: RecSimuModel,
+  t: RecSimuTrainer,
   vars: tf.Variable[],
   b: TupleBatch,
   f: (part: TupleBatch, rows: Rows) => tf.Scalar,
 ): { value: tf.Scalar; grads: tf.NamedTensorMap } {
   const B = b.label.shape[0];
-  const micro = microBatchRows(m, B);
-  if (micro >= B) return tf.variableGrads(() => f(b, (t) => t), vars);
+  const micro = microBatchRows(t, B);
+  if (micro >= B) return tf.variableGrads(() => f(b, (x) => x), vars);
   let value: tf.Scalar = tf.scalar(0);
   let grads: tf.NamedTensorMap = {};
   for (let start = 0; start < B; start += micro) {
     const n = Math.min(micro, B - start);
     const part = sliceBatch(b, start, n);
-    const rows: Rows = (t) => tf.slice(t, [start, 0], [n, -1]) as tf.Tensor2D;
+    const rows: Rows = (x) => tf.slice(x, [start, 0], [n, -1]) as tf.Tensor2D;
     const r = tf.variableGrads(() => tf.mul(f(part, rows), n / B) as tf.Scalar, vars);
     const sum = (a: tf.Tensor | undefined, x: tf.Tensor) => (a ? tf.add(a, x) : tf.clone(x));
     const next = Object.fromEntries(Object.entries(r.grads).map(([k, g]) => [k, sum(grads[k], g)]));
@@ -155,13 +72,13 @@ function gradients(
 
 /** Applies the gradients of `f` with `opt`; returns the loss tensor (kept). Call inside tf.tidy. */
 function update(
-  m: RecSimuModel,
+  t: RecSimuTrainer,
   opt: tf.Optimizer,
   vars: tf.Variable[],
   b: TupleBatch,
   f: (part: TupleBatch, rows: Rows) => tf.Scalar,
 ): tf.Scalar {
-  const { value, grads } = gradients(m, vars, b, f);
+  const { value, grads } = gradients(t, vars, b, f);
   opt.applyGradients(grads as unknown as Record<string, tf.Variable>);
   tf.dispose(Object.values(grads));
   return value;
@@ -170,73 +87,76 @@ function update(
 /** Reads scalars asynchronously (WebGPU has no synchronous read) and frees them. */
 async function read(...ts: tf.Tensor[]): Promise<number[]> {
   try {
-    return await Promise.all(ts.map(async (t) => (await t.data())[0]!));
+    return await Promise.all(ts.map(async (x) => (await x.data())[0]!));
   } finally {
     tf.dispose(ts);
   }
 }
 
 /** Pre-trains G on L_supG (Eq. 11); resolves to the loss. */
-export async function generatorPretrainStep(m: RecSimuModel, b: TupleBatch): Promise<number> {
+export async function generatorPretrainStep(t: RecSimuTrainer, b: TupleBatch): Promise<number> {
+  const m = t.model;
   const loss = tf.tidy(() =>
-    update(m, m.optG, m.gVars(), b, (part) => L.supG(m.g.apply(part.state), part.action))
+    update(t, t.optG, m.gVars(), b, (part) => L.supG(m.g.apply(part.state), part.action))
   );
   return (await read(loss))[0]!;
 }
 
-/** Pre-trains D on L_supD (Eq. 8) with G's fake actions; resolves to the loss. */
-export async function discriminatorPretrainStep(m: RecSimuModel, b: TupleBatch): Promise<number> {
-  const loss = tf.tidy(() => {
-    const fake = m.g.applyInference(b.state);
-    return update(m, m.optD, m.dVars(), b, (part, rows) => {
-      const p = m.d.state(part.state);
-      return L.supD(
-        m.d.score(p, part.action, false, part.actionIndex),
-        m.d.score(p, rows(fake)),
-        part.label,
-        m.k,
-        m.config.lambda,
-      );
-    });
-  });
-  return (await read(loss))[0]!;
-}
-
-/** One D update on L_D (Eq. 9) against precomputed fake actions; returns the loss tensor. */
-function discriminatorStep(m: RecSimuModel, b: TupleBatch, fake: tf.Tensor2D): tf.Scalar {
+/**
+ * One D update against the fake actions `fake` [B, E]: on L_supD (Eq. 8) when pre-training,
+ * on L_D (Eq. 9) in an adversarial round. Returns the loss tensor.
+ */
+function discriminatorUpdate(
+  t: RecSimuTrainer,
+  b: TupleBatch,
+  fake: tf.Tensor2D,
+  loss: "pretrain" | "adversarial",
+): tf.Scalar {
+  const m = t.model, s = t.settings;
   return tf.tidy(() =>
-    update(m, m.optD, m.dVars(), b, (part, rows) => {
+    update(t, t.optD, m.dVars(), b, (part, rows) => {
       const p = m.d.state(part.state);
-      return L.lossD(
-        m.d.score(p, part.action, false, part.actionIndex),
-        m.d.score(p, rows(fake)),
-        part.label,
-        m.k,
-        m.config,
-      );
+      const real = m.d.score(p, part.action, false, part.actionIndex);
+      const generated = m.d.score(p, rows(fake));
+      return loss === "pretrain"
+        ? L.supD(real, generated, part.label, m.k, s.lambda)
+        : L.lossD(real, generated, part.label, m.k, s);
     })
   );
 }
 
+/** Pre-trains D on L_supD (Eq. 8) with G's fake actions; resolves to the loss. */
+export async function discriminatorPretrainStep(
+  t: RecSimuTrainer,
+  b: TupleBatch,
+): Promise<number> {
+  const loss = tf.tidy(() =>
+    discriminatorUpdate(t, b, t.model.g.applyInference(b.state), "pretrain")
+  );
+  return (await read(loss))[0]!;
+}
+
 /** One G update on L_G (Eq. 12) against D's current state encoding; returns the loss tensor. */
-function generatorStep(m: RecSimuModel, b: TupleBatch): tf.Scalar {
+function generatorStep(t: RecSimuTrainer, b: TupleBatch): tf.Scalar {
+  const m = t.model;
   return tf.tidy(() => {
     const p = m.d.stateInference(b.state); // no gradient needed: p_D does not depend on G
-    return update(m, m.optG, m.gVars(), b, (part, rows) => {
+    return update(t, t.optG, m.gVars(), b, (part, rows) => {
       const g = m.g.apply(part.state);
-      return L.lossG(m.d.score(rows(p), g), g, part.action, m.k, m.config.beta);
+      return L.lossG(m.d.score(rows(p), g), g, part.action, m.k, t.settings.beta);
     });
   });
 }
 
-/** The first G update on L_G (Eq. 12) from a kept G(s) ({@link Generator.applyForLater}). */
-function generatorStepKept(m: RecSimuModel, b: TupleBatch, kept: KeptGeneration): tf.Scalar {
+/** The first G update on L_G (Eq. 12) from a kept G(s) (`Generator.applyForLater`). */
+function generatorStepKept(t: RecSimuTrainer, b: TupleBatch, kept: KeptGeneration): tf.Scalar {
+  const m = t.model;
   return tf.tidy(() => {
     const p = m.d.stateInference(b.state); // with D's updated weights, as in generatorStep
     const { value, grads } = kept.gradients((g) =>
-      L.lossG(m.d.score(p, g), g, b.action, m.k, m.config.beta)
+      L.lossG(m.d.score(p, g), g, b.action, m.k, t.settings.beta)
     );
-    m.optG.applyGradients(grads as unknown as Record<string, tf.Variable>);
+    t.optG.applyGradients(grads as unknown as Record<string, tf.Variable>);
     tf.dispose(Object.values(grads));
     return value;
   });
@@ -247,11 +167,11 @@ function generatorStepKept(m: RecSimuModel, b: TupleBatch, kept: KeptGeneration)
  * then `gSteps` G updates against the updated D. G(s) is computed once, with what its backward
  * pass needs kept, and serves the d-steps and the first g-step (G's weights do not change in
  * between, so this is exact; later g-steps recompute it, as the PyTorch reference does). With
- * micro-batches (`config.microBatch`), or `reuse: false`, G(s) is recomputed for the g-step
+ * micro-batches (`settings.microBatch`), or `reuse: false`, G(s) is recomputed for the g-step
  * instead: less memory, one more forward pass. Resolves to the last losses.
  */
 export async function adversarialStep(
-  m: RecSimuModel,
+  t: RecSimuTrainer,
   b: TupleBatch,
   opts: {
     reuse?: boolean;
@@ -259,12 +179,13 @@ export async function adversarialStep(
     phases?: Record<string, number>;
   } = {},
 ): Promise<{ lossD: number; lossG: number }> {
+  const m = t.model, { dSteps, gSteps } = t.settings;
   const B = b.label.shape[0];
-  const reuse = (opts.reuse ?? true) && microBatchRows(m, B) === B;
+  const reuse = (opts.reuse ?? true) && microBatchRows(t, B) === B;
   let t0 = performance.now();
-  const lap = async (phase: string, t: tf.Tensor) => {
+  const lap = async (phase: string, x: tf.Tensor) => {
     if (!opts.phases) return;
-    await t.data();
+    await x.data();
     opts.phases[phase] = (opts.phases[phase] ?? 0) + performance.now() - t0;
     t0 = performance.now();
   };
@@ -273,14 +194,14 @@ export async function adversarialStep(
   const lossesD: tf.Scalar[] = [], lossesG: tf.Scalar[] = [];
   try {
     await lap("g_forward", fake);
-    for (let i = 0; i < m.config.dSteps; i++) lossesD.push(discriminatorStep(m, b, fake));
+    for (let i = 0; i < dSteps; i++) lossesD.push(discriminatorUpdate(t, b, fake, "adversarial"));
     await lap("d_steps", lossesD[lossesD.length - 1]!);
-    if (kept && m.config.gSteps > 0) lossesG.push(generatorStepKept(m, b, kept));
+    if (kept && gSteps > 0) lossesG.push(generatorStepKept(t, b, kept));
   } finally {
     if (kept) kept.dispose();
     else fake.dispose();
   }
-  for (let i = lossesG.length; i < m.config.gSteps; i++) lossesG.push(generatorStep(m, b));
+  for (let i = lossesG.length; i < gSteps; i++) lossesG.push(generatorStep(t, b));
   await lap("g_steps", lossesG[lossesG.length - 1]!);
   const d = await read(...lossesD), g = await read(...lossesG);
   return { lossD: d[d.length - 1]!, lossG: g[g.length - 1]! };
@@ -294,14 +215,15 @@ export async function adversarialStep(
  * before (not after) the d-step's update — a simultaneous update.
  */
 export async function fusedAdversarialStep(
-  m: RecSimuModel,
+  t: RecSimuTrainer,
   b: TupleBatch,
 ): Promise<{ lossD: number; lossG: number }> {
+  const m = t.model, s = t.settings;
   const [lD, lG] = tf.tidy(() => {
     const dVars = m.dVars(), gVars = m.gVars();
     const B = b.label.shape[0];
     const partsD: tf.Scalar[] = [], partsG: tf.Scalar[] = [];
-    const { value, grads } = gradients(m, [...dVars, ...gVars], b, (part) => {
+    const { value, grads } = gradients(t, [...dVars, ...gVars], b, (part) => {
       const w = part.label.shape[0] / B;
       const p = m.d.state(part.state);
       const g = m.g.apply(part.state);
@@ -310,9 +232,9 @@ export async function fusedAdversarialStep(
         m.d.score(p, detach(g)),
         part.label,
         m.k,
-        m.config,
+        s,
       );
-      const lossG = L.lossG(m.d.score(detach(p), g, true), g, part.action, m.k, m.config.beta);
+      const lossG = L.lossG(m.d.score(detach(p), g, true), g, part.action, m.k, s.beta);
       // Kept: variableGrads frees intermediates; these are summed, read and freed below.
       partsD.push(tf.keep(tf.mul(lossD, w)));
       partsG.push(tf.keep(tf.mul(lossG, w)));
@@ -323,8 +245,8 @@ export async function fusedAdversarialStep(
         string,
         tf.Variable
       >;
-    m.optD.applyGradients(pick(dVars));
-    m.optG.applyGradients(pick(gVars));
+    t.optD.applyGradients(pick(dVars));
+    t.optG.applyGradients(pick(gVars));
     const out = [tf.addN(partsD), tf.addN(partsG)] as tf.Scalar[];
     tf.dispose([value, ...Object.values(grads), ...partsD, ...partsG]);
     return out;
@@ -333,11 +255,10 @@ export async function fusedAdversarialStep(
   return { lossD: lossD!, lossG: lossG! };
 }
 
-/**
- * Softmax over all K + F logits of D for a batch, row-major [B, K + F]; no gradient state.
- */
-export function discriminatorProbs(m: RecSimuModel, b: TupleBatch): tf.Tensor2D {
-  return tf.tidy(() =>
-    tf.softmax(m.d.score(m.d.stateInference(b.state), b.action, false, b.actionIndex))
-  );
+/** One round of the configured kind (`settings.update`): sequential or fused. */
+export function adversarialRound(
+  t: RecSimuTrainer,
+  b: TupleBatch,
+): Promise<{ lossD: number; lossG: number }> {
+  return t.settings.update === "fused" ? fusedAdversarialStep(t, b) : adversarialStep(t, b);
 }

@@ -1,0 +1,117 @@
+/**
+ * The RecSimu model: generator G, discriminator D and the frozen item-embedding table they
+ * read. Training state (optimisers, step settings) lives with the trainer in `lib/train`.
+ * @module
+ */
+import { tf } from "../lib/tf.ts";
+import type { TupleBatch } from "../lib/data/batches.ts";
+import { deriveSeed } from "../lib/random.ts";
+import { UserError } from "../lib/errors.ts";
+import { Generator } from "./generator.ts";
+import { Discriminator } from "./discriminator.ts";
+import { registerFastMatMulGrad, registerFastWasmKernels } from "./fast_grad.ts";
+
+/** Sizes that fix the networks' shapes. */
+export interface ModelShape {
+  items: number;
+  classes: number;
+  embDim: number;
+  feedbackDim: number;
+  hidden: number;
+  fc: number;
+  fakeClasses: number;
+  stateLength: number;
+}
+
+/** What the networks need besides their shape. */
+export interface RecSimuNetOptions {
+  /** Root seed: G and D initialise from deriveSeed(seed, "generator" / "discriminator"). */
+  seed: number;
+  /** D gets a learned per-item bias on its real logits (`--item-bias`). */
+  itemBias: boolean;
+}
+
+/** Most items `--item-bias` supports (one bias row per item and class). */
+const MAX_ITEM_BIAS_ITEMS = 200_000;
+
+/** Generator, discriminator and the frozen embedding table. */
+export class RecSimuModel {
+  readonly g: Generator;
+  readonly d: Discriminator;
+  /** [V + 1, E] item embeddings; the last row (padding) is zeros. Not trained. */
+  readonly table: tf.Tensor2D;
+
+  /**
+   * @param shape the networks' sizes
+   * @param embeddings item embeddings [V, E], row-major
+   * @param opts seed and item bias
+   * @throws {RangeError} when `embeddings` does not hold V × E values
+   * @throws {UserError} when `itemBias` is on with more than 200,000 items
+   */
+  constructor(readonly shape: ModelShape, embeddings: Float32Array, opts: RecSimuNetOptions) {
+    registerFastMatMulGrad();
+    registerFastWasmKernels();
+    if (embeddings.length !== shape.items * shape.embDim) {
+      throw new RangeError(
+        `embeddings: expected ${shape.items}×${shape.embDim} values, got ${embeddings.length}`,
+      );
+    }
+    const padded = new Float32Array((shape.items + 1) * shape.embDim);
+    padded.set(embeddings);
+    this.table = tf.tensor2d(padded, [shape.items + 1, shape.embDim]);
+    const enc = {
+      embDim: shape.embDim,
+      classes: shape.classes,
+      feedbackDim: shape.feedbackDim,
+      hidden: shape.hidden,
+    };
+    this.g = new Generator({ ...enc, fc: shape.fc }, deriveSeed(opts.seed, "generator"));
+    if (opts.itemBias && shape.items > MAX_ITEM_BIAS_ITEMS) {
+      throw new UserError(
+        `--item-bias: supported up to ${
+          MAX_ITEM_BIAS_ITEMS.toLocaleString("en-US")
+        } items, the model has ${shape.items}`,
+      );
+    }
+    this.d = new Discriminator(
+      {
+        ...enc,
+        fc: shape.fc,
+        fakeClasses: shape.fakeClasses,
+        itemBias: opts.itemBias ? shape.items : 0,
+      },
+      deriveSeed(opts.seed, "discriminator"),
+    );
+  }
+
+  /** Number of real feedback classes K. */
+  get k(): number {
+    return this.shape.classes;
+  }
+
+  /** G's trainable variables. */
+  gVars(): tf.Variable[] {
+    return this.g.params.list();
+  }
+
+  /** D's trainable variables. */
+  dVars(): tf.Variable[] {
+    return this.d.params.list();
+  }
+
+  /** Frees every tensor the model owns. */
+  dispose(): void {
+    this.g.params.dispose();
+    this.d.params.dispose();
+    this.table.dispose();
+  }
+}
+
+/**
+ * Softmax over all K + F logits of D for a batch, row-major [B, K + F]; no gradient state.
+ */
+export function discriminatorProbs(m: RecSimuModel, b: TupleBatch): tf.Tensor2D {
+  return tf.tidy(() =>
+    tf.softmax(m.d.score(m.d.stateInference(b.state), b.action, false, b.actionIndex))
+  );
+}
