@@ -24,7 +24,7 @@ export const TEMP_PREFIX = ".recsimu-tmp-";
 export const BACKUP_PREFIX = ".recsimu-old-";
 
 /** What a folder written by recsimu holds. */
-export type OutputKind = "checkpoint" | "synth" | "demo" | "experiment";
+export type OutputKind = "checkpoint" | "synth" | "truth" | "demo" | "experiment";
 
 /** One entry a marker lists: a file with its checksum, or a folder / growing file (null). */
 export type MarkedEntry = { sha256: string; bytes: number } | null;
@@ -218,6 +218,7 @@ function listNames(names: string[], max = 3): string {
 const KIND_NAMES: Record<OutputKind, string> = {
   checkpoint: "a recsimu checkpoint",
   synth: "a recsimu synthetic log",
+  truth: "a recsimu known-truth world",
   demo: "a recsimu demo",
   experiment: "a recsimu experiment",
 };

@@ -5,7 +5,7 @@
  * `matMul(a, dy, true, false)`. The WASM `BatchMatMul` kernel with a transposed operand runs an
  * order of magnitude slower than the plain product (measured: ~2.2 vs ~25 GFLOP/s), so this module
  * re-registers the gradient with the operand transposed first (a cheap copy), then a plain
- * product. The maths is unchanged; `tests/fast_grad_test.ts` checks it against the original.
+ * product. The maths is unchanged; `tests/models/models_test.ts` checks it against the original.
  * @module
  */
 import { tf } from "../lib/tf.ts";
@@ -188,7 +188,7 @@ let kernelsRegistered = false;
  * `readSync`, which made reading one time step of a [N, B, 3H] tensor cost ~2 ms. These versions
  * copy only the slice, straight from a heap view (SplitV: one copy per row and part);
  * non-contiguous slices go to the original kernel. `Identity` shares its input's data by
- * reference count instead of copying it. `tests/models_test.ts` compares them with the CPU
+ * reference count instead of copying it. `tests/models/models_test.ts` compares them with the CPU
  * backend.
  */
 export function registerFastWasmKernels(): void {

@@ -409,7 +409,7 @@ export function gruBackward(saved: GruSaved, dy: tf.Tensor): tf.Tensor[] {
  * re-packs the second operand of every product it has not seen: for a large fresh one that costs
  * 28 ms on top of the product's 38 ms, `deno task bench:profile --what pack`), and ~20
  * element-wise ops where autodiff needed several times as many, six products and their
- * transposes. `tests/models_test.ts` compares forward and gradients with a straightforward GRU
+ * transposes. `tests/models/models_test.ts` compares forward and gradients with a straightforward GRU
  * to 1e-5.
  */
 export function gruLayer(

@@ -15,11 +15,13 @@ import {
 } from "../data/synth.ts";
 import { UserError } from "../errors.ts";
 import { numFlag, parseFlags, requireFlag } from "./_flags.ts";
+import { runSynthTruth } from "./_synth_truth.ts";
 
 const D = SYNTH_DEFAULTS;
 const USAGE = `Usage: recsimu synth --out DIR [flags]
 
-Writes a seeded synthetic session log to DIR/log.csv and its description to DIR/synth.json.
+Writes a seeded synthetic session log to DIR/log.csv and its description to DIR/synth.json;
+with --truth, a known-truth world (a log and the truth a simulator is judged against).
 
 Flags:
   --out DIR              output folder (required): new or empty, or with --overwrite a
@@ -31,7 +33,12 @@ Flags:
   --items V              number of items (default ${D.items})
   --categories C         number of item categories, at most V (default ${D.categories})
   --min-length L         shortest session, in rows (default ${D.minLength}, or --max-length if less)
-  --max-length L         longest session, in rows (default ${D.maxLength}, or --min-length if more)`;
+  --max-length L         longest session, in rows (default ${D.maxLength}, or --min-length if more)
+  --truth                write a known-truth world instead (docs/truth_worlds.md): DIR/log.csv
+                         and DIR/truth/ (true probabilities, start states, policy values); the
+                         size flags above then default to the world's (3000 or 5000 items,
+                         30 or 50 categories, 8000 sessions of 10-50 rows)
+  --preset P             with --truth: base | hard (default base)`;
 
 /** Runs `recsimu synth` with the arguments after the command name. */
 export async function run(argv: string[]): Promise<void> {
@@ -45,9 +52,13 @@ export async function run(argv: string[]): Promise<void> {
     categories: { type: "string" },
     "min-length": { type: "string" },
     "max-length": { type: "string" },
+    truth: { type: "boolean" },
+    preset: { type: "string" },
   }, USAGE);
   if (f === undefined) return;
   const outGiven = requireFlag("synth", "out", f.out);
+  if (f.truth) return await runSynthTruth(f, outGiven);
+  if (f.preset !== undefined) throw new UserError("--preset: only with --truth");
   const integer = true;
   const items = numFlag("items", f.items, D.items, { integer, min: 1, max: SYNTH_LIMITS.items });
   // A length given alone moves the other's default so that the pair stays valid.
