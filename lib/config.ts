@@ -7,6 +7,9 @@ import { UserError } from "./errors.ts";
 /** Which training recipe (the paper's RecSimu and its ablations, Figure 7). */
 export type Variant = "recsimu" | "recsimu-1" | "recsimu-3";
 
+/** How the simulator's probabilities are calibrated after training. */
+export type Calibrate = "none" | "temperature";
+
 /**
  * Every hyperparameter of a training run.
  *
@@ -79,6 +82,11 @@ export interface TrainConfig {
   itemBias: boolean;
   /** Recipe: RecSimu, RecSimu-1 (one fake class) or RecSimu-3 (no adversarial terms). */
   variant: Variant;
+  /**
+   * After training: `temperature` fits one T on the validation tuples, p = softmax(z_real / T),
+   * kept in the checkpoint and applied to every answer; `none` answers with D as trained.
+   */
+  calibrate: Calibrate;
   /** item2vec epochs over the skip-gram pairs. */
   i2vEpochs: number;
   /** Root seed; all others derive from it. */
@@ -124,6 +132,7 @@ export const TRAIN_DEFAULTS: Readonly<TrainConfig> = Object.freeze({
   update: "sequential",
   itemBias: false,
   variant: "recsimu",
+  calibrate: "temperature",
   i2vEpochs: 1,
   seed: 0,
 });
@@ -188,6 +197,9 @@ export function validateConfig(c: TrainConfig): TrainConfig {
   }
   if (!["recsimu", "recsimu-1", "recsimu-3"].includes(c.variant)) {
     throw new UserError(`variant must be recsimu, recsimu-1 or recsimu-3, got ${c.variant}`);
+  }
+  if (c.calibrate !== "none" && c.calibrate !== "temperature") {
+    throw new UserError(`calibrate must be none or temperature, got ${c.calibrate}`);
   }
   if (c.update !== "sequential" && c.update !== "fused") {
     throw new UserError(`update must be sequential or fused, got ${c.update}`);

@@ -8,7 +8,7 @@ import { parseFlags, requireFlag } from "./_flags.ts";
 import { backendInfo, BACKENDS, initBackend, parseBackend } from "../tf.ts";
 import { loadDataset } from "../data/dataset.ts";
 import { Simulator } from "../sim/simulator.ts";
-import { evaluateModel, itemBaselines, testSetWarnings } from "../eval/evaluate.ts";
+import { evaluateCalibrated, itemBaselines, testSetWarnings } from "../eval/evaluate.ts";
 import { metricsTable, perClassTable } from "../eval/table.ts";
 import { assertCheckpointDir, updateCheckpointFile } from "../train/checkpoint.ts";
 
@@ -48,7 +48,15 @@ export async function run(argv: string[]): Promise<void> {
     vocabulary: { items: sim.items, labels: sim.labels, positive: sim.positive },
   });
   const t0 = performance.now();
-  const test = await evaluateModel(sim.model, ds, ds.test);
+  // The checkpoint's temperature (1 without one), with the test figures before and after it.
+  const evaluated = await evaluateCalibrated(sim.model, ds, ds.test, sim.temperature);
+  const test = evaluated.metrics;
+  const calibration = {
+    method: meta.calibration ? "temperature" : "none",
+    temperature: sim.temperature,
+    ...(meta.calibration ? { validation: meta.calibration.validation } : {}),
+    test: evaluated.calibration,
+  };
   const baselines = itemBaselines(ds, ds.test);
   const result = {
     model: dir,
@@ -62,6 +70,7 @@ export async function run(argv: string[]): Promise<void> {
     seconds: (performance.now() - t0) / 1000,
     recsimu: test,
     baselines,
+    calibration,
     warnings: testSetWarnings(ds, ds.test),
   };
   if (!quiet) {

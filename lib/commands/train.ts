@@ -4,7 +4,13 @@
  * @module
  */
 import { numFlag, parseFlags, requireFlag } from "./_flags.ts";
-import { TRAIN_DEFAULTS, type TrainConfig, validateConfig, type Variant } from "../config.ts";
+import {
+  type Calibrate,
+  TRAIN_DEFAULTS,
+  type TrainConfig,
+  validateConfig,
+  type Variant,
+} from "../config.ts";
 import { BACKENDS, initBackend, parseBackend } from "../tf.ts";
 import { type Dataset, datasetOptions, formatStats, loadDataset } from "../data/dataset.ts";
 import { loadEmbeddingsCsv } from "../embeddings/load.ts";
@@ -44,6 +50,7 @@ export const TRAIN_FLAGS = {
   update: { type: "string" },
   "item-bias": { type: "boolean" },
   variant: { type: "string" },
+  calibrate: { type: "string" },
   "i2v-epochs": { type: "string" },
   seed: { type: "string" },
 } as const;
@@ -79,7 +86,9 @@ Training (Algorithm 1):
   --patience P           early stop after P epochs without better validation AUC (default ${D.patience}: off)
   --item-bias            beyond the paper: trainable per-item bias on D's real-class logits
   --variant V            recsimu | recsimu-1 (K+1 outputs) | recsimu-3 (no adversarial terms);
-                         RecSimu-2 is --beta 0`;
+                         RecSimu-2 is --beta 0
+  --calibrate C          temperature: after training, fit one T on the validation tuples and
+                         answer softmax(z / T) | none: D as trained (default ${D.calibrate})`;
 
 /** Builds a TrainConfig from parsed flags. */
 export function configFromFlags(v: Record<string, string | boolean | undefined>): TrainConfig {
@@ -113,6 +122,7 @@ export function configFromFlags(v: Record<string, string | boolean | undefined>)
     update: (typeof v.update === "string" ? v.update : D.update) as TrainConfig["update"],
     itemBias: v["item-bias"] === true,
     variant: (typeof v.variant === "string" ? v.variant : D.variant) as Variant,
+    calibrate: (typeof v.calibrate === "string" ? v.calibrate : D.calibrate) as Calibrate,
     i2vEpochs: n("i2v-epochs", D.i2vEpochs, { integer: true, min: 1 }),
     seed: n("seed", D.seed, int),
   });
@@ -230,6 +240,14 @@ function report(
 ): void {
   if (!quiet) {
     console.error(metricsTable({ recsimu: r.test, ...r.baselines }));
+    const { method, temperature, test: { before, after } } = r.calibration;
+    if (method !== "none") {
+      console.error(
+        `calibration: temperature ${temperature.toFixed(4)}; test log-loss ${
+          before.logLoss.toFixed(4)
+        } -> ${after.logLoss.toFixed(4)}, ECE ${before.ece.toFixed(4)} -> ${after.ece.toFixed(4)}`,
+      );
+    }
     console.error(`checkpoint: ${outGiven} (${r.seconds.toFixed(1)}s)`);
   }
   // A too-small test set: printed under --quiet too (a warning is not progress).
@@ -243,6 +261,7 @@ function report(
       seconds: r.seconds,
       recsimu: r.test,
       baselines: r.baselines,
+      calibration: r.calibration,
       warnings,
     }),
   );

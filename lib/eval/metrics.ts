@@ -1,7 +1,8 @@
 /**
  * Evaluation metrics and significance tests, in plain TypeScript (no tensors).
  *
- * - Classification: {@link auc}, {@link binaryStats}, {@link perClassStats}, {@link logLoss}.
+ * - Classification: {@link auc}, {@link binaryStats}, {@link perClassStats}, {@link logLoss},
+ *   {@link expectedCalibrationError}.
  * - Ranking: {@link averagePrecision}, {@link ndcgAtK}.
  * - Across seeds / runs: {@link meanStd}, {@link pairedTTest}, {@link wilcoxonSignedRank}.
  *
@@ -294,6 +295,54 @@ export function logLoss(probs: ArrayLike<number>, k: number, yTrue: ArrayLike<nu
     sum -= Math.log(Math.max(p, LOG_LOSS_EPSILON));
   }
   return sum / n;
+}
+
+/**
+ * Expected calibration error of a binary probability: the predictions are put into `bins`
+ * equal-width bins of [0, 1] (a probability of exactly 1 goes into the last), and the error is
+ * the mean over bins of |positive rate − mean probability|, weighted by each bin's share of
+ * the examples. 0 is perfectly calibrated; empty bins count nothing.
+ *
+ * @param labels label of each example: `true`/`1` positive, `false`/`0` negative
+ * @param probs predicted probability of a positive label of each example, in [0, 1]
+ * @param bins number of equal-width bins, an integer >= 1 @default 10
+ * @returns the error in [0, 1], or `NaN` when there are no examples
+ *
+ * @example
+ * ```ts
+ * import { expectedCalibrationError } from "./metrics.ts";
+ * expectedCalibrationError([1, 0, 1, 1], [0.75, 0.75, 0.75, 0.75]); // 0: 3 of 4 are positive
+ * expectedCalibrationError([0, 0], [0.9, 0.1]); // (|0 − 0.9| + |0 − 0.1|) / 2 = 0.5
+ * ```
+ */
+export function expectedCalibrationError(
+  labels: ArrayLike<boolean | number>,
+  probs: ArrayLike<number>,
+  bins = 10,
+): number {
+  const what = "expected calibration error";
+  checkSameLength(what, labels, "labels", probs, "probs");
+  if (!Number.isInteger(bins) || bins < 1) {
+    throw new RangeError(`Cannot compute ${what}: bins is ${bins}, expected an integer >= 1`);
+  }
+  const n = probs.length;
+  if (n === 0) return NaN;
+  const count = new Float64Array(bins), pos = new Float64Array(bins), sum = new Float64Array(bins);
+  for (let i = 0; i < n; i++) {
+    const p = probs[i]!;
+    if (!(p >= 0 && p <= 1)) {
+      throw new RangeError(`Cannot compute ${what}: probs[${i}] is ${p}, expected [0, 1]`);
+    }
+    const b = Math.min(Math.floor(p * bins), bins - 1);
+    count[b]!++;
+    sum[b]! += p;
+    if (label(what, "labels", labels[i]!, i)) pos[b]!++;
+  }
+  let ece = 0;
+  for (let b = 0; b < bins; b++) {
+    if (count[b]! > 0) ece += Math.abs(pos[b]! - sum[b]!) / n;
+  }
+  return ece;
 }
 
 // ---------------------------------------------------------------------------------------------

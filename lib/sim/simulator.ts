@@ -11,7 +11,13 @@
 import { backendInfo, type BackendName, initBackend, tf } from "../tf.ts";
 import { UserError } from "../errors.ts";
 import { RecSimuModel } from "../../models/recsimu.ts";
-import { assignVariables, type CheckpointMeta, loadCheckpoint } from "../train/checkpoint.ts";
+import {
+  assignVariables,
+  type CheckpointMeta,
+  checkpointTemperature,
+  loadCheckpoint,
+} from "../train/checkpoint.ts";
+import { temperatureScale } from "../eval/calibration.ts";
 import type {
   ArrayPrediction,
   FeedbackPrediction,
@@ -77,6 +83,11 @@ export class Simulator implements SimulatorLike {
   readonly itemCount: number;
   readonly items: readonly string[];
   readonly startStates: readonly (readonly StepRecord[])[];
+  /**
+   * Temperature T of the answers, p = softmax(z_real / T): the one fitted on the validation
+   * tuples after training (config.json's `calibration`), 1 for checkpoints without one.
+   */
+  readonly temperature: number;
   readonly #itemIndex: Map<string, number>;
   readonly #labelIndex: Map<string, number>;
   readonly #maxBatch: number;
@@ -95,6 +106,7 @@ export class Simulator implements SimulatorLike {
     this.items = items;
     this.itemCount = items.length;
     this.startStates = startStates;
+    this.temperature = checkpointTemperature(meta);
     this.#itemIndex = new Map(items.map((id, i) => [id, i]));
     this.#labelIndex = new Map(meta.labels.map((l, i) => [l, i]));
     this.#maxBatch = maxBatch;
@@ -127,7 +139,8 @@ export class Simulator implements SimulatorLike {
 
   /**
    * Scores many requests in batched passes (identical states are encoded once). Each answer's
-   * `probs` maps every label, in label order, to its probability; the values sum to 1.
+   * `probs` maps every label, in label order, to its probability (calibrated by
+   * {@link temperature}); the values sum to 1. `real` is D's own real-vs-fake score, unscaled.
    *
    * @example
    * ```ts ignore
@@ -160,7 +173,6 @@ export class Simulator implements SimulatorLike {
     base: number,
   ): Promise<ArrayPrediction[]> {
     const N = this.stateLength;
-    const K = this.labels.length;
     const pad = this.itemCount;
     // Unique states (last N pairs) → one encoding each.
     const stateKeys = new Map<string, number>();
@@ -226,14 +238,26 @@ export class Simulator implements SimulatorLike {
     });
     const data = await probs.data();
     probs.dispose();
-    const W = K + m.shape.fakeClasses;
-    return reqs.map((_, i) => {
+    return this.#answers(data as Float32Array, reqs.length);
+  }
+
+  /**
+   * The answers from D's softmax rows [n, K + F]: the real classes' share of each row (at the
+   * temperature) and the real mass `real`.
+   */
+  #answers(data: Float32Array, n: number): ArrayPrediction[] {
+    const K = this.labels.length;
+    const W = K + this.model.shape.fakeClasses;
+    const T = this.temperature;
+    const out: ArrayPrediction[] = [];
+    for (let i = 0; i < n; i++) {
       let z = 0;
       for (let k = 0; k < K; k++) z += data[i * W + k]!;
       const pk: number[] = [];
       for (let k = 0; k < K; k++) pk.push(data[i * W + k]! / Math.max(z, 1e-30));
-      return { probs: pk, real: z };
-    });
+      out.push({ probs: T === 1 ? pk : Array.from(temperatureScale(pk, K, T)), real: z });
+    }
+    return out;
   }
 
   /** Model description for `GET /v1/model`. */
@@ -245,6 +269,7 @@ export class Simulator implements SimulatorLike {
       item_count: this.itemCount,
       backend: backendInfo()?.name ?? tf.getBackend(),
       config: this.meta.config,
+      calibration: this.meta.calibration ?? null,
       shape: this.meta.shape,
       data: { fingerprint: this.meta.data.fingerprint },
       versions: this.meta.versions,

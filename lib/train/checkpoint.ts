@@ -42,6 +42,7 @@ import type { StepRecord } from "../data/pair.ts";
 import type { ModelShape } from "../../models/recsimu.ts";
 import { logicalName } from "../../models/params.ts";
 import type { RecSimuTrainer } from "./trainer.ts";
+import type { ModelCalibration } from "../eval/calibration.ts";
 
 /** Checkpoint format version; a different one is refused. */
 export const CHECKPOINT_FORMAT = 1;
@@ -77,6 +78,39 @@ export interface CheckpointMeta {
   backend: string;
   position: TrainingPosition;
   created: string;
+  /**
+   * The temperature fitted after training (`--calibrate temperature`) and its validation
+   * figures; absent (checkpoints written before it, `--calibrate none`, runs not finished) means
+   * T = 1.
+   */
+  calibration?: ModelCalibration;
+}
+
+/**
+ * The temperature a checkpoint answers with: its calibration's, or 1 without one.
+ *
+ * @example
+ * ```ts
+ * import { checkpointTemperature } from "./checkpoint.ts";
+ * checkpointTemperature({}); // 1
+ * ```
+ */
+export function checkpointTemperature(meta: Pick<CheckpointMeta, "calibration">): number {
+  return meta.calibration?.temperature ?? 1;
+}
+
+/** Refuses a config.json whose calibration is not a usable temperature. */
+function checkCalibration(meta: CheckpointMeta, dir: string): void {
+  const c = meta.calibration;
+  if (c === undefined) return;
+  const t = c?.temperature;
+  if (c?.method !== "temperature" || typeof t !== "number" || !(t > 0 && Number.isFinite(t))) {
+    throw new CheckpointError(
+      `"${
+        join(dir, "config.json")
+      }": calibration must be { method: "temperature", temperature > 0 }, got ${JSON.stringify(c)}`,
+    );
+  }
 }
 
 /** Named float32 tensors as plain arrays: what a `.bin`/`.json` pair of a checkpoint holds. */
@@ -419,6 +453,7 @@ export async function loadCheckpoint(
   }
   try {
     await read("config.json");
+    checkCalibration(meta, dir);
     const items = JSON.parse(await text("vocab.json")) as string[];
     const eb = await read("embeddings.bin");
     const embeddings = new Float32Array(

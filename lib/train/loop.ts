@@ -1,7 +1,8 @@
 /**
  * Algorithm 1 end to end: pre-train G on L_supG, pre-train D on L_supD, then alternate d-steps
  * and g-steps on L_D and L_G; validation AUC after every D epoch, optional early stopping with
- * the best weights restored, a checkpoint after every epoch, test metrics at the end.
+ * the best weights restored, a checkpoint after every epoch, and at the end a temperature fitted
+ * on the validation tuples (`--calibrate`) and the test metrics of the calibrated model.
  * The loop only coordinates, logs and checkpoints; the updates live in `steps.ts`.
  * @module
  */
@@ -16,11 +17,14 @@ import { trainItem2Vec } from "../embeddings/item2vec.ts";
 import { collectGarbage } from "../memory.ts";
 import { type ModelShape, RecSimuModel } from "../../models/recsimu.ts";
 import {
+  evaluateCalibrated,
   evaluateModel,
   type FeedbackMetrics,
+  fitModelTemperature,
   type ItemBaselines,
   itemBaselines,
 } from "../eval/evaluate.ts";
+import type { CalibrationReport, ModelCalibration } from "../eval/calibration.ts";
 import { log, Progress } from "../progress.ts";
 import { adversarialRound, discriminatorPretrainStep, generatorPretrainStep } from "./steps.ts";
 import { RecSimuTrainer } from "./trainer.ts";
@@ -78,7 +82,8 @@ export interface TrainOptions {
 }
 
 /**
- * What {@link trainRecSimu} returns: test metrics once training finished, none when stopped.
+ * What {@link trainRecSimu} returns: test metrics once training finished (of the calibrated
+ * model, with the calibration's figures before and after), none when stopped.
  *
  * @example
  * ```ts
@@ -99,8 +104,13 @@ export type TrainResult =
     seconds: number;
   }
   & (
-    | { stopped: false; test: FeedbackMetrics; baselines: ItemBaselines }
-    | { stopped: true; test?: undefined; baselines?: undefined }
+    | {
+      stopped: false;
+      test: FeedbackMetrics;
+      baselines: ItemBaselines;
+      calibration: CalibrationReport;
+    }
+    | { stopped: true; test?: undefined; baselines?: undefined; calibration?: undefined }
   );
 
 /** A finished run's result (for callers that never stop training early). */
@@ -168,7 +178,8 @@ function checkTrainable(ds: Dataset): void {
 
 /**
  * The checkpoint `--resume` continues, with its optimiser state; refused when it was trained on
- * other data or with other flags (only --epochs and --patience may change).
+ * other data or with other flags. Only --epochs, --patience and --calibrate may change (the
+ * calibration is fitted after training; a checkpoint written before it has no `calibrate`).
  */
 async function loadForResume(
   ds: Dataset,
@@ -184,11 +195,13 @@ async function loadForResume(
       }…, this log ${ds.fingerprint.slice(0, 12)}…)`,
     );
   }
-  const a = JSON.stringify({ ...resumed.meta.config, epochs: 0, patience: 0 });
-  const b = JSON.stringify({ ...c, epochs: 0, patience: 0 });
+  // JSON.stringify leaves out undefined fields: calibrate is compared in neither.
+  const free = { epochs: 0, patience: 0, calibrate: undefined };
+  const a = JSON.stringify({ ...resumed.meta.config, ...free });
+  const b = JSON.stringify({ ...c, ...free });
   if (a !== b) {
     throw new UserError(
-      `--resume: flags differ from the checkpoint's config (only --epochs and --patience may change)`,
+      `--resume: flags differ from the checkpoint's config (only --epochs, --patience and --calibrate may change)`,
     );
   }
   return resumed;
@@ -262,6 +275,8 @@ class TrainingRun {
   saved: TrainingPosition | undefined;
   /** True once `shouldStop` ended training mid-epoch. */
   stopped = false;
+  /** The temperature fitted once training finished (config.json's `calibration`). */
+  calibration: ModelCalibration | undefined;
   #lastYield = performance.now();
 
   constructor(
@@ -322,6 +337,7 @@ class TrainingRun {
       backend: backendInfo()?.name ?? tf.getBackend(),
       position: pos,
       created: new Date().toISOString(),
+      ...(this.calibration ? { calibration: this.calibration } : {}),
     };
   }
 
@@ -529,19 +545,53 @@ class TrainingRun {
     if (this.best && c.patience > 0) {
       assignVariables([...model.gVars(), ...model.dVars()], this.best, "best weights");
     }
-    const test = await evaluateModel(model, ds, ds.test);
+    const fit = this.calibration = await this.calibrate();
+    const temperature = fit?.temperature ?? 1;
+    const evaluated = await evaluateCalibrated(model, ds, ds.test, temperature);
+    const test = evaluated.metrics;
+    const calibration: CalibrationReport = {
+      method: fit ? "temperature" : "none",
+      temperature,
+      ...(fit ? { validation: fit.validation } : {}),
+      test: evaluated.calibration,
+    };
     const baselines = itemBaselines(ds, ds.test);
     const seconds = (performance.now() - t0) / 1000;
     await this.checkpoint(this.position, {
       split: "test",
       recsimu: test,
       baselines,
+      calibration,
       config: c,
       seed: c.seed,
       backend: backendInfo()?.name,
       trainSeconds: seconds,
     });
-    return { model, history, test, baselines, embeddings, stopped: false, seconds };
+    return { model, history, test, baselines, calibration, embeddings, stopped: false, seconds };
+  }
+
+  /**
+   * With `--calibrate temperature`, the temperature of D's real-class logits fitted on the
+   * validation tuples (the final weights'; never the test tuples); else, or without validation
+   * tuples, none (T = 1).
+   */
+  async calibrate(): Promise<ModelCalibration | undefined> {
+    const { ds, c } = this;
+    if (c.calibrate !== "temperature") return undefined;
+    if (ds.validation.length === 0) {
+      this.say("calibration: no validation tuples to fit a temperature on; T = 1");
+      return undefined;
+    }
+    const fit = await fitModelTemperature(this.model, ds, ds.validation);
+    const { before, after } = fit.validation;
+    this.say(
+      `calibration: temperature ${fit.temperature.toFixed(4)}; validation log-loss ${
+        before.logLoss.toFixed(4)
+      } -> ${after.logLoss.toFixed(4)}, ECE ${before.ece.toFixed(4)} -> ${
+        after.ece.toFixed(4)
+      }, AUC ${before.auc.toFixed(4)} -> ${after.auc.toFixed(4)}`,
+    );
+    return fit;
   }
 }
 
