@@ -31,10 +31,10 @@ Flags:
 /** One paragraph on how to read the demo's numbers (printed after the tables). */
 const DEMO_READING = `
 How to read this: F1, precision, recall and accuracy score the most likely label against the
-logged one; AUC ranks P(positive) (1.0 perfect, 0.5 chance). Log-loss rates the probabilities
-themselves, lower is better: the item baselines predict each item's observed label rates, which
-are well calibrated by construction, while RecSimu's discriminator is trained adversarially and
-its probabilities are not calibrated, so its log-loss can be worse even where it ranks better.`;
+logged one; AUC ranks P(positive) (1.0 perfect, 0.5 chance). "logloss" is RecSimu's over the
+three labels (skip, click, purchase) but item_rate's over positive vs rest, since it predicts only
+P(positive): the two are not comparable. "ll(pos)" is every scorer's binary log-loss of
+P(positive), lower is better: compare that column.`;
 
 /** Entry point of `recsimu demo`. */
 export async function run(argv: string[]): Promise<void> {

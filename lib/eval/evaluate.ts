@@ -7,7 +7,15 @@ import { batchIndices, disposeBatch, toTensors } from "../data/batches.ts";
 import type { Dataset } from "../data/dataset.ts";
 import { discriminatorProbs, type RecSimuModel } from "../../models/recsimu.ts";
 import type { FeedbackPrediction } from "../../models/baselines/common.ts";
-import { auc, binaryStats, logLoss, perClassStats } from "./metrics.ts";
+import { auc, binaryStats, expectedCalibrationError, logLoss, perClassStats } from "./metrics.ts";
+import {
+  type CalibrationComparison,
+  type CalibrationMetrics,
+  fitTemperature,
+  logitsOfProbs,
+  type ModelCalibration,
+  temperatureScale,
+} from "./calibration.ts";
 
 /**
  * Metrics of one scorer on one tuple set.
@@ -37,8 +45,16 @@ export interface FeedbackMetrics {
   auc: number;
   /** ROC AUC of the unrestricted probability mass on positive real classes (the reference's score). */
   aucJoint?: number;
-  /** Mean negative log-likelihood of the true class (restricted softmax). */
+  /**
+   * Mean negative log-likelihood of the true class (restricted softmax over the K labels; for a
+   * scorer that predicts only P(positive), such as item_rate, over positive vs rest).
+   */
   logLoss: number;
+  /**
+   * Binary log-loss of P(positive) against positive vs rest: the one log-loss every scorer has,
+   * so rows compare like with like (with K > 2 labels `logLoss` of RecSimu is over K classes).
+   */
+  posLogLoss?: number;
   /** Mean probability that a real pair is real, D(s, a). */
   meanReal?: number;
   /** Per-label precision / recall / F1 / support. */
@@ -73,7 +89,7 @@ function thresholdMetrics(
   isPos: Uint8Array,
   predPos: Uint8Array,
   score: Float64Array,
-  rest: Pick<FeedbackMetrics, "logLoss" | "aucJoint" | "meanReal" | "perClass">,
+  rest: Pick<FeedbackMetrics, "logLoss" | "posLogLoss" | "aucJoint" | "meanReal" | "perClass">,
 ): FeedbackMetrics {
   const n = isPos.length;
   const bs = binaryStats(isPos, predPos);
@@ -104,13 +120,38 @@ function binaryLogLoss(isPos: Uint8Array, score: Float64Array): number {
   return logLoss(probs, 2, isPos);
 }
 
-/** Metrics from D's full probability rows [n, K + F]. */
-export function metricsFromProbs(
+/** Options of {@link metricsFromProbs} and {@link evaluateModel}. */
+export interface EvaluateOptions {
+  /** Temperature T of D's real-class logits, p = softmax(z_real / T); 1 is D as trained. @default 1 */
+  temperature?: number;
+}
+
+/** Per-tuple figures of D's probability rows, from which every metric is computed. */
+interface RowScores {
+  /** Restricted softmax at the temperature, [n, K]. */
+  q: Float64Array;
+  /** The same in float32, as the log-loss reads it. */
+  restricted: Float32Array;
+  /** P(positive label) under the restricted softmax. */
+  score: Float64Array;
+  /** The unrestricted probability mass on positive real classes. */
+  joint: Float64Array;
+  yTrue: Int32Array;
+  yPred: Int32Array;
+  isPos: Uint8Array;
+  predPos: Uint8Array;
+  /** Sum over tuples of D's real mass. */
+  realSum: number;
+}
+
+/** The per-tuple figures of D's full probability rows [n, K + F] at `temperature`. */
+function rowScores(
   probs: Float32Array,
   width: number,
   ds: Pick<Dataset, "labels" | "positive" | "rowLabel">,
   rows: Int32Array,
-): FeedbackMetrics {
+  temperature: number,
+): RowScores {
   const K = ds.labels.length;
   const n = rows.length;
   const restricted = new Float32Array(n * K);
@@ -118,13 +159,18 @@ export function metricsFromProbs(
   const yTrue = new Int32Array(n), yPred = new Int32Array(n);
   const isPos = new Uint8Array(n), predPos = new Uint8Array(n);
   let realSum = 0;
+  const real = new Float64Array(n * K);
   for (let i = 0; i < n; i++) {
     let z = 0;
     for (let k = 0; k < K; k++) z += probs[i * width + k]!;
     realSum += z;
+    for (let k = 0; k < K; k++) real[i * K + k] = probs[i * width + k]! / Math.max(z, 1e-30);
+  }
+  const q = temperatureScale(real, K, temperature); // the same numbers at T = 1
+  for (let i = 0; i < n; i++) {
     let best = 0;
     for (let k = 0; k < K; k++) {
-      const p = probs[i * width + k]! / Math.max(z, 1e-30);
+      const p = q[i * K + k]!;
       restricted[i * K + k] = p;
       if (ds.positive[k]) {
         score[i]! += p;
@@ -137,17 +183,77 @@ export function metricsFromProbs(
     isPos[i] = ds.positive[yTrue[i]!] ? 1 : 0;
     predPos[i] = ds.positive[best] ? 1 : 0;
   }
-  const pc = perClassStats(yTrue, yPred, K);
-  return thresholdMetrics(isPos, predPos, score, {
-    aucJoint: auc(isPos, joint),
-    logLoss: logLoss(restricted, K, yTrue),
-    meanReal: n ? realSum / n : NaN,
+  return { q, restricted, score, joint, yTrue, yPred, isPos, predPos, realSum };
+}
+
+/** Metrics from D's full probability rows [n, K + F], at `options.temperature`. */
+export function metricsFromProbs(
+  probs: Float32Array,
+  width: number,
+  ds: Pick<Dataset, "labels" | "positive" | "rowLabel">,
+  rows: Int32Array,
+  options: EvaluateOptions = {},
+): FeedbackMetrics {
+  const K = ds.labels.length;
+  const n = rows.length;
+  const r = rowScores(probs, width, ds, rows, options.temperature ?? 1);
+  const pc = perClassStats(r.yTrue, r.yPred, K);
+  return thresholdMetrics(r.isPos, r.predPos, r.score, {
+    aucJoint: auc(r.isPos, r.joint),
+    logLoss: logLoss(r.restricted, K, r.yTrue),
+    posLogLoss: binaryLogLoss(r.isPos, r.score.map((x) => Math.min(x, 1))),
+    meanReal: n ? r.realSum / n : NaN,
     perClass: Object.fromEntries(ds.labels.map((l, k) => [l, pc[k]!])),
   });
 }
 
+/** Log-loss, ECE and AUC of P(positive) from D's probability rows [n, K + F] at `temperature`. */
+export function calibrationMetrics(
+  probs: Float32Array,
+  width: number,
+  ds: Pick<Dataset, "labels" | "positive" | "rowLabel">,
+  rows: Int32Array,
+  temperature = 1,
+): CalibrationMetrics {
+  const r = rowScores(probs, width, ds, rows, temperature);
+  // A sum of probabilities can pass 1 by a rounding error; ECE wants [0, 1].
+  const p = r.score.map((s) => Math.min(s, 1));
+  return {
+    logLoss: logLoss(r.restricted, ds.labels.length, r.yTrue),
+    ece: expectedCalibrationError(r.isPos, p),
+    auc: auc(r.isPos, r.score),
+  };
+}
+
 /**
- * Evaluates D on the tuples `rows` (test by default).
+ * Fits the temperature of D's real-class logits on the tuples `rows` (the validation tuples:
+ * never the test ones) by minimising their log-loss, with the log-loss, ECE and AUC before and
+ * after. The fit reads the restricted softmax's logarithms, which are D's real-class logits up
+ * to a constant per tuple. Should T not lower the log-loss as it is reported (probabilities
+ * clipped at 1e-7, float32), T = 1 is kept: calibration never makes it worse.
+ */
+export async function fitModelTemperature(
+  m: RecSimuModel,
+  ds: Dataset,
+  rows: Int32Array,
+): Promise<ModelCalibration> {
+  const width = m.shape.classes + m.shape.fakeClasses;
+  const probs = await predictTuples(m, ds, rows);
+  const r = rowScores(probs, width, ds, rows, 1);
+  const fitted = fitTemperature(logitsOfProbs(r.q), ds.labels.length, r.yTrue);
+  const before = calibrationMetrics(probs, width, ds, rows, 1);
+  const after = calibrationMetrics(probs, width, ds, rows, fitted);
+  const better = after.logLoss <= before.logLoss;
+  return {
+    method: "temperature",
+    temperature: better ? fitted : 1,
+    validation: { before, after: better ? after : before },
+  };
+}
+
+/**
+ * Evaluates D on the tuples `rows` (test by default), at `options.temperature` (D as trained
+ * by default; a checkpoint's calibrated one is `Simulator.temperature`).
  *
  * @example
  * ```ts
@@ -178,9 +284,31 @@ export async function evaluateModel(
   m: RecSimuModel,
   ds: Dataset,
   rows: Int32Array = ds.test,
+  options: EvaluateOptions = {},
 ): Promise<FeedbackMetrics> {
   const probs = await predictTuples(m, ds, rows);
-  return metricsFromProbs(probs, m.shape.classes + m.shape.fakeClasses, ds, rows);
+  return metricsFromProbs(probs, m.shape.classes + m.shape.fakeClasses, ds, rows, options);
+}
+
+/**
+ * {@link evaluateModel} at `temperature`, with the log-loss, ECE and AUC before (T = 1) and
+ * after it on the same tuples, from one pass of D.
+ */
+export async function evaluateCalibrated(
+  m: RecSimuModel,
+  ds: Dataset,
+  rows: Int32Array,
+  temperature: number,
+): Promise<{ metrics: FeedbackMetrics; calibration: CalibrationComparison }> {
+  const width = m.shape.classes + m.shape.fakeClasses;
+  const probs = await predictTuples(m, ds, rows);
+  return {
+    metrics: metricsFromProbs(probs, width, ds, rows, { temperature }),
+    calibration: {
+      before: calibrationMetrics(probs, width, ds, rows, 1),
+      after: calibrationMetrics(probs, width, ds, rows, temperature),
+    },
+  };
 }
 
 /**
@@ -254,8 +382,10 @@ export function itemBaselines(
     predRate[i] = sRate[i]! > 0.5 ? 1 : 0;
     sPop[i] = pos[ds.rowItem[r]!]!;
   }
+  const rateLoss = binaryLogLoss(isPos, sRate);
   const itemRate = thresholdMetrics(isPos, predRate, sRate, {
-    logLoss: binaryLogLoss(isPos, sRate),
+    logLoss: rateLoss,
+    posLogLoss: rateLoss,
   });
   return {
     item_rate: itemRate,

@@ -18,13 +18,15 @@ export type MetricsRow = RankingMetrics & Partial<FeedbackMetrics>;
 export function metricsTable(rows: Record<string, MetricsRow>): string {
   const head = `${"model".padEnd(12)} ${"F1".padStart(7)} ${"AUC".padStart(7)} ${
     "logloss".padStart(7)
-  } ${"prec".padStart(7)} ${"recall".padStart(7)} ${"acc".padStart(7)}      n`;
+  } ${"ll(pos)".padStart(7)} ${"prec".padStart(7)} ${"recall".padStart(7)} ${
+    "acc".padStart(7)
+  }      n`;
   const lines = Object.entries(rows).map(([name, m]) =>
     `${name.padEnd(12)} ${f(m.f1).padStart(7)} ${f(m.auc).padStart(7)} ${
       f(m.logLoss).padStart(7)
-    } ${f(m.precision).padStart(7)} ${f(m.recall).padStart(7)} ${f(m.accuracy).padStart(7)} ${
-      String(m.n).padStart(6)
-    }`
+    } ${f(m.posLogLoss).padStart(7)} ${f(m.precision).padStart(7)} ${f(m.recall).padStart(7)} ${
+      f(m.accuracy).padStart(7)
+    } ${String(m.n).padStart(6)}`
   );
   const partial = Object.entries(rows).filter(([, m]) => m.f1 === undefined).map(([n]) => n);
   const note = partial.length > 0

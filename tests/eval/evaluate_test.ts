@@ -1,7 +1,12 @@
 import { join } from "node:path";
-import { assert, assertEquals } from "../_assert.ts";
+import { assert, assertAlmostEquals, assertEquals } from "../_assert.ts";
 import { datasetFromText } from "../../lib/data/dataset.ts";
-import { itemBaselines, MIN_TEST_TUPLES, testSetWarnings } from "../../lib/eval/evaluate.ts";
+import {
+  itemBaselines,
+  metricsFromProbs,
+  MIN_TEST_TUPLES,
+  testSetWarnings,
+} from "../../lib/eval/evaluate.ts";
 import { auc } from "../../lib/eval/metrics.ts";
 import { metricsTable } from "../../lib/eval/table.ts";
 import { synthText, tempDir } from "../_helpers.ts";
@@ -50,8 +55,11 @@ Deno.test("itemBaselines() gives popularity its AUC only, never item_rate's othe
     "—",
     "—",
     "—",
+    "—",
     String(ds.test.length),
   ]);
+  // item_rate predicts only P(positive): its binary log-loss is its log-loss.
+  assertEquals(b.item_rate.posLogLoss, b.item_rate.logLoss);
   assert(table.includes("— not defined for popularity"), table);
   assert(!metricsTable({ item_rate: b.item_rate }).includes("not defined"));
 });
@@ -121,4 +129,18 @@ Deno.test("recsimu train and eval on a one-session log print the small-test-set 
   assert(warning.test(e.stderr), e.stderr);
   assertEquals(JSON.parse(e.stdout).warnings, trained.warnings);
   assert(/^popularity +— +/m.test(e.stderr), e.stderr);
+});
+
+Deno.test("metricsFromProbs() reports the binary log-loss of P(positive) beside the K-class one", () => {
+  // Three labels (skip negative; click, purchase positive), no fake classes, two tuples.
+  const ds = {
+    labels: ["skip", "click", "purchase"],
+    positive: [false, true, true],
+    rowLabel: Int32Array.from([0, 2]),
+  };
+  const probs = Float32Array.from([0.5, 0.3, 0.2, 0.1, 0.2, 0.7]);
+  const m = metricsFromProbs(probs, 3, ds, Int32Array.from([0, 1]));
+  // K-class: −(ln 0.5 + ln 0.7)/2; binary: P(pos) = 0.5 and 0.9, labels 0 and 1.
+  assertAlmostEquals(m.logLoss, -(Math.log(0.5) + Math.log(0.7)) / 2, 1e-6);
+  assertAlmostEquals(m.posLogLoss!, -(Math.log(0.5) + Math.log(0.9)) / 2, 1e-6);
 });
