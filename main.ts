@@ -37,6 +37,10 @@ const COMMANDS: Record<string, Command> = {
     summary: "train a REINFORCE recommender on a simulator",
     load: () => import("./lib/commands/agent.ts"),
   },
+  fidelity: {
+    summary: "judge a simulator against a known-truth world (synth --truth)",
+    load: () => import("./lib/commands/fidelity.ts"),
+  },
   demo: {
     summary: "synth -> train -> eval on an embedded default",
     load: () => import("./lib/commands/demo.ts"),

@@ -33,7 +33,7 @@ export const LAYERS: readonly (readonly string[])[] = [
   ["lib/train/"],
   ["lib/experiment/"],
   ["lib/sim/"],
-  ["lib/serve/", "lib/rl/"],
+  ["lib/serve/", "lib/rl/", "lib/fidelity/"],
   ["lib/commands/"],
   ["main.ts", "mod.ts"],
 ];

@@ -40,21 +40,23 @@ Flags:
                          30 or 50 categories, 8000 sessions of 10-50 rows)
   --preset P             with --truth: base | hard (default base)`;
 
+const FLAGS = {
+  out: { type: "string" },
+  overwrite: { type: "boolean" },
+  quiet: { type: "boolean" },
+  seed: { type: "string" },
+  sessions: { type: "string" },
+  items: { type: "string" },
+  categories: { type: "string" },
+  "min-length": { type: "string" },
+  "max-length": { type: "string" },
+  truth: { type: "boolean" },
+  preset: { type: "string" },
+} as const;
+
 /** Runs `recsimu synth` with the arguments after the command name. */
 export async function run(argv: string[]): Promise<void> {
-  const f = parseFlags("synth", argv, {
-    out: { type: "string" },
-    overwrite: { type: "boolean" },
-    quiet: { type: "boolean" },
-    seed: { type: "string" },
-    sessions: { type: "string" },
-    items: { type: "string" },
-    categories: { type: "string" },
-    "min-length": { type: "string" },
-    "max-length": { type: "string" },
-    truth: { type: "boolean" },
-    preset: { type: "string" },
-  }, USAGE);
+  const f = parseFlags("synth", argv, FLAGS, USAGE);
   if (f === undefined) return;
   const outGiven = requireFlag("synth", "out", f.out);
   if (f.truth) return await runSynthTruth(f, outGiven);

@@ -45,7 +45,17 @@ Deno.test("recsimu --help and -h list the options, RECSIMU_THREADS with its real
     assertEquals(r.code, 0, r.stderr);
     const help = r.stdout;
     for (
-      const cmd of ["synth", "train", "eval", "predict", "serve", "experiment", "agent", "demo"]
+      const cmd of [
+        "synth",
+        "train",
+        "eval",
+        "predict",
+        "serve",
+        "experiment",
+        "agent",
+        "fidelity",
+        "demo",
+      ]
     ) {
       assert(new RegExp(`^  ${cmd} `, "m").test(help), `${flag}: command ${cmd} missing:\n${help}`);
     }

@@ -8,9 +8,19 @@ import { runRecsimu } from "../_cli.ts";
 import { DEFAULT_POSITIVE, TRAIN_DEFAULTS } from "../../lib/config.ts";
 import { BACKENDS } from "../../lib/tf.ts";
 
-const COMMANDS = ["synth", "train", "eval", "predict", "serve", "experiment", "agent", "demo"];
+const COMMANDS = [
+  "synth",
+  "train",
+  "eval",
+  "predict",
+  "serve",
+  "experiment",
+  "agent",
+  "fidelity",
+  "demo",
+];
 /** Commands that print progress or summaries on stderr, so they need a way to be quiet. */
-const PROGRESS = ["synth", "train", "eval", "experiment", "agent", "demo"];
+const PROGRESS = ["synth", "train", "eval", "experiment", "agent", "fidelity", "demo"];
 /** Column (0-based) where every flag's description starts. */
 const DESCRIPTION_COLUMN = 25;
 
@@ -41,7 +51,9 @@ Deno.test("every command's --help has one layout and lists -h/--help (and --quie
 
 Deno.test("the --backend line of every command that has one lists BACKENDS, auto the default", async () => {
   const listed = `${BACKENDS.join(" | ")} (default auto)`;
-  for (const cmd of ["train", "eval", "predict", "serve", "experiment", "agent", "demo"]) {
+  for (
+    const cmd of ["train", "eval", "predict", "serve", "experiment", "agent", "fidelity", "demo"]
+  ) {
     const help = (await runRecsimu([cmd, "--help"])).stdout;
     const line = help.split("\n").find((l) => l.startsWith("  --backend B"));
     assert(line?.endsWith(listed), `${cmd}: "${line}" should end with "${listed}"`);

@@ -1,0 +1,255 @@
+/**
+ * Prediction fidelity on the held-out cases of a truth world: which cases a responder can
+ * answer (coverage, with the refused share by reason), and on the answered ones how its
+ * P(label) compares with the sampled labels and with the TRUE probabilities, next to the
+ * truth's own probabilities (the ceiling) and an item-popularity ranking; overall and by the
+ * source of the case's action (logging policy or uniform).
+ * @module
+ */
+import { auc, logLoss } from "../eval/metrics.ts";
+import {
+  binaryLogLoss,
+  brierScore,
+  eceVsTruth,
+  expectedCalibrationError,
+  meanKl,
+  multiclassBrier,
+} from "../eval/fidelity_metrics.ts";
+import { Progress } from "../progress.ts";
+import type { Probs } from "../data/truth/world.ts";
+import type { FidelityRequest, FidelityResponder } from "./responders.ts";
+import type { JudgedCase, TruthData } from "./truth_dir.ts";
+
+/** Why a case was not answered: its action, or an item or label of its history, is unknown. */
+export type RefusalReason = "unknown_action" | "unknown_history_item" | "unknown_history_label";
+
+/** Metrics of one scorer's probabilities against the sampled labels. */
+export interface LabelScores {
+  /** AUC of P(positive) (positive = click or purchase) against the sampled labels. */
+  auc: number;
+  /** Multi-class log-loss over the labels (nats). */
+  log_loss: number;
+  /** Binary log-loss of P(positive). */
+  log_loss_positive: number;
+  /** Brier score of P(positive). */
+  brier: number;
+  /** Multi-class Brier score over the labels. */
+  brier_multiclass: number;
+  /** Expected calibration error of P(positive) against the labels (equal-width bins). */
+  ece: number;
+  /** Mean P(positive). */
+  mean_p_positive: number;
+}
+
+/** {@link LabelScores} of the responder, plus its distance to the truth. */
+export interface ResponderScores extends LabelScores {
+  /** Σ_b (n_b/n)·|mean p_sim − mean p_true| over bins of p_sim (P(positive)). */
+  ece_vs_truth: number;
+  /** Mean |p_sim − p_true| of P(positive). */
+  mae_vs_truth: number;
+  /** Mean KL(p_true ‖ p_sim) over the labels (nats). */
+  kl_to_truth: number;
+}
+
+/** The metrics of one split of the answered cases. */
+export interface SplitReport {
+  /** Answered cases in the split. */
+  n: number;
+  /** Share of sampled labels that are positive. */
+  positive_rate: number;
+  /** Mean true P(positive). */
+  mean_true_p_positive: number;
+  /** The responder judged. */
+  simulator: ResponderScores;
+  /** The truth's own probabilities: the ceiling (its KL and ECE-vs-truth are 0). */
+  truth: LabelScores;
+  /** Cases ranked by the action's positive rows in the log: a ranking, so AUC only. */
+  popularity: { auc: number };
+}
+
+/** Which cases were answered. */
+export interface Coverage {
+  /** Cases in cases.jsonl. */
+  cases: number;
+  /** Cases answered (and scored). */
+  answered: number;
+  /** Cases refused. */
+  refused: number;
+  /** refused / cases. */
+  refused_share: number;
+  /** Refused cases by reason (the first that applies, in this order). */
+  refused_by_reason: Record<RefusalReason, number>;
+  /** Cases and answered cases by source of the action. */
+  by_source: Record<JudgedCase["source"], { cases: number; answered: number }>;
+  /** The truth's AUC on ALL cases, answered or not: shows what the refusal leaves out. */
+  truth_auc_all_cases: number;
+}
+
+/** Prediction fidelity: coverage, then the metrics overall and by source. */
+export interface PredictionReport {
+  coverage: Coverage;
+  overall: SplitReport;
+  logging: SplitReport;
+  random: SplitReport;
+}
+
+/** Options of {@link predictionFidelity}. */
+export interface PredictionOptions {
+  /** Equal-width bins of the ECEs. @default 10 */
+  bins?: number;
+  /** Cases per responder call. @default 1024 */
+  batch?: number;
+  /** No progress on stderr. @default true */
+  quiet?: boolean;
+}
+
+/** The reason `c` cannot be answered, or undefined. */
+function refusal(r: FidelityResponder, c: JudgedCase): RefusalReason | undefined {
+  if (!r.knowsItem(c.action)) return "unknown_action";
+  if (!c.state.every((s) => r.knowsItem(s.item))) return "unknown_history_item";
+  if (!c.state.every((s) => r.knowsLabel(s.label))) return "unknown_history_label";
+  return undefined;
+}
+
+/** P(positive) of a probability triple. */
+const positive = (p: Probs) => p[1] + p[2];
+
+/** The label metrics of probability rows `probs` (row-major [n, 3]) against `labels`. */
+function labelScores(probs: Float64Array, labels: Uint8Array, bins: number): LabelScores {
+  const n = labels.length;
+  const pPos = new Float64Array(n);
+  const isPos = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    pPos[i] = probs[3 * i + 1]! + probs[3 * i + 2]!;
+    isPos[i] = labels[i]! > 0 ? 1 : 0;
+  }
+  return {
+    auc: auc(isPos, pPos),
+    log_loss: logLoss(probs, 3, labels),
+    log_loss_positive: binaryLogLoss(pPos, isPos),
+    brier: brierScore(pPos, isPos),
+    brier_multiclass: multiclassBrier(probs, 3, labels),
+    ece: expectedCalibrationError(pPos, isPos, bins),
+    mean_p_positive: n === 0 ? NaN : pPos.reduce((a, b) => a + b, 0) / n,
+  };
+}
+
+/** The metrics of the answered cases `idx`. */
+function splitReport(
+  idx: readonly number[],
+  cases: readonly JudgedCase[],
+  sim: ReadonlyMap<number, Probs>,
+  popularity: Float64Array,
+  bins: number,
+): SplitReport {
+  const n = idx.length;
+  const pSim = new Float64Array(3 * n);
+  const pTrue = new Float64Array(3 * n);
+  const labels = new Uint8Array(n);
+  const pop = new Float64Array(n);
+  idx.forEach((c, i) => {
+    pSim.set(sim.get(c)!, 3 * i);
+    pTrue.set(cases[c]!.probs, 3 * i);
+    labels[i] = cases[c]!.label;
+    pop[i] = popularity[cases[c]!.action]!;
+  });
+  const posSim = idx.map((c) => positive(sim.get(c)!));
+  const posTrue = idx.map((c) => positive(cases[c]!.probs));
+  const simScores = labelScores(pSim, labels, bins);
+  const truthScores = labelScores(pTrue, labels, bins);
+  let mae = 0;
+  for (let i = 0; i < n; i++) mae += Math.abs(posSim[i]! - posTrue[i]!) / n;
+  return {
+    n,
+    positive_rate: n === 0 ? NaN : labels.reduce((a, l) => a + (l > 0 ? 1 : 0), 0) / n,
+    mean_true_p_positive: truthScores.mean_p_positive,
+    simulator: {
+      ...simScores,
+      ece_vs_truth: eceVsTruth(posSim, posTrue, bins),
+      mae_vs_truth: n === 0 ? NaN : mae,
+      kl_to_truth: meanKl(pTrue, pSim, 3),
+    },
+    truth: truthScores,
+    popularity: { auc: auc(Array.from(labels, (l) => (l > 0 ? 1 : 0)), pop) },
+  };
+}
+
+/** Asks `responder` about every answerable case, in batches; returns the answers by case. */
+async function answerCases(
+  responder: FidelityResponder,
+  truth: TruthData,
+  answerable: readonly number[],
+  o: Required<PredictionOptions>,
+): Promise<Map<number, Probs>> {
+  const out = new Map<number, Probs>();
+  const progress = new Progress("cases", answerable.length, { quiet: o.quiet, unitsPerStep: 1 });
+  for (let i = 0; i < answerable.length; i += o.batch) {
+    const chunk = answerable.slice(i, i + o.batch);
+    const requests: FidelityRequest[] = chunk.map((k) => {
+      const c = truth.cases[k]!;
+      const seed = truth.world.userSeed("case", c.user);
+      return { user: { seed, stream: `case/${k}` }, history: c.state, item: c.action };
+    });
+    const probs = await responder.predict(requests);
+    chunk.forEach((k, j) => out.set(k, probs[j]!));
+    progress.update(Math.min(i + o.batch, answerable.length));
+  }
+  return out;
+}
+
+/**
+ * Judges `responder` on the cases of `truth`: coverage, then the metrics of the answered
+ * cases overall and by source.
+ */
+export async function predictionFidelity(
+  responder: FidelityResponder,
+  truth: TruthData,
+  options: PredictionOptions = {},
+): Promise<PredictionReport> {
+  const o = { bins: 10, batch: 1024, quiet: true, ...options };
+  const cases = truth.cases;
+  const reasons: Record<RefusalReason, number> = {
+    unknown_action: 0,
+    unknown_history_item: 0,
+    unknown_history_label: 0,
+  };
+  const bySource = { logging: { cases: 0, answered: 0 }, random: { cases: 0, answered: 0 } };
+  const answerable: number[] = [];
+  cases.forEach((c, k) => {
+    const why = refusal(responder, c);
+    bySource[c.source].cases++;
+    if (why) reasons[why]++;
+    else {
+      answerable.push(k);
+      bySource[c.source].answered++;
+    }
+  });
+  const sim = await answerCases(responder, truth, answerable, o);
+  const pop = truth.log.itemPositives;
+  const split = (source?: JudgedCase["source"]) =>
+    splitReport(
+      source ? answerable.filter((k) => cases[k]!.source === source) : answerable,
+      cases,
+      sim,
+      pop,
+      o.bins,
+    );
+  const refused = cases.length - answerable.length;
+  return {
+    coverage: {
+      cases: cases.length,
+      answered: answerable.length,
+      refused,
+      refused_share: cases.length === 0 ? NaN : refused / cases.length,
+      refused_by_reason: reasons,
+      by_source: bySource,
+      truth_auc_all_cases: auc(
+        cases.map((c) => (c.label > 0 ? 1 : 0)),
+        cases.map((c) => positive(c.probs)),
+      ),
+    },
+    overall: split(),
+    logging: split("logging"),
+    random: split("random"),
+  };
+}

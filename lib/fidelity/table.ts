@@ -1,0 +1,71 @@
+/**
+ * The judge's report as a short table for stderr: coverage, the prediction metrics by split,
+ * and the policies' simulated vs true returns with the rank correlations.
+ * @module
+ */
+import type { FidelityReport } from "./judge.ts";
+import type { LabelScores, ResponderScores } from "./prediction.ts";
+
+/** A number to `d` decimals, right-aligned in `w`; "-" when it is not finite. */
+const num = (x: number | undefined, w = 7, d = 4) =>
+  (x === undefined || !Number.isFinite(x) ? "-" : x.toFixed(d)).padStart(w);
+
+/** One line of the prediction table. */
+function scoreLine(split: string, who: string, s: Partial<ResponderScores> & { auc: number }) {
+  return `${split.padEnd(8)} ${who.padEnd(10)} ${num(s.auc)} ${num(s.log_loss)} ${num(s.brier)} ${
+    num(s.ece)
+  } ${num(s.ece_vs_truth)} ${num(s.kl_to_truth)}`;
+}
+
+/**
+ * The table of a {@link FidelityReport}.
+ *
+ * @example
+ * ```ts ignore
+ * console.error(fidelityTable(await judgeTruth(sim, "runs/base0")));
+ * ```
+ */
+export function fidelityTable(r: FidelityReport): string {
+  const c = r.prediction.coverage;
+  const reasons = Object.entries(c.refused_by_reason).filter(([, n]) => n > 0)
+    .map(([why, n]) => `${n} ${why.replaceAll("_", " ")}`).join(", ");
+  const lines = [
+    `cases: ${c.answered} of ${c.cases} answered (${(100 * (1 - c.refused_share)).toFixed(1)}%)${
+      reasons ? `; refused: ${reasons}` : ""
+    }`,
+    `${"split".padEnd(8)} ${"scorer".padEnd(10)} ${"AUC".padStart(7)} ${"logloss".padStart(7)} ${
+      "Brier".padStart(7)
+    } ${"ECE".padStart(7)} ${"ECE/tru".padStart(7)} ${"KL".padStart(7)}`,
+  ];
+  for (const split of ["overall", "logging", "random"] as const) {
+    const s = r.prediction[split];
+    lines.push(scoreLine(split, r.responder, s.simulator));
+    const truth: Partial<ResponderScores> & LabelScores = s.truth;
+    lines.push(scoreLine("", "truth", truth));
+    lines.push(scoreLine("", "popularity", s.popularity));
+  }
+  const p = r.policies;
+  lines.push(
+    "",
+    `policies: ${p.start_states} start states x ${p.rollouts} rollouts x ${p.horizon} steps` +
+      (p.unanswered_steps > 0 ? `; ${p.unanswered_steps} of ${p.steps} steps unanswered` : ""),
+    `${"policy".padEnd(16)} ${"simulated".padStart(9)} ${"true".padStart(9)} ${
+      "rel.err".padStart(8)
+    }`,
+  );
+  for (const row of p.rows) {
+    lines.push(
+      `${row.name.padEnd(16)} ${num(row.simulated.mean, 9, 2)} ${num(row.true.mean, 9, 2)} ${
+        num(row.relative_error, 8, 3)
+      }`,
+    );
+  }
+  lines.push(
+    `Spearman ${num(p.spearman, 0, 3)}, Kendall ${num(p.kendall, 0, 3)}` +
+      ` (expected returns: ${num(p.spearman_expected, 0, 3)}, ${num(p.kendall_expected, 0, 3)})`,
+    `top in the ${r.responder}: ${p.simulator_top.name} (true ${
+      num(p.simulator_top.true, 0, 2)
+    }); truly best: ${p.true_best.name} (${num(p.true_best.true, 0, 2)})`,
+  );
+  return lines.join("\n");
+}
