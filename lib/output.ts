@@ -361,6 +361,28 @@ export async function claimOutputFile(
 }
 
 /**
+ * Claims the one-file JSON report a command writes with `--out` (agent, fidelity): a new path,
+ * or with `overwrite` a file whose JSON `kind` field is `kind` (that command's previous report).
+ * Returns the canonical path, or undefined when no `--out` was given.
+ */
+export async function claimReportFile(
+  value: string | boolean | undefined,
+  o: { overwrite?: boolean; kind: string; what: string },
+): Promise<string | undefined> {
+  if (typeof value !== "string") return undefined;
+  const out = outputPath("--out", value);
+  const own = (text: string) => {
+    try {
+      return JSON.parse(text)?.kind === o.kind;
+    } catch {
+      return false;
+    }
+  };
+  await claimOutputFile(out, { flag: "--out", overwrite: o.overwrite, own, what: o.what });
+  return out;
+}
+
+/**
  * Makes `dir` the live folder of an own output of `kind` that is written piece by piece
  * (experiment, demo): creates it with its marker listing `entries`; with `replace`, a previous
  * own output there is moved to a backup sibling first and removed once the new folder exists.

@@ -11,21 +11,12 @@ import { parseRewards } from "../sim/reward.ts";
 import { AGENT_DEFAULTS, type AgentConfig, agentConfig } from "../rl/config.ts";
 import { runAgent } from "../rl/agent.ts";
 import { writeFileAtomic } from "../atomic.ts";
-import { claimOutputFile, outputPath } from "../output.ts";
+import { claimReportFile } from "../output.ts";
 import { assertCheckpointDir } from "../train/checkpoint.ts";
 import { UserError } from "../errors.ts";
 
 /** The `kind` field that marks a JSON report written by `recsimu agent`. */
 export const AGENT_REPORT_KIND = "recsimu-agent-report";
-
-/** True when `text` is a report `recsimu agent --out` wrote. */
-function isAgentReport(text: string): boolean {
-  try {
-    return JSON.parse(text)?.kind === AGENT_REPORT_KIND;
-  } catch {
-    return false;
-  }
-}
 
 const D = AGENT_DEFAULTS;
 
@@ -92,7 +83,11 @@ export async function run(argv: string[]): Promise<void> {
   const { config, backend } = agentFlags(v);
   const quiet = !!v.quiet;
   // The report's target and the model are checked before hours of training, not after.
-  const out = await claimReportFile(v);
+  const out = await claimReportFile(v.out, {
+    overwrite: !!v.overwrite,
+    kind: AGENT_REPORT_KIND,
+    what: "a recsimu agent report",
+  });
   await assertCheckpointDir(dir);
   await initBackend(backend, { quiet });
   const sim = await Simulator.load(dir);
@@ -149,19 +144,6 @@ function agentFlags(v: Flags): { config: AgentConfig; backend: BackendName } {
     }
     throw e;
   }
-}
-
-/** The `--out` file, claimed (new, or a previous agent report with --overwrite), if given. */
-async function claimReportFile(v: Flags): Promise<string | undefined> {
-  if (typeof v.out !== "string") return undefined;
-  const out = outputPath("--out", v.out);
-  await claimOutputFile(out, {
-    flag: "--out",
-    overwrite: !!v.overwrite,
-    own: isAgentReport,
-    what: "a recsimu agent report",
-  });
-  return out;
 }
 
 /** The checkpoint's frozen item2vec embeddings [V, E] (the table without its padding row). */

@@ -9,7 +9,7 @@ import { numFlag, parseFlags, requireFlag } from "./_flags.ts";
 import { BACKENDS, initBackend, parseBackend } from "../tf.ts";
 import { Simulator } from "../sim/simulator.ts";
 import { writeFileAtomic } from "../atomic.ts";
-import { claimOutputFile, outputPath } from "../output.ts";
+import { claimReportFile } from "../output.ts";
 import { assertCheckpointDir } from "../train/checkpoint.ts";
 import { type JudgeOptions, judgeTruth } from "../fidelity/judge.ts";
 import { loadTruthDir } from "../fidelity/truth_dir.ts";
@@ -17,15 +17,6 @@ import { fidelityTable } from "../fidelity/table.ts";
 
 /** The `kind` field that marks a JSON report written by `recsimu fidelity`. */
 export const FIDELITY_REPORT_KIND = "recsimu-fidelity-report";
-
-/** True when `text` is a report `recsimu fidelity --out` wrote. */
-function isFidelityReport(text: string): boolean {
-  try {
-    return JSON.parse(text)?.kind === FIDELITY_REPORT_KIND;
-  } catch {
-    return false;
-  }
-}
 
 const USAGE = `Usage: recsimu fidelity --model DIR --truth WORLD_DIR [flags]
 
@@ -73,7 +64,11 @@ export async function run(argv: string[]): Promise<void> {
   const truthDir = requireFlag("fidelity", "truth", v.truth);
   const backend = parseBackend(v.backend);
   const quiet = !!v.quiet;
-  const out = await claimReportFile(v);
+  const out = await claimReportFile(v.out, {
+    overwrite: !!v.overwrite,
+    kind: FIDELITY_REPORT_KIND,
+    what: "a recsimu fidelity report",
+  });
   // The world and the model are checked before the backend starts: a wrong path says only that.
   const truth = await loadTruthDir(truthDir);
   const options = judgeFlags(v, truth.starts.length, quiet);
@@ -102,17 +97,4 @@ function judgeFlags(v: Flags, starts: number, quiet: boolean): JudgeOptions {
     bins: int("bins", 1, 1000),
     quiet,
   };
-}
-
-/** The `--out` file, claimed (new, or a previous fidelity report with --overwrite), if given. */
-async function claimReportFile(v: Flags): Promise<string | undefined> {
-  if (typeof v.out !== "string") return undefined;
-  const out = outputPath("--out", v.out);
-  await claimOutputFile(out, {
-    flag: "--out",
-    overwrite: !!v.overwrite,
-    own: isFidelityReport,
-    what: "a recsimu fidelity report",
-  });
-  return out;
 }
