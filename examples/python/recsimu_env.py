@@ -7,8 +7,9 @@
     env.close()
 
 Observations are lists of {"item": ..., "feedback": ...} dicts, oldest first (at most N).
-The class follows Gymnasium's method signatures but does not import gymnasium; wrap it in a
-`gymnasium.Env` with your own observation encoding if your agent needs spaces.
+The class follows Gymnasium's method signatures but does not import gymnasium. For a real
+`gymnasium.Env` (spaces, seeding, a vector env, a server launcher) install the package in
+python/ (`pip install ./python`; docs/python.md).
 """
 
 from __future__ import annotations
