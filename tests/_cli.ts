@@ -7,6 +7,19 @@ import { fileURLToPath } from "node:url";
 
 /** Repository root (with a trailing slash). */
 export const ROOT = fileURLToPath(new URL("../", import.meta.url));
+/** Every command of the CLI, as the tests expect main.ts to list them. */
+export const COMMAND_NAMES = [
+  "synth",
+  "train",
+  "eval",
+  "predict",
+  "serve",
+  "experiment",
+  "agent",
+  "fidelity",
+  "demo",
+];
+
 /** The CLI entry point. */
 export const MAIN = `${ROOT}main.ts`;
 

@@ -5,7 +5,7 @@
  */
 import { join } from "node:path";
 import { assert, assertEquals } from "../_assert.ts";
-import { ROOT, runRecsimu } from "../_cli.ts";
+import { COMMAND_NAMES, ROOT, runRecsimu } from "../_cli.ts";
 import { RECSIMU_VERSION } from "../../lib/version.ts";
 import { RECSIMU_VERSION as CHECKPOINT_VERSION } from "../../lib/train/checkpoint.ts";
 import { openApiDocument } from "../../lib/serve/openapi.ts";
@@ -44,19 +44,7 @@ Deno.test("recsimu --help and -h list the options, RECSIMU_THREADS with its real
     const r = await runRecsimu([flag]);
     assertEquals(r.code, 0, r.stderr);
     const help = r.stdout;
-    for (
-      const cmd of [
-        "synth",
-        "train",
-        "eval",
-        "predict",
-        "serve",
-        "experiment",
-        "agent",
-        "fidelity",
-        "demo",
-      ]
-    ) {
+    for (const cmd of COMMAND_NAMES) {
       assert(new RegExp(`^  ${cmd} `, "m").test(help), `${flag}: command ${cmd} missing:\n${help}`);
     }
     assert(/^\s+-h, --help\s/m.test(help), help);

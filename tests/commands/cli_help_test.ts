@@ -4,21 +4,11 @@
  * @module
  */
 import { assert, assertEquals } from "../_assert.ts";
-import { runRecsimu } from "../_cli.ts";
+import { COMMAND_NAMES, runRecsimu } from "../_cli.ts";
 import { DEFAULT_POSITIVE, TRAIN_DEFAULTS } from "../../lib/config.ts";
 import { BACKENDS } from "../../lib/tf.ts";
 
-const COMMANDS = [
-  "synth",
-  "train",
-  "eval",
-  "predict",
-  "serve",
-  "experiment",
-  "agent",
-  "fidelity",
-  "demo",
-];
+const COMMANDS = COMMAND_NAMES;
 /** Commands that print progress or summaries on stderr, so they need a way to be quiet. */
 const PROGRESS = ["synth", "train", "eval", "experiment", "agent", "fidelity", "demo"];
 /** Column (0-based) where every flag's description starts. */
