@@ -41,6 +41,9 @@ export const TINY_MODEL_FLAGS = [
   "1",
 ];
 
+/** No training epochs, quietly: the checkpoint holds item2vec and the initial weights. */
+export const NO_EPOCHS = ["--epochs", "0", "--pre-g-epochs", "0", "--pre-d-epochs", "0", "--quiet"];
+
 /** {@link TINY_MODEL_FLAGS} on the CPU backend. */
 export const TINY_FLAGS = ["--backend", "cpu", ...TINY_MODEL_FLAGS];
 

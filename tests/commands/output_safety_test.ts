@@ -10,14 +10,11 @@
 import { join } from "node:path";
 import { assert, assertEquals } from "../_assert.ts";
 import { synthText, tempDir } from "../_helpers.ts";
-import { MAIN, ROOT, runDeno, type RunResult, TINY_FLAGS } from "../_cli.ts";
+import { MAIN, NO_EPOCHS, ROOT, runDeno, type RunResult, TINY_FLAGS } from "../_cli.ts";
 
 /** `recsimu …args` with `cwd` as the working folder. */
 const recsimu = (cwd: string, args: string[]) =>
   runDeno(["run", "-A", "--config", `${ROOT}deno.json`, MAIN, ...args], { cwd });
-
-/** No training at all: the checkpoint is written from item2vec and the initial weights. */
-const NO_EPOCHS = ["--epochs", "0", "--pre-g-epochs", "0", "--pre-d-epochs", "0", "--quiet"];
 
 /** Every file under `dir` (relative path → bytes), skipping the folders named in `skip`. */
 async function snapshot(dir: string, skip: string[] = []): Promise<Map<string, string>> {

@@ -6,7 +6,7 @@
 import { join } from "node:path";
 import { assert, assertEquals } from "../_assert.ts";
 import { synthText, tempDir } from "../_helpers.ts";
-import { MAIN, ROOT, runRecsimu, TINY_FLAGS } from "../_cli.ts";
+import { MAIN, NO_EPOCHS, ROOT, runRecsimu, TINY_FLAGS } from "../_cli.ts";
 import { clip, LineSplitter, type RawLine } from "../../lib/commands/predict.ts";
 
 const enc = new TextEncoder();
@@ -27,13 +27,7 @@ async function tinyModel(dir: string): Promise<{ model: string; vocab: string[] 
     "--out",
     model,
     ...TINY_FLAGS,
-    "--epochs",
-    "0",
-    "--pre-g-epochs",
-    "0",
-    "--pre-d-epochs",
-    "0",
-    "--quiet",
+    ...NO_EPOCHS,
   ]);
   assertEquals(t.code, 0, t.stderr);
   const vocab = JSON.parse(await Deno.readTextFile(join(model, "vocab.json"))) as string[];

@@ -10,7 +10,7 @@ import {
 import { auc } from "../../lib/eval/metrics.ts";
 import { metricsTable } from "../../lib/eval/table.ts";
 import { synthText, tempDir } from "../_helpers.ts";
-import { runRecsimu, TINY_FLAGS } from "../_cli.ts";
+import { NO_EPOCHS, runRecsimu, TINY_FLAGS } from "../_cli.ts";
 
 /** One session of `rows` interactions over 6 items, every third one a click. */
 function oneSessionLog(rows = 12): string {
@@ -109,13 +109,7 @@ Deno.test("recsimu train and eval on a one-session log print the small-test-set 
     "--out",
     model,
     ...TINY_FLAGS,
-    "--epochs",
-    "0",
-    "--pre-g-epochs",
-    "0",
-    "--pre-d-epochs",
-    "0",
-    "--quiet",
+    ...NO_EPOCHS,
   ], { env });
   assertEquals(t.code, 0, t.stderr);
   const warning = /^warning: only 1 test tuple \(fewer than 30\): .*$/m;
