@@ -7,6 +7,16 @@ import { UserError } from "./errors.ts";
 /** Which training recipe (the paper's RecSimu and its ablations, Figure 7). */
 export type Variant = "recsimu" | "recsimu-1" | "recsimu-3";
 
+/**
+ * The user model's networks: `attn` (the default: D adds target attention over the history with
+ * the candidate as query, trainable item vectors initialised from item2vec, an item bias,
+ * repetition features and an ensemble of heads) or `paper` (the paper's exact networks).
+ */
+export type Arch = "attn" | "paper";
+
+/** How tuples are split: each session's last tuple tests (`last`), or whole sessions (`users`). */
+export type Split = "last" | "users";
+
 /** How the simulator's probabilities are calibrated after training. */
 export type Calibrate = "none" | "temperature";
 
@@ -23,14 +33,42 @@ export type Calibrate = "none" | "temperature";
  * ```
  */
 export interface TrainConfig {
+  /** The networks: `attn` (default) or `paper` (the paper's, for its experiments). */
+  arch: Arch;
+  /** Width of the `attn` discriminator's trainable item vectors (its attention space). */
+  itemDim: number;
+  /**
+   * Output heads of the `attn` discriminator (an ensemble on one trunk, each trained on its own
+   * bootstrap weights of the batch): answers are their mean, their spread the uncertainty.
+   */
+  heads: number;
+  /**
+   * Share of known items replaced by the shared rare item in D's training batches (`attn`), so
+   * that the rare item's representation learns what an unknown item looks like.
+   */
+  rareMask: number;
   /** State length N (pairs of history). */
   stateLength: number;
-  /** Items seen fewer times in the log are dropped. */
+  /**
+   * Items seen fewer times in the log get no own embedding: `attn` answers them as the shared
+   * rare item, `paper` drops their rows (the paper's protocol).
+   */
   minCount: number;
   /** Labels that count as positive. */
   positive: string[];
-  /** Shortest state used for training tuples (N = full states only, as in the paper). */
+  /**
+   * Shortest state used for training tuples: 1 by default (every tuple with a history; shorter
+   * states are left-padded and masked), N = full states only, as in the paper (`--arch paper`'s
+   * default).
+   */
   minStateLength: number;
+  /**
+   * Test tuples: `last`, each session's last one (the paper's protocol); `users`, every tuple of
+   * a seeded share `holdout` of the sessions (whole users held out), 10% more validating.
+   */
+  split: Split;
+  /** Split `users`: the share of sessions held out for testing. */
+  holdout: number;
   /** Positive training tuples are repeated this many times in total (1 = no up-sampling). */
   upsample: number;
   /** Item embedding size |E| (item2vec). */
@@ -89,6 +127,8 @@ export interface TrainConfig {
   calibrate: Calibrate;
   /** item2vec epochs over the skip-gram pairs. */
   i2vEpochs: number;
+  /** item2vec's (Adam's) learning rate. */
+  i2vLearningRate: number;
   /** Root seed; all others derive from it. */
   seed: number;
 }
@@ -108,10 +148,16 @@ export const DEFAULT_POSITIVE = ["click", "purchase", "pos", "like", "buy", "1"]
  * ```
  */
 export const TRAIN_DEFAULTS: Readonly<TrainConfig> = Object.freeze({
+  arch: "attn",
+  itemDim: 32,
+  heads: 4,
+  rareMask: 0.02,
   stateLength: 20,
   minCount: 5,
   positive: [...DEFAULT_POSITIVE],
-  minStateLength: 20,
+  minStateLength: 1,
+  split: "last",
+  holdout: 0.2,
   upsample: 1,
   embDim: 20,
   feedbackDim: 10,
@@ -133,8 +179,42 @@ export const TRAIN_DEFAULTS: Readonly<TrainConfig> = Object.freeze({
   itemBias: false,
   variant: "recsimu",
   calibrate: "temperature",
-  i2vEpochs: 1,
+  i2vEpochs: 5,
+  i2vLearningRate: 0.05,
   seed: 0,
+});
+
+/**
+ * A stored config with the fields that came with `--arch` filled in: a checkpoint written before
+ * them used the paper's networks (one head, rare items dropped).
+ *
+ * @example
+ * ```ts
+ * import { TRAIN_DEFAULTS, withArchDefaults } from "@recsimu/recsimu";
+ *
+ * const { arch: _, heads: __, ...old } = TRAIN_DEFAULTS;
+ * withArchDefaults(old as never).arch; // "paper"
+ * ```
+ */
+export function withArchDefaults(c: TrainConfig): TrainConfig {
+  const paper = ARCH_DEFAULTS.paper;
+  if (c.arch !== undefined) {
+    return { ...c, i2vLearningRate: c.i2vLearningRate ?? paper.i2vLearningRate };
+  }
+  return { ...c, ...paper, arch: "paper", itemDim: TRAIN_DEFAULTS.itemDim };
+}
+
+/**
+ * The defaults that differ between the architectures (the flags' defaults under `--arch`).
+ * `paper` keeps the PyTorch reference's item2vec (1 epoch at 0.01), one head and no rare-item
+ * masking; `attn` trains item2vec 5 epochs at 0.05: one epoch at 0.01 leaves the vectors nearly
+ * unrelated to the items' categories on the truth worlds (docs/model.md).
+ */
+export const ARCH_DEFAULTS: Readonly<
+  Record<Arch, Pick<TrainConfig, "heads" | "rareMask" | "i2vEpochs" | "i2vLearningRate">>
+> = Object.freeze({
+  attn: { heads: 4, rareMask: 0.02, i2vEpochs: 5, i2vLearningRate: 0.05 },
+  paper: { heads: 1, rareMask: 0, i2vEpochs: 1, i2vLearningRate: 0.01 },
 });
 
 /**
@@ -164,6 +244,8 @@ export function validateConfig(c: TrainConfig): TrainConfig {
     "dSteps",
     "gSteps",
     "i2vEpochs",
+    "itemDim",
+    "heads",
   ] as const;
   for (const k of posInt) {
     if (!Number.isInteger(c[k]) || c[k] < 1) {
@@ -195,11 +277,29 @@ export function validateConfig(c: TrainConfig): TrainConfig {
       `minStateLength must be an integer in [0, ${c.stateLength}], got ${c.minStateLength}`,
     );
   }
+  if (c.arch !== "attn" && c.arch !== "paper") {
+    throw new UserError(`arch must be attn or paper, got ${c.arch}`);
+  }
+  if (!(c.i2vLearningRate > 0 && Number.isFinite(c.i2vLearningRate))) {
+    throw new UserError(`i2vLearningRate must be positive, got ${c.i2vLearningRate}`);
+  }
+  if (!(c.rareMask >= 0 && c.rareMask < 1)) {
+    throw new UserError(`rareMask must be in [0, 1), got ${c.rareMask}`);
+  }
+  if (c.arch === "paper" && c.heads !== 1) {
+    throw new UserError(`heads: the paper's networks have one head, got ${c.heads}`);
+  }
   if (!["recsimu", "recsimu-1", "recsimu-3"].includes(c.variant)) {
     throw new UserError(`variant must be recsimu, recsimu-1 or recsimu-3, got ${c.variant}`);
   }
   if (c.calibrate !== "none" && c.calibrate !== "temperature") {
     throw new UserError(`calibrate must be none or temperature, got ${c.calibrate}`);
+  }
+  if (c.split !== "last" && c.split !== "users") {
+    throw new UserError(`split must be last or users, got ${c.split}`);
+  }
+  if (!(c.holdout > 0 && c.holdout < 0.9)) {
+    throw new UserError(`holdout must be in (0, 0.9), got ${c.holdout}`);
   }
   if (c.update !== "sequential" && c.update !== "fused") {
     throw new UserError(`update must be sequential or fused, got ${c.update}`);

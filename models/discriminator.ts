@@ -79,6 +79,16 @@ export class Discriminator {
     );
     return tf.concat([kept, rest], 1) as tf.Tensor2D;
   }
+  /** One head: {@link score} gives one row per pair. */
+  readonly heads = 1;
+  /** Softmax over the K + F classes [B, K + F]. */
+  probs(p: tf.Tensor2D, candidate: tf.Tensor2D, items?: tf.Tensor1D): tf.Tensor2D {
+    return tf.tidy(() => tf.softmax(this.score(p, candidate, false, items)));
+  }
+  /** {@link probs} as [B, 1, K + F] (the one head). */
+  headProbs(p: tf.Tensor2D, candidate: tf.Tensor2D, items?: tf.Tensor1D): tf.Tensor3D {
+    return tf.tidy(() => tf.expandDims(this.probs(p, candidate, items), 1) as tf.Tensor3D);
+  }
   /** Logits for a state batch and candidates (`items`: the candidates' item indices, if real). */
   apply(s: StateBatch, candidate: tf.Tensor2D, items?: tf.Tensor1D): tf.Tensor2D {
     return this.score(this.state(s), candidate, false, items);

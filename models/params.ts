@@ -129,3 +129,34 @@ export class Dense {
     return tf.add(tf.matMul(x, this.w), this.b);
   }
 }
+
+/**
+ * Rows `idx` of `table` ([V, D] → [n, D]) with a gradient for `table` by scatter-add: tfjs's own
+ * gather gradient needs UnsortedSegmentSum, which the WASM backend lacks; ScatterNd sums the
+ * updates of repeated indices on every backend.
+ */
+export function gatherRows(table: tf.Tensor2D, idx: tf.Tensor1D): tf.Tensor2D {
+  const f = tf.customGrad(
+    ((t: tf.Tensor2D, i: tf.Tensor1D, save: (ts: tf.Tensor[]) => void) => {
+      save([i]);
+      return {
+        value: tf.gather(t, i),
+        gradFunc: (dy: tf.Tensor2D, saved: tf.Tensor[]) => [
+          tf.scatterND(tf.expandDims(saved[0]!, 1), dy, t.shape),
+          tf.zerosLike(saved[0]!),
+        ],
+      };
+    }) as unknown as Parameters<typeof tf.customGrad>[0],
+  );
+  return f(table, idx) as tf.Tensor2D;
+}
+
+/** [V, E] vectors → [V + 2, E]: a zero padding row, then the mean vector for the rare item. */
+export function withPadAndRare(vectors: Float32Array, items: number, dim: number): Float32Array {
+  const out = new Float32Array((items + 2) * dim);
+  out.set(vectors);
+  for (let i = 0; i < items; i++) {
+    for (let j = 0; j < dim; j++) out[(items + 1) * dim + j]! += vectors[i * dim + j]! / items;
+  }
+  return out;
+}

@@ -9,7 +9,10 @@ import { deriveSeed } from "../lib/random.ts";
 import { UserError } from "../lib/errors.ts";
 import { Generator } from "./generator.ts";
 import { Discriminator } from "./discriminator.ts";
+import { AttnDiscriminator } from "./attn_discriminator.ts";
+import type { Arch } from "../lib/config.ts";
 import { registerFastMatMulGrad, registerFastWasmKernels } from "./fast_grad.ts";
+import { withPadAndRare } from "./params.ts";
 
 /** Sizes that fix the networks' shapes. */
 export interface ModelShape {
@@ -21,13 +24,22 @@ export interface ModelShape {
   fc: number;
   fakeClasses: number;
   stateLength: number;
+  /** The networks (absent in checkpoints written before `attn` existed: `paper`). */
+  arch?: Arch;
+  /** `attn`: item vector width. */
+  itemDim?: number;
+  /** `attn`: ensemble heads. */
+  heads?: number;
 }
+
+/** Either discriminator: both score (state, candidate) pairs into K + F logits per head. */
+export type UserDiscriminator = Discriminator | AttnDiscriminator;
 
 /** What the networks need besides their shape. */
 export interface RecSimuNetOptions {
   /** Root seed: G and D initialise from deriveSeed(seed, "generator" / "discriminator"). */
   seed: number;
-  /** D gets a learned per-item bias on its real logits (`--item-bias`). */
+  /** The paper's D gets a learned per-item bias on its real logits (`--item-bias`). */
   itemBias: boolean;
 }
 
@@ -37,8 +49,11 @@ const MAX_ITEM_BIAS_ITEMS = 200_000;
 /** Generator, discriminator and the frozen embedding table. */
 export class RecSimuModel {
   readonly g: Generator;
-  readonly d: Discriminator;
-  /** [V + 1, E] item embeddings; the last row (padding) is zeros. Not trained. */
+  readonly d: UserDiscriminator;
+  /**
+   * [V + 2, E] item embeddings, not trained: row V (padding) is zeros, row V + 1 (the shared
+   * rare item) the mean of the items' vectors.
+   */
   readonly table: tf.Tensor2D;
 
   /**
@@ -56,9 +71,10 @@ export class RecSimuModel {
         `embeddings: expected ${shape.items}×${shape.embDim} values, got ${embeddings.length}`,
       );
     }
-    const padded = new Float32Array((shape.items + 1) * shape.embDim);
-    padded.set(embeddings);
-    this.table = tf.tensor2d(padded, [shape.items + 1, shape.embDim]);
+    this.table = tf.tensor2d(withPadAndRare(embeddings, shape.items, shape.embDim), [
+      shape.items + 2,
+      shape.embDim,
+    ]);
     const enc = {
       embDim: shape.embDim,
       classes: shape.classes,
@@ -73,15 +89,23 @@ export class RecSimuModel {
         } items, the model has ${shape.items}`,
       );
     }
-    this.d = new Discriminator(
-      {
+    const dSeed = deriveSeed(opts.seed, "discriminator");
+    this.d = (shape.arch ?? "paper") === "attn"
+      ? new AttnDiscriminator({
+        ...enc,
+        fc: shape.fc,
+        fakeClasses: shape.fakeClasses,
+        items: shape.items,
+        itemDim: shape.itemDim ?? 32,
+        heads: shape.heads ?? 1,
+        stateLength: shape.stateLength,
+      }, dSeed)
+      : new Discriminator({
         ...enc,
         fc: shape.fc,
         fakeClasses: shape.fakeClasses,
         itemBias: opts.itemBias ? shape.items : 0,
-      },
-      deriveSeed(opts.seed, "discriminator"),
-    );
+      }, dSeed);
   }
 
   /** Number of real feedback classes K. */
@@ -108,10 +132,9 @@ export class RecSimuModel {
 }
 
 /**
- * Softmax over all K + F logits of D for a batch, row-major [B, K + F]; no gradient state.
+ * Softmax over all K + F logits of D for a batch (the heads' mean), row-major [B, K + F]; no
+ * gradient state.
  */
 export function discriminatorProbs(m: RecSimuModel, b: TupleBatch): tf.Tensor2D {
-  return tf.tidy(() =>
-    tf.softmax(m.d.score(m.d.stateInference(b.state), b.action, false, b.actionIndex))
-  );
+  return tf.tidy(() => m.d.probs(m.d.stateInference(b.state), b.action, b.actionIndex));
 }

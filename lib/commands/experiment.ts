@@ -26,6 +26,7 @@ Each finished run is appended to DIR/results.json; the same command with --resum
 finished runs (RecSimu runs continue from their last epoch). DIR/report.html (self-contained)
 is rewritten after every run. SIGINT/SIGTERM stop the experiment (a baseline at its next
 step, a RecSimu run at the end of its epoch, with a checkpoint); --resume continues.
+RecSimu runs use the paper's networks (--arch paper) unless --arch attn is given.
 See docs/experiments.md.
 
 Flags:
@@ -141,7 +142,8 @@ function planFlags(v: Flags) {
   }
   const lambdas = numberList("lambdas", v.lambdas, [...SENSITIVITY_GRID.lambda]);
   const heldOut = numFlag("held-out", v["held-out"], 0.2, { min: 0.01, max: 0.99 });
-  const config = configFromFlags(v);
+  // The paper's figures come from the paper's networks unless --arch says otherwise.
+  const config = configFromFlags({ ...v, arch: v.arch ?? "paper" });
   return {
     suites,
     seeds,

@@ -8,8 +8,9 @@
  * (blank, not UTF-8, not JSON, longer than `--max-line-bytes`, a reserved field, an unknown item
  * or label) is answered with `{"line": k, "error": "line k: ..."}` plus the input's top-level
  * scalar fields (strings clipped to 80 characters; lists and objects are not echoed). The field
- * names `probs`, `real`, `error` and `line` are reserved for the output, so an input line that
- * carries one of them is answered with an error naming it.
+ * names `probs`, `real`, `spread`, `ood`, `error` and `line` are reserved for the output, so an
+ * input line that carries one of them is answered with an error naming it. The default model
+ * answers unknown items too (as the shared rare item), with `ood` saying so.
  *
  * Input is streamed: lines are split in linear time, a too-long line is skipped without being
  * held, and pending answers are written as soon as the next read would wait for more input, so
@@ -21,7 +22,7 @@ import { numFlag, parseFlags, requireFlag } from "./_flags.ts";
 import { BACKENDS, initBackend, parseBackend } from "../tf.ts";
 import { assertCheckpointDir } from "../train/checkpoint.ts";
 import { Simulator } from "../sim/simulator.ts";
-import type { FeedbackRequest } from "../sim/types.ts";
+import type { FeedbackPrediction, FeedbackRequest } from "../sim/types.ts";
 
 const USAGE = `Usage: recsimu predict --model DIR [flags] < in.jsonl > out.jsonl
 
@@ -41,7 +42,14 @@ Flags:
   --backend B            ${BACKENDS.join(" | ")} (default auto)`;
 
 /** Output field names; an input line may not carry them (the output would be ambiguous). */
-export const RESERVED_FIELDS: readonly string[] = ["probs", "real", "error", "line"];
+export const RESERVED_FIELDS: readonly string[] = [
+  "probs",
+  "real",
+  "spread",
+  "ood",
+  "error",
+  "line",
+];
 
 /** Longest echoed value (ids, item names, labels) in error lines and messages. */
 const CLIP = 80;
@@ -163,7 +171,8 @@ export function checkRequest(x: unknown, sim: Simulator): FeedbackRequest | stri
     }); rename it`;
   }
   if (typeof o.action !== "string") return "action: expected an item id (string)";
-  if (!sim.hasItem(o.action)) return `action: unknown item "${clip(o.action)}"`;
+  const known = (id: string) => sim.answersUnknownItems || sim.hasItem(id);
+  if (!known(o.action)) return `action: unknown item "${clip(o.action)}"`;
   if (!Array.isArray(o.state)) return "state: expected a list of {item, feedback}";
   const state = [];
   for (let i = 0; i < o.state.length; i++) {
@@ -173,7 +182,7 @@ export function checkRequest(x: unknown, sim: Simulator): FeedbackRequest | stri
     if (typeof p.feedback !== "string") return `state[${i}].feedback: expected a string`;
     // Only the last N pairs are used; unknown items outside them do not matter.
     if (i >= o.state.length - sim.stateLength) {
-      if (!sim.hasItem(p.item)) return `state[${i}].item: unknown item "${clip(p.item)}"`;
+      if (!known(p.item)) return `state[${i}].item: unknown item "${clip(p.item)}"`;
       if (sim.labelIndex(p.feedback) === undefined) {
         return `state[${i}].feedback: unknown label "${clip(p.feedback)}" (expected one of ${
           sim.labels.join(", ")
@@ -249,6 +258,20 @@ async function settlesAtOnce(p: Promise<unknown>): Promise<boolean> {
   }
 }
 
+/** The output line of an answered input object: its fields, then probs, real, spread, ood. */
+function answerLine(
+  obj: Record<string, unknown>,
+  r: FeedbackPrediction,
+  probsOf: (p: readonly number[] | Record<string, number>) => unknown,
+): string {
+  const probs = probsOf(r.probs as readonly number[] | Record<string, number>);
+  const extra = {
+    ...(r.spread !== undefined ? { spread: r.spread } : {}),
+    ...(r.ood ? { ood: r.ood } : {}),
+  };
+  return JSON.stringify({ ...obj, probs, real: r.real, ...extra }) + "\n";
+}
+
 /** Entry point of `recsimu predict`. */
 export async function run(argv: string[]): Promise<void> {
   const v = parseFlags("predict", argv, {
@@ -287,9 +310,7 @@ export async function run(argv: string[]): Promise<void> {
     let text = "";
     for (const p of pending) {
       if (p.req) {
-        const r = preds[j++]!;
-        const probs = probsOf(r.probs as readonly number[] | Record<string, number>);
-        text += JSON.stringify({ ...p.obj, probs, real: r.real }) + "\n";
+        text += answerLine(p.obj, preds[j++]!, probsOf);
       } else {
         text += JSON.stringify(p.obj) + "\n";
       }

@@ -18,6 +18,8 @@ export interface StateBatch {
    * hidden state unchanged, so a padded short state encodes exactly like the short sequence.
    */
   mask?: tf.Tensor2D;
+  /** Item indices [N, B], int32 (pad = item count), for models that look items up themselves. */
+  items?: tf.Tensor2D;
 }
 
 /** Tensors of one batch. The caller disposes them (or builds them inside `tf.tidy`). */
@@ -29,6 +31,11 @@ export interface TupleBatch {
   actionIndex: tf.Tensor1D;
   /** True feedback classes [B], int32. */
   label: tf.Tensor1D;
+  /**
+   * Per-row, per-head loss weights [B · M] (row b · M + m), the heads' bootstrap of the batch;
+   * absent: every row weighs 1.
+   */
+  weights?: tf.Tensor1D;
 }
 
 /** Index arrays of a batch, before they become tensors. */
@@ -43,6 +50,8 @@ export interface BatchIndices {
   actions: Int32Array;
   /** [B] labels. */
   labels: Int32Array;
+  /** [B · M] bootstrap weights of M heads (see {@link TupleBatch.weights}). */
+  weights?: Float32Array;
 }
 
 /** Gathers the index arrays for the tuples whose action rows are `rows`. */
@@ -90,10 +99,12 @@ export function toTensors(idx: BatchIndices, table: tf.Tensor2D, stateLength: nu
         emb,
         feedback: tf.tensor2d(idx.feedback, [N, B], "int32"),
         mask: idx.mask ? tf.tensor2d(idx.mask, [N, B]) : undefined,
+        items: tf.reshape(itemT, [N, B]) as tf.Tensor2D,
       },
       action: tf.gather(table, actionIndex) as tf.Tensor2D,
       actionIndex,
       label: tf.tensor1d(idx.labels, "int32"),
+      weights: idx.weights ? tf.tensor1d(idx.weights) : undefined,
     };
   });
 }
@@ -102,4 +113,6 @@ export function toTensors(idx: BatchIndices, table: tf.Tensor2D, stateLength: nu
 export function disposeBatch(b: TupleBatch): void {
   tf.dispose([b.state.emb, b.state.feedback, b.action, b.actionIndex, b.label]);
   if (b.state.mask) b.state.mask.dispose();
+  if (b.state.items) b.state.items.dispose();
+  if (b.weights) b.weights.dispose();
 }

@@ -26,15 +26,21 @@ export function trainingRows(ds: Dataset, c: Pick<TrainConfig, "upsample" | "see
   return Int32Array.from(out);
 }
 
-/** Real start states: the histories before the test actions (up to `limit`). */
+/**
+ * Real start states: the histories before the test actions (up to `limit`); histories holding
+ * the shared rare item are left out (it has no id an agent could see).
+ */
 export function startStates(ds: Dataset, limit = 1000): StepRecord[][] {
   const out: StepRecord[][] = [];
-  for (const a of ds.test.subarray(0, limit)) {
+  for (const a of ds.test) {
+    if (out.length >= limit) break;
     const s: StepRecord[] = [];
     for (let r = Math.max(ds.rowSessionStart[a]!, a - ds.stateLength); r < a; r++) {
-      s.push({ item: ds.items[ds.rowItem[r]!]!, feedback: ds.labels[ds.rowLabel[r]!]! });
+      const item = ds.items[ds.rowItem[r]!];
+      if (item === undefined) break;
+      s.push({ item, feedback: ds.labels[ds.rowLabel[r]!]! });
     }
-    out.push(s);
+    if (s.length === Math.min(a - ds.rowSessionStart[a]!, ds.stateLength)) out.push(s);
   }
   return out;
 }

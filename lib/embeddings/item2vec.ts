@@ -67,7 +67,8 @@ export interface Item2VecResult {
 
 /**
  * Skip-gram pairs (both directions, distances 1..window) within each session, excluding each
- * session's test action (the last row of sessions that have a test tuple).
+ * session's test action (the last row of sessions that have a test tuple) and the shared rare
+ * item (it has no vector of its own: the model's tables give it the mean).
  */
 export function skipGramPairs(
   ds: Dataset,
@@ -84,11 +85,13 @@ export function skipGramPairs(
     for (let d = 1; d <= window; d++) n += 2 * Math.max(0, b - a - d);
   }
   const centers = new Int32Array(n), contexts = new Int32Array(n);
+  const V = ds.items.length;
   let k = 0;
   for (let d = 1; d <= window; d++) {
     for (const [a, b] of segs) {
       for (let i = a; i + d < b; i++) {
         const x = ds.rowItem[i]!, y = ds.rowItem[i + d]!;
+        if (x >= V || y >= V) continue;
         centers[k] = x;
         contexts[k++] = y;
         centers[k] = y;
@@ -96,7 +99,7 @@ export function skipGramPairs(
       }
     }
   }
-  return { centers, contexts };
+  return { centers: centers.subarray(0, k), contexts: contexts.subarray(0, k) };
 }
 
 /** Where a training step's (center, context) pairs come from. */
@@ -115,6 +118,7 @@ interface PairSource {
  * (row, distance, direction), so memory stays O(rows).
  */
 function pairSource(ds: Dataset, window: number, limit: number, rng: Rng): PairSource {
+  const V = ds.items.length;
   const testRows = new Set(ds.test);
   let count = 0;
   for (let j = 0; j + 1 < ds.sessionOffsets.length; j++) {
@@ -125,6 +129,7 @@ function pairSource(ds: Dataset, window: number, limit: number, rng: Rng): PairS
   }
   if (count <= limit) {
     const { centers, contexts } = skipGramPairs(ds, window);
+    count = centers.length; // without the rare item's pairs
     let perm = new Int32Array(0);
     return {
       count,
@@ -158,6 +163,7 @@ function pairSource(ds: Dataset, window: number, limit: number, rng: Rng): PairS
           const d = 1 + rng.int(window);
           const other = rng.next() < 0.5 ? r + d : r - d;
           if (r >= segEnd[r]! || other < ds.rowSessionStart[r]! || other >= segEnd[r]!) continue;
+          if (ds.rowItem[r]! >= V || ds.rowItem[other]! >= V) continue; // the rare item
           c[j] = ds.rowItem[r]!;
           o[j] = ds.rowItem[other]!;
           break;
@@ -209,7 +215,7 @@ function item2VecSettings(options: Item2VecOptions, V: number): Item2VecSettings
 function noiseSampler(ds: Dataset, rng: Rng): () => number {
   const V = ds.items.length;
   const counts = new Float64Array(V);
-  for (const c of ds.rowItem) counts[c]!++;
+  for (const c of ds.rowItem) if (c < V) counts[c]!++;
   const cdf = new Float64Array(V);
   let acc = 0;
   for (let i = 0; i < V; i++) {

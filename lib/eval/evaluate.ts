@@ -81,6 +81,26 @@ export async function predictTuples(
 }
 
 /**
+ * The `q`-quantile of D's real score (its real classes' mass, the heads' mean) over the tuples
+ * `rows`: how real D finds logged pairs, the yardstick of `ood.low_real`.
+ */
+export async function realScoreQuantile(
+  m: RecSimuModel,
+  ds: Dataset,
+  rows: Int32Array,
+  q: number,
+): Promise<number> {
+  const K = m.shape.classes, W = K + m.shape.fakeClasses;
+  const probs = await predictTuples(m, ds, rows);
+  const real = new Float64Array(rows.length);
+  for (let i = 0; i < rows.length; i++) {
+    for (let k = 0; k < K; k++) real[i]! += probs[i * W + k]!;
+  }
+  real.sort();
+  return real[Math.min(real.length - 1, Math.floor(q * real.length))] ?? 0;
+}
+
+/**
  * The metrics every scorer with a threshold has — n, positive rate, F1, precision, recall,
  * accuracy and the AUC of `score` — for true (`isPos`) and predicted (`predPos`) positives,
  * followed by `rest` (in that key order, as the JSON outputs list them).
@@ -359,7 +379,7 @@ export function itemBaselines(
   ds: Dataset,
   rows: Int32Array = ds.test,
 ): ItemBaselines {
-  const V = ds.items.length;
+  const V = ds.items.length + 2; // the kept items, padding, the shared rare item
   const pos = new Float64Array(V), cnt = new Float64Array(V);
   let totalPos = 0;
   for (const r of ds.train) {

@@ -22,6 +22,7 @@ import type {
   ArrayPrediction,
   FeedbackPrediction,
   FeedbackRequest,
+  OodFlags,
   SimulatorLike,
   StepRecord,
 } from "./types.ts";
@@ -110,6 +111,8 @@ export class Simulator implements SimulatorLike {
     this.#itemIndex = new Map(items.map((id, i) => [id, i]));
     this.#labelIndex = new Map(meta.labels.map((l, i) => [l, i]));
     this.#maxBatch = maxBatch;
+    this.answersUnknownItems = (meta.shape.arch ?? "paper") === "attn";
+    this.realThreshold = meta.ood?.realThreshold ?? 0;
   }
 
   /** Loads the checkpoint in `dir`. */
@@ -118,9 +121,22 @@ export class Simulator implements SimulatorLike {
     const ck = await loadCheckpoint(dir);
     const { seed, itemBias } = ck.meta.config;
     const model = new RecSimuModel(ck.meta.shape, ck.embeddings, { seed, itemBias });
+    if (model.d.heads > 1 && model.shape.fakeClasses < 1) throw new Error("no fake classes");
     assignVariables([...model.gVars(), ...model.dVars()], ck.weights, `"${dir}/weights.bin"`);
     return new Simulator(model, ck.meta, ck.items, ck.startStates, dir, options.maxBatch ?? 4096);
   }
+
+  /**
+   * Unknown item ids (rare in the training log, or never seen) are answered as the shared rare
+   * item, with `ood.item` = "unknown" (the default model); false for the paper's networks, which
+   * refuse them.
+   */
+  readonly answersUnknownItems: boolean;
+  /**
+   * `ood.low_real` is set below this real score: the 1st percentile of D's real score on the
+   * validation tuples (0 for checkpoints without it).
+   */
+  readonly realThreshold: number;
 
   /** True when `id` is in the vocabulary. */
   hasItem(id: string): boolean {
@@ -153,6 +169,8 @@ export class Simulator implements SimulatorLike {
     return (await this.predictArrays(requests)).map((p) => ({
       probs: Object.fromEntries(labels.map((l, k) => [l, p.probs[k]!])),
       real: p.real,
+      ...(p.spread !== undefined ? { spread: p.spread } : {}),
+      ...(p.ood ? { ood: p.ood } : {}),
     }));
   }
 
@@ -173,18 +191,20 @@ export class Simulator implements SimulatorLike {
     base: number,
   ): Promise<ArrayPrediction[]> {
     const N = this.stateLength;
-    const pad = this.itemCount;
+    const rare = this.itemCount + 1;
     // Unique states (last N pairs) → one encoding each.
     const stateKeys = new Map<string, number>();
     const stateOf = new Int32Array(reqs.length);
     const states: StepRecord[][] = [];
     const actions = new Int32Array(reqs.length);
+    const actionKnown = new Uint8Array(reqs.length);
     reqs.forEach((r, i) => {
       const a = this.#itemIndex.get(r.action);
-      if (a === undefined) {
+      if (a === undefined && !this.answersUnknownItems) {
         throw new UserError(`requests[${base + i}].action: unknown item "${r.action}"`);
       }
-      actions[i] = a;
+      actions[i] = a ?? rare;
+      actionKnown[i] = a === undefined ? 0 : 1;
       const s = r.state.length > N ? r.state.slice(r.state.length - N) : r.state;
       const key = s.map((p) => `${p.item}\u0000${p.feedback}`).join("\u0001");
       let j = stateKeys.get(key);
@@ -196,17 +216,50 @@ export class Simulator implements SimulatorLike {
       stateOf[i] = j;
     });
     const U = states.length;
+    const { items, fb, mask, padded, unknownInState } = this.#stateArrays(states);
+    const m = this.model;
+    const probs = tf.tidy(() => {
+      const itemT = tf.tensor1d(items, "int32");
+      const emb = tf.reshape(tf.gather(m.table, itemT), [N, U, m.shape.embDim]) as tf.Tensor3D;
+      const p = m.d.stateInference({
+        emb,
+        feedback: tf.tensor2d(fb, [N, U], "int32"),
+        mask: padded ? tf.tensor2d(mask, [N, U]) : undefined,
+        items: tf.reshape(itemT, [N, U]) as tf.Tensor2D,
+      });
+      const pr = tf.gather(p, tf.tensor1d(stateOf, "int32")) as tf.Tensor2D;
+      const actionIndex = tf.tensor1d(actions, "int32");
+      const cand = tf.gather(m.table, actionIndex) as tf.Tensor2D;
+      return m.d.headProbs(pr, cand, actionIndex);
+    });
+    const data = await probs.data();
+    probs.dispose();
+    return this.#answers(data as Float32Array, reqs.length, (i) => ({
+      itemKnown: actionKnown[i] === 1,
+      stateUnknown: unknownInState[stateOf[i]!]!,
+    }));
+  }
+
+  /** Time-major index arrays of unique states (left-padded, unknown items as the rare item). */
+  #stateArrays(states: readonly (readonly StepRecord[])[]) {
+    const N = this.stateLength, pad = this.itemCount, rare = this.itemCount + 1;
+    const U = states.length;
     const items = new Int32Array(N * U).fill(pad);
     const fb = new Int32Array(N * U);
     const mask = new Float32Array(N * U);
+    const unknownInState = new Int32Array(U);
     let padded = false;
     states.forEach((s, u) => {
       const off = N - s.length;
       if (off > 0) padded = true;
       s.forEach((p, t) => {
-        const it = this.#itemIndex.get(p.item);
+        let it = this.#itemIndex.get(p.item);
         if (it === undefined) {
-          throw new UserError(`state item "${p.item}" is not in the model's vocabulary`);
+          if (!this.answersUnknownItems) {
+            throw new UserError(`state item "${p.item}" is not in the model's vocabulary`);
+          }
+          it = rare;
+          unknownInState[u]!++;
         }
         const l = this.#labelIndex.get(p.feedback);
         if (l === undefined) {
@@ -219,45 +272,62 @@ export class Simulator implements SimulatorLike {
         mask[(off + t) * U + u] = 1;
       });
     });
-    const m = this.model;
-    const probs = tf.tidy(() => {
-      const emb = tf.reshape(tf.gather(m.table, tf.tensor1d(items, "int32")), [
-        N,
-        U,
-        m.shape.embDim,
-      ]) as tf.Tensor3D;
-      const p = m.d.stateInference({
-        emb,
-        feedback: tf.tensor2d(fb, [N, U], "int32"),
-        mask: padded ? tf.tensor2d(mask, [N, U]) : undefined,
-      });
-      const pr = tf.gather(p, tf.tensor1d(stateOf, "int32")) as tf.Tensor2D;
-      const actionIndex = tf.tensor1d(actions, "int32");
-      const cand = tf.gather(m.table, actionIndex) as tf.Tensor2D;
-      return tf.softmax(m.d.score(pr, cand, false, actionIndex));
-    });
-    const data = await probs.data();
-    probs.dispose();
-    return this.#answers(data as Float32Array, reqs.length);
+    return { items, fb, mask, padded, unknownInState };
   }
 
   /**
-   * The answers from D's softmax rows [n, K + F]: the real classes' share of each row (at the
-   * temperature) and the real mass `real`.
+   * The answers from D's per-head softmax rows [n, M, K + F]. As in evaluation, the heads'
+   * softmax rows are averaged first, then the real classes' share is taken (at the temperature)
+   * with the real mass `real`; `spread` is the standard deviation over the heads of each head's
+   * own P(positive); `ood` says what the model did not know.
    */
-  #answers(data: Float32Array, n: number): ArrayPrediction[] {
+  #answers(
+    data: Float32Array,
+    n: number,
+    known: (i: number) => { itemKnown: boolean; stateUnknown: number },
+  ): ArrayPrediction[] {
     const K = this.labels.length;
     const W = K + this.model.shape.fakeClasses;
-    const T = this.temperature;
+    const M = this.model.d.heads;
     const out: ArrayPrediction[] = [];
     for (let i = 0; i < n; i++) {
-      let z = 0;
-      for (let k = 0; k < K; k++) z += data[i * W + k]!;
-      const pk: number[] = [];
-      for (let k = 0; k < K; k++) pk.push(data[i * W + k]! / Math.max(z, 1e-30));
-      out.push({ probs: T === 1 ? pk : Array.from(temperatureScale(pk, K, T)), real: z });
+      const mean = new Float64Array(K);
+      const headPos: number[] = [];
+      for (let h = 0; h < M; h++) {
+        const row = data.subarray((i * M + h) * W, (i * M + h) * W + K);
+        for (let k = 0; k < K; k++) mean[k]! += row[k]! / M;
+        if (M > 1) headPos.push(this.#positiveShare(this.#realShare(row)));
+      }
+      let real = 0;
+      for (let k = 0; k < K; k++) real += mean[k]!;
+      const k = known(i);
+      const low = real < this.realThreshold;
+      const ood: OodFlags = {
+        item: k.itemKnown ? "known" : "unknown",
+        state_unknown_items: k.stateUnknown,
+        low_real: low,
+        any: !k.itemKnown || k.stateUnknown > 0 || low,
+      };
+      out.push({ probs: this.#realShare(mean), real, spread: standardDeviation(headPos), ood });
     }
     return out;
+  }
+
+  /** The real classes' share of a row of D's softmax, at the temperature. */
+  #realShare(row: ArrayLike<number>): number[] {
+    const K = this.labels.length, T = this.temperature;
+    let z = 0;
+    for (let k = 0; k < K; k++) z += row[k]!;
+    const pk: number[] = [];
+    for (let k = 0; k < K; k++) pk.push(row[k]! / Math.max(z, 1e-30));
+    return T === 1 ? pk : Array.from(temperatureScale(pk, K, T));
+  }
+
+  /** Σ of the positive labels' probabilities. */
+  #positiveShare(p: readonly number[]): number {
+    let s = 0;
+    for (let k = 0; k < p.length; k++) if (this.positive[k]) s += p[k]!;
+    return s;
   }
 
   /** Model description for `GET /v1/model`. */
@@ -282,4 +352,11 @@ export class Simulator implements SimulatorLike {
   dispose(): void {
     this.model.dispose();
   }
+}
+
+/** Sample standard deviation (n − 1); 0 for fewer than two values. */
+function standardDeviation(xs: readonly number[]): number {
+  if (xs.length < 2) return 0;
+  const m = xs.reduce((a, b) => a + b, 0) / xs.length;
+  return Math.sqrt(xs.reduce((a, b) => a + (b - m) ** 2, 0) / (xs.length - 1));
 }

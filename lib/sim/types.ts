@@ -8,6 +8,30 @@ import type { StepRecord } from "../data/pair.ts";
 export type { StepRecord };
 
 /**
+ * Out-of-distribution flags of an answer.
+ *
+ * @example
+ * ```ts
+ * import type { OodFlags } from "@recsimu/recsimu";
+ *
+ * const unseen: OodFlags = { item: "unknown", state_unknown_items: 0, low_real: false, any: true };
+ * ```
+ */
+export interface OodFlags {
+  /**
+   * `known`: the item has its own embedding; `unknown`: rare in the training log (below
+   * --min-count) or never seen, answered as the shared rare item.
+   */
+  item: "known" | "unknown";
+  /** Items of the (last N pairs of the) state answered as the shared rare item. */
+  state_unknown_items: number;
+  /** D's real score is below the 1st percentile of logged validation pairs'. */
+  low_real: boolean;
+  /** Any of the above. */
+  any: boolean;
+}
+
+/**
  * One reward question: how does a user with history `state` react to item `action`?
  *
  * @example
@@ -49,6 +73,13 @@ export interface FeedbackPrediction {
   probs: Record<string, number>;
   /** The discriminator's probability that the (state, action) pair is real. */
   real: number;
+  /**
+   * Standard deviation of P(positive) over the discriminator's ensemble heads (0 with one
+   * head): how unsure the model is of this answer.
+   */
+  spread?: number;
+  /** What the model did not know about this request. */
+  ood?: OodFlags;
 }
 
 /**
@@ -68,6 +99,13 @@ export interface ArrayPrediction {
   probs: number[];
   /** The discriminator's probability that the (state, action) pair is real. */
   real: number;
+  /**
+   * Standard deviation of P(positive) over the discriminator's ensemble heads (0 with one
+   * head): how unsure the model is of this answer.
+   */
+  spread?: number;
+  /** What the model did not know about this request. */
+  ood?: OodFlags;
 }
 
 /**
@@ -114,6 +152,11 @@ export interface SimulatorLike {
   readonly startStates: readonly (readonly StepRecord[])[];
   /** True when `id` is in the vocabulary. */
   hasItem(id: string): boolean;
+  /**
+   * True when items outside the vocabulary are answered (as the shared rare item, with
+   * `ood.item` = "unknown") rather than refused. @default false
+   */
+  readonly answersUnknownItems?: boolean;
   /**
    * Scores many requests in one batched pass, probabilities as arrays in label order (the
    * public `Simulator.predict` gives label maps). Throws `UserError` naming the request index

@@ -12,6 +12,7 @@ import { DivergenceError, UserError } from "../errors.ts";
 import type { TrainConfig } from "../config.ts";
 import type { Dataset } from "../data/dataset.ts";
 import { batchIndices, disposeBatch, toTensors, type TupleBatch } from "../data/batches.ts";
+import { trainingBatch } from "./batch_rows.ts";
 import { startStates, trainingRows } from "../data/training_rows.ts";
 import { trainItem2Vec } from "../embeddings/item2vec.ts";
 import { collectGarbage } from "../memory.ts";
@@ -25,6 +26,7 @@ import {
   itemBaselines,
 } from "../eval/evaluate.ts";
 import type { CalibrationReport, ModelCalibration } from "../eval/calibration.ts";
+import { realScoreQuantile } from "../eval/evaluate.ts";
 import { log, Progress } from "../progress.ts";
 import { adversarialRound, discriminatorPretrainStep, generatorPretrainStep } from "./steps.ts";
 import { RecSimuTrainer } from "./trainer.ts";
@@ -145,6 +147,8 @@ function modelShape(ds: Dataset, c: TrainConfig): ModelShape {
     fc: c.fc,
     fakeClasses: c.variant === "recsimu-1" ? 1 : ds.labels.length,
     stateLength: c.stateLength,
+    arch: c.arch,
+    ...(c.arch === "attn" ? { itemDim: c.itemDim, heads: c.heads } : {}),
   };
 }
 
@@ -222,6 +226,7 @@ async function itemEmbeddings(
   const r = await trainItem2Vec(ds, {
     dim: c.embDim,
     epochs: c.i2vEpochs,
+    learningRate: c.i2vLearningRate,
     seed: c.seed,
     onStep: (s, n, l) => {
       prog ??= new Progress("item2vec", n, { quiet: opts.quiet, unitsPerStep: 8192 });
@@ -277,6 +282,8 @@ class TrainingRun {
   stopped = false;
   /** The temperature fitted once training finished (config.json's `calibration`). */
   calibration: ModelCalibration | undefined;
+  /** The out-of-distribution thresholds fitted once training finished (config.json's `ood`). */
+  ood: { realThreshold: number } | undefined;
   #lastYield = performance.now();
 
   constructor(
@@ -338,6 +345,7 @@ class TrainingRun {
       position: pos,
       created: new Date().toISOString(),
       ...(this.calibration ? { calibration: this.calibration } : {}),
+      ...(this.ood ? { ood: this.ood } : {}),
     };
   }
 
@@ -431,7 +439,14 @@ class TrainingRun {
     });
     let done = first;
     for (let s = first; s < steps; s++) {
-      const idx = batchIndices(ds, order.subarray(s * c.batch, (s + 1) * c.batch));
+      const rows = order.subarray(s * c.batch, (s + 1) * c.batch);
+      const idx = trainingBatch(
+        batchIndices(ds, rows),
+        rows,
+        c,
+        ds.items.length,
+        `${phase}/${ep}/${s}`,
+      );
       const b = toTensors(idx, this.model.table, ds.stateLength);
       let losses: Record<string, number>;
       try {
@@ -546,6 +561,9 @@ class TrainingRun {
       assignVariables([...model.gVars(), ...model.dVars()], this.best, "best weights");
     }
     const fit = this.calibration = await this.calibrate();
+    if (ds.validation.length > 0) {
+      this.ood = { realThreshold: await realScoreQuantile(model, ds, ds.validation, 0.01) };
+    }
     const temperature = fit?.temperature ?? 1;
     const evaluated = await evaluateCalibrated(model, ds, ds.test, temperature);
     const test = evaluated.metrics;

@@ -5,6 +5,15 @@
  */
 import { tf } from "../tf.ts";
 
+/**
+ * Mean of per-row values, weighted by `w` when given (Σ w x / Σ w): the heads' bootstrap
+ * weights of an ensemble discriminator (rows b · M + m).
+ */
+export function rowMean(x: tf.Tensor1D, w?: tf.Tensor1D): tf.Scalar {
+  if (!w) return tf.mean(x);
+  return tf.div(tf.sum(tf.mul(x, w)), tf.maximum(tf.sum(w), 1e-6)) as tf.Scalar;
+}
+
 /** log D(s, a) = log Σ_{k ≤ K} softmax_k (Eq. 5). */
 export function logReal(logits: tf.Tensor2D, k: number): tf.Tensor1D {
   const all = tf.logSumExp(logits, 1);
@@ -18,8 +27,13 @@ export function logFake(logits: tf.Tensor2D, k: number): tf.Tensor1D {
 }
 
 /** L_unsupD = −(E log D(s, a) + E log D_fake(s, G(s))) (Eq. 7). */
-export function unsupD(realLogits: tf.Tensor2D, fakeLogits: tf.Tensor2D, k: number): tf.Scalar {
-  return tf.neg(tf.add(tf.mean(logReal(realLogits, k)), tf.mean(logFake(fakeLogits, k))));
+export function unsupD(
+  realLogits: tf.Tensor2D,
+  fakeLogits: tf.Tensor2D,
+  k: number,
+  w?: tf.Tensor1D,
+): tf.Scalar {
+  return tf.neg(tf.add(rowMean(logReal(realLogits, k), w), rowMean(logFake(fakeLogits, k), w)));
 }
 
 /** Log-probability of class `cls[i]` in row i, softmax over all K + F logits. */
@@ -40,14 +54,15 @@ export function supD(
   y: tf.Tensor1D,
   k: number,
   lambda: number,
+  w?: tf.Tensor1D,
 ): tf.Scalar {
   const fakeClasses = fakeLogits.shape[1] - k;
   const yFake = fakeClasses === 1
     ? tf.fill(y.shape, k, "int32") as tf.Tensor1D
     : tf.add(y, tf.scalar(k, "int32")) as tf.Tensor1D;
-  const real: tf.Scalar = tf.mean(logProbOf(realLogits, y));
+  const real: tf.Scalar = rowMean(logProbOf(realLogits, y), w);
   if (lambda === 0) return tf.neg(real);
-  return tf.neg(tf.add(real, tf.mul(lambda, tf.mean(logProbOf(fakeLogits, yFake)))));
+  return tf.neg(tf.add(real, tf.mul(lambda, rowMean(logProbOf(fakeLogits, yFake), w))));
 }
 
 /** L_D = L_unsupD + α L_supD (Eq. 9). */
@@ -57,10 +72,11 @@ export function lossD(
   y: tf.Tensor1D,
   k: number,
   opts: { alpha: number; lambda: number },
+  w?: tf.Tensor1D,
 ): tf.Scalar {
   return tf.add(
-    unsupD(realLogits, fakeLogits, k),
-    tf.mul(opts.alpha, supD(realLogits, fakeLogits, y, k, opts.lambda)),
+    unsupD(realLogits, fakeLogits, k, w),
+    tf.mul(opts.alpha, supD(realLogits, fakeLogits, y, k, opts.lambda, w)),
   );
 }
 

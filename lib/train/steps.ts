@@ -18,16 +18,26 @@ type Rows = (t: tf.Tensor2D) => tf.Tensor2D;
 function sliceBatch(b: TupleBatch, start: number, n: number): TupleBatch {
   const t3 = (x: tf.Tensor3D) => tf.slice(x, [0, start, 0], [-1, n, -1]) as tf.Tensor3D;
   const t2 = (x: tf.Tensor2D) => tf.slice(x, [0, start], [-1, n]) as tf.Tensor2D;
+  const heads = b.weights ? b.weights.shape[0] / b.label.shape[0] : 1;
   return {
     state: {
       emb: t3(b.state.emb),
       feedback: t2(b.state.feedback),
       mask: b.state.mask && t2(b.state.mask),
+      items: b.state.items && t2(b.state.items),
     },
     action: tf.slice(b.action, [start, 0], [n, -1]) as tf.Tensor2D,
     actionIndex: tf.slice(b.actionIndex, [start], [n]) as tf.Tensor1D,
     label: tf.slice(b.label, [start], [n]) as tf.Tensor1D,
+    weights: b.weights &&
+      (tf.slice(b.weights, [start * heads], [n * heads]) as tf.Tensor1D),
   };
+}
+
+/** Labels [B] repeated for D's M heads: [B · M], row b · M + m (the order of D's logits). */
+function headLabels(y: tf.Tensor1D, heads: number): tf.Tensor1D {
+  if (heads === 1) return y;
+  return tf.reshape(tf.tile(tf.expandDims(y, 1), [1, heads]), [-1]) as tf.Tensor1D;
 }
 
 /** Rows per micro-batch for a batch of `B` rows (`B`: no micro-batching). */
@@ -64,6 +74,8 @@ function gradients(
     tf.dispose([value, r.value, ...Object.values(grads), ...Object.values(r.grads)]);
     tf.dispose([part.state.emb, part.state.feedback, part.action, part.actionIndex, part.label]);
     if (part.state.mask) part.state.mask.dispose();
+    if (part.state.items) part.state.items.dispose();
+    if (part.weights) part.weights.dispose();
     grads = next;
     value = nextValue;
   }
@@ -118,9 +130,10 @@ function discriminatorUpdate(
       const p = m.d.state(part.state);
       const real = m.d.score(p, part.action, false, part.actionIndex);
       const generated = m.d.score(p, rows(fake));
+      const y = headLabels(part.label, m.d.heads);
       return loss === "pretrain"
-        ? L.supD(real, generated, part.label, m.k, s.lambda)
-        : L.lossD(real, generated, part.label, m.k, s);
+        ? L.supD(real, generated, y, m.k, s.lambda, part.weights)
+        : L.lossD(real, generated, y, m.k, s, part.weights);
     })
   );
 }
@@ -230,9 +243,10 @@ export async function fusedAdversarialStep(
       const lossD = L.lossD(
         m.d.score(p, part.action, false, part.actionIndex),
         m.d.score(p, detach(g)),
-        part.label,
+        headLabels(part.label, m.d.heads),
         m.k,
         s,
+        part.weights,
       );
       const lossG = L.lossG(m.d.score(detach(p), g, true), g, part.action, m.k, s.beta);
       // Kept: variableGrads frees intermediates; these are summed, read and freed below.

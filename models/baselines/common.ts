@@ -8,6 +8,7 @@ import { tf } from "../../lib/tf.ts";
 import type { Dataset } from "../../lib/data/dataset.ts";
 import { batchIndices, disposeBatch, toTensors, type TupleBatch } from "../../lib/data/batches.ts";
 import { registerFastMatMulGrad, registerFastWasmKernels } from "../fast_grad.ts";
+import { withPadAndRare } from "../params.ts";
 
 /** What every baseline network is built from besides the data set's sizes. */
 export interface NetOptions {
@@ -87,9 +88,8 @@ export function embeddingTable(vectors: Float32Array, items: number, dim: number
   if (vectors.length !== items * dim) {
     throw new RangeError(`embeddings: expected ${items}×${dim} values, got ${vectors.length}`);
   }
-  const padded = new Float32Array((items + 1) * dim);
-  padded.set(vectors);
-  return tf.tensor2d(padded, [items + 1, dim]);
+  // Row V pads states, row V + 1 (the shared rare item) is the mean vector.
+  return tf.tensor2d(withPadAndRare(vectors, items, dim), [items + 2, dim]);
 }
 
 /**

@@ -90,7 +90,12 @@ Deno.test("train → eval → predict work end to end from the command line", as
   assert(Math.abs(probs.reduce((a, b) => a + b, 0) - 1) < 1e-5);
   assert(out[0].real > 0 && out[0].real < 1);
   assert(out[1].error.includes("line 2"));
-  assert(out[2].error.includes("unknown item"));
+  // The default model answers an item it never saw as the shared rare item, and says so.
+  assertEquals(out[2].error, undefined, JSON.stringify(out[2]));
+  assertEquals(out[2].ood.item, "unknown");
+  assertEquals(out[2].ood.any, true);
+  assertEquals(out[0].ood.item, "known");
+  assert(out[0].spread >= 0 && out[0].spread < 0.5, `spread ${out[0].spread}`);
   assert(out[3].error.includes("state[0].feedback"));
   assert(out[4].probs, "a state longer than N uses its last N pairs");
 });

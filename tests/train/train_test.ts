@@ -391,7 +391,7 @@ for (const backend of ["cpu", "wasm"] as const) {
   });
 }
 
-Deno.test("--item-bias learns per-item feedback that frozen embeddings cannot express", async () => {
+Deno.test("--item-bias (paper) and the default model learn per-item feedback that frozen embeddings cannot express", async () => {
   await initBackend("wasm", { quiet: true });
   const rng = new (await import("../../lib/random.ts")).Rng(11);
   const V = 300;
@@ -406,8 +406,10 @@ Deno.test("--item-bias learns per-item feedback that frozen embeddings cannot ex
   const ds = await datasetFromText(lines.join("\n"), "items.csv", { stateLength: 5, minCount: 1 });
   // Random 4-dim embeddings: too few dimensions to memorise 300 items' quality.
   const vectors = new Float32Array(ds.items.length * 4).map(() => Math.tanh(rng.normal()));
-  const run = async (itemBias: boolean) => {
+  const run = async (itemBias: boolean, arch: "paper" | "attn" = "paper") => {
     const c = tinyConfig({
+      arch,
+      heads: arch === "paper" ? 1 : 4,
       embDim: 4,
       itemBias,
       batch: 100,
@@ -421,7 +423,11 @@ Deno.test("--item-bias learns per-item feedback that frozen embeddings cannot ex
     r.model.dispose();
     return r.test.auc;
   };
-  const [plain, biased] = [await run(false), await run(true)];
-  console.log(`AUC without item bias ${plain.toFixed(3)}, with ${biased.toFixed(3)}`);
+  const [plain, biased, attn] = [await run(false), await run(true), await run(false, "attn")];
+  console.log(
+    `AUC paper ${plain.toFixed(3)}, --item-bias ${biased.toFixed(3)}, attn ${attn.toFixed(3)}`,
+  );
   assert(biased > plain + 0.05 && biased > 0.75, `item bias ${biased} vs plain ${plain}`);
+  // The default has an item bias of its own (and trainable item vectors).
+  assert(attn > plain + 0.05 && attn > 0.75, `attn ${attn} vs paper ${plain}`);
 });

@@ -1,0 +1,230 @@
+/**
+ * The default discriminator (`--arch attn`), the reward model beyond the paper's networks. It
+ * keeps the paper's interface and output — K real-class logits then the fake-class logits,
+ * trained by Eq. 5–12 — and adds what the paper's D(s, a) cannot express:
+ *
+ * - how the candidate relates to the history: target attention over the state's items with the
+ *   candidate as query, and the candidate's similarity to the items of each feedback class and to
+ *   the last three items (runs of similar items, fatigue);
+ * - per-item effects: item vectors `e W + r[i]` (item2vec projected, plus a trainable residual
+ *   that starts at zero — trainable embeddings initialised from item2vec) and a per-item bias on
+ *   the real-class logits;
+ * - repetition: how often the candidate itself was shown in the state, under each feedback, and
+ *   how recently;
+ * - an ensemble of M heads on one trunk (each trained on its own bootstrap weights of the rows,
+ *   see lib/train/batch_rows.ts): answers are the heads' mean, their spread the uncertainty.
+ *
+ * Fake candidates (G's continuous outputs) have no item index: their residual, bias and
+ * repetition counts are zero.
+ *
+ * The encoded state is one [B, W] tensor (the GRU's p_D, then the history's item vectors,
+ * feedback one-hots, mask and item indices, each flattened), so the training steps slice and
+ * pass it exactly as the paper's [B, H] encoding.
+ * @module
+ */
+import { tf } from "../lib/tf.ts";
+import { Dense, detach, gatherRows, Params } from "./params.ts";
+import type { StateBatch } from "../lib/data/batches.ts";
+import { type EncoderSizes, StateEncoder } from "./gru.ts";
+
+/** Sizes of the attention discriminator. */
+export interface AttnDiscriminatorSizes extends EncoderSizes {
+  /** Width of the trunk. */
+  fc: number;
+  /** Number of fake classes: K or 1. */
+  fakeClasses: number;
+  /** Vocabulary size V; tables hold V + 2 rows (V = padding, V + 1 = the shared rare item). */
+  items: number;
+  /** Width d of the item vectors. */
+  itemDim: number;
+  /** Ensemble heads M. */
+  heads: number;
+  /** State length N. */
+  stateLength: number;
+}
+
+/** Similarities with the last this many items are features of their own. */
+const RECENT = 3;
+
+/** The attention discriminator. */
+export class AttnDiscriminator {
+  readonly params: Params;
+  readonly encoder: StateEncoder;
+  readonly proj: Dense;
+  readonly query: Dense;
+  readonly residual: tf.Variable;
+  readonly itemBias: tf.Variable;
+  readonly feedbackKey: tf.Variable;
+  readonly trunk: Dense;
+  readonly out: Dense;
+  /** Number of heads M (rows per pair in {@link score}). */
+  readonly heads: number;
+  constructor(readonly sizes: AttnDiscriminatorSizes, seed: number) {
+    const { classes: K, fakeClasses, itemDim: d, heads, items, stateLength: N } = sizes;
+    if (!(fakeClasses === K || fakeClasses === 1)) {
+      throw new RangeError(`AttnDiscriminator: fakeClasses must be K (${K}) or 1`);
+    }
+    if (!(Number.isInteger(heads) && heads >= 1)) {
+      throw new RangeError(`AttnDiscriminator: heads must be a positive integer, got ${heads}`);
+    }
+    this.heads = heads;
+    this.params = new Params("D", seed);
+    this.encoder = new StateEncoder(this.params, "encoder", sizes);
+    this.proj = new Dense(this.params, "item/proj", sizes.embDim, d);
+    this.query = new Dense(this.params, "attn/query", d, d);
+    this.residual = this.params.uniform("item/residual", [items + 2, d], 0);
+    this.itemBias = this.params.uniform("item/bias", [items + 2, K], 0);
+    this.feedbackKey = this.params.uniform("attn/feedback", [K, d], 1 / Math.sqrt(K));
+    const width = sizes.hidden + 3 * d + 3 * K + Math.min(RECENT, N) + 1;
+    this.trunk = new Dense(this.params, "trunk", width, sizes.fc);
+    this.out = new Dense(this.params, "heads", sizes.fc, heads * (K + fakeClasses));
+  }
+
+  /** Width of the packed state encoding. */
+  get stateWidth(): number {
+    const { hidden, stateLength: N, itemDim: d, classes: K } = this.sizes;
+    return hidden + N * (d + K + 2);
+  }
+
+  /** History item vectors e W + r[i] [N·B, d] for time-major items [N, B]. */
+  #historyVectors(s: StateBatch, frozen: boolean): tf.Tensor2D {
+    if (!s.items) throw new Error("AttnDiscriminator: the state batch has no item indices");
+    const [N, B, E] = s.emb.shape;
+    const idx = tf.reshape(s.items, [N * B]) as tf.Tensor1D;
+    const table = this.residual as unknown as tf.Tensor2D;
+    const r = gatherRows(frozen ? detach(table) : table, idx);
+    return tf.add(this.proj.apply(tf.reshape(s.emb, [N * B, E]) as tf.Tensor2D, frozen), r);
+  }
+
+  /** Packs p_D and the history into [B, W] (batch-major). */
+  #pack(p: tf.Tensor2D, s: StateBatch): tf.Tensor2D {
+    const [N, B] = s.feedback.shape;
+    const { itemDim: d, classes: K } = this.sizes;
+    const toBatch = (x: tf.Tensor, w: number) =>
+      tf.reshape(tf.transpose(tf.reshape(x, [N, B, w]), [1, 0, 2]), [B, N * w]);
+    const keys = toBatch(this.#historyVectors(s, false), d);
+    const fb = toBatch(
+      tf.cast(tf.oneHot(tf.reshape(s.feedback, [N * B]) as tf.Tensor1D, K), "float32"),
+      K,
+    );
+    const mask = s.mask ? tf.transpose(s.mask) : tf.ones([B, N]);
+    const items = tf.transpose(tf.cast(s.items!, "float32"));
+    return tf.concat([p, keys, fb, mask, items], 1) as tf.Tensor2D;
+  }
+
+  /** Packed state encoding [B, W] (p_D and the history), with gradients. */
+  state(s: StateBatch): tf.Tensor2D {
+    return this.#pack(this.encoder.encode(s), s);
+  }
+
+  /** {@link state} without gradients, the GRU's intermediates freed early. */
+  stateInference(s: StateBatch): tf.Tensor2D {
+    return tf.tidy(() => this.#pack(this.encoder.encodeInference(s), s));
+  }
+
+  /**
+   * Training logits [B·M, K + F] (row b·M + m: head m of pair b) for packed states [B, W] and
+   * candidate embeddings [B, E]; `items` are the candidates' indices when they are real items.
+   * With `frozen`, gradients flow to the inputs but not to D's weights.
+   */
+  score(p: tf.Tensor2D, candidate: tf.Tensor2D, frozen = false, items?: tf.Tensor1D): tf.Tensor2D {
+    const { classes: K, fakeClasses: F } = this.sizes;
+    const w = <T extends tf.Tensor>(v: T) => (frozen ? detach(v) : v);
+    const h = tf.relu(this.trunk.apply(this.#features(p, candidate, frozen, items), frozen));
+    const logits = tf.reshape(this.out.apply(h, frozen), [-1, K + F]) as tf.Tensor2D;
+    if (!items) return logits;
+    const bias = gatherRows(w(this.itemBias as unknown as tf.Tensor2D), items);
+    const rep = tf.reshape(tf.tile(tf.expandDims(bias, 1), [1, this.heads, 1]), [-1, K]);
+    return withRealBias(logits, rep as tf.Tensor2D, K);
+  }
+
+  /** Softmax over the K + F classes, mean of the heads: [B, K + F]. */
+  probs(p: tf.Tensor2D, candidate: tf.Tensor2D, items?: tf.Tensor1D): tf.Tensor2D {
+    return tf.tidy(() => tf.mean(this.headProbs(p, candidate, items), 1) as tf.Tensor2D);
+  }
+
+  /** Each head's softmax [B, M, K + F]. */
+  headProbs(p: tf.Tensor2D, candidate: tf.Tensor2D, items?: tf.Tensor1D): tf.Tensor3D {
+    const { classes: K, fakeClasses: F } = this.sizes;
+    return tf.tidy(() =>
+      tf.reshape(tf.softmax(this.score(p, candidate, false, items)), [-1, this.heads, K + F])
+    );
+  }
+
+  /** The trunk's input features [B, width] (see the module comment). */
+  #features(
+    packed: tf.Tensor2D,
+    candidate: tf.Tensor2D,
+    frozen: boolean,
+    items?: tf.Tensor1D,
+  ): tf.Tensor2D {
+    const { hidden: H, stateLength: N, itemDim: d, classes: K } = this.sizes;
+    const B = packed.shape[0];
+    const w = <T extends tf.Tensor>(v: T) => (frozen ? detach(v) : v);
+    let at = 0;
+    const take = (n: number) => tf.slice(packed, [0, (at += n) - n], [-1, n]);
+    const p = take(H);
+    const keys = tf.reshape(take(N * d), [B, N, d]) as tf.Tensor3D;
+    const fb = tf.reshape(take(N * K), [B, N, K]) as tf.Tensor3D;
+    const mask = take(N);
+    const hist = take(N);
+    let c = this.proj.apply(candidate, frozen);
+    if (items) c = tf.add(c, gatherRows(w(this.residual as unknown as tf.Tensor2D), items));
+    // Target attention: keys carry their feedback; padded positions get no weight.
+    const kf = tf.add(
+      keys,
+      tf.reshape(tf.matMul(tf.reshape(fb, [B * N, K]), w(this.feedbackKey)), [B, N, d]),
+    );
+    const q = this.query.apply(c, frozen);
+    const scale = 1 / Math.sqrt(d);
+    const att = tf.add(
+      tf.mul(tf.sum(tf.mul(tf.expandDims(q, 1), kf), 2), scale),
+      tf.mul(tf.sub(mask, 1), 1e4),
+    );
+    const alpha = tf.mul(tf.softmax(att), mask);
+    const u = tf.sum(tf.mul(tf.expandDims(alpha, 2), kf), 1) as tf.Tensor2D;
+    // Similarity of the candidate to each history item, by feedback class and for the last few.
+    const sim = tf.mul(tf.sum(tf.mul(tf.expandDims(c, 1), keys), 2), tf.mul(mask, scale));
+    const fbm = tf.mul(fb, tf.expandDims(mask, 2));
+    const count = tf.sum(fbm, 1);
+    const simByClass = tf.div(tf.sum(tf.mul(tf.expandDims(sim, 2), fbm), 1), tf.add(count, 1));
+    const r = Math.min(RECENT, N);
+    const recent = tf.slice(sim, [0, N - r], [-1, r]);
+    // Repetition: the candidate itself in the state, by feedback, and its latest position.
+    let repeats: tf.Tensor, latest: tf.Tensor;
+    if (items) {
+      // 1 where the index equals the candidate's (indices are integers): relu(1 − |h − a|), not
+      // tf.equal, whose missing gradient would break the tape that runs through the packed state.
+      const a = tf.expandDims(tf.cast(items, "float32"), 1);
+      const same = tf.mul(tf.relu(tf.sub(1, tf.abs(tf.sub(hist, a)))), mask);
+      repeats = tf.sum(tf.mul(tf.expandDims(same, 2), fb), 1);
+      latest = tf.max(tf.mul(same, tf.linspace(1 / N, 1, N)), 1, true);
+    } else {
+      repeats = tf.zeros([B, K]);
+      latest = tf.zeros([B, 1]);
+    }
+    return tf.concat([
+      p,
+      c,
+      u,
+      tf.mul(c, tf.slice(u, [0, 0], [-1, d])),
+      simByClass,
+      tf.div(count, N),
+      recent,
+      repeats,
+      latest,
+    ], 1) as tf.Tensor2D;
+  }
+}
+
+/**
+ * Real-class logits r + b, shifted so that logsumexp over the real classes is unchanged: the
+ * bias re-weights the K feedback classes of a real pair without changing its real/fake mass.
+ */
+export function withRealBias(logits: tf.Tensor2D, bias: tf.Tensor2D, K: number): tf.Tensor2D {
+  const real = tf.slice(logits, [0, 0], [-1, K]);
+  const rest = tf.slice(logits, [0, K], [-1, -1]);
+  const shifted = tf.add(real, bias);
+  const kept = tf.add(tf.sub(shifted, tf.logSumExp(shifted, 1, true)), tf.logSumExp(real, 1, true));
+  return tf.concat([kept, rest], 1) as tf.Tensor2D;
+}

@@ -1,0 +1,41 @@
+import { assertEquals, assertThrows } from "../_assert.ts";
+import {
+  ARCH_DEFAULTS,
+  TRAIN_DEFAULTS,
+  validateConfig,
+  withArchDefaults,
+} from "../../lib/config.ts";
+import { configFromFlags } from "../../lib/commands/train.ts";
+import { UserError } from "../../lib/errors.ts";
+
+Deno.test("--arch picks its own defaults; explicit flags still win", () => {
+  const attn = configFromFlags({});
+  assertEquals(attn.arch, "attn");
+  assertEquals(
+    [attn.heads, attn.rareMask, attn.i2vEpochs, attn.i2vLearningRate],
+    [4, 0.02, 5, 0.05],
+  );
+  const paper = configFromFlags({ arch: "paper" });
+  assertEquals(
+    [paper.heads, paper.rareMask, paper.i2vEpochs, paper.i2vLearningRate],
+    [1, 0, 1, 0.01],
+  );
+  assertEquals(configFromFlags({ arch: "paper", "i2v-epochs": "3" }).i2vEpochs, 3);
+  assertEquals(configFromFlags({ heads: "2" }).heads, 2);
+  assertThrows(() => configFromFlags({ arch: "paper", heads: "3" }), UserError, "one head");
+  assertThrows(() => configFromFlags({ arch: "transformer" }), UserError, "arch must be");
+});
+
+Deno.test("a config written before --arch reads as the paper's networks", () => {
+  const { arch: _a, heads: _h, rareMask: _r, i2vLearningRate: _l, ...old } = TRAIN_DEFAULTS;
+  const c = withArchDefaults({ ...old, i2vEpochs: 1 } as never);
+  assertEquals(c.arch, "paper");
+  assertEquals([c.heads, c.rareMask, c.i2vLearningRate], [
+    1,
+    0,
+    ARCH_DEFAULTS.paper.i2vLearningRate,
+  ]);
+  validateConfig(c);
+  // A current config is left as it is.
+  assertEquals(withArchDefaults({ ...TRAIN_DEFAULTS }), { ...TRAIN_DEFAULTS });
+});
