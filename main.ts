@@ -38,7 +38,7 @@ const COMMANDS: Record<string, Command> = {
     load: () => import("./lib/commands/agent.ts"),
   },
   fidelity: {
-    summary: "judge a simulator against a known-truth world (synth --truth)",
+    summary: "judge a simulator: against a known-truth world, or on held-out users of a log",
     load: () => import("./lib/commands/fidelity.ts"),
   },
   demo: {

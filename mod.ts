@@ -40,18 +40,23 @@ export type {
   ArrayPrediction,
   FeedbackPrediction,
   FeedbackRequest,
+  OodFlags,
   SimulatorLike,
   StepRecord,
 } from "./lib/sim/types.ts";
 export {
+  type Action,
   type EnvAction,
   type ResetOptions,
   type ResetResult,
   SimEnv,
   type SimEnvOptions,
+  type SlateStepResult,
   type StepResult,
   VecSimEnv,
 } from "./lib/sim/env.ts";
+export { LeaveModel, loadLeaveModel } from "./lib/sim/leave.ts";
+export { loggedItems, simulateSessionLengths } from "./lib/sim/session_lengths.ts";
 export { defaultRewards, expectedReward, parseRewards } from "./lib/sim/reward.ts";
 export { type BackendName, initBackend } from "./lib/tf.ts";
 export {
@@ -60,7 +65,13 @@ export {
   type DatasetOptions,
   loadDataset,
 } from "./lib/data/dataset.ts";
-export { TRAIN_DEFAULTS, type TrainConfig, validateConfig } from "./lib/config.ts";
+export {
+  type Arch,
+  TRAIN_DEFAULTS,
+  type TrainConfig,
+  validateConfig,
+  withArchDefaults,
+} from "./lib/config.ts";
 export { type TrainOptions, trainRecSimu, type TrainResult } from "./lib/train/loop.ts";
 export { evaluateModel, type FeedbackMetrics, itemBaselines } from "./lib/eval/evaluate.ts";
 export { SYNTH_DEFAULTS, type SynthOptions, synthRows, writeSynthLog } from "./lib/data/synth.ts";

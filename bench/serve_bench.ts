@@ -3,13 +3,21 @@
  * `--model DIR`, else the fake simulator of the tests), drives it with concurrent clients from
  * this process for a bounded time per scenario, and prints one JSON line per scenario:
  * requests/s, predictions/s and p50/p99 latency. Then a batch-size sweep shows where
- * predictions/s saturate. Traffic goes only to 127.0.0.1.
+ * predictions/s saturate. Last, the agents' view from Python (`python/bench/env_bench.py` on the
+ * same server): vectorised env steps/s at 1, 64 and 256 envs through `RecSimuVectorEnv`,
+ * single-step latency from one client, and the package's overhead over the same raw HTTP calls
+ * (scenario `python_env`, medians of `--python-repeats`). The Python is `--python PATH`, else
+ * `$RECSIMU_PYTHON`, else `.venv-ci/bin/python` (`python3 -m venv .venv-ci &&
+ * .venv-ci/bin/pip install ./python`); without one that imports `recsimu` the Python part is
+ * skipped with a note on stderr. Traffic goes only to 127.0.0.1.
  *
  *   deno run -A bench/serve_bench.ts [--model DIR] [--backend auto] [--duration 5]
- *     [--sweep-duration 2] [--concurrency 16]
+ *     [--sweep-duration 2] [--concurrency 16] [--python PATH] [--no-python | --python-only]
+ *     [--python-seconds 2] [--python-repeats 3] [--python-envs 1,64,256]
  * @module
  */
 import { parseArgs } from "node:util";
+import { join } from "node:path";
 import { Rng } from "../lib/random.ts";
 import { ROOT, spawnServer } from "./_server.ts";
 
@@ -19,6 +27,13 @@ interface Opts {
   duration: number;
   sweepDuration: number;
   concurrency: number;
+  /** The interpreter of the Python part (undefined: look for one). */
+  python?: string;
+  /** "both" (default), "none" (--no-python) or "only" (--python-only). */
+  pythonPart: "both" | "none" | "only";
+  pythonSeconds: number;
+  pythonRepeats: number;
+  pythonEnvs: string;
 }
 
 function options(): Opts {
@@ -30,6 +45,12 @@ function options(): Opts {
       duration: { type: "string", default: "5" },
       "sweep-duration": { type: "string", default: "2" },
       concurrency: { type: "string", default: "16" },
+      python: { type: "string" },
+      "no-python": { type: "boolean", default: false },
+      "python-only": { type: "boolean", default: false },
+      "python-seconds": { type: "string", default: "2" },
+      "python-repeats": { type: "string", default: "3" },
+      "python-envs": { type: "string", default: "1,64,256" },
     },
     strict: true,
   });
@@ -44,6 +65,11 @@ function options(): Opts {
     duration: num("duration", values.duration!),
     sweepDuration: num("sweep-duration", values["sweep-duration"]!),
     concurrency: Math.floor(num("concurrency", values.concurrency!)),
+    python: values.python,
+    pythonPart: values["no-python"] ? "none" : values["python-only"] ? "only" : "both",
+    pythonSeconds: num("python-seconds", values["python-seconds"]!),
+    pythonRepeats: Math.floor(num("python-repeats", values["python-repeats"]!)),
+    pythonEnvs: values["python-envs"]!,
   };
 }
 
@@ -252,88 +278,162 @@ function sessionWorker(url: string, m: Model, width: number, vectorised: boolean
   };
 }
 
+/** The HTTP scenarios of this process: single and batched feedback, session steps, the sweep. */
+async function httpScenarios(url: string, m: Model, o: Opts, sim: string): Promise<void> {
+  const print = (r: Result, extra: Record<string, unknown> = {}) =>
+    console.log(
+      JSON.stringify({ bench: "serve", sim, backend: m.backend, n: m.n, ...r, ...extra }),
+    );
+  const c = o.concurrency;
+  // Warm-up (JIT, model kernels).
+  await scenario(
+    "warmup",
+    64,
+    4,
+    Math.min(1, o.duration),
+    feedbackWorker(url, feedbackBodies(m, 64, 8, 0)),
+  );
+
+  print(
+    await scenario(
+      "feedback_single",
+      1,
+      c,
+      o.duration,
+      feedbackWorker(url, feedbackBodies(m, 1, 256, 1)),
+    ),
+  );
+  print(
+    await scenario(
+      "feedback_batch64",
+      64,
+      c,
+      o.duration,
+      feedbackWorker(url, feedbackBodies(m, 64, 32, 2)),
+    ),
+  );
+  print(
+    await scenario(
+      "feedback_batch4096",
+      4096,
+      Math.max(1, Math.min(c, 4)),
+      o.duration,
+      feedbackWorker(url, feedbackBodies(m, 4096, 4, 3)),
+    ),
+  );
+  print(await scenario("session_step", 1, c, o.duration, sessionWorker(url, m, 4, false)));
+  print(
+    await scenario(
+      "session_step_vectorised64",
+      64,
+      Math.max(1, Math.min(c, 8)),
+      o.duration,
+      sessionWorker(url, m, 64, true),
+    ),
+  );
+
+  // Batch-size sweep: predictions/s against batch size, a few concurrent clients.
+  const sweep: Result[] = [];
+  for (const batch of [1, 4, 16, 64, 256, 1024, 4096]) {
+    const count = Math.max(2, Math.min(64, Math.floor(65536 / batch)));
+    const r = await scenario(
+      `sweep_batch${batch}`,
+      batch,
+      4,
+      o.sweepDuration,
+      feedbackWorker(url, feedbackBodies(m, batch, count, 10 + batch)),
+    );
+    sweep.push(r);
+    print(r);
+  }
+  const best = Math.max(...sweep.map((r) => r.predictions_per_s));
+  const saturated = sweep.find((r) => r.predictions_per_s >= 0.9 * best);
+  console.log(JSON.stringify({
+    bench: "serve",
+    sim,
+    scenario: "sweep_summary",
+    max_predictions_per_s: best,
+    saturates_at_batch: saturated?.batch ?? null,
+    note: "smallest batch reaching 90% of the best predictions/s (4 concurrent clients)",
+  }));
+}
+
+/** The Python interpreter for the agents' view: given, $RECSIMU_PYTHON, or .venv-ci's. */
+async function findPython(o: Opts): Promise<string | undefined> {
+  const candidates = o.python !== undefined
+    ? [o.python]
+    : [Deno.env.get("RECSIMU_PYTHON"), join(ROOT, ".venv-ci", "bin", "python")];
+  for (const py of candidates) {
+    if (py === undefined || py === "") continue;
+    try {
+      const r = await new Deno.Command(py, { args: ["-c", "import recsimu"], stderr: "null" })
+        .output();
+      if (r.success) return py;
+    } catch { /* not there */ }
+  }
+  if (o.python !== undefined) {
+    console.error(`serve bench: --python ${o.python}: cannot run it and import recsimu`);
+    Deno.exit(2);
+  }
+  console.error(
+    "serve bench: Python part skipped: no interpreter with the recsimu package (make one: " +
+      "python3 -m venv .venv-ci && .venv-ci/bin/pip install ./python, or pass --python PATH)",
+  );
+  return undefined;
+}
+
+/**
+ * The agents' view: python/bench/env_bench.py against the same server; its table goes to
+ * stderr, its JSON becomes the `python_env` line.
+ */
+async function pythonScenario(
+  py: string,
+  url: string,
+  m: Model,
+  o: Opts,
+  sim: string,
+): Promise<void> {
+  const out = await new Deno.Command(py, {
+    args: [
+      join(ROOT, "python", "bench", "env_bench.py"),
+      "--url",
+      url,
+      "--envs",
+      o.pythonEnvs,
+      "--seconds",
+      String(o.pythonSeconds),
+      "--repeats",
+      String(o.pythonRepeats),
+    ],
+    cwd: ROOT,
+    stdout: "piped",
+    stderr: "inherit",
+  }).output();
+  const text = new TextDecoder().decode(out.stdout).trim();
+  if (!out.success) throw new Error(`env_bench.py failed (exit ${out.code}):\n${text}`);
+  const r = JSON.parse(text.split("\n").at(-1)!);
+  delete r.bench;
+  console.log(JSON.stringify({
+    bench: "serve",
+    sim,
+    scenario: "python_env",
+    backend: m.backend,
+    n: m.n,
+    python: py,
+    ...r,
+  }));
+}
+
 async function main(): Promise<void> {
   const o = options();
+  // The interpreter is found first: a bad --python stops before any measuring.
+  const py = o.pythonPart === "none" ? undefined : await findPython(o);
   const child = await startChild(o);
   try {
     const m = await loadModel(child.url);
     const sim = o.model === undefined ? "fake" : o.model;
-    const print = (r: Result, extra: Record<string, unknown> = {}) =>
-      console.log(
-        JSON.stringify({ bench: "serve", sim, backend: m.backend, n: m.n, ...r, ...extra }),
-      );
-    const c = o.concurrency;
-    // Warm-up (JIT, model kernels).
-    await scenario(
-      "warmup",
-      64,
-      4,
-      Math.min(1, o.duration),
-      feedbackWorker(child.url, feedbackBodies(m, 64, 8, 0)),
-    );
-
-    print(
-      await scenario(
-        "feedback_single",
-        1,
-        c,
-        o.duration,
-        feedbackWorker(child.url, feedbackBodies(m, 1, 256, 1)),
-      ),
-    );
-    print(
-      await scenario(
-        "feedback_batch64",
-        64,
-        c,
-        o.duration,
-        feedbackWorker(child.url, feedbackBodies(m, 64, 32, 2)),
-      ),
-    );
-    print(
-      await scenario(
-        "feedback_batch4096",
-        4096,
-        Math.max(1, Math.min(c, 4)),
-        o.duration,
-        feedbackWorker(child.url, feedbackBodies(m, 4096, 4, 3)),
-      ),
-    );
-    print(await scenario("session_step", 1, c, o.duration, sessionWorker(child.url, m, 4, false)));
-    print(
-      await scenario(
-        "session_step_vectorised64",
-        64,
-        Math.max(1, Math.min(c, 8)),
-        o.duration,
-        sessionWorker(child.url, m, 64, true),
-      ),
-    );
-
-    // Batch-size sweep: predictions/s against batch size, a few concurrent clients.
-    const sweep: Result[] = [];
-    for (const batch of [1, 4, 16, 64, 256, 1024, 4096]) {
-      const count = Math.max(2, Math.min(64, Math.floor(65536 / batch)));
-      const r = await scenario(
-        `sweep_batch${batch}`,
-        batch,
-        4,
-        o.sweepDuration,
-        feedbackWorker(child.url, feedbackBodies(m, batch, count, 10 + batch)),
-      );
-      sweep.push(r);
-      print(r);
-    }
-    const best = Math.max(...sweep.map((r) => r.predictions_per_s));
-    const saturated = sweep.find((r) => r.predictions_per_s >= 0.9 * best);
-    console.log(JSON.stringify({
-      bench: "serve",
-      sim,
-      scenario: "sweep_summary",
-      max_predictions_per_s: best,
-      saturates_at_batch: saturated?.batch ?? null,
-      note: "smallest batch reaching 90% of the best predictions/s (4 concurrent clients)",
-    }));
+    if (o.pythonPart !== "only") await httpScenarios(child.url, m, o, sim);
+    if (py !== undefined) await pythonScenario(py, child.url, m, o, sim);
   } finally {
     await child.stop();
   }

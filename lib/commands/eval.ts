@@ -6,7 +6,7 @@
  */
 import { parseFlags, requireFlag } from "./_flags.ts";
 import { backendInfo, BACKENDS, initBackend, parseBackend } from "../tf.ts";
-import { loadDataset } from "../data/dataset.ts";
+import { loadDataset, splitOptions } from "../data/dataset.ts";
 import { Simulator } from "../sim/simulator.ts";
 import { evaluateCalibrated, itemBaselines, testSetWarnings } from "../eval/evaluate.ts";
 import { metricsTable, perClassTable } from "../eval/table.ts";
@@ -45,7 +45,9 @@ export async function run(argv: string[]): Promise<void> {
   const ds = await loadDataset(data, {
     stateLength: meta.config.stateLength,
     minStateLength: meta.config.minStateLength,
+    ...splitOptions(meta.config), // a model trained with --split users is tested on its users
     vocabulary: { items: sim.items, labels: sim.labels, positive: sim.positive },
+    rareItems: sim.answersUnknownItems, // the default model answers items it has no vector for
   });
   const t0 = performance.now();
   // The checkpoint's temperature (1 without one), with the test figures before and after it.

@@ -1,54 +1,86 @@
 /**
- * `recsimu fidelity --model DIR --truth WORLD_DIR [flags]`: judges a trained simulator against
- * a known-truth world (`recsimu synth --truth`): prediction fidelity on the world's held-out
- * cases and policy-ranking fidelity on its reference policies. JSON on stdout, a table and
- * progress on stderr, `--out` written atomically.
+ * `recsimu fidelity --model DIR (--truth WORLD_DIR | --log LOG.csv) [flags]`: judges a trained
+ * simulator. Against a known-truth world (`recsimu synth --truth`): prediction fidelity on the
+ * world's held-out cases and policy-ranking fidelity on its reference policies. On a real log:
+ * the users its training held out (`train --split users`), every tuple asked, beside baselines
+ * fitted on the same training users, with a replay check. JSON on stdout, a table and progress
+ * on stderr, `--out` (JSON) and `--report` (HTML) written atomically.
  * @module
  */
+import { resolve } from "node:path";
 import { numFlag, parseFlags, requireFlag } from "./_flags.ts";
 import { BACKENDS, initBackend, parseBackend } from "../tf.ts";
+import { UserError } from "../errors.ts";
 import { Simulator } from "../sim/simulator.ts";
+import { parseRewards } from "../sim/reward.ts";
 import { writeFileAtomic } from "../atomic.ts";
-import { claimReportFile } from "../output.ts";
-import { assertCheckpointDir } from "../train/checkpoint.ts";
+import { claimOutputFile, claimReportFile, outputPath } from "../output.ts";
+import { assertCheckpointDir, loadCheckpoint } from "../train/checkpoint.ts";
 import { type JudgeOptions, judgeTruth } from "../fidelity/judge.ts";
+import { judgeLog } from "../fidelity/log_judge.ts";
+import { LOG_BASELINES, type LogBaseline } from "../fidelity/log_baselines.ts";
+import { requireUsersSplit } from "../fidelity/held_out.ts";
 import { loadTruthDir } from "../fidelity/truth_dir.ts";
-import { fidelityTable } from "../fidelity/table.ts";
+import { fidelityTable, logFidelityTable } from "../fidelity/table.ts";
+import { FIDELITY_HTML_MARKER, logReportHtml, truthReportHtml } from "../fidelity/html_report.ts";
 
 /** The `kind` field that marks a JSON report written by `recsimu fidelity`. */
 export const FIDELITY_REPORT_KIND = "recsimu-fidelity-report";
 
-const USAGE = `Usage: recsimu fidelity --model DIR --truth WORLD_DIR [flags]
+const USAGE = `Usage: recsimu fidelity --model DIR (--truth WORLD_DIR | --log LOG.csv) [flags]
 
-Judges the simulator in DIR against the known-truth world in WORLD_DIR (written by
-recsimu synth --truth): on the world's held-out cases, how its probabilities compare with
-the sampled labels and the TRUE probabilities (AUC, log-loss, Brier, ECE, KL; the truth's
-own and an item-popularity score beside it); and, playing the world's reference policies in
-the simulator, how their simulated returns and ranking compare with the true ones.
+Judges the simulator in DIR.
+
+With --truth, against the known-truth world in WORLD_DIR (written by recsimu synth
+--truth): on the world's held-out cases, how its probabilities compare with the sampled
+labels and the TRUE probabilities (AUC, log-loss, Brier, ECE, KL; the truth's own and an
+item-popularity score beside it); and, playing the world's reference policies in the
+simulator, how their simulated returns and ranking compare with the true ones.
+
+With --log, on the log it was trained on with --split users: every tuple of the held-out
+users is asked; AUC, log-loss and ECE per label and of P(positive), beside baselines fitted
+on the same training users; and a replay check of each held-out session's logged return
+against the simulator's expected return for the same actions.
+
 JSON on stdout, a table and progress on stderr.
 
 Flags:
   --model DIR            trained simulator checkpoint (required)
-  --truth WORLD_DIR      known-truth world folder: log.csv and truth/ (required)
-  --rollouts R           rollouts per start state (default: the world's, in policies.json)
-  --start-states S       use the first S start states (default: the world's)
-  --seed S               root seed of the policy episodes (default: the world's, so the
-                         episodes are those the true values were estimated from)
+  --truth WORLD_DIR      known-truth world folder: log.csv and truth/
+  --log FILE             the log the model was trained on (--split users)
+  --baselines B          --log: item_rate,lr,gru (the default) or a part of it, or none
+  --reward SPEC          --log: LABEL=NUMBER,... of the replay check (default: positive
+                         labels 1, others 0)
+  --rollouts R           --truth: rollouts per start state (default: the world's)
+  --start-states S       --truth: use the first S start states (default: the world's)
+  --seed S               --truth: root seed of the policy episodes (default: the world's,
+                         so the episodes are those the true values were estimated from)
+  --uncertainty-penalty L
+                         --truth: lower each simulated step's reward by L x the answer's
+                         spread, as serve --uncertainty-penalty does (default 0)
   --bins B               equal-width bins of the calibration errors (default 10)
   --out FILE             also write the JSON report to FILE (atomically): a new file, or
                          with --overwrite a previous fidelity report
-  --overwrite            replace a previous fidelity report in --out
+  --report FILE          also write an offline HTML report (reliability diagram; with
+                         --truth the true vs simulated policy returns): a new file, or with
+                         --overwrite a previous fidelity HTML report
+  --overwrite            replace previous fidelity reports in --out and --report
   --backend B            ${BACKENDS.join(" | ")} (default auto)
   --quiet                no progress or table on stderr`;
 
 const FLAGS = {
   model: { type: "string" },
   truth: { type: "string" },
+  log: { type: "string" },
+  baselines: { type: "string" },
+  reward: { type: "string" },
   rollouts: { type: "string" },
   "start-states": { type: "string" },
   seed: { type: "string" },
   bins: { type: "string" },
+  "uncertainty-penalty": { type: "string" },
   out: { type: "string" },
+  report: { type: "string" },
   overwrite: { type: "boolean" },
   backend: { type: "string" },
   quiet: { type: "boolean" },
@@ -56,19 +88,81 @@ const FLAGS = {
 
 type Flags = Record<keyof typeof FLAGS, string | boolean | undefined>;
 
+/** Where the reports go: the JSON file and the HTML page, both optional. */
+interface Outputs {
+  json?: string;
+  html?: string;
+}
+
 /** Entry point of `recsimu fidelity`. */
 export async function run(argv: string[]): Promise<void> {
   const v = parseFlags("fidelity", argv, FLAGS, USAGE);
   if (!v) return;
   const dir = requireFlag("fidelity", "model", v.model);
-  const truthDir = requireFlag("fidelity", "truth", v.truth);
-  const backend = parseBackend(v.backend);
-  const quiet = !!v.quiet;
-  const out = await claimReportFile(v.out, {
-    overwrite: !!v.overwrite,
+  if (v.truth === undefined && v.log === undefined) {
+    throw new UserError(
+      "--truth WORLD_DIR or --log LOG.csv is required: a known-truth world, or the log of a model trained with --split users (see recsimu fidelity --help)",
+    );
+  }
+  if (v.truth !== undefined && v.log !== undefined) {
+    throw new UserError("--truth and --log exclude each other: judge one at a time");
+  }
+  onlyWith(v, v.truth !== undefined ? "truth" : "log");
+  const outputs = await claimOutputs(v);
+  if (typeof v.truth === "string") await runTruth(v, dir, v.truth, outputs);
+  else await runLog(v, dir, requireFlag("fidelity", "log", v.log), outputs);
+}
+
+/** Refuses the flags of the other mode: a flag that would be ignored is an error. */
+function onlyWith(v: Flags, mode: "truth" | "log"): void {
+  const other = mode === "truth"
+    ? ["baselines", "reward"] as const
+    : ["rollouts", "start-states", "seed", "uncertainty-penalty"] as const;
+  for (const f of other) {
+    if (v[f] !== undefined) {
+      throw new UserError(`--${f}: only with --${mode === "truth" ? "log" : "truth"}`);
+    }
+  }
+}
+
+/** Claims --out and --report before any work: new files, or with --overwrite our own. */
+async function claimOutputs(v: Flags): Promise<Outputs> {
+  const overwrite = !!v.overwrite;
+  const json = await claimReportFile(v.out, {
+    overwrite,
     kind: FIDELITY_REPORT_KIND,
     what: "a recsimu fidelity report",
   });
+  if (typeof v.report !== "string") return { json };
+  const html = outputPath("--report", v.report);
+  if (json && resolve(json) === resolve(html)) {
+    throw new UserError(`--out and --report name the same file "${html}"; name two files`);
+  }
+  await claimOutputFile(html, {
+    flag: "--report",
+    overwrite,
+    own: (text) => text.includes(FIDELITY_HTML_MARKER),
+    what: "a recsimu fidelity HTML report",
+  });
+  return { json, html };
+}
+
+/** Prints the JSON, and writes it and the HTML page where asked. */
+async function emit(
+  report: Record<string, unknown>,
+  outputs: Outputs,
+  html: () => Promise<string>,
+): Promise<void> {
+  const json = JSON.stringify({ kind: FIDELITY_REPORT_KIND, ...report });
+  console.log(json);
+  if (outputs.json) await writeFileAtomic(outputs.json, json + "\n");
+  if (outputs.html) await writeFileAtomic(outputs.html, await html());
+}
+
+/** `--truth`: judges the simulator against a known-truth world. */
+async function runTruth(v: Flags, dir: string, truthDir: string, outputs: Outputs): Promise<void> {
+  const quiet = !!v.quiet;
+  const backend = parseBackend(v.backend);
   // The world and the model are checked before the backend starts: a wrong path says only that.
   const truth = await loadTruthDir(truthDir);
   const options = judgeFlags(v, truth.starts.length, quiet);
@@ -77,16 +171,74 @@ export async function run(argv: string[]): Promise<void> {
   const sim = await Simulator.load(dir);
   try {
     const report = await judgeTruth(sim, truth, options);
-    const json = JSON.stringify({ kind: FIDELITY_REPORT_KIND, model: dir, ...report });
     if (!quiet) console.error(fidelityTable(report));
-    console.log(json);
-    if (out) await writeFileAtomic(out, json + "\n");
+    await emit({ model: dir, ...report }, outputs, () => truthReportHtml(report, dir));
   } finally {
     sim.dispose();
   }
 }
 
-/** Flags -> the judge's options; a bad value is a {@link UserError} naming the flag. */
+/** `--log`: judges the simulator on the users its training held out. */
+async function runLog(v: Flags, dir: string, log: string, outputs: Outputs): Promise<void> {
+  const quiet = !!v.quiet;
+  const backend = parseBackend(v.backend);
+  const baselines = parseBaselines(v.baselines);
+  const bins = binsFlag(v);
+  // The model's split is checked before the backend starts: a wrong model says only that.
+  const ck = await loadCheckpoint(dir);
+  requireUsersSplit(ck.meta.config, `"${dir}"`);
+  await initBackend(backend, { quiet });
+  const sim = await Simulator.load(dir);
+  try {
+    const rewards = parseRewards(
+      typeof v.reward === "string" ? v.reward : undefined,
+      sim.labels,
+      sim.positive,
+    );
+    const report = await judgeLog(sim, {
+      log,
+      model: `"${dir}"`,
+      baselines,
+      embeddings: ck.embeddings,
+      rewards,
+      bins,
+      quiet,
+    });
+    if (!quiet) console.error(logFidelityTable(report));
+    await emit(
+      { model: dir, ...report, simulator: sim.describe() },
+      outputs,
+      () => logReportHtml(report, dir),
+    );
+  } finally {
+    sim.dispose();
+  }
+}
+
+/** `--baselines`: a comma-separated list of LOG_BASELINES, or `none`. */
+function parseBaselines(value: string | boolean | undefined): LogBaseline[] {
+  if (value === undefined) return [...LOG_BASELINES];
+  const names = String(value).split(",").map((s) => s.trim()).filter(Boolean);
+  if (names.length === 1 && names[0] === "none") return [];
+  for (const n of names) {
+    if (!(LOG_BASELINES as readonly string[]).includes(n)) {
+      throw new UserError(
+        `--baselines: unknown baseline "${n}" (expected ${LOG_BASELINES.join(", ")} or none)`,
+      );
+    }
+  }
+  if (names.length === 0) throw new UserError("--baselines: name at least one, or none");
+  return LOG_BASELINES.filter((b) => names.includes(b));
+}
+
+/** `--bins`. */
+function binsFlag(v: Flags): number | undefined {
+  return v.bins === undefined
+    ? undefined
+    : numFlag("bins", v.bins, NaN, { integer: true, min: 1, max: 1000 });
+}
+
+/** Flags -> the truth judge's options; a bad value is a {@link UserError} naming the flag. */
 function judgeFlags(v: Flags, starts: number, quiet: boolean): JudgeOptions {
   const int = (name: keyof Flags, min: number, max?: number) =>
     v[name] === undefined ? undefined : numFlag(name, v[name], NaN, { integer: true, min, max });
@@ -94,7 +246,11 @@ function judgeFlags(v: Flags, starts: number, quiet: boolean): JudgeOptions {
     rollouts: int("rollouts", 1, 100_000),
     startStates: int("start-states", 1, starts),
     seed: int("seed", 0, 2 ** 31 - 1),
-    bins: int("bins", 1, 1000),
+    bins: binsFlag(v),
+    uncertaintyPenalty: numFlag("uncertainty-penalty", v["uncertainty-penalty"], 0, {
+      min: 0,
+      max: 1e6,
+    }),
     quiet,
   };
 }

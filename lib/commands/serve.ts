@@ -26,6 +26,13 @@ Flags:
                          (default 1 for positive labels, 0 otherwise)
   --max-steps N          episode length of sessions (default ${D.maxSteps})
   --leave-after-skips M  the user leaves after M negative feedbacks in a row; 0 = never (default ${D.leaveAfterSkips})
+  --leave MODE           rule: by --leave-after-skips | learned: by the checkpoint's learned
+                         leave model (leave.json, fitted by train), drawn from (seed, step)
+                         (default rule)
+  --uncertainty-penalty L
+                         lower every reward by L x the answer's spread (the ensemble heads'
+                         standard deviation of P(positive)): agents cannot farm what the
+                         simulator does not know (default ${D.uncertaintyPenalty}: off)
   --max-batch N          most entries in one batch request (default ${D.maxBatch})
   --max-body-bytes B     largest request body (default ${D.maxBodyBytes})
   --max-state-length L   most (item, feedback) pairs in a request's state (default ${D.maxStateLength})
@@ -44,6 +51,8 @@ const FLAGS = {
   reward: { type: "string" },
   "max-steps": { type: "string" },
   "leave-after-skips": { type: "string" },
+  leave: { type: "string" },
+  "uncertainty-penalty": { type: "string" },
   "max-batch": { type: "string" },
   "max-body-bytes": { type: "string" },
   "max-state-length": { type: "string" },
@@ -63,6 +72,8 @@ interface ServeConfig {
   model: string;
   backend: BackendName;
   reward: string | undefined;
+  /** How users leave: the rule, or the checkpoint's learned leave model. */
+  leave: "rule" | "learned";
   options: ServeOptions;
 }
 
@@ -105,7 +116,19 @@ function serveConfig(f: Flags): ServeConfig {
     handleSignals: true,
   };
   const reward = typeof f.reward === "string" ? f.reward : undefined;
-  return { model, backend, reward, options };
+  return { model, backend, reward, leave: leaveFlag(f), options };
+}
+
+/** `--leave rule|learned`; the learned model excludes `--leave-after-skips`. */
+function leaveFlag(f: Flags): "rule" | "learned" {
+  const leave = f.leave ?? "rule";
+  if (leave !== "rule" && leave !== "learned") {
+    throw new UserError(`--leave: expected rule or learned, got ${quoteForMessage(String(leave))}`);
+  }
+  if (leave === "learned" && f["leave-after-skips"] !== undefined) {
+    throw new UserError("--leave learned and --leave-after-skips exclude each other");
+  }
+  return leave;
 }
 
 /** The port, episode and limit flags, each with its range; absent ones get the defaults. */
@@ -119,6 +142,12 @@ function limitFlags(f: Flags) {
       min: 0,
       max: 1_000_000,
     }),
+    uncertaintyPenalty: numFlag(
+      "uncertainty-penalty",
+      f["uncertainty-penalty"],
+      D.uncertaintyPenalty,
+      { min: 0, max: 1e6 },
+    ),
     maxBatch: numFlag("max-batch", f["max-batch"], D.maxBatch, { integer, min: 1, max: 1_000_000 }),
     maxBodyBytes: numFlag("max-body-bytes", f["max-body-bytes"], D.maxBodyBytes, {
       integer,
@@ -149,7 +178,8 @@ async function serve(c: ServeConfig): Promise<void> {
   await assertCheckpointDir(c.model); // a wrong path says only that, before the backend starts
   const sim = await Simulator.load(c.model, { backend: c.backend });
   const rewards = parseRewards(c.reward, sim.labels, sim.positive);
-  const server = startServer(sim, { ...c.options, rewards });
+  const leave = c.leave === "learned" ? await learnedLeave(c.model, sim) : undefined;
+  const server = startServer(sim, { ...c.options, rewards, leave });
   const described = sim.describe();
   console.error(
     `recsimu serve: listening on ${server.url} (model ${c.model}, backend ${
@@ -161,6 +191,22 @@ async function serve(c: ServeConfig): Promise<void> {
   );
   await server.finished;
   console.error("recsimu serve: stopped");
+}
+
+/** The checkpoint's learned leave model, or a one-line error for a checkpoint without one. */
+async function learnedLeave(
+  model: string,
+  sim: { labels: readonly string[]; stateLength: number },
+) {
+  const { loadLeaveModel } = await import("../sim/leave.ts");
+  const leave = await loadLeaveModel(model, sim.labels, sim.stateLength);
+  if (leave === undefined) {
+    throw new UserError(
+      `--leave learned: "${model}" has no learned leave model (leave.json): it was trained by an ` +
+        `earlier recsimu or its training did not finish; retrain it with recsimu train, or use --leave rule`,
+    );
+  }
+  return leave;
 }
 
 function envToken(): string | undefined {

@@ -5,7 +5,10 @@
  */
 import { numFlag, parseFlags, requireFlag } from "./_flags.ts";
 import {
+  type Arch,
+  ARCH_DEFAULTS,
   type Calibrate,
+  type Split,
   TRAIN_DEFAULTS,
   type TrainConfig,
   validateConfig,
@@ -15,6 +18,8 @@ import { BACKENDS, initBackend, parseBackend } from "../tf.ts";
 import { type Dataset, datasetOptions, formatStats, loadDataset } from "../data/dataset.ts";
 import { loadEmbeddingsCsv } from "../embeddings/load.ts";
 import { type FinishedTraining, trainRecSimu } from "../train/loop.ts";
+import { fitLeaveModel, saveLeaveModel } from "../train/fit_leave.ts";
+import type { LeaveModelData } from "../train/leave_features.ts";
 import { assertCheckpointDir } from "../train/checkpoint.ts";
 import { metricsTable } from "../eval/table.ts";
 import { testSetWarnings } from "../eval/evaluate.ts";
@@ -26,6 +31,10 @@ const D = TRAIN_DEFAULTS;
 
 /** Flags shared by commands that train (train, experiment, demo). */
 export const TRAIN_FLAGS = {
+  arch: { type: "string" },
+  "item-dim": { type: "string" },
+  heads: { type: "string" },
+  "rare-mask": { type: "string" },
   "state-length": { type: "string" },
   "min-count": { type: "string" },
   positive: { type: "string" },
@@ -52,22 +61,32 @@ export const TRAIN_FLAGS = {
   variant: { type: "string" },
   calibrate: { type: "string" },
   "i2v-epochs": { type: "string" },
+  "i2v-lr": { type: "string" },
   seed: { type: "string" },
 } as const;
 
 /** Help text of {@link TRAIN_FLAGS}. */
 export const TRAIN_FLAGS_HELP = `Data:
   --state-length N       history pairs per state (default ${D.stateLength})
-  --min-count C          drop items seen fewer times (default ${D.minCount})
+  --min-count C          items seen fewer times get no own embedding: answered as the shared
+                         rare item (attn), their rows dropped (paper) (default ${D.minCount})
   --positive L1,L2       positive labels (default ${D.positive.join(",")})
-  --min-state-length M   also train on shorter, padded states (default N: full states only)
+  --min-state-length M   shortest (left-padded) state trained on (default ${D.minStateLength};
+                         paper: N, full states only)
   --upsample R           repeat positive training tuples R times in all (default 1)
 Model:
+  --arch A               attn: D with target attention over the history, trainable item
+                         vectors, item bias, repetition features and ${D.heads} heads (default) |
+                         paper: the paper's exact networks (its experiments use them)
+  --item-dim D           attn: width of the trainable item vectors (default ${D.itemDim})
+  --heads M              attn: ensemble heads, their spread is the uncertainty (default ${D.heads})
+  --rare-mask P          attn: share of known items trained as the rare item (default ${D.rareMask})
   --emb-dim E            item2vec size (default ${D.embDim})
   --feedback-dim F       feedback embedding size (default ${D.feedbackDim})
   --hidden H             GRU size (default ${D.hidden})
   --fc W                 FC width (default ${D.fc})
-  --i2v-epochs K         item2vec epochs (default ${D.i2vEpochs})
+  --i2v-epochs K         item2vec epochs (default ${D.i2vEpochs}; paper: ${ARCH_DEFAULTS.paper.i2vEpochs})
+  --i2v-lr R             item2vec learning rate (default ${D.i2vLearningRate}; paper: ${ARCH_DEFAULTS.paper.i2vLearningRate})
 Training (Algorithm 1):
   --alpha A              weight of L_supD in D's loss, Eq. 9 (default ${D.alpha})
   --beta B               weight of L_supG in G's loss, Eq. 12 (default ${D.beta})
@@ -95,13 +114,20 @@ export function configFromFlags(v: Record<string, string | boolean | undefined>)
   const int = { integer: true, min: 0 };
   const n = (name: string, fallback: number, o = {}) => numFlag(name, v[name], fallback, o);
   const stateLength = n("state-length", D.stateLength, { integer: true, min: 1 });
+  const arch = (typeof v.arch === "string" ? v.arch : D.arch) as Arch;
+  const A = ARCH_DEFAULTS[arch] ?? ARCH_DEFAULTS.attn; // an unknown --arch fails validation
   return validateConfig({
+    arch,
+    itemDim: n("item-dim", D.itemDim, { integer: true, min: 1 }),
+    heads: n("heads", A.heads, { integer: true, min: 1 }),
+    rareMask: n("rare-mask", A.rareMask, { min: 0 }),
     stateLength,
     minCount: n("min-count", D.minCount, { integer: true, min: 1 }),
     positive: typeof v.positive === "string"
       ? v.positive.split(",").map((s) => s.trim()).filter(Boolean)
       : [...D.positive],
-    minStateLength: n("min-state-length", stateLength, int),
+    minStateLength: n("min-state-length", arch === "paper" ? stateLength : D.minStateLength, int),
+    ...splitFromFlags(v),
     upsample: n("upsample", D.upsample, { min: 1 }),
     embDim: n("emb-dim", D.embDim, { integer: true, min: 1 }),
     feedbackDim: n("feedback-dim", D.feedbackDim, { integer: true, min: 1 }),
@@ -123,9 +149,25 @@ export function configFromFlags(v: Record<string, string | boolean | undefined>)
     itemBias: v["item-bias"] === true,
     variant: (typeof v.variant === "string" ? v.variant : D.variant) as Variant,
     calibrate: (typeof v.calibrate === "string" ? v.calibrate : D.calibrate) as Calibrate,
-    i2vEpochs: n("i2v-epochs", D.i2vEpochs, { integer: true, min: 1 }),
+    i2vEpochs: n("i2v-epochs", A.i2vEpochs, { integer: true, min: 1 }),
+    i2vLearningRate: n("i2v-lr", A.i2vLearningRate, { min: 1e-9 }),
     seed: n("seed", D.seed, int),
   });
+}
+
+/**
+ * `--split` and `--holdout` (train's own flags; other commands that train keep the default
+ * split). A `--holdout` without `--split users` would be ignored, so it is refused.
+ */
+function splitFromFlags(v: Record<string, string | boolean | undefined>): Pick<
+  TrainConfig,
+  "split" | "holdout"
+> {
+  const split = (typeof v.split === "string" ? v.split : D.split) as Split;
+  if (v.holdout !== undefined && split !== "users") {
+    throw new UserError("--holdout: only with --split users (the share of sessions held out)");
+  }
+  return { split, holdout: numFlag("holdout", v.holdout, D.holdout, { min: 0, max: 1 }) };
 }
 
 const USAGE = `Usage: recsimu train --data LOG.csv --out MODEL_DIR [flags]
@@ -146,6 +188,10 @@ Flags:
   --quiet                no progress output
   --time-budget S        stop like SIGINT once the training steps (after loading and item2vec)
                          have run S seconds (resumable checkpoint)
+  --split S              last: each session's last tuple tests (the paper's protocol) | users:
+                         every tuple of a seeded share of the sessions tests (default ${D.split})
+  --holdout H            --split users: share of sessions held out to test, 10% more validate
+                         (default ${D.holdout})
 ${TRAIN_FLAGS_HELP}`;
 
 /** Flags of the commands that read a log and write a folder (train, experiment). */
@@ -159,7 +205,13 @@ export const DATA_RUN_FLAGS = {
   quiet: { type: "boolean" },
 } as const;
 
-const FLAGS = { ...DATA_RUN_FLAGS, "time-budget": { type: "string" }, ...TRAIN_FLAGS } as const;
+const FLAGS = {
+  ...DATA_RUN_FLAGS,
+  "time-budget": { type: "string" },
+  split: { type: "string" },
+  holdout: { type: "string" },
+  ...TRAIN_FLAGS,
+} as const;
 
 type Flags = Record<keyof typeof FLAGS, string | boolean | undefined>;
 
@@ -202,7 +254,10 @@ export async function run(argv: string[]): Promise<void> {
       );
       return;
     }
-    report(r, ds, config, outGiven, !!v.quiet);
+    // The learned leave model, from the log's session ends, into the finished checkpoint.
+    const leave = fitLeaveModel(ds, { seed: config.seed });
+    await saveLeaveModel(out, leave);
+    report(r, ds, config, outGiven, !!v.quiet, leave);
   } finally {
     stop.dispose();
   }
@@ -237,7 +292,17 @@ function report(
   config: TrainConfig,
   outGiven: string,
   quiet: boolean,
+  leave: LeaveModelData,
 ): void {
+  const h = leave.heldout;
+  if (!quiet && h !== null) {
+    console.error(
+      `leave model: held-out AUC ${h.auc?.toFixed(4) ?? "n/a"} on ${h.sessions} sessions ` +
+        `(${h.rows} rows, base rate ${h.base_rate.toFixed(4)}); log-loss ${
+          h.log_loss?.toFixed(4)
+        } vs ${h.base_log_loss?.toFixed(4)} for the base rate`,
+    );
+  }
   if (!quiet) {
     console.error(metricsTable({ recsimu: r.test, ...r.baselines }));
     const { method, temperature, test: { before, after } } = r.calibration;
@@ -263,6 +328,7 @@ function report(
       baselines: r.baselines,
       calibration: r.calibration,
       warnings,
+      leave: { train: leave.train, heldout: leave.heldout },
     }),
   );
   r.model.dispose();

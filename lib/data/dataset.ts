@@ -4,8 +4,11 @@
  * train / validation / test split. Data are kept columnar (typed arrays) so that paper-scale
  * logs fit in memory.
  *
- * Split: the test tuple of a session is its last one (as in the paper); the validation tuple is
- * the one before it (the same protocol one step earlier); every other tuple trains.
+ * Split `last` (the default, as in the paper): the test tuple of a session is its last one; the
+ * validation tuple is the one before it (the same protocol one step earlier); every other tuple
+ * trains. Split `users`: whole sessions are held out, chosen by a hash of the seed and the
+ * session id ({@link sessionRole}); every tuple of a test session tests, of a validation session
+ * validates, of the rest trains.
  * @module
  */
 import { DataFormatError, quoteForMessage, UserError } from "../errors.ts";
@@ -38,8 +41,17 @@ export { DEFAULT_POSITIVE };
 export interface DatasetOptions {
   /** State length N. @default 20 */
   stateLength?: number;
-  /** Items seen fewer times are dropped (their rows removed). @default 5 */
+  /**
+   * Items seen fewer times get no own index: their rows are dropped, or kept as the shared rare
+   * item with `rareItems`. @default 5
+   */
   minCount?: number;
+  /**
+   * Keep the rows of rare items (below `minCount`, or outside a fixed `vocabulary`) as the
+   * shared rare item, index `items.length + 1` ({@link rareIndex}), instead of dropping them, so
+   * that every tuple is kept and the labels keep the raw log's distribution. @default false
+   */
+  rareItems?: boolean;
   /** Labels that count as positive. @default DEFAULT_POSITIVE */
   positive?: readonly string[];
   /**
@@ -47,11 +59,21 @@ export interface DatasetOptions {
    * N reproduces the paper (full states only). @default stateLength
    */
   minStateLength?: number;
-  /** Hold out the second-to-last tuple of each session for validation. @default true */
-  validation?: boolean;
   /**
-   * Fixed vocabulary and labels (e.g. from a checkpoint): rows with unknown items are dropped,
-   * unknown labels are an error; `minCount` is not applied.
+   * Validation tuples: split `last`, the second-to-last tuple of each session; split `users`,
+   * the tuples of {@link USERS_VALIDATION_SHARE} of the sessions. @default true
+   */
+  validation?: boolean;
+  /** `last`: each session's last tuple tests; `users`: whole sessions are held out. @default "last" */
+  split?: "last" | "users";
+  /** Split `users`: the share of sessions held out for testing. @default 0.2 */
+  holdout?: number;
+  /** Split `users`: the seed of the session hash. @default 0 */
+  seed?: number;
+  /**
+   * Fixed vocabulary and labels (e.g. from a checkpoint): rows with unknown items are dropped
+   * (or kept as the rare item with `rareItems`), unknown labels are an error; `minCount` is not
+   * applied.
    */
   vocabulary?: {
     items: readonly string[];
@@ -72,14 +94,75 @@ export interface DatasetOptions {
  * ```
  */
 export function datasetOptions(
-  c: Pick<TrainConfig, "stateLength" | "minStateLength" | "minCount" | "positive">,
+  c:
+    & Pick<TrainConfig, "stateLength" | "minStateLength" | "minCount" | "positive" | "arch">
+    & Partial<Pick<TrainConfig, "split" | "holdout" | "seed">>,
 ): DatasetOptions {
   return {
     stateLength: c.stateLength,
     minStateLength: c.minStateLength,
     minCount: c.minCount,
     positive: c.positive,
+    // The paper's networks drop rare items (its protocol); the default model answers them.
+    rareItems: c.arch !== "paper",
+    ...splitOptions(c),
   };
+}
+
+/**
+ * The split options a training configuration implies (a checkpoint's config written before
+ * `split` existed means `last`): what every command that rebuilds a model's tuples passes.
+ *
+ * @example
+ * ```ts
+ * import { splitOptions } from "./dataset.ts";
+ * splitOptions({ split: "users", holdout: 0.3, seed: 2 }); // { split: "users", holdout: 0.3, seed: 2 }
+ * splitOptions({}).split; // "last"
+ * ```
+ */
+export function splitOptions(
+  c: Partial<Pick<TrainConfig, "split" | "holdout" | "seed">>,
+): Pick<DatasetOptions, "split" | "holdout" | "seed"> {
+  return c.split === "users"
+    ? { split: "users", holdout: c.holdout ?? 0.2, seed: c.seed ?? 0 }
+    : { split: "last" };
+}
+
+/** Split `users`: the share of sessions whose tuples validate (after the test share). */
+export const USERS_VALIDATION_SHARE = 0.1;
+
+/**
+ * Split `users`: the role of session `id`. u is the first 32 bits of
+ * sha256("recsimu-split-users:SEED:ID") over 2^32, uniform in [0, 1); the session tests when
+ * u < holdout, validates when u < holdout + validationShare, else trains. It depends only on
+ * the seed and the id, so it is the same whatever else the log holds.
+ *
+ * @example
+ * ```ts
+ * import { sessionRole } from "./dataset.ts";
+ * sessionRole("u1", 0, 0.2) === sessionRole("u1", 0, 0.2); // true
+ * sessionRole("u1", 0, 0.2, 0.8) !== "train"; // true: holdout + validation share is 1
+ * ```
+ */
+export function sessionRole(
+  id: string,
+  seed: number,
+  holdout: number,
+  validationShare = USERS_VALIDATION_SHARE,
+): "train" | "validation" | "test" {
+  const h = createHash("sha256").update(`recsimu-split-users:${seed}:${id}`).digest();
+  const u = h.readUInt32BE(0) / 2 ** 32;
+  return u < holdout ? "test" : u < holdout + validationShare ? "validation" : "train";
+}
+
+/** Index of the padding item of a vocabulary of `items` items (the embedding tables' zero row). */
+export function padIndex(items: number): number {
+  return items;
+}
+
+/** Index of the shared rare item (items below --min-count, or never seen) of `items` items. */
+export function rareIndex(items: number): number {
+  return items + 1;
 }
 
 /** Summary numbers of a data set, printed after loading. */
@@ -96,6 +179,14 @@ export interface DatasetStats {
   testTuples: number;
   trainPositiveRate: number;
   testPositiveRate: number;
+  /** `last` or `users`. */
+  split: "last" | "users";
+  /** Sessions with test tuples. */
+  testSessions: number;
+  /** Test tuples with a state shorter than N (left-padded). */
+  shortStateTestTuples: number;
+  /** Kept rows whose item is the shared rare item (0 unless rare items are kept). */
+  rareRows: number;
   sessionLength: { min: number; median: number; mean: number; max: number };
 }
 
@@ -130,8 +221,13 @@ export interface Dataset {
   stateLength: number;
   /** Shortest state length a tuple may have. */
   minStateLength: number;
-  /** Item ids, index = item class. */
+  /**
+   * Item ids, index = item class. Index `items.length` pads states; `items.length + 1` is the
+   * shared rare item ({@link rareIndex}), present in `rowItem` when `rare` is true.
+   */
   items: string[];
+  /** Rare items were kept as the shared rare item (`DatasetOptions.rareItems`). */
+  rare: boolean;
   /** Item id → index. */
   itemIndex: Map<string, number>;
   /** Feedback labels, index = class (non-positive labels first, then positive; each sorted). */
@@ -278,6 +374,8 @@ interface TupleSplit {
   validation: Int32Array;
   test: Int32Array;
   sessionsWithTuples: number;
+  /** Sessions with test tuples. */
+  testSessions: number;
   /** Row count of each session, ascending. */
   sortedLengths: number[];
 }
@@ -298,13 +396,16 @@ async function buildDataset(
   }
   const log = await logSessions(file, read, options);
   if (log.rows >= LARGE_LOG_ROWS) collectGarbage(); // the raw columns and the row order
-  const split = splitTuples(log.sessionOffsets, minState, options.validation ?? true);
+  const split = options.split === "users"
+    ? splitUsers(log, minState, usersSplit(options))
+    : splitTuples(log.sessionOffsets, minState, options.validation ?? true);
   return {
     file,
     fingerprint: log.fingerprint,
     stateLength: N,
     minStateLength: minState,
     items: log.items,
+    rare: options.rareItems ?? false,
     itemIndex: log.itemIndex,
     labels: log.classes.labels,
     positive: log.classes.positive,
@@ -316,8 +417,26 @@ async function buildDataset(
     train: split.train,
     validation: split.validation,
     test: split.test,
-    stats: datasetStats(log, split),
+    stats: datasetStats(log, split, { split: options.split ?? "last", stateLength: N }),
   };
+}
+
+/** The checked parameters of split `users`. */
+function usersSplit(o: DatasetOptions): { seed: number; holdout: number; validation: number } {
+  const holdout = o.holdout ?? 0.2;
+  const validation = o.validation ?? true ? USERS_VALIDATION_SHARE : 0;
+  if (!(holdout > 0 && holdout + validation < 1)) {
+    throw new RangeError(
+      `holdout must be in (0, ${
+        1 - validation
+      }) (test and validation sessions leave some to train), got ${holdout}`,
+    );
+  }
+  const seed = o.seed ?? 0;
+  if (!Number.isInteger(seed) || seed < 0) {
+    throw new RangeError(`seed must be a non-negative integer, got ${seed}`);
+  }
+  return { seed, holdout, validation };
 }
 
 /**
@@ -333,6 +452,12 @@ async function logSessions(
   // The reading's garbage (a string per field, the intern maps' old tables) before the build.
   if (raw.rows >= LARGE_LOG_ROWS) collectGarbage();
   const vocab = keptItems(raw, file, options.minCount ?? 5, options.vocabulary);
+  if (options.rareItems) {
+    const rare = rareIndex(vocab.items.length);
+    vocab.newIndex.forEach((j, i) => {
+      if (j === -1) vocab.newIndex[i] = rare;
+    });
+  }
   const classes = labelClasses(raw, file, options.positive ?? DEFAULT_POSITIVE, options.vocabulary);
   return {
     rows: raw.rows,
@@ -575,18 +700,64 @@ function splitTuples(sessionOffsets: Int32Array, minState: number, useVal: boole
     validation: val.toArray(),
     test: test.toArray(),
     sessionsWithTuples: withTuples,
+    testSessions: withTuples,
+    sortedLengths: lengths,
+  };
+}
+
+/**
+ * Split `users`: tuples as in {@link splitTuples} (at least `minState` earlier pairs, ≥ 1), each
+ * going to its session's role ({@link sessionRole}): all of a test session's tuples test.
+ */
+function splitUsers(
+  log: Pick<SessionRows, "sessionOffsets" | "sessionIds">,
+  minState: number,
+  o: { seed: number; holdout: number; validation: number },
+): TupleSplit {
+  const cols = {
+    train: new Column(Int32Array),
+    validation: new Column(Int32Array),
+    test: new Column(Int32Array),
+  };
+  let withTuples = 0, testSessions = 0;
+  const lengths: number[] = [];
+  const offsets = log.sessionOffsets;
+  for (let j = 0; j + 1 < offsets.length; j++) {
+    const a = offsets[j]!, b = offsets[j + 1]!;
+    lengths.push(b - a);
+    const first = a + Math.max(minState, 1);
+    if (first >= b) continue;
+    withTuples++;
+    const role = sessionRole(log.sessionIds[j]!, o.seed, o.holdout, o.validation);
+    if (role === "test") testSessions++;
+    for (let p = first; p < b; p++) cols[role].push(p);
+  }
+  lengths.sort((x, y) => x - y);
+  return {
+    train: cols.train.toArray(),
+    validation: cols.validation.toArray(),
+    test: cols.test.toArray(),
+    sessionsWithTuples: withTuples,
+    testSessions,
     sortedLengths: lengths,
   };
 }
 
 /** The summary numbers printed after loading. */
-function datasetStats(log: LogSessions, split: TupleSplit): DatasetStats {
+function datasetStats(
+  log: LogSessions,
+  split: TupleSplit,
+  o: { split: "last" | "users"; stateLength: number },
+): DatasetStats {
   const { rowLabel } = log;
   const { labels, positive } = log.classes;
   const kept = rowLabel.length;
   const lengths = split.sortedLengths;
   const labelCounts: Record<string, number> = Object.fromEntries(labels.map((l) => [l, 0]));
   for (let i = 0; i < kept; i++) labelCounts[labels[rowLabel[i]!]!]!++;
+  const rare = rareIndex(log.items.length);
+  let rareRows = 0;
+  for (let i = 0; i < kept; i++) if (log.rowItem[i] === rare) rareRows++;
   const posRate = (idx: Int32Array) => {
     let p = 0;
     for (const i of idx) if (positive[rowLabel[i]!]) p++;
@@ -605,6 +776,11 @@ function datasetStats(log: LogSessions, split: TupleSplit): DatasetStats {
     testTuples: split.test.length,
     trainPositiveRate: posRate(split.train),
     testPositiveRate: posRate(split.test),
+    split: o.split,
+    testSessions: split.testSessions,
+    shortStateTestTuples: split.test.filter((r) => r - log.rowSessionStart[r]! < o.stateLength)
+      .length,
+    rareRows,
     sessionLength: {
       min: lengths[0] ?? 0,
       median: lengths[Math.floor(lengths.length / 2)] ?? 0,
@@ -652,6 +828,10 @@ export function formatStats(ds: Dataset): string {
       pct(s.trainPositiveRate)
     }), validation ${s.validationTuples}, test ${s.testTuples} (positive ${
       pct(s.testPositiveRate)
+    }${
+      s.split === "users"
+        ? `; ${s.testSessions} held-out sessions, ${s.shortStateTestTuples} with states < N`
+        : ""
     })`,
   ].join("\n");
 }

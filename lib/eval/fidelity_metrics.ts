@@ -323,8 +323,16 @@ export function averageRanks(x: ArrayLike<number>): number[] {
   return ranks;
 }
 
-/** Pearson correlation of two equal-length arrays; NaN when either is constant. */
-function pearson(a: readonly number[], b: readonly number[]): number {
+/**
+ * Pearson correlation of two equal-length arrays; NaN when either is constant (or empty).
+ *
+ * @example
+ * ```ts
+ * import { pearson } from "./fidelity_metrics.ts";
+ * pearson([1, 2, 3], [2, 4, 7]); // ≈ 0.9934
+ * ```
+ */
+export function pearson(a: readonly number[], b: readonly number[]): number {
   const n = a.length;
   const ma = a.reduce((s, v) => s + v, 0) / n;
   const mb = b.reduce((s, v) => s + v, 0) / n;

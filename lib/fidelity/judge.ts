@@ -37,6 +37,8 @@ export interface JudgeOptions {
   bins?: number;
   /** No progress on stderr. @default true */
   quiet?: boolean;
+  /** λ: simulated step rewards lowered by λ × the answer's spread (the exploit guard). @default 0 */
+  uncertaintyPenalty?: number;
 }
 
 /** The judge's report: JSON-able (NaN becomes null in JSON). */
@@ -66,6 +68,7 @@ export interface FidelityReport {
     horizon: number;
     reward: Record<string, number>;
     leave_after_skips: number;
+    uncertainty_penalty: number;
   };
   /** The backend that scored (null when no tfjs backend was initialised). */
   backend: string | null;
@@ -141,6 +144,7 @@ export async function judgeResponder(
       horizon: rec.horizon,
       reward: Object.fromEntries(TRUTH_LABELS.map((l, k) => [l, rec.rewards[k]!])),
       leave_after_skips: rec.leaveAfterSkips,
+      uncertainty_penalty: options.uncertaintyPenalty ?? 0,
     },
     backend: info?.name ?? null,
     versions: { ...Deno.version, tfjs: info?.tfjs ?? null },

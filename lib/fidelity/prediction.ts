@@ -19,6 +19,7 @@ import { Progress } from "../progress.ts";
 import type { Probs } from "../data/truth/world.ts";
 import type { FidelityRequest, FidelityResponder } from "./responders.ts";
 import type { JudgedCase, TruthData } from "./truth_dir.ts";
+import { type ReliabilityBin, reliabilityBins } from "./log_scores.ts";
 
 /** Why a case was not answered: its action, or an item or label of its history, is unknown. */
 export type RefusalReason = "unknown_action" | "unknown_history_item" | "unknown_history_label";
@@ -65,6 +66,11 @@ export interface SplitReport {
   truth: LabelScores;
   /** Cases ranked by the action's positive rows in the log: a ranking, so AUC only. */
   popularity: { auc: number };
+  /**
+   * Reliability bins of the responder's P(positive): the observed positive rate and the mean
+   * TRUE P(positive) per bin.
+   */
+  reliability: ReliabilityBin[];
 }
 
 /** Which cases were answered. */
@@ -171,6 +177,12 @@ function splitReport(
     },
     truth: truthScores,
     popularity: { auc: auc(Array.from(labels, (l) => (l > 0 ? 1 : 0)), pop) },
+    reliability: reliabilityBins(
+      posSim.map((p) => Math.min(1, Math.max(0, p))),
+      Array.from(labels, (l) => (l > 0 ? 1 : 0)),
+      bins,
+      posTrue,
+    ),
   };
 }
 

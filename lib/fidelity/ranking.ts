@@ -36,6 +36,11 @@ export interface RankingOptions {
   seed?: number;
   /** No progress on stderr. @default true */
   quiet?: boolean;
+  /**
+   * λ of the exploit guard (`serve --uncertainty-penalty`): each simulated step's reward is
+   * lowered by λ × the answer's spread. @default 0
+   */
+  uncertaintyPenalty?: number;
 }
 
 /** One policy: simulated and true value on the same episodes. */
@@ -137,6 +142,10 @@ function episodesOf(
 interface Counts {
   unanswered: Float64Array;
   trimmed: Float64Array;
+  /** λ of the uncertainty penalty, when one is taken. */
+  lambda?: number;
+  /** Per episode: the summed penalty λ × spread of its steps. */
+  penalty?: Float64Array;
 }
 
 /**
@@ -175,8 +184,25 @@ function responderAnswer(
     });
     const probs = requests.length > 0 ? await responder.predict(requests) : [];
     asked.forEach((i, j) => (out[i] = probs[j]!));
+    if (counts.penalty && counts.lambda) {
+      const spreads = responder.lastSpreads?.() ?? [];
+      asked.forEach((
+        i,
+        j,
+      ) => (counts.penalty![steps[i]!.episode]! += counts.lambda! * (spreads[j] ?? 0)));
+    }
     return out;
   };
+}
+
+/** Episodes with their penalties (λ × spread, summed per episode) taken off both returns. */
+function penalised(episodes: readonly Episode[], penalty?: Float64Array): Episode[] {
+  if (!penalty) return [...episodes];
+  return episodes.map((e, i) => ({
+    ...e,
+    return: e.return - penalty[i]!,
+    expectedReturn: e.expectedReturn - penalty[i]!,
+  }));
 }
 
 /** Mean returns (sampled and expected) of each policy's S × R episodes. */
@@ -268,9 +294,14 @@ export async function policyFidelity(
   const run = settings(truth, options);
   const { S, R } = run;
   const P = policies.length;
-  const counts = { unanswered: new Float64Array(P), trimmed: new Float64Array(P) };
-  const simEpisodes = await play(responder, truth, policies, { ...run, label: "policies" }, counts);
-  const sim = values(simEpisodes, P, S, R);
+  const lambda = options.uncertaintyPenalty ?? 0;
+  const counts: Counts = {
+    unanswered: new Float64Array(P),
+    trimmed: new Float64Array(P),
+    ...(lambda > 0 ? { lambda, penalty: new Float64Array(P * S * R) } : {}),
+  };
+  const played = await play(responder, truth, policies, { ...run, label: "policies" }, counts);
+  const sim = values(penalised(played, counts.penalty), P, S, R);
   // The truth on the same episodes: recorded, or replayed when the run differs from the record.
   const tru = run.recorded
     ? rec.values.map((v) => ({ mean: { mean: v.mean, stderr: v.stderr }, expected: v.expected }))

@@ -44,6 +44,11 @@ export interface FidelityResponder {
   knowsLabel(label: TruthLabel): boolean;
   /** P(skip, click, purchase) of each request, in one batched pass where it can. */
   predict(requests: readonly FidelityRequest[]): Promise<Probs[]>;
+  /**
+   * The spread of each answer (the ensemble heads' standard deviation of P(positive)) from the
+   * last `predict` call, in its order; absent for responders without one.
+   */
+  lastSpreads?(): readonly number[];
 }
 
 /**
@@ -59,15 +64,18 @@ export function simulatorResponder(sim: SimulatorLike): FidelityResponder {
     );
   }
   const mapped = simIndex.filter((j) => j >= 0).length;
+  let spreads: number[] = [];
   return {
+    lastSpreads: () => spreads,
     name: "simulator",
-    knowsItem: (item) => sim.hasItem(`i${item}`),
+    knowsItem: (item) => sim.answersUnknownItems === true || sim.hasItem(`i${item}`),
     knowsLabel: (label) => simIndex[label]! >= 0,
     async predict(requests) {
       const answers = await sim.predictArrays(requests.map((r) => ({
         state: r.history.map((s) => ({ item: `i${s.item}`, feedback: TRUTH_LABELS[s.label] })),
         action: `i${r.item}`,
       })));
+      spreads = answers.map((a) => a.spread ?? 0);
       return answers.map((a) => {
         const p = simIndex.map((j) => (j >= 0 ? a.probs[j]! : 0));
         const z = p[0]! + p[1]! + p[2]!;

@@ -1,10 +1,12 @@
 /**
- * The judge's report as a short table for stderr: coverage, the prediction metrics by split,
- * and the policies' simulated vs true returns with the rank correlations.
+ * The judge's reports as short tables for stderr: on a truth world, coverage, the prediction
+ * metrics by split, and the policies' simulated vs true returns with the rank correlations; on
+ * a real log, coverage, the scorers' metrics and the replay check.
  * @module
  */
 import type { FidelityReport } from "./judge.ts";
 import type { LabelScores, ResponderScores } from "./prediction.ts";
+import type { LogFidelityReport } from "./log_judge.ts";
 
 /** A number to `d` decimals, right-aligned in `w`; "-" when it is not finite. */
 const num = (x: number | undefined, w = 7, d = 4) =>
@@ -67,5 +69,51 @@ export function fidelityTable(r: FidelityReport): string {
       num(p.simulator_top.true, 0, 2)
     }); truly best: ${p.true_best.name} (${num(p.true_best.true, 0, 2)})`,
   );
+  return lines.join("\n");
+}
+
+/**
+ * The table of a real-log report ({@link LogFidelityReport}): coverage, each scorer's
+ * P(positive) metrics, and the replay check.
+ *
+ * @example
+ * ```ts ignore
+ * console.error(logFidelityTable(await judgeLog(sim)));
+ * ```
+ */
+export function logFidelityTable(r: LogFidelityReport): string {
+  const c = r.tuples;
+  const reasons = Object.entries(c.refused_by_reason).filter(([, n]) => n > 0)
+    .map(([why, n]) => `${n} ${why.replaceAll("_", " ")}`).join(", ");
+  const lines = [
+    `held-out users: ${c.held_out_sessions} sessions, ${c.answered} of ${c.tuples} tuples answered (${
+      (100 * (1 - c.refused_share)).toFixed(1)
+    }%)${reasons ? `; refused: ${reasons}` : ""}; ${c.short_state} with states < N`,
+    `${"scorer".padEnd(10)} ${"n".padStart(7)} ${"AUC".padStart(7)} ${"logloss".padStart(7)} ${
+      "ECE".padStart(7)
+    } ${"Brier".padStart(7)} ${"AUCshrt".padStart(7)} ${"AUCfull".padStart(7)}`,
+  ];
+  for (const [name, s] of Object.entries(r.scores)) {
+    lines.push(
+      `${name.padEnd(10)} ${String(s.n).padStart(7)} ${num(s.positive.auc)} ${
+        num(s.positive.log_loss)
+      } ${num(s.positive.ece)} ${num(s.positive.brier)} ${num(s.by_state.short.auc)} ${
+        num(s.by_state.full.auc)
+      }`,
+    );
+  }
+  lines.push(
+    "",
+    `replay per held-out session: ${"logged".padStart(8)} ${"sim".padStart(8)} ${
+      "ratio".padStart(6)
+    } ${"corr".padStart(6)} ${"corr/step".padStart(9)}`,
+  );
+  for (const [name, p] of Object.entries(r.replay)) {
+    lines.push(
+      `  ${name.padEnd(26)} ${num(p.mean_logged, 8, 2)} ${num(p.mean_simulated, 8, 2)} ${
+        num(p.ratio, 6, 3)
+      } ${num(p.correlation, 6, 3)} ${num(p.correlation_per_step, 9, 3)}`,
+    );
+  }
   return lines.join("\n");
 }

@@ -16,6 +16,8 @@ export const SERVE_DEFAULTS = Object.freeze({
   maxSteps: ENV_DEFAULTS.maxSteps,
   /** Negative feedbacks in a row after which the user leaves; 0 = never. */
   leaveAfterSkips: ENV_DEFAULTS.leaveAfterSkips,
+  /** λ: rewards are lowered by λ × each answer's spread (0 = off). */
+  uncertaintyPenalty: ENV_DEFAULTS.uncertaintyPenalty,
   /** Most entries in one batch (`requests`, `steps`). */
   maxBatch: 4096,
   /** Largest request body in bytes (16 MiB). */

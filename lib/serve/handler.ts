@@ -6,6 +6,7 @@
  * @module
  */
 import { envConfig } from "../sim/env.ts";
+import type { LeaveModel } from "../sim/leave.ts";
 import type { SimulatorLike } from "../sim/types.ts";
 import { SERVE_DEFAULTS } from "./defaults.ts";
 import { BearerAuth, checkHost, Cors, requestUrl } from "./guards.ts";
@@ -28,6 +29,16 @@ export interface HandlerConfig {
    * @default SERVE_DEFAULTS.leaveAfterSkips
    */
   leaveAfterSkips?: number;
+  /**
+   * A learned leave model: users leave by it instead of the rule (excludes `leaveAfterSkips`).
+   * @default undefined (the rule)
+   */
+  leave?: LeaveModel;
+  /**
+   * λ of the exploit guard: rewards are lowered by λ × each answer's spread.
+   * @default SERVE_DEFAULTS.uncertaintyPenalty
+   */
+  uncertaintyPenalty?: number;
   /** Most entries in one batch (`requests`, `steps`). @default SERVE_DEFAULTS.maxBatch */
   maxBatch?: number;
   /** Largest request body in bytes. @default SERVE_DEFAULTS.maxBodyBytes (16 MiB) */
@@ -139,6 +150,8 @@ function buildApi(sim: SimulatorLike, config: HandlerConfig): Api {
     maxSteps: config.maxSteps,
     leaveAfterSkips: config.leaveAfterSkips,
     rewards: config.rewards,
+    leave: config.leave,
+    uncertaintyPenalty: config.uncertaintyPenalty,
   });
   const ttlSeconds = config.sessionTtlSeconds ?? D.sessionTtlSeconds;
   const store = new SessionStore({
@@ -151,6 +164,7 @@ function buildApi(sim: SimulatorLike, config: HandlerConfig): Api {
     maxBatch,
     maxStateLength,
     maxStepsDefault: env.maxSteps,
+    leave: env.leave === undefined ? "rule" : "learned",
     auth: config.token !== undefined,
   }));
   const schemas = requestSchemas({ maxStateLength, maxBatch });

@@ -5,7 +5,7 @@
  */
 import { RECSIMU_VERSION } from "../version.ts";
 import { MAX_ITEMS_PAGE, SERVE_DEFAULTS } from "./defaults.ts";
-import { MAX_EPISODE_STEPS, MAX_ID_LENGTH } from "./schema.ts";
+import { MAX_EPISODE_STEPS, MAX_ID_LENGTH, MAX_PAGE_ITEMS } from "./schema.ts";
 
 /** What the document depends on. */
 export interface OpenApiOptions {
@@ -17,6 +17,8 @@ export interface OpenApiOptions {
   maxStateLength: number;
   /** Default episode length. */
   maxStepsDefault: number;
+  /** How users leave: the leave-after-skips rule or the learned leave model. @default "rule" */
+  leave?: "rule" | "learned";
   /** Whether requests need a bearer token. */
   auth: boolean;
 }
@@ -59,11 +61,20 @@ const ERROR_TEXT: Record<number, string> = {
   409: "The session's episode is over, or a step of it is in flight.",
   413: "Body or batch over the limit.",
   415: "Content-Type is not application/json.",
-  422: "A field is invalid: wrong type, unknown field, unknown item or label, state too long.",
+  422:
+    "A field is invalid: wrong type, unknown field, unknown item or label, state too long, an item twice in one page.",
   429: "Rate limit exceeded (see Retry-After).",
   500: "Internal error (details are logged on the server, never returned).",
   503: "Session limit reached (see Retry-After).",
 };
+
+/** How sessions end, per leave mode (the document's description says which one is served). */
+const LEAVE_TEXT = {
+  rule:
+    "Users leave (terminated) after the server's --leave-after-skips negatives in a row (0: never).",
+  learned: "Users leave (terminated) by the learned leave model of the checkpoint (serve --leave " +
+    "learned): after each step with probability info.leave_prob, drawn reproducibly from (seed, step).",
+} as const;
 
 /** Status codes every body-reading route can answer with. */
 const COMMON_ERRORS = [400, 401, 403, 405, 408, 413, 415, 422, 429];
@@ -77,7 +88,10 @@ export function openApiDocument(o: OpenApiOptions): Record<string, unknown> {
       title: "recsimu",
       version: RECSIMU_VERSION,
       description:
-        "A GAN-learned user simulator (RecSimu) as a reward endpoint and Gymnasium-style environment.",
+        "A GAN-learned user simulator (RecSimu) as a reward endpoint and Gymnasium-style environment. " +
+        "An action is one item id or a page (slate) of distinct item ids, read top to bottom as a " +
+        "cascade: item j is answered given the state extended by the page's earlier (item, sampled " +
+        "feedback) pairs. " + LEAVE_TEXT[o.leave ?? "rule"],
     },
     paths: { ...infoPaths(), ...feedbackPaths(), ...sessionPaths() },
     components: {
@@ -183,28 +197,116 @@ function feedbackSchemas(o: OpenApiOptions, p: Parts): Record<string, Schema> {
 
 /** Info, StepInfo and StepResult: what resets and steps answer. */
 function stepSchemas(p: Parts): Record<string, Schema> {
+  const expected = { expected_reward: { type: "number" } };
+  const counters = stepCounters(p);
   return {
     Info: obj({
       seed: p.seed,
       step: int("Steps taken in the episode so far."),
       negative_streak: int("Negative feedbacks in a row at the end of the episode."),
     }),
-    StepInfo: obj({
-      probs: p.probs,
-      real: { type: "number" },
-      expected_reward: { type: "number" },
-      seed: p.seed,
-      step: int("Steps taken in the episode, including this one."),
-      negative_streak: int("Negative feedbacks in a row, including this one."),
-    }),
+    StepInfo: {
+      ...obj(
+        {
+          probs: p.probs,
+          real: { type: "number" },
+          ...expected,
+          ...counters,
+          leave_prob: LEAVE_PROB,
+        },
+        ["probs", "real", "expected_reward", ...Object.keys(counters)],
+      ),
+      additionalProperties: true, // further fields of the prediction, such as ood
+    },
     StepResult: obj({
-      observation: ref("Observation"),
+      observation: STEP_OBSERVATION,
       feedback: p.label,
       reward: { type: "number" },
-      terminated: { type: "boolean", description: "The user left (leave-after-skips rule)." },
+      terminated: TERMINATED,
       truncated: { type: "boolean", description: "The episode reached max_steps." },
       info: ref("StepInfo"),
-    }),
+    }, ["feedback", "reward", "terminated", "truncated", "info"]),
+    ...slateSchemas(p),
+    AnyStepResult: { oneOf: [ref("StepResult"), ref("SlateStepResult")] },
+  };
+}
+
+const LEAVE_PROB: Schema = {
+  type: "number",
+  description: "Only with the learned leave model: P(the user leaves after this step).",
+};
+const STEP_OBSERVATION: Schema = {
+  ...ref("Observation"),
+  description: "The state after the step; left out when the request says observation: false.",
+};
+const OBSERVATION_OPTION: Schema = {
+  type: "boolean",
+  default: true,
+  description: "false: leave the state (observation) out of the answer, for clients that keep " +
+    "their own (append the action and the sampled feedback, keep the last N pairs).",
+};
+const TERMINATED: Schema = {
+  type: "boolean",
+  description: "The user left (the leave-after-skips rule, or the learned leave model's draw).",
+};
+
+/** seed, step and negative_streak of a step's info. */
+function stepCounters(p: Parts): Record<string, Schema> {
+  return {
+    seed: p.seed,
+    step: int("Steps taken in the episode, including this one."),
+    negative_streak: int("Negative feedbacks in a row, including this one."),
+  };
+}
+
+/** Page (slate) actions and their results. */
+function slateSchemas(p: Parts): Record<string, Schema> {
+  const item = obj({
+    item: p.id,
+    feedback: p.label,
+    reward: { type: "number" },
+    probs: p.probs,
+    real: { type: "number" },
+    expected_reward: {
+      type: "number",
+      description: "Σ probs · rewards, given the sampled feedback of the items above.",
+    },
+  });
+  return {
+    Action: {
+      description: "One item id, or a page of distinct item ids (top to bottom).",
+      oneOf: [p.id, ref("Page")],
+    },
+    Page: {
+      type: "array",
+      items: p.id,
+      minItems: 1,
+      maxItems: MAX_PAGE_ITEMS,
+      uniqueItems: true,
+      description:
+        "A page (slate), read top to bottom: item j is scored on the state extended by " +
+        "the page's earlier (item, sampled feedback) pairs; its feedback is sampled from " +
+        "(seed, step, j). The state then appends the page's pairs in order; the reward is their sum. " +
+        "An item twice is a 422 naming it (e.g. action[2]).",
+    },
+    SlateItem: { ...item, additionalProperties: true },
+    SlateStepInfo: obj({
+      ...stepCounters(p),
+      expected_reward: { type: "number", description: "Σ of the items' expected rewards." },
+      slate: { type: "array", items: ref("SlateItem"), description: "One entry per item." },
+      leave_prob: LEAVE_PROB,
+    }, ["seed", "step", "negative_streak", "expected_reward", "slate"]),
+    SlateStepResult: obj({
+      observation: STEP_OBSERVATION,
+      feedback: { type: "array", items: p.label, description: "One label per item, in order." },
+      reward: { type: "number", description: "Σ of the items' rewards." },
+      terminated: TERMINATED,
+      truncated: {
+        type: "boolean",
+        description: "The episode reached max_steps (a page is one step).",
+      },
+      info: ref("SlateStepInfo"),
+    }, ["feedback", "reward", "terminated", "truncated", "info"]),
   };
 }
 
@@ -222,24 +324,26 @@ function sessionSchemas(o: OpenApiOptions, p: Parts): Record<string, Schema> {
     }, []),
     SessionCreated: obj({ ...session, info: ref("Info") }),
     SessionState: obj({ ...session, info: ref("Info"), done: { type: "boolean" } }),
-    SessionStep: obj({ action: p.id }),
+    SessionStep: obj({ action: ref("Action"), observation: OBSERVATION_OPTION }, ["action"]),
     SessionsStep: obj({
       steps: {
         type: "array",
         minItems: 1,
         maxItems: o.maxBatch,
-        items: obj({ session_id: { type: "string" }, action: p.id }),
+        items: obj({ session_id: { type: "string" }, action: ref("Action") }),
       },
-    }),
+      observation: OBSERVATION_OPTION,
+    }, ["steps"]),
+    ...batchSessionSchemas(o, p),
     SessionsStepResult: obj({
       results: {
         type: "array",
-        items: { allOf: [ref("StepResult"), obj({ session_id: { type: "string" } })] },
+        items: { allOf: [ref("AnyStepResult"), obj({ session_id: { type: "string" } })] },
       },
     }),
     StatelessStep: obj({
       state: ref("State"),
-      action: p.id,
+      action: ref("Action"),
       seed: p.seed,
       step: int("Steps already taken in the episode (default 0).", {
         minimum: 0,
@@ -251,6 +355,47 @@ function sessionSchemas(o: OpenApiOptions, p: Parts): Record<string, Schema> {
       }),
       max_steps: p.maxSteps,
     }, ["state", "action", "seed"]),
+  };
+}
+
+/** Requests and answers of `POST /v1/sessions/batch` and `POST /v1/sessions/delete`. */
+function batchSessionSchemas(o: OpenApiOptions, p: Parts): Record<string, Schema> {
+  const ids = { type: "array", items: { type: "string" } };
+  return {
+    SessionsCreate: obj({
+      sessions: {
+        type: "array",
+        minItems: 1,
+        maxItems: o.maxBatch,
+        items: obj({
+          state: {
+            ...ref("State"),
+            description: "Start state; default: a logged start state drawn with the seed.",
+          },
+          seed: p.seed,
+          max_steps: p.maxSteps,
+          replace: {
+            type: "string",
+            description: "A live session to end: the new one takes its place (a reset; it gets " +
+              "a new id). Unknown: 404 naming sessions[i].replace, nothing created.",
+          },
+        }, []),
+      },
+    }),
+    SessionsCreated: obj({
+      results: {
+        type: "array",
+        description: "One per entry, in order.",
+        items: ref("SessionCreated"),
+      },
+    }),
+    SessionsDelete: obj({
+      session_ids: { ...ids, minItems: 1, maxItems: o.maxBatch },
+    }),
+    SessionsDeleted: obj({
+      deleted: int("Sessions ended."),
+      missing: { ...ids, description: "Ids that were unknown, deleted or expired already." },
+    }),
   };
 }
 
@@ -343,7 +488,7 @@ function feedbackPaths(): Record<string, unknown> {
       post: {
         summary: "Stateless environment step: same answer as the session step with the same inputs",
         requestBody: jsonBody(ref("StatelessStep")),
-        responses: { "200": ok("Step result", ref("StepResult")), ...errors(...COMMON_ERRORS) },
+        responses: { "200": ok("Step result", ref("AnyStepResult")), ...errors(...COMMON_ERRORS) },
       },
     },
   };
@@ -378,6 +523,26 @@ function sessionPaths(): Record<string, unknown> {
         },
       },
     },
+    "/v1/sessions/batch": {
+      post: {
+        summary: "Start (or, with replace, reset) many episodes in one call, all or nothing",
+        requestBody: jsonBody(ref("SessionsCreate")),
+        responses: {
+          "201": ok("One session per entry, in order", ref("SessionsCreated")),
+          ...errors(...COMMON_ERRORS, 404, 409, 503),
+        },
+      },
+    },
+    "/v1/sessions/delete": {
+      post: {
+        summary: "End many sessions in one call",
+        requestBody: jsonBody(ref("SessionsDelete")),
+        responses: {
+          "200": ok("How many were ended; the ids that did not exist", ref("SessionsDeleted")),
+          ...errors(...COMMON_ERRORS),
+        },
+      },
+    },
     "/v1/sessions/{id}": {
       parameters: [sessionId],
       get: {
@@ -392,10 +557,10 @@ function sessionPaths(): Record<string, unknown> {
     "/v1/sessions/{id}/step": {
       parameters: [sessionId],
       post: {
-        summary: "Recommend one item in a session",
+        summary: "Recommend one item, or a page of items, in a session",
         requestBody: jsonBody(ref("SessionStep")),
         responses: {
-          "200": ok("Step result", ref("StepResult")),
+          "200": ok("Step result", ref("AnyStepResult")),
           ...errors(...COMMON_ERRORS, 404, 409),
         },
       },

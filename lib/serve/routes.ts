@@ -8,12 +8,14 @@ import {
   checkItem,
   checkPrediction,
   checkState,
+  type EnvAction,
   type EnvConfig,
   lastPairs,
   probsRecord,
   randomSeed,
   sampleFeedback,
   SimEnv,
+  type SlateStepResult,
   statelessStep,
   stepMany,
   type StepResult,
@@ -24,7 +26,7 @@ import { MAX_ITEMS_PAGE, SERVE_DEFAULTS } from "./defaults.ts";
 import { HttpError, json } from "./http_error.ts";
 import { readJsonBody } from "./limits.ts";
 import type { Route, RouteContext } from "./router.ts";
-import { parseBody, type RequestSchemas } from "./schema.ts";
+import { MAX_PAGE_ITEMS, parseBody, type RequestSchemas } from "./schema.ts";
 import type { Session, SessionStore } from "./sessions.ts";
 
 /** What the routes share: the simulator, the checked configuration and the session store. */
@@ -62,6 +64,8 @@ export function apiRoutes(api: Api): Route[] {
     { path: "/v1/step", methods: { POST: (c) => postStatelessStep(api, c) } },
     { path: "/v1/sessions", methods: { POST: (c) => createSession(api, c) } },
     { path: "/v1/sessions/step", methods: { POST: (c) => stepSessions(api, c) } },
+    { path: "/v1/sessions/batch", methods: { POST: (c) => createSessions(api, c) } },
+    { path: "/v1/sessions/delete", methods: { POST: (c) => deleteSessions(api, c) } },
     {
       path: "/v1/sessions/:id",
       methods: { GET: (c) => getSession(api, c), DELETE: (c) => deleteSession(api, c) },
@@ -89,9 +93,15 @@ function getModel(api: Api): Response {
     item_count: sim.itemCount,
     backend: typeof description.backend === "string" ? description.backend : null,
     model: description,
-    env: { max_steps: env.maxSteps, leave_after_skips: env.leaveAfterSkips },
+    env: {
+      max_steps: env.maxSteps,
+      leave_after_skips: env.leaveAfterSkips,
+      leave: env.leave === undefined ? "rule" : "learned",
+      leave_model: env.leave?.describe() ?? null,
+    },
     limits: {
       max_batch: api.maxBatch,
+      max_page_items: MAX_PAGE_ITEMS,
       max_body_bytes: api.maxBodyBytes,
       max_state_length: api.maxStateLength,
       max_sessions: api.store.maxSessions,
@@ -139,6 +149,8 @@ async function postFeedback(api: Api, ctx: RouteContext): Promise<Response> {
       probs: probsRecord(sim.labels, p.probs),
       real: p.real,
       expected_reward: expectedReward(p.probs, env.rewards),
+      ...(p.spread !== undefined ? { spread: p.spread } : {}),
+      ...(p.ood ? { ood: p.ood } : {}),
     };
     if (r.sample === true) {
       const seed = r.seed ?? randomSeed();
@@ -174,13 +186,55 @@ async function createSession(api: Api, ctx: RouteContext): Promise<Response> {
   return json({ session_id: s.id, observation, info }, 201);
 }
 
+/**
+ * `POST /v1/sessions/batch`: starts many episodes at once, all or nothing. An entry with
+ * `replace` ends that session and starts the new one in its place (a reset; the new session
+ * has a new id), so resetting needs no extra room under `--max-sessions`.
+ */
+async function createSessions(api: Api, ctx: RouteContext): Promise<Response> {
+  const raw = await readBody(api, ctx);
+  checkBatchSize(api, raw, "sessions");
+  const { sessions } = parseBody(api.schemas.sessionsCreate, raw);
+  const replaced = new Set<string>();
+  sessions.forEach((b, i) => {
+    if (b.state !== undefined) checkState(api.sim, b.state, `sessions[${i}].state`);
+    if (b.replace === undefined) return;
+    const path = `sessions[${i}].replace`;
+    if (replaced.has(b.replace)) {
+      throw new HttpError(422, "duplicate_session", `${path}: session appears twice`, { path });
+    }
+    replaced.add(b.replace);
+    const s = findSession(api, b.replace, path);
+    if (s.env.busy) {
+      throw new HttpError(409, "session_busy", "a step of this session is in progress", { path });
+    }
+  });
+  api.store.checkRoom(sessions.length - replaced.size);
+  for (const id of replaced) api.store.delete(id);
+  const results = sessions.map((b) => {
+    const e = new SimEnv(api.sim, envOptions(api, b.max_steps));
+    const { observation, info } = e.reset({ seed: b.seed, state: b.state });
+    return { session_id: api.store.create(e).id, observation, info };
+  });
+  return json({ results }, 201);
+}
+
+/** `POST /v1/sessions/delete`: ends many sessions; ids that do not exist are listed, not errors. */
+async function deleteSessions(api: Api, ctx: RouteContext): Promise<Response> {
+  const raw = await readBody(api, ctx);
+  checkBatchSize(api, raw, "session_ids");
+  const { session_ids } = parseBody(api.schemas.sessionsDelete, raw);
+  const missing = session_ids.filter((id) => !api.store.delete(id));
+  return json({ deleted: session_ids.length - missing.length, missing });
+}
+
 /** `POST /v1/sessions/step`: steps many sessions with one batched call, all or nothing. */
 async function stepSessions(api: Api, ctx: RouteContext): Promise<Response> {
   const raw = await readBody(api, ctx);
   checkBatchSize(api, raw, "steps");
-  const { steps } = parseBody(api.schemas.sessionsStep, raw);
+  const { steps, observation } = parseBody(api.schemas.sessionsStep, raw);
   const seen = new Set<string>();
-  const pairs = steps.map((st, i) => {
+  const pairs = steps.map((st, i): EnvAction<string | string[]> => {
     const path = `steps[${i}].session_id`;
     if (seen.has(st.session_id)) {
       throw new HttpError(
@@ -196,8 +250,12 @@ async function stepSessions(api: Api, ctx: RouteContext): Promise<Response> {
     return { env: s.env, action: st.action };
   });
   const results = await stepMany(pairs);
+  const withState = observation !== false;
   return json({
-    results: results.map((r, i) => ({ session_id: steps[i]!.session_id, ...stepBody(r) })),
+    results: results.map((r, i) => ({
+      session_id: steps[i]!.session_id,
+      ...stepBody(r, withState),
+    })),
   });
 }
 
@@ -219,12 +277,12 @@ function deleteSession(api: Api, { params }: RouteContext): Response {
   return new Response(null, { status: 204 });
 }
 
-/** `POST /v1/sessions/:id/step`: recommends one item in a session. */
+/** `POST /v1/sessions/:id/step`: recommends one item (or a page) in a session. */
 async function stepSession(api: Api, ctx: RouteContext): Promise<Response> {
   const s = findSession(api, ctx.params[0]!);
-  const { action } = parseBody(api.schemas.sessionStep, await readBody(api, ctx));
+  const { action, observation } = parseBody(api.schemas.sessionStep, await readBody(api, ctx));
   checkSteppable(s, null);
-  return json(stepBody(await s.env.step(action)));
+  return json(stepBody(await s.env.step(action), observation !== false));
 }
 
 /** The request's JSON body; `{}` for an empty one where allowed (JSON `null` stays `null`). */
@@ -283,10 +341,10 @@ function checkSteppable(s: Session, path: string | null): void {
   }
 }
 
-/** A step result as the API answers it. */
-function stepBody(r: StepResult): Record<string, unknown> {
+/** A step result (single item or page) as the API answers it; without the state on request. */
+function stepBody(r: StepResult | SlateStepResult, withState = true): Record<string, unknown> {
   return {
-    observation: r.observation,
+    ...(withState ? { observation: r.observation } : {}),
     feedback: r.feedback,
     reward: r.reward,
     terminated: r.terminated,

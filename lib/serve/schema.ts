@@ -12,7 +12,7 @@ import { HttpError } from "./http_error.ts";
 export interface SchemaLimits {
   /** Most (item, feedback) pairs a request's state may hold. */
   maxStateLength: number;
-  /** Most entries of a batch (`requests`, `steps`). */
+  /** Most entries of a batch (`requests`, `steps`, `sessions`, `session_ids`). */
   maxBatch: number;
 }
 
@@ -20,6 +20,8 @@ export interface SchemaLimits {
 export const MAX_ID_LENGTH = 1000;
 /** Largest per-session `max_steps`. */
 export const MAX_EPISODE_STEPS = 1_000_000;
+/** Most items in one page (slate) action: each position costs one batched prediction. */
+export const MAX_PAGE_ITEMS = 100;
 
 /** Builds the request schemas for the given limits. */
 export function requestSchemas(limits: SchemaLimits) {
@@ -31,34 +33,60 @@ export function requestSchemas(limits: SchemaLimits) {
     `state may hold at most ${limits.maxStateLength} pairs`,
   );
   const seed = z.number().int().safe();
+  const action = actionSchema(id);
   const feedback = z.object({
     state,
     action: id,
     sample: z.boolean().optional(),
     seed: seed.optional(),
   }).strict();
+  const sessionId = z.string().max(100);
+  const start = {
+    state: state.optional(),
+    seed: seed.optional(),
+    max_steps: z.number().int().min(1).max(MAX_EPISODE_STEPS).optional(),
+  };
+  // `observation: false` leaves the state out of a step's answer (a client that keeps its own).
+  const observation = z.boolean().optional();
+  const batch = <T extends z.ZodTypeAny>(entry: T) => z.array(entry).min(1).max(limits.maxBatch);
   return {
     feedback,
-    feedbackBatch: z.object({ requests: z.array(feedback).min(1).max(limits.maxBatch) }).strict(),
-    sessionCreate: z.object({
-      state: state.optional(),
-      seed: seed.optional(),
-      max_steps: z.number().int().min(1).max(MAX_EPISODE_STEPS).optional(),
+    feedbackBatch: z.object({ requests: batch(feedback) }).strict(),
+    sessionCreate: z.object(start).strict(),
+    sessionsCreate: z.object({
+      sessions: batch(z.object({ ...start, replace: sessionId.optional() }).strict()),
     }).strict(),
-    sessionStep: z.object({ action: id }).strict(),
+    sessionsDelete: z.object({ session_ids: batch(sessionId) }).strict(),
+    sessionStep: z.object({ action, observation }).strict(),
     sessionsStep: z.object({
-      steps: z.array(z.object({ session_id: z.string().max(100), action: id }).strict())
-        .min(1).max(limits.maxBatch),
+      steps: batch(z.object({ session_id: sessionId, action }).strict()),
+      observation,
     }).strict(),
     statelessStep: z.object({
       state,
-      action: id,
+      action,
       seed,
       step: z.number().int().min(0).max(MAX_EPISODE_STEPS).optional(),
       negative_streak: z.number().int().min(0).max(MAX_EPISODE_STEPS).optional(),
       max_steps: z.number().int().min(1).max(MAX_EPISODE_STEPS).optional(),
     }).strict(),
   };
+}
+
+/**
+ * An action: an item id, or a page of 1 to {@link MAX_PAGE_ITEMS} item ids (whether they are
+ * known and distinct is checked against the model, after the shape). A fault names its place:
+ * `action`, or `action[2]` for a page's third entry.
+ */
+function actionSchema(id: z.ZodString) {
+  const page = z.array(id).min(1, "a page needs at least one item").max(
+    MAX_PAGE_ITEMS,
+    `a page holds at most ${MAX_PAGE_ITEMS} items`,
+  );
+  return z.custom<string | string[]>().superRefine((v, ctx) => {
+    const r = (Array.isArray(v) ? page : id).safeParse(v);
+    if (!r.success) ctx.addIssue(r.error.issues[0]! as z.IssueData);
+  });
 }
 
 /**

@@ -74,23 +74,33 @@ export class SessionStore {
    * 503 {@link HttpError} whose Retry-After says when the oldest idle session expires.
    */
   create(env: SimEnv): Session {
-    this.sweep();
-    if (this.#sessions.size >= this.maxSessions) {
-      const oldest = this.#sessions.values().next().value as Session;
-      const wait = Math.max(1, Math.ceil((oldest.lastUsed + this.ttlMs - this.#now()) / 1000));
-      throw new HttpError(
-        503,
-        "too_many_sessions",
-        `the server holds its limit of ${this.maxSessions} sessions; delete finished sessions ` +
-          `(DELETE /v1/sessions/{id}) or retry after idle ones expire`,
-        { headers: { "retry-after": String(wait) } },
-      );
-    }
+    this.checkRoom(1);
     let id = newSessionId();
     while (this.#sessions.has(id)) id = newSessionId();
     const session: Session = { id, env, lastUsed: this.#now() };
     this.#sessions.set(id, session);
     return session;
+  }
+
+  /**
+   * Throws the 503 {@link HttpError} of a full store unless `count` more sessions fit (after
+   * expiring idle ones); its Retry-After says when the oldest idle session expires.
+   */
+  checkRoom(count: number): void {
+    this.sweep();
+    if (this.#sessions.size + count <= this.maxSessions) return;
+    const oldest = this.#sessions.values().next().value as Session | undefined;
+    const wait = oldest === undefined
+      ? 1
+      : Math.max(1, Math.ceil((oldest.lastUsed + this.ttlMs - this.#now()) / 1000));
+    const asked = count === 1 ? "" : ` (${count} more asked for)`;
+    throw new HttpError(
+      503,
+      "too_many_sessions",
+      `the server holds its limit of ${this.maxSessions} sessions${asked}; delete finished ` +
+        `sessions (DELETE /v1/sessions/{id}) or retry after idle ones expire`,
+      { headers: { "retry-after": String(wait) } },
+    );
   }
 
   /** The live session `id` (marking it used), or undefined if unknown or expired. */

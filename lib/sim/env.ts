@@ -7,18 +7,46 @@
  * distribution `probs`; the reward depends only on the feedback; and the state transits
  * deterministically: s' drops its oldest pair (once N are held) and appends (action, feedback).
  *
- * Sampling is a pure function of (seed, step index, probs) ({@link sampleFeedback}), so a step
- * is reproducible from (state, action, seed, step) alone: {@link statelessStep} gives the same
- * answer as the corresponding {@link SimEnv.step}.
+ * **Pages (slates).** Beyond the paper, an action may be a page: a list of k distinct items, top
+ * to bottom. The user reads it as a cascade: item j is scored on the state extended by the
+ * page's earlier (item, sampled feedback) pairs, its feedback is sampled, and the next item is
+ * scored on that; the state transits by appending the page's pairs in order, and the reward is
+ * their sum. A page costs k batched predictions (one per position, for every environment of a
+ * batch at once). A plain item id is the single-item step, answered exactly as before.
+ *
+ * **Leaving.** The user leaves (`terminated`) by the rule `leaveAfterSkips` (M negatives in a row
+ * within the episode, at any item of a page) or, with `leave`, by a learned leave model
+ * (`leave.ts`): one seeded draw per step against P(leave after the step).
+ *
+ * Sampling is a pure function of (seed, step index, page position, probs)
+ * ({@link sampleFeedback}), so a step is reproducible from (state, action, seed, step, negative
+ * streak) alone: {@link statelessStep} gives the same answer as the corresponding
+ * {@link SimEnv.step}.
  * @module
  */
 import { UserError } from "../errors.ts";
 import { deriveSeed, Rng } from "../random.ts";
+import { type LeaveModel, leaves } from "./leave.ts";
 import { defaultRewards, expectedReward } from "./reward.ts";
-import type { ArrayPrediction, FeedbackRequest, SimulatorLike, StepRecord } from "./types.ts";
+import type { ArrayPrediction, SimulatorLike, StepRecord } from "./types.ts";
 
-/** What an {@link InputError} is about. */
-export type InputErrorCode = "unknown_item" | "unknown_label";
+/**
+ * What an {@link InputError} is about: an unknown item or label, an item twice in one page, or
+ * an action that is neither an item id nor a non-empty list of them.
+ */
+export type InputErrorCode = "unknown_item" | "unknown_label" | "duplicate_item" | "invalid_action";
+
+/**
+ * An action: one item id, or a page (slate) of distinct item ids, top to bottom.
+ *
+ * @example
+ * ```ts
+ * import type { Action } from "./env.ts";
+ * const one: Action = "i3";
+ * const page: Action = ["i3", "i7", "i9"]; // i3 on top; each item is answered after the ones above
+ * ```
+ */
+export type Action = string | readonly string[];
 
 /**
  * A request that names an item or label the model does not know. `path` is the JSON path of the
@@ -67,16 +95,30 @@ export interface SimEnvOptions {
   leaveAfterSkips?: number;
   /** Reward per label, in the simulator's label order. @default 1 for positive labels, 0 otherwise */
   rewards?: readonly number[];
+  /**
+   * A learned leave model (`loadLeaveModel` from `leave.ts`): the user leaves after a step with
+   * the probability it gives, drawn with the episode's seed. Excludes `leaveAfterSkips` > 0.
+   * @default undefined (the `leaveAfterSkips` rule)
+   */
+  leave?: LeaveModel;
+  /**
+   * λ of the exploit guard: every item's reward (and expected reward) is lowered by λ × the
+   * answer's `spread` (the ensemble heads' standard deviation of P(positive)), so that agents
+   * cannot farm regions the simulator does not know. @default 0
+   */
+  uncertaintyPenalty?: number;
 }
 
 /**
  * Defaults of {@link SimEnvOptions}: the one source for the environment, the server's sessions
  * and stateless steps, and `recsimu serve`'s flags.
  */
-export const ENV_DEFAULTS: Readonly<Required<Omit<SimEnvOptions, "rewards">>> = Object.freeze({
-  maxSteps: 50,
-  leaveAfterSkips: 0,
-});
+export const ENV_DEFAULTS: Readonly<Required<Omit<SimEnvOptions, "rewards" | "leave">>> = Object
+  .freeze({
+    maxSteps: 50,
+    leaveAfterSkips: 0,
+    uncertaintyPenalty: 0,
+  });
 
 /** {@link SimEnvOptions} with defaults applied and checked. */
 export interface EnvConfig {
@@ -86,6 +128,10 @@ export interface EnvConfig {
   leaveAfterSkips: number;
   /** Reward per label, in label order. */
   rewards: readonly number[];
+  /** The learned leave model, when the user leaves by it instead of the rule. */
+  leave?: LeaveModel;
+  /** λ: rewards are lowered by λ × the answer's spread. */
+  uncertaintyPenalty: number;
 }
 
 /**
@@ -143,7 +189,10 @@ export interface ResetResult {
   info: EnvInfo;
 }
 
-/** The simulator's view of one step, returned in {@link StepResult.info}. */
+/**
+ * The simulator's view of one step, returned in {@link StepResult.info}. Further fields of the
+ * simulator's prediction (such as `ood`) are copied in too.
+ */
 export interface StepInfo extends EnvInfo {
   /** Probability of each feedback label. */
   probs: Record<string, number>;
@@ -151,6 +200,34 @@ export interface StepInfo extends EnvInfo {
   real: number;
   /** Σ probs · rewards. */
   expected_reward: number;
+  /** With a learned leave model only: the probability that the user leaves after this step. */
+  leave_prob?: number;
+}
+
+/** One item of a page, as {@link SlateStepInfo.slate} reports it. */
+export interface SlateItemInfo {
+  /** The item. */
+  item: string;
+  /** Its sampled feedback label. */
+  feedback: string;
+  /** The reward of that label. */
+  reward: number;
+  /** Probability of each label, given the state and the page's earlier pairs. */
+  probs: Record<string, number>;
+  /** The discriminator's probability that (that state, item) is real. */
+  real: number;
+  /** Σ probs · rewards of this item (given the sampled feedback of the items above it). */
+  expected_reward: number;
+}
+
+/** The info of a page step: counters, the page's total expected reward and each item's answer. */
+export interface SlateStepInfo extends EnvInfo {
+  /** Σ of the items' expected rewards. */
+  expected_reward: number;
+  /** One entry per item, top to bottom. */
+  slate: SlateItemInfo[];
+  /** With a learned leave model only: the probability that the user leaves after this page. */
+  leave_prob?: number;
 }
 
 /**
@@ -181,12 +258,44 @@ export interface StepResult {
   info: StepInfo;
 }
 
+/**
+ * What a page step returns: the single step's 5-tuple with one feedback per item and the sum of
+ * their rewards.
+ *
+ * @example
+ * ```ts
+ * import type { SlateStepResult } from "./env.ts";
+ *
+ * // The items of a page the user answered positively (rewards above 0).
+ * function liked(r: SlateStepResult): string[] {
+ *   return r.info.slate.filter((s) => s.reward > 0).map((s) => s.item);
+ * }
+ * ```
+ */
+export interface SlateStepResult {
+  /** s': the state after the page's pairs were appended in order, at most N pairs. */
+  observation: StepRecord[];
+  /** The sampled feedback label of each item, top to bottom. */
+  feedback: string[];
+  /** Σ of the items' rewards. */
+  reward: number;
+  /** The user left (the rule at any item of the page, or the learned leave model's draw). */
+  terminated: boolean;
+  /** The episode hit `maxSteps` (a page is one step). */
+  truncated: boolean;
+  /** Counters, total expected reward, and each item's probabilities, realness and reward. */
+  info: SlateStepInfo;
+}
+
+/** What stepping with action type `A` returns: a page gives a {@link SlateStepResult}. */
+export type ResultOf<A extends Action> = A extends string ? StepResult : SlateStepResult;
+
 /** Everything a step depends on besides the model: the input of {@link statelessStep}. */
 export interface StepInput {
   /** The state before the step, oldest first (the last N pairs are used). */
   state: readonly StepRecord[];
-  /** The recommended item. */
-  action: string;
+  /** The recommended item, or a page of distinct items. */
+  action: Action;
   /** The episode's seed. */
   seed: number;
   /** Steps already taken in the episode before this one. @default 0 */
@@ -215,7 +324,34 @@ export function envConfig(sim: SimulatorLike, options: SimEnvOptions = {}): EnvC
       `Cannot create environment: expected ${sim.labels.length} finite rewards (one per label), got [${rewards}]`,
     );
   }
-  return { maxSteps, leaveAfterSkips, rewards: [...rewards] };
+  const leave = options.leave;
+  if (leave !== undefined) checkLeave(sim, leave, leaveAfterSkips);
+  const uncertaintyPenalty = options.uncertaintyPenalty ?? ENV_DEFAULTS.uncertaintyPenalty;
+  if (!(uncertaintyPenalty >= 0 && Number.isFinite(uncertaintyPenalty))) {
+    throw new RangeError(
+      `Cannot create environment: uncertaintyPenalty must be a number >= 0, got ${uncertaintyPenalty}`,
+    );
+  }
+  return {
+    maxSteps,
+    leaveAfterSkips,
+    rewards: [...rewards],
+    uncertaintyPenalty,
+    ...(leave ? { leave } : {}),
+  };
+}
+
+function checkLeave(sim: SimulatorLike, leave: LeaveModel, leaveAfterSkips: number): void {
+  if (leaveAfterSkips > 0) {
+    throw new RangeError(
+      `Cannot create environment: leaveAfterSkips (${leaveAfterSkips}) and a learned leave model exclude each other`,
+    );
+  }
+  if (leave.labels.join("\u0000") !== sim.labels.join("\u0000")) {
+    throw new RangeError(
+      `Cannot create environment: the leave model's labels (${leave.labels}) are not the simulator's (${sim.labels})`,
+    );
+  }
 }
 
 /** A fresh random episode seed (32 bits from the system's CSPRNG). */
@@ -224,17 +360,24 @@ export function randomSeed(): number {
 }
 
 /**
- * Index of the feedback drawn from `probs` for step `step` of the episode seeded `seed`: one
- * uniform u from `deriveSeed(seed, "step:<step>")`, then the inverse CDF of `probs` (normalised).
- * A pure function: the same arguments always give the same index.
+ * Index of the feedback drawn from `probs` for step `step` of the episode seeded `seed` (item
+ * `position` of the step's page): one uniform u from `deriveSeed(seed, "step:<step>")` (position
+ * 0, as for a single item) or `deriveSeed(seed, "step:<step>:<position>")`, then the inverse CDF
+ * of `probs` (normalised). A pure function: the same arguments always give the same index.
  *
  * @example
  * ```ts
  * import { sampleFeedback } from "./env.ts";
  * sampleFeedback([0.2, 0.8], 7, 0) === sampleFeedback([0.2, 0.8], 7, 0); // true
+ * sampleFeedback([0.2, 0.8], 7, 0, 0) === sampleFeedback([0.2, 0.8], 7, 0); // true
  * ```
  */
-export function sampleFeedback(probs: ArrayLike<number>, seed: number, step: number): number {
+export function sampleFeedback(
+  probs: ArrayLike<number>,
+  seed: number,
+  step: number,
+  position = 0,
+): number {
   let total = 0;
   for (let k = 0; k < probs.length; k++) {
     const p = probs[k]!;
@@ -244,7 +387,8 @@ export function sampleFeedback(probs: ArrayLike<number>, seed: number, step: num
     total += p;
   }
   if (!(total > 0)) throw new RangeError("Cannot sample feedback: probabilities sum to 0");
-  let r = new Rng(deriveSeed(seed, `step:${step}`)).next() * total;
+  const purpose = position === 0 ? `step:${step}` : `step:${step}:${position}`;
+  let r = new Rng(deriveSeed(seed, purpose)).next() * total;
   for (let k = 0; k < probs.length; k++) {
     r -= probs[k]!;
     if (r < 0) return k;
@@ -280,9 +424,12 @@ export function lastPairs(state: readonly StepRecord[], n: number): StepRecord[]
   return state.slice(from).map((r) => ({ item: r.item, feedback: r.feedback }));
 }
 
-/** Throws {@link InputError} at `path` unless `item` is in the simulator's vocabulary. */
+/**
+ * Throws {@link InputError} at `path` unless `item` is in the simulator's vocabulary or the
+ * simulator answers unknown items.
+ */
 export function checkItem(sim: SimulatorLike, item: string, path: string): void {
-  if (!sim.hasItem(item)) {
+  if (!sim.hasItem(item) && !sim.answersUnknownItems) {
     throw new InputError("unknown_item", path, `unknown item "${clip(item)}"`);
   }
 }
@@ -325,58 +472,188 @@ export function checkPrediction(
 }
 
 /**
- * Applies one prediction to one step input: samples the feedback, moves the state, scores the
- * reward and decides termination. Pure; shared by every way of stepping.
+ * The items of `action` after checking them: an item id is a page of one; a list must be
+ * non-empty, of known, distinct items. Throws {@link InputError} at the path of the first fault
+ * (`action[2]` for an item already on the page).
  */
-export function applyStep(
+export function checkAction(sim: SimulatorLike, action: Action, path: string): readonly string[] {
+  if (typeof action === "string") {
+    checkItem(sim, action, path);
+    return [action];
+  }
+  if (!Array.isArray(action) || action.length === 0) {
+    throw new InputError(
+      "invalid_action",
+      path,
+      "expected an item id or a non-empty list of distinct item ids",
+    );
+  }
+  const first = new Map<string, number>();
+  action.forEach((item: unknown, j) => {
+    const at = `${path}[${j}]`;
+    if (typeof item !== "string") {
+      throw new InputError("invalid_action", at, `expected an item id, got ${typeof item}`);
+    }
+    checkItem(sim, item, at);
+    const seen = first.get(item);
+    if (seen !== undefined) {
+      throw new InputError(
+        "duplicate_item",
+        at,
+        `item "${clip(item)}" is already at ${path}[${seen}]; a page holds distinct items`,
+      );
+    }
+    first.set(item, j);
+  });
+  return action;
+}
+
+/** One entry of a batch of steps: its configuration, its input and its checked page. */
+interface PendingStep {
+  config: EnvConfig;
+  input: StepInput;
+  page: readonly string[];
+}
+
+/** What the cascade drew for one item of a page. */
+interface ItemDraw {
+  prediction: ArrayPrediction;
+  /** The sampled label's index. */
+  k: number;
+  /** P(the user leaves after this item), 0 without a leave model. */
+  hazard: number;
+}
+
+/**
+ * The cascade of a batch of steps: position j of every page that has one is scored in ONE
+ * batched prediction, on its state extended by the page's earlier (item, sampled feedback)
+ * pairs. Returns each entry's draws and final state.
+ */
+async function cascade(
   sim: SimulatorLike,
-  config: EnvConfig,
-  input: StepInput,
-  prediction: ArrayPrediction,
-): StepResult {
-  const p = checkPrediction(sim, prediction);
+  steps: readonly PendingStep[],
+): Promise<{ draws: ItemDraw[]; state: StepRecord[] }[]> {
+  const N = sim.stateLength;
+  const out = steps.map((s) => ({
+    draws: [] as ItemDraw[],
+    state: lastPairs(s.input.state, N),
+    streak: s.input.negativeStreak ?? 0,
+  }));
+  const depth = Math.max(...steps.map((s) => s.page.length));
+  for (let j = 0; j < depth; j++) {
+    const live = steps.flatMap((s, i) => (s.page.length > j ? [i] : []));
+    const predictions = await sim.predictArrays(
+      live.map((i) => ({ state: out[i]!.state, action: steps[i]!.page[j]! })),
+    );
+    if (predictions.length !== live.length) {
+      throw new Error(`The simulator answered ${predictions.length} of ${live.length} requests`);
+    }
+    live.forEach((i, n) => {
+      const { input, config, page } = steps[i]!, o = out[i]!;
+      const prediction = checkPrediction(sim, predictions[n]);
+      const t = input.step ?? 0;
+      const k = sampleFeedback(prediction.probs, input.seed, t, j);
+      o.streak = sim.positive[k] ? 0 : o.streak + 1;
+      const position = t * page.length + j;
+      const hazard = config.leave?.hazard({
+        state: o.state,
+        feedback: k,
+        streak: o.streak,
+        position,
+      });
+      o.draws.push({ prediction, k, hazard: hazard ?? 0 });
+      o.state = transition(o.state, page[j]!, sim.labels[k]!, N);
+    });
+  }
+  return out;
+}
+
+/** A prediction's answer for an info: probs as a label map, realness, expected reward, extras. */
+function answer(sim: SimulatorLike, p: ArrayPrediction, expected: number) {
+  const { probs, real, ...extra } = p;
+  return { probs: probsRecord(sim.labels, probs), real, expected_reward: expected, ...extra };
+}
+
+/** The result of one step from its cascade: rewards, counters and whether the user leaves. */
+function stepResult(
+  sim: SimulatorLike,
+  s: PendingStep,
+  c: { draws: ItemDraw[]; state: StepRecord[] },
+): StepResult | SlateStepResult {
+  const { config, input } = s;
   const t = input.step ?? 0;
-  const k = sampleFeedback(p.probs, input.seed, t);
-  const feedback = sim.labels[k]!;
-  const streak = sim.positive[k] ? 0 : (input.negativeStreak ?? 0) + 1;
-  const step = t + 1;
+  let streak = input.negativeStreak ?? 0, longest = 0, stay = 1, reward = 0, expected = 0;
+  const items = c.draws.map((d, j) => {
+    streak = sim.positive[d.k] ? 0 : streak + 1;
+    longest = Math.max(longest, streak);
+    stay *= 1 - d.hazard;
+    // The exploit guard: λ × the heads' spread off the reward and the expected reward.
+    const penalty = config.uncertaintyPenalty * (d.prediction.spread ?? 0);
+    const er = expectedReward(d.prediction.probs, config.rewards) - penalty;
+    const r = config.rewards[d.k]! - penalty;
+    reward += r;
+    expected += er;
+    const item = { item: s.page[j]!, feedback: sim.labels[d.k]!, reward: r };
+    const pen = config.uncertaintyPenalty > 0 ? { uncertainty_penalty: penalty } : {};
+    return { ...item, ...answer(sim, d.prediction, er), ...pen };
+  });
+  const leaveProb = 1 - stay;
+  const terminated = config.leave !== undefined
+    ? leaves(leaveProb, input.seed, t)
+    : config.leaveAfterSkips > 0 && longest >= config.leaveAfterSkips;
+  const counters = { seed: input.seed, step: t + 1, negative_streak: streak };
+  const leave = config.leave !== undefined ? { leave_prob: leaveProb } : {};
+  const base = { observation: c.state, terminated, truncated: t + 1 >= config.maxSteps };
+  if (typeof input.action === "string") {
+    const { feedback, reward, item: _, ...rest } = items[0]!;
+    return { ...base, feedback, reward, info: { ...rest, ...counters, ...leave } };
+  }
   return {
-    observation: transition(
-      lastPairs(input.state, sim.stateLength),
-      input.action,
-      feedback,
-      sim.stateLength,
-    ),
-    feedback,
-    reward: config.rewards[k]!,
-    terminated: config.leaveAfterSkips > 0 && streak >= config.leaveAfterSkips,
-    truncated: step >= config.maxSteps,
-    info: {
-      probs: probsRecord(sim.labels, p.probs),
-      real: p.real,
-      expected_reward: expectedReward(p.probs, config.rewards),
-      seed: input.seed,
-      step,
-      negative_streak: streak,
-    },
+    ...base,
+    feedback: items.map((i) => i.feedback),
+    reward,
+    info: { ...counters, expected_reward: expected, slate: items, ...leave },
   };
+}
+
+/** Steps a batch of checked entries: the cascade, then each entry's result. */
+async function runSteps(
+  sim: SimulatorLike,
+  steps: readonly PendingStep[],
+): Promise<(StepResult | SlateStepResult)[]> {
+  if (steps.length === 0) return [];
+  const cascades = await cascade(sim, steps);
+  return steps.map((s, i) => stepResult(sim, s, cascades[i]!));
 }
 
 /**
  * One step without an environment object: the same answer as the session / {@link SimEnv} step
  * with the same (state, action, seed, step, negative streak).
  */
+export function statelessStep(
+  sim: SimulatorLike,
+  input: StepInput & { action: string },
+  options?: SimEnvOptions,
+): Promise<StepResult>;
+export function statelessStep(
+  sim: SimulatorLike,
+  input: StepInput & { action: readonly string[] },
+  options?: SimEnvOptions,
+): Promise<SlateStepResult>;
+export function statelessStep(
+  sim: SimulatorLike,
+  input: StepInput,
+  options?: SimEnvOptions,
+): Promise<StepResult | SlateStepResult>;
 export async function statelessStep(
   sim: SimulatorLike,
   input: StepInput,
   options: SimEnvOptions = {},
-): Promise<StepResult> {
+): Promise<StepResult | SlateStepResult> {
   const config = envConfig(sim, options);
   checkState(sim, input.state, "state");
-  checkItem(sim, input.action, "action");
-  const state = lastPairs(input.state, sim.stateLength);
-  const [prediction] = await sim.predictArrays([{ state, action: input.action }]);
-  return applyStep(sim, config, { ...input, state }, checkPrediction(sim, prediction));
+  const page = checkAction(sim, input.action, "action");
+  return (await runSteps(sim, [{ config, input, page }]))[0]!;
 }
 
 /**
@@ -393,11 +670,11 @@ export async function statelessStep(
  * // const results = await SimEnv.stepMany(actions(envs, (env) => policy(env.observation)));
  * ```
  */
-export interface EnvAction {
+export interface EnvAction<A extends Action = string> {
   /** The environment to step. */
   env: SimEnv;
-  /** The recommended item. */
-  action: string;
+  /** The recommended item, or a page of distinct items. */
+  action: A;
 }
 
 /**
@@ -495,24 +772,33 @@ export class SimEnv {
     return this.#busy;
   }
 
-  /** Recommends `action`; the simulated user answers. Throws {@link InputError} for unknown items. */
-  async step(action: string): Promise<StepResult> {
+  /**
+   * Recommends `action` (an item, or a page of distinct items); the simulated user answers.
+   * Throws {@link InputError} for unknown items and for an item twice in a page.
+   */
+  step(action: string): Promise<StepResult>;
+  step(action: readonly string[]): Promise<SlateStepResult>;
+  step(action: Action): Promise<StepResult | SlateStepResult>;
+  async step(action: Action): Promise<StepResult | SlateStepResult> {
     return (await SimEnv.#stepAll([{ env: this, action }], (_) => "action"))[0]!;
   }
 
-  /** Steps many environments of one simulator with ONE batched `predict` call. */
-  static stepMany(steps: readonly EnvAction[]): Promise<StepResult[]> {
-    return SimEnv.#stepAll(steps, (i) => `steps[${i}].action`);
+  /**
+   * Steps many environments of one simulator with ONE batched `predict` call per page position
+   * (one in all for single items).
+   */
+  static stepMany<A extends Action>(steps: readonly EnvAction<A>[]): Promise<ResultOf<A>[]> {
+    return SimEnv.#stepAll(steps, (i) => `steps[${i}].action`) as Promise<ResultOf<A>[]>;
   }
 
   static async #stepAll(
-    steps: readonly EnvAction[],
+    steps: readonly EnvAction<Action>[],
     path: (i: number) => string,
-  ): Promise<StepResult[]> {
+  ): Promise<(StepResult | SlateStepResult)[]> {
     if (steps.length === 0) return [];
     const sim = steps[0]!.env.sim;
     const seen = new Set<SimEnv>();
-    const requests: FeedbackRequest[] = [];
+    const pending: PendingStep[] = [];
     for (let i = 0; i < steps.length; i++) {
       const { env, action } = steps[i]!;
       if (env.sim !== sim) {
@@ -525,28 +811,23 @@ export class SimEnv {
       if (!env.#ready) throw new EpisodeOverError("Cannot step: call reset() first");
       if (env.#done) throw new EpisodeOverError("Cannot step: the episode is over; call reset()");
       if (env.#busy) throw new UserError("Cannot step: a step of this environment is in progress");
-      checkItem(sim, action, path(i));
-      requests.push({ state: env.#state, action });
-    }
-    for (const { env } of steps) env.#busy = true;
-    let predictions: ArrayPrediction[];
-    try {
-      predictions = await sim.predictArrays(requests);
-    } finally {
-      for (const { env } of steps) env.#busy = false;
-    }
-    if (predictions.length !== steps.length) {
-      throw new Error(`The simulator answered ${predictions.length} of ${steps.length} requests`);
-    }
-    const results = steps.map(({ env, action }, i) =>
-      applyStep(sim, env.config, {
+      const page = checkAction(sim, action, path(i));
+      const input = {
         state: env.#state,
         action,
         seed: env.#seed,
         step: env.#step,
         negativeStreak: env.#streak,
-      }, predictions[i]!)
-    );
+      };
+      pending.push({ config: env.config, input, page });
+    }
+    for (const { env } of steps) env.#busy = true;
+    let results: (StepResult | SlateStepResult)[];
+    try {
+      results = await runSteps(sim, pending);
+    } finally {
+      for (const { env } of steps) env.#busy = false;
+    }
     // Commit only once every result is computed, so a failure leaves all environments unchanged.
     steps.forEach(({ env }, i) => {
       const r = results[i]!;
@@ -564,7 +845,7 @@ export class SimEnv {
  * {@link SimEnv.stepMany}. Errors name the entry (`steps[3].action`) and leave every
  * environment unchanged.
  */
-export function stepMany(steps: readonly EnvAction[]): Promise<StepResult[]> {
+export function stepMany<A extends Action>(steps: readonly EnvAction<A>[]): Promise<ResultOf<A>[]> {
   return SimEnv.stepMany(steps);
 }
 
@@ -627,8 +908,8 @@ export class VecSimEnv {
     return this.envs.map((env, i) => env.reset({ seed: deriveSeed(seed, `env:${i}`) }));
   }
 
-  /** One action per environment, in order. */
-  step(actions: readonly string[]): Promise<StepResult[]> {
+  /** One action (an item or a page) per environment, in order. */
+  step<A extends Action>(actions: readonly A[]): Promise<ResultOf<A>[]> {
     if (actions.length !== this.envs.length) {
       throw new RangeError(
         `Cannot step: expected ${this.envs.length} actions, got ${actions.length}`,

@@ -12,6 +12,8 @@
  *   history.json     per-epoch losses and validation metrics
  *   start_states.json real start states for environments
  *   metrics.json     test metrics (written by train and eval)
+ *   leave.json       the learned leave model (written by train after the run; optional:
+ *                    checkpoints from before it have none)
  *   .recsimu-output.json  the marker: kind "checkpoint" and the sha256 of every file above
  *
  * The directory is written to a temporary sibling and renamed into place, so a crash leaves
@@ -37,7 +39,7 @@ import {
 } from "../output.ts";
 import { RECSIMU_VERSION } from "../version.ts";
 import { CheckpointError } from "../errors.ts";
-import type { TrainConfig } from "../config.ts";
+import { type TrainConfig, withArchDefaults } from "../config.ts";
 import type { StepRecord } from "../data/pair.ts";
 import type { ModelShape } from "../../models/recsimu.ts";
 import { logicalName } from "../../models/params.ts";
@@ -84,6 +86,11 @@ export interface CheckpointMeta {
    * T = 1.
    */
   calibration?: ModelCalibration;
+  /**
+   * Out-of-distribution thresholds fitted after training: `realThreshold`, the 1st percentile
+   * of D's real score on the validation tuples (answers below it get `ood.low_real`).
+   */
+  ood?: { realThreshold: number };
 }
 
 /**
@@ -454,6 +461,7 @@ export async function loadCheckpoint(
   try {
     await read("config.json");
     checkCalibration(meta, dir);
+    meta.config = withArchDefaults(meta.config);
     const items = JSON.parse(await text("vocab.json")) as string[];
     const eb = await read("embeddings.bin");
     const embeddings = new Float32Array(
@@ -491,6 +499,29 @@ export async function loadCheckpoint(
   } catch (e) {
     if (e instanceof CheckpointError) throw e;
     throw new CheckpointError(`"${dir}" is incomplete or corrupted: ${(e as Error).message}`);
+  }
+}
+
+/**
+ * The bytes of an optional file of the checkpoint in `dir` (e.g. leave.json), checked against
+ * the marker's sha256 like every file `loadCheckpoint` reads; undefined when it has none.
+ */
+export async function readOptionalCheckpointFile(
+  dir: string,
+  name: string,
+): Promise<Uint8Array | undefined> {
+  const live = await survivor(dir);
+  await assertCheckpointDir(live);
+  const marker = await readMarker(live);
+  if (marker !== undefined && !Object.hasOwn(marker.files, name)) return undefined;
+  try {
+    return await verifiedReader(live, marker)(name);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) {
+      if (marker === undefined) return undefined;
+      throw new CheckpointError(`"${join(live, name)}" is missing; restore it or retrain`);
+    }
+    throw e;
   }
 }
 

@@ -10,7 +10,8 @@
         env.close()
 
 ``RecSimuEnv`` is one simulated user (one server session); ``RecSimuVectorEnv`` is many, stepped
-with one HTTP request per vector step. Details: docs/python.md in the recsimu repository.
+with one HTTP request per vector step. ``slate_size=k`` makes each action a page of k distinct
+items (``recsimu.Slate``). Details: docs/python.md in the recsimu repository.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from .env import RecSimuEnv
 from .errors import (EnvClosedError, InvalidActionError, LaunchError, RecSimuError,
                      ResetNeededError, ServerError, ServerUnreachableError, SessionLostError)
 from .launch import Server, launch
+from .spaces import Slate
 from .vector import RecSimuVectorEnv
 
 __version__ = "0.1.0"
@@ -30,6 +32,7 @@ __all__ = [
     "RecSimuVectorEnv",
     "launch",
     "Server",
+    "Slate",
     "RecSimuError",
     "ServerError",
     "SessionLostError",

@@ -37,6 +37,9 @@ class ServedModel:
         self.item_ids: tuple[str, ...] = tuple(item_ids)
         self.max_steps = int(model["env"]["max_steps"])
         self.leave_after_skips = int(model["env"]["leave_after_skips"])
+        # "rule" (leave after --leave-after-skips negatives) or "learned" (serve --leave learned)
+        self.leave: str = str(model["env"].get("leave", "rule"))
+        self.leave_model: dict[str, Any] | None = model["env"].get("leave_model")
         self.limits: dict[str, Any] = dict(model.get("limits", {}))
         self.item_index = {item: i for i, item in enumerate(self.item_ids)}
         self.label_index = {label: k for k, label in enumerate(self.labels)}
@@ -121,20 +124,70 @@ class ServedModel:
             f"{where} = {_clip(repr(action))}: expected an item index (int in "
             f"[0, {self.num_items})) or an item id (str), got {type(action).__name__}")
 
-    def item_ids_of(self, actions: Any, count: int) -> list[str]:
-        """The item ids of a batch of ``count`` actions (array of indices, or a list of ids)."""
+    def indices_of(self, actions: Any, count: int) -> np.ndarray:
+        """The item indices (int64, shape (count,)) of a batch of ``count`` actions: an array of
+        indices (checked at once) or a sequence of indices and ids. Raises InvalidActionError
+        naming the first bad entry (``actions[2]``)."""
         arr = np.asarray(actions)
         if arr.shape != (count,):
             raise InvalidActionError(
                 f"actions: expected {count} actions (one per environment), got shape {arr.shape}")
         if arr.dtype.kind in "iu":
-            bad = np.flatnonzero((arr < 0) | (arr >= self.num_items))
-            if bad.size:
-                i = int(bad[0])
+            if count and (arr.min() < 0 or arr.max() >= self.num_items):
+                i = int(np.flatnonzero((arr < 0) | (arr >= self.num_items))[0])
                 self.item_id(arr[i], f"actions[{i}]")  # raises, naming the first bad one
-            ids = self.item_ids
-            return [ids[a] for a in arr.tolist()]
-        return [self.item_id(a, f"actions[{i}]") for i, a in enumerate(list(actions))]
+            return arr.astype(np.int64, copy=False)
+        index = self.item_index
+        return np.array([index[self.item_id(a, f"actions[{i}]")]
+                         for i, a in enumerate(list(actions))], dtype=np.int64)
+
+    def page_ids(self, action: Any, size: int, where: str = "action") -> list[str]:
+        """The item ids of a page of ``size`` distinct items: a 1-D array or a sequence of indices
+        (any integer type) or ids. Raises InvalidActionError naming the entry (``action[2]``)."""
+        if isinstance(action, np.ndarray):
+            if action.shape != (size,):
+                raise InvalidActionError(f"{where}: expected a page of {size} distinct items, "
+                                         f"got shape {action.shape}")
+            entries = action.tolist()
+        elif isinstance(action, Sequence) and not isinstance(action, (str, bytes)):
+            if len(action) != size:
+                raise InvalidActionError(f"{where}: expected a page of {size} distinct items, "
+                                         f"got {len(action)}")
+            entries = list(action)
+        else:
+            raise InvalidActionError(
+                f"{where} = {_clip(repr(action))}: expected a page of {size} distinct items "
+                f"(indices or ids), got {type(action).__name__}")
+        ids = [self.item_id(a, f"{where}[{j}]") for j, a in enumerate(entries)]
+        first: dict[str, int] = {}
+        for j, item in enumerate(ids):
+            if item in first:
+                raise InvalidActionError(
+                    f"{where}[{j}] = {_clip(repr(entries[j]))} repeats {where}[{first[item]}] "
+                    f"(item {_clip(item)!r}): a page holds distinct items")
+            first[item] = j
+        return ids
+
+    def page_indices_of(self, actions: Any, count: int, size: int) -> np.ndarray:
+        """The item indices (int64, shape (count, size)) of the pages of ``count`` environments:
+        an array of shape (count, size) of indices (checked at once), or a sequence of ``count``
+        pages (indices or ids). Raises InvalidActionError naming the entry (``actions[1][2]``)."""
+        if isinstance(actions, np.ndarray) and actions.shape != (count, size):
+            raise InvalidActionError(f"actions: expected {count} pages of {size} items (one per "
+                                     f"environment), got shape {actions.shape}")
+        if not isinstance(actions, np.ndarray) and len(actions) != count:
+            raise InvalidActionError(f"actions: expected {count} pages (one per environment), "
+                                     f"got {len(actions)}")
+        if isinstance(actions, np.ndarray) and actions.dtype.kind in "iu":
+            ordered = np.sort(actions, axis=1)
+            bad = ((actions < 0) | (actions >= self.num_items)).any(axis=1)
+            bad |= (ordered[:, 1:] == ordered[:, :-1]).any(axis=1)
+            for i in np.flatnonzero(bad)[:1].tolist():
+                self.page_ids(actions[i], size, f"actions[{i}]")  # raises, naming the entry
+            return actions.astype(np.int64, copy=False)
+        index = self.item_index
+        return np.array([[index[item] for item in self.page_ids(a, size, f"actions[{i}]")]
+                         for i, a in enumerate(actions)], dtype=np.int64).reshape(count, size)
 
     def start_state(self, state: Any, where: str = "options['state']") -> list[dict[str, str]]:
         """A start state for the server from pairs of (item, feedback): ids, indices or dicts."""
@@ -167,17 +220,51 @@ class ServedModel:
                          f"({', '.join(self.labels)}) or its index in [0, {len(self.labels)})")
 
 
+# Info fields that are real numbers: JSON writes 1.0 as 1 (and a spread of 0 as 0), so they are
+# made floats, for stable float64 columns in batched infos.
+FLOAT_KEYS = frozenset({"real", "expected_reward", "spread", "leave_prob", "uncertainty_penalty"})
+
+
 def step_info(res: Mapping[str, Any]) -> dict[str, Any]:
     """A step's info: the server's (probs, real, expected_reward, seed, step, negative_streak and
-    any other field, such as ``ood``) plus the sampled ``feedback`` label. JSON writes 1.0 as 1,
-    so the probabilities and scores are made floats here (stable dtypes in batched infos)."""
+    any other field, such as ``spread``, ``ood`` and ``leave_prob``) plus the sampled
+    ``feedback`` label; probabilities and the ``FLOAT_KEYS`` as floats."""
     info = dict(res["info"])
     info["probs"] = {k: float(v) for k, v in info["probs"].items()}
-    for key in ("real", "expected_reward"):
-        if key in info:
-            info[key] = float(info[key])
+    for key in FLOAT_KEYS.intersection(info):
+        info[key] = float(info[key])
     info["feedback"] = res["feedback"]
     return info
+
+
+def slate_info(res: Mapping[str, Any]) -> dict[str, Any]:
+    """A page step's info: the server's counters and total ``expected_reward``, ``feedback`` (one
+    label per item), and the page's per-item answers as arrays of length k: ``probs`` (label ->
+    array), ``real``, ``item_reward``, ``item_expected_reward``, and any other per-item field (such
+    as ``ood``) under its own name."""
+    info = dict(res["info"])
+    slate = info.pop("slate")
+    for key in FLOAT_KEYS.intersection(info):
+        info[key] = float(info[key])
+    info["feedback"] = list(res["feedback"])
+    rename = {"reward": "item_reward", "expected_reward": "item_expected_reward"}
+    for key in slate[0] if slate else ():
+        if key in ("item", "feedback"):
+            continue
+        info[rename.get(key, key)] = _column([entry.get(key) for entry in slate])
+    return info
+
+
+def _column(values: list[Any]) -> Any:
+    """Per-item values as one column: numbers as a float64 array, booleans as a bool array, dicts
+    as a dict of columns, anything else as a list."""
+    if all(isinstance(v, bool) for v in values):
+        return np.array(values, dtype=np.bool_)
+    if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+        return np.array(values, dtype=np.float64)
+    if all(isinstance(v, Mapping) for v in values):
+        return {k: _column([v.get(k) for v in values]) for k in values[0]}
+    return list(values)
 
 
 def _clip(s: str, n: int = 60) -> str:

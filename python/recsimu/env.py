@@ -14,8 +14,9 @@ import numpy as np
 from gymnasium import spaces
 
 from ._http import Client
-from ._model import ServedModel, episode_seed, step_info
+from ._model import ServedModel, episode_seed, slate_info, step_info
 from .errors import (EnvClosedError, ResetNeededError, ServerUnreachableError, SessionLostError)
+from .spaces import Slate
 
 __all__ = ["RecSimuEnv"]
 
@@ -26,15 +27,24 @@ class RecSimuEnv(gymnasium.Env):
     """One simulated user, served by ``recsimu serve``, as a Gymnasium environment.
 
     - **Action**: ``Discrete(V)``, the index of the recommended item; ``env.item_ids[a]`` is its id.
-      An item id (str) is accepted too.
+      An item id (str) is accepted too. With ``slate_size=k`` > 1: a page of k DISTINCT items,
+      ``Slate(V, k)`` (a ``MultiDiscrete([V] * k)`` whose samples are distinct; see
+      ``recsimu.spaces``), top to bottom; a page that repeats an item raises
+      ``InvalidActionError`` naming it (``action[2]``).
     - **Observation**: ``Dict(items, feedback, mask)``, the last N (item, feedback) pairs, oldest
       first, left-padded: ``items`` in [0, V] (V = padding), ``feedback`` in [0, K] (K = padding),
       ``mask`` 1 for a real pair.
     - **Reward**: the reward of the sampled feedback label (the server's ``--reward`` table).
-    - **terminated**: the user left (``--leave-after-skips``); **truncated**: the step limit.
+      For a page: the sum of its items' rewards.
+    - **terminated**: the user left (``--leave-after-skips``, or the learned leave model of
+      ``serve --leave learned``); **truncated**: the step limit.
     - **info** of a step: ``feedback`` (the sampled label), ``probs`` (label -> probability),
-      ``expected_reward``, ``real``, ``seed``, ``step``, ``negative_streak``, and any other field
-      the server sends (such as ``ood``).
+      ``expected_reward``, ``real``, ``seed``, ``step``, ``negative_streak``, ``leave_prob`` (with
+      the learned leave model), and any other field the server sends (such as ``ood``). For a
+      page: ``feedback`` is a list of k labels, ``probs`` maps each label to an array of k
+      probabilities, ``real``, ``item_reward`` and ``item_expected_reward`` are arrays of k, and
+      ``expected_reward`` is the page's total (item j is answered given the state and the items
+      above it with their sampled feedback).
 
     Args:
         url: the server's base URL, e.g. ``"http://127.0.0.1:8080"``, or a ``recsimu.Server``
@@ -43,6 +53,7 @@ class RecSimuEnv(gymnasium.Env):
         max_steps: episode length (step limit); ``None`` uses the server's ``--max-steps``.
         timeout: seconds to wait for the server on each request.
         render_mode: ``None`` (there is nothing to render).
+        slate_size: items per action: 1 (default) recommends one item; k > 1 a page of k.
 
     Attributes:
         model: the served model (``ServedModel``): ``labels``, ``positive``, ``rewards`` (label ->
@@ -54,8 +65,9 @@ class RecSimuEnv(gymnasium.Env):
 
     def __init__(self, url: Any = "http://127.0.0.1:8080", *, token: str | None = None,
                  max_steps: int | None = None, timeout: float = 60.0,
-                 render_mode: str | None = None):
+                 render_mode: str | None = None, slate_size: int = 1):
         url, token = _url_and_token(url, token)
+        _check_slate_size(slate_size)
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode: expected None (nothing to render), got {render_mode!r}")
         if max_steps is not None and (not isinstance(max_steps, (int, np.integer))
@@ -73,7 +85,12 @@ class RecSimuEnv(gymnasium.Env):
         except BaseException:
             self._client.close()
             raise
-        self.action_space = spaces.Discrete(self.model.num_items)
+        self.slate_size = int(slate_size)
+        try:
+            self.action_space = action_space(self.model, self.slate_size)
+        except ValueError:
+            self._client.close()
+            raise
         self.observation_space = self.model.observation_space()
 
     # Model facts ------------------------------------------------------------------------------
@@ -115,13 +132,15 @@ class RecSimuEnv(gymnasium.Env):
         return self.model.encode(res["observation"]), dict(res["info"])
 
     def step(self, action: Any):
-        """Recommends item ``action`` (an index in [0, V) or an item id); returns
-        ``(observation, reward, terminated, truncated, info)``."""
+        """Recommends item ``action`` (an index in [0, V) or an item id), or with ``slate_size``
+        k > 1 a page of k distinct items; returns ``(observation, reward, terminated, truncated,
+        info)``."""
         self._check_open()
         if self._session is None or self._done:
             raise ResetNeededError("call reset() before step()" if self._session is None else
                                    "the episode is over (terminated or truncated): call reset()")
-        item = self.model.item_id(action)
+        page = self.slate_size > 1
+        item = self.model.page_ids(action, self.slate_size) if page else self.model.item_id(action)
         try:
             res = self._client.request("POST", f"/v1/sessions/{self._session}/step",
                                        {"action": item})
@@ -131,7 +150,7 @@ class RecSimuEnv(gymnasium.Env):
         terminated, truncated = bool(res["terminated"]), bool(res["truncated"])
         self._done = terminated or truncated
         return (self.model.encode(res["observation"]), float(res["reward"]), terminated, truncated,
-                step_info(res))
+                slate_info(res) if page else step_info(res))
 
     def close(self) -> None:
         """Ends the server session and the connection. Safe to call twice."""
@@ -171,6 +190,23 @@ class RecSimuEnv(gymnasium.Env):
             self._client.request("DELETE", f"/v1/sessions/{sid}")
         except SessionLostError:
             pass  # already expired
+
+
+def _check_slate_size(slate_size: Any) -> None:
+    if not isinstance(slate_size, (int, np.integer)) or isinstance(slate_size, bool) \
+            or slate_size < 1:
+        raise ValueError(f"slate_size: expected an integer >= 1, got {slate_size!r}")
+
+
+def action_space(model: ServedModel, slate_size: int) -> spaces.Space:
+    """One user's action space: ``Discrete(V)`` for single items, ``Slate(V, k)`` for pages."""
+    if slate_size == 1:
+        return spaces.Discrete(model.num_items)
+    most = model.limits.get("max_page_items")
+    if isinstance(most, int) and slate_size > most:
+        raise ValueError(f"slate_size = {slate_size} exceeds the server's page limit of {most} "
+                         "items")
+    return Slate(model.num_items, slate_size)
 
 
 def _url_and_token(url: Any, token: str | None) -> tuple[str, str | None]:

@@ -103,7 +103,7 @@ class Server:
 def launch(model_dir: str | os.PathLike[str], *, recsimu: str | os.PathLike[str] | None = None,
            repo: str | os.PathLike[str] | None = None, token: str | None = None,
            max_steps: int | None = None, leave_after_skips: int | None = None,
-           reward: str | dict[str, float] | None = None, backend: str | None = None,
+           leave: str | None = None, reward: str | dict[str, float] | None = None, backend: str | None = None,
            args: Sequence[str] = (), startup_timeout: float = 120.0,
            log: IO[str] | None = None) -> Server:
     """Starts ``recsimu serve --model model_dir --port 0`` and returns once it answers.
@@ -119,6 +119,8 @@ def launch(model_dir: str | os.PathLike[str], *, recsimu: str | os.PathLike[str]
             returned ``Server``).
         max_steps: ``--max-steps``, the episode length (default: the server's, 50).
         leave_after_skips: ``--leave-after-skips``, negatives in a row after which the user leaves.
+        leave: ``--leave``: ``"rule"`` (the default: by ``leave_after_skips``) or ``"learned"``
+            (by the model's learned leave model, fitted by ``recsimu train``).
         reward: ``--reward``, e.g. ``"skip=0,click=1,purchase=5"`` or a dict label -> reward.
         backend: ``--backend`` (auto, webgpu, wasm, cpu).
         args: further ``recsimu serve`` flags, e.g. ``["--max-sessions", "20000"]``.
@@ -134,7 +136,7 @@ def launch(model_dir: str | os.PathLike[str], *, recsimu: str | os.PathLike[str]
     if token is not None:
         command += ["--token", token]
     for flag, value in (("--max-steps", max_steps), ("--leave-after-skips", leave_after_skips),
-                        ("--backend", backend)):
+                        ("--leave", leave), ("--backend", backend)):
         if value is not None:
             command += [flag, str(value)]
     if reward is not None:

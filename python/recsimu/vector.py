@@ -1,25 +1,28 @@
 """``RecSimuVectorEnv``: many simulated users of one server as a ``gymnasium.vector.VectorEnv``.
 
 A vector step is ONE request, ``POST /v1/sessions/step`` with every stepping environment's
-session and action, answered with one batched model call. Episodes that end are reset the way
-Gymnasium 1.x defines for the chosen :class:`~gymnasium.vector.AutoresetMode` (``NEXT_STEP`` by
-default); a reset costs one ``POST /v1/sessions`` (plus a ``DELETE`` of the finished session) per
-ending episode, on the same keep-alive connection.
+session and action, answered with one batched model call. It asks for answers without the state
+(``observation: false``): the environment keeps each user's last N pairs itself, as the server
+does (drop the oldest pair, append the action's item and the sampled label; k pairs for a page),
+so that the answers stay small. Episodes that end are reset the way Gymnasium 1.x defines for
+the chosen :class:`~gymnasium.vector.AutoresetMode` (``NEXT_STEP`` by default), all of a step's
+resets in ONE ``POST /v1/sessions/batch`` whose entries replace the finished sessions.
 """
 
 from __future__ import annotations
 
+from operator import itemgetter
 from typing import Any, Sequence
 
 import numpy as np
-from gymnasium import spaces
 from gymnasium.utils import seeding
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from ._http import Client
-from ._model import ServedModel, episode_seed, step_info
-from .env import _lost, _url_and_token
+from ._infos import batch_infos, stack_infos, step_columns
+from ._model import ServedModel, episode_seed, slate_info, step_info
+from .env import _check_slate_size, _lost, _url_and_token, action_space
 from .errors import EnvClosedError, ResetNeededError, ServerUnreachableError, SessionLostError
 
 __all__ = ["RecSimuVectorEnv"]
@@ -32,9 +35,13 @@ class RecSimuVectorEnv(VectorEnv):
     """``num_envs`` simulated users of one ``recsimu serve`` server, stepped together.
 
     Spaces are the single environment's (see ``RecSimuEnv``) batched: ``action_space`` is
-    ``MultiDiscrete([V] * num_envs)``; observations are a dict of (num_envs, N) arrays. Rewards,
-    terminations and truncations are arrays of shape (num_envs,); infos are Gymnasium's batched
-    dict (one array per key plus a ``_key`` mask of the environments that have it).
+    ``MultiDiscrete([V] * num_envs)``, or with ``slate_size=k`` > 1 a ``Slate`` of shape
+    (num_envs, k) (pages of distinct items; a page that repeats one raises
+    ``InvalidActionError`` naming it, e.g. ``actions[3][1]``); observations are a dict of
+    (num_envs, N) arrays. Rewards, terminations and truncations are arrays of shape (num_envs,);
+    infos are Gymnasium's batched dict (one array per key plus a ``_key`` mask of the
+    environments that have it): ``infos["probs"]["click"]``, ``infos["spread"]`` (float64) and
+    ``infos["ood"]["any"]`` (bool) where the server sends them.
 
     **Autoreset** (``metadata["autoreset_mode"]``): ``NEXT_STEP`` (Gymnasium's default): the step
     after an episode ends resets that environment; its action is ignored, its reward is 0, its
@@ -42,7 +49,8 @@ class RecSimuVectorEnv(VectorEnv):
     ending step returns the NEW episode's first observation, the last one in
     ``info["final_obs"]`` and the last step's info in ``info["final_info"]``. Either way the
     results equal a ``gymnasium.vector.SyncVectorEnv`` of ``RecSimuEnv`` in the same mode,
-    episode for episode (the tests check this), but in one request per step.
+    episode for episode (the tests check this), but in one request per step (two in a step in
+    which some environments reset: the step and one batched reset).
 
     **Seeds**: ``reset(seed=s)`` seeds environment i with ``s + i`` (a list gives one seed each),
     as ``SyncVectorEnv`` does; autoresets draw each environment's next episode seed from its
@@ -55,6 +63,7 @@ class RecSimuVectorEnv(VectorEnv):
         max_steps: episode length; ``None`` uses the server's ``--max-steps``.
         timeout: seconds to wait for the server on each request.
         autoreset_mode: ``AutoresetMode.NEXT_STEP`` (default) or ``AutoresetMode.SAME_STEP``.
+        slate_size: items per action: 1 (default) one item per environment; k > 1 a page of k.
 
     Attributes:
         model: the served model (``ServedModel``): ``labels``, ``positive``, ``rewards`` (label ->
@@ -64,8 +73,10 @@ class RecSimuVectorEnv(VectorEnv):
 
     def __init__(self, url: Any = "http://127.0.0.1:8080", num_envs: int = 1, *,
                  token: str | None = None, max_steps: int | None = None, timeout: float = 60.0,
-                 autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP):
+                 autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
+                 slate_size: int = 1):
         url, token = _url_and_token(url, token)
+        _check_slate_size(slate_size)
         mode = AutoresetMode(autoreset_mode)
         if mode not in _MODES:
             raise ValueError(f"autoreset_mode: expected NEXT_STEP or SAME_STEP, got {mode}")
@@ -92,7 +103,12 @@ class RecSimuVectorEnv(VectorEnv):
                 raise ValueError(f"num_envs = {self.num_envs} exceeds the server's {flag} "
                                  f"{most}: use fewer environments or restart the server with a "
                                  f"larger {flag}")
-        self.single_action_space = spaces.Discrete(self.model.num_items)
+        self.slate_size = int(slate_size)
+        try:
+            self.single_action_space = action_space(self.model, self.slate_size)
+        except ValueError:
+            self._client.close()
+            raise
         self.single_observation_space = self.model.observation_space()
         self.action_space = batch_space(self.single_action_space, self.num_envs)
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
@@ -118,9 +134,9 @@ class RecSimuVectorEnv(VectorEnv):
 
     def reset(self, *, seed: int | Sequence[int | None] | None = None,
               options: dict[str, Any] | None = None):
-        """Resets every environment (or those in ``options["reset_mask"]``, a bool array);
-        returns ``(observations, infos)``. ``options["state"]`` is a start state for all of them
-        (see ``RecSimuEnv.reset``)."""
+        """Resets every environment (or those in ``options["reset_mask"]``, a bool array) in one
+        request; returns ``(observations, infos)``. ``options["state"]`` is a start state for
+        all of them (see ``RecSimuEnv.reset``)."""
         self._check_open()
         seeds = self._seeds(seed)
         if isinstance(seed, (int, np.integer)):
@@ -135,106 +151,159 @@ class RecSimuVectorEnv(VectorEnv):
         if state is not None:
             state = self.model.start_state(state)
         infos: list[dict[str, Any] | None] = [None] * self.num_envs
-        for i in np.flatnonzero(mask).tolist():
-            infos[i] = self._reset_one(i, seeds[i], state)
+        rows = np.flatnonzero(mask).tolist()
+        if rows:
+            for i, info in zip(rows, self._reset_many(rows, [seeds[i] for i in rows], state)):
+                infos[i] = info
         self._autoreset[mask] = False
-        return self._observations(), _batch_infos(infos, self.num_envs)
+        return self._observations(), batch_infos(infos, self.num_envs)
 
     def step(self, actions: Any):
         """One step of every environment in one request; returns ``(observations, rewards,
         terminations, truncations, infos)``. ``actions``: item indices of shape (num_envs,)
-        (or a list of item ids)."""
+        (or a list of item ids); with ``slate_size`` k > 1, pages of shape (num_envs, k)."""
         self._check_open()
-        missing = [i for i, s in enumerate(self._sessions) if s is None]
-        if missing:
+        if None in self._sessions:
+            missing = [i for i, s in enumerate(self._sessions) if s is None]
             raise ResetNeededError(f"environment {missing[0]} has no episode "
                                    f"({len(missing)} of {self.num_envs}): call reset()")
-        items = self.model.item_ids_of(actions, self.num_envs)
+        n, page = self.num_envs, self.slate_size > 1
+        index = (self.model.page_indices_of(actions, n, self.slate_size) if page
+                 else self.model.indices_of(actions, n))
         next_step = self.metadata["autoreset_mode"] == AutoresetMode.NEXT_STEP
-        resetting = self._autoreset.copy() if next_step else np.zeros(self.num_envs, np.bool_)
-        stepping = np.flatnonzero(~resetting).tolist()
-        rewards = np.zeros(self.num_envs, dtype=np.float64)
-        terminated = np.zeros(self.num_envs, dtype=np.bool_)
-        truncated = np.zeros(self.num_envs, dtype=np.bool_)
-        infos: list[dict[str, Any] | None] = [None] * self.num_envs
-        results = self._step_request(stepping, items)
+        resetting = self._autoreset if next_step and self._autoreset.any() else None
+        # Environment rows that step: all of them (the common case) or those not resetting.
+        rows: Any = slice(None) if resetting is None else np.flatnonzero(~resetting)
+        stepping = list(range(n)) if resetting is None else rows.tolist()
+        results = self._step_request(stepping, index[rows])
+        rewards, terminated, truncated = _outcomes(n, rows, results)
         if results:
-            self._write_rows(stepping, [r["observation"] for r in results])
-            rewards[stepping] = [r["reward"] for r in results]
-            terminated[stepping] = [bool(r["terminated"]) for r in results]
-            truncated[stepping] = [bool(r["truncated"]) for r in results]
-            for i, res in zip(stepping, results):
-                infos[i] = step_info(res)
+            self._advance(rows, index[rows], results)
+        done = terminated | truncated
+        # The environments whose episode restarts now: NEXT_STEP, those that ended last step;
+        # SAME_STEP, those that end in this one.
+        ending = resetting if next_step else (done if done.any() else None)
+        if ending is None:  # the common step: infos straight from the answers
+            if next_step:
+                self._autoreset = done
+            return (self._observations(), rewards, terminated, truncated,
+                    self._step_infos(results))
+        infos: list[dict[str, Any] | None] = [None] * n
+        for i, res in zip(stepping, results):
+            infos[i] = slate_info(res) if page else step_info(res)
+        restart = np.flatnonzero(ending).tolist()
+        final = {i: ({k: v[i].copy() for k, v in self._obs.items()}, infos[i]) for i in restart}
+        for i, info in zip(restart, self._reset_many(restart, None, None)):
+            infos[i] = info if next_step else {"final_obs": final[i][0],
+                                               "final_info": final[i][1], **info}
         if next_step:
-            for i in np.flatnonzero(resetting).tolist():
-                infos[i] = self._reset_one(i, None, None)
-            self._autoreset = terminated | truncated
-        else:
-            for i in np.flatnonzero(terminated | truncated).tolist():
-                final_obs = {k: v[i].copy() for k, v in self._obs.items()}
-                final_info = infos[i]
-                infos[i] = {"final_obs": final_obs, "final_info": final_info,
-                            **self._reset_one(i, None, None)}
-        return self._observations(), rewards, terminated, truncated, _batch_infos(
-            infos, self.num_envs)
+            self._autoreset = done
+        return self._observations(), rewards, terminated, truncated, batch_infos(infos, n)
 
     def close_extras(self, **kwargs: Any) -> None:
-        """Ends every server session and the connection."""
-        for i in range(self.num_envs):
-            try:
-                self._end_session(i)
-            except (ServerUnreachableError, SessionLostError):
-                break  # the server is gone: the rest cannot be ended either
+        """Ends every server session (one request) and the connection."""
+        live = [s for s in self._sessions if s is not None]
         self._sessions = [None] * self.num_envs
-        self._client.close()
+        try:
+            if live:
+                self._client.request("POST", "/v1/sessions/delete", {"session_ids": live})
+        except ServerUnreachableError:
+            pass  # the server is gone: nothing left to end
+        finally:
+            self._client.close()
 
     # Helpers ----------------------------------------------------------------------------------
 
-    def _step_request(self, stepping: list[int], items: list[str]) -> list[dict[str, Any]]:
+    def _step_request(self, stepping: list[int], index: np.ndarray) -> list[dict[str, Any]]:
+        """Steps environments ``stepping`` with item indices ``index`` (one row each); the
+        answers leave the state out (``observation: false``): ``_advance`` keeps it here."""
         if not stepping:
             return []
-        steps = [{"session_id": self._sessions[i], "action": items[i]} for i in stepping]
+        ids = self.model.item_ids
+        if index.ndim == 2:
+            actions: list[Any] = [[ids[a] for a in row] for row in index.tolist()]
+        else:
+            actions = [ids[a] for a in index.tolist()]
+        steps = [{"session_id": self._sessions[i], "action": a} for i, a in zip(stepping, actions)]
         try:
-            return self._client.request("POST", "/v1/sessions/step", {"steps": steps})["results"]
+            return self._client.request("POST", "/v1/sessions/step",
+                                        {"steps": steps, "observation": False})["results"]
         except SessionLostError as e:
-            i = _entry(e.path, stepping)
+            i = _entry(e.path, "steps", stepping)
             sid = self._sessions[i] if i is not None else None
             if i is not None:
                 self._sessions[i] = None
             where = f"environment {i}: " if i is not None else ""
             raise _lost(e, sid, self.model, where) from None
 
-    def _reset_one(self, i: int, seed: int | None, state: Any) -> dict[str, Any]:
-        """Starts a new episode in environment i; writes its observation; returns its info."""
-        if seed is not None:
-            self._rngs[i] = seeding.np_random(seed)[0]
-        elif self._rngs[i] is None:
-            self._rngs[i] = seeding.np_random()[0]
-        body: dict[str, Any] = {"seed": episode_seed(seed, self._rngs[i])}
-        if self.max_steps is not None:
-            body["max_steps"] = self.max_steps
-        if state is not None:
-            body["state"] = state
-        self._end_session(i)
-        res = self._client.request("POST", "/v1/sessions", body)
-        self._sessions[i] = res["session_id"]
-        self._write_rows([i], [res["observation"]])
-        return dict(res["info"])
-
-    def _write_rows(self, rows: list[int], states: list[Any]) -> None:
-        """Writes the observations of environments ``rows`` from the server's states."""
-        for key, values in self.model.encode_rows(states).items():
-            self._obs[key][rows] = values
-
-    def _end_session(self, i: int) -> None:
-        sid = self._sessions[i]
-        if sid is None:
+    def _advance(self, rows: Any, index: np.ndarray, results: list[dict[str, Any]]) -> None:
+        """The server's transition, here: each stepped row (``rows``: an index array, or a slice
+        of all) drops its oldest pairs and appends (item, sampled feedback) of its action (k
+        pairs for a page), keeping N pairs."""
+        labels = self.model.label_index
+        if index.ndim == 2:
+            feedback = np.array([[labels[f] for f in r["feedback"]] for r in results],
+                                dtype=np.int64)
+        else:
+            index = index[:, None]
+            feedback = np.array([labels[r["feedback"]] for r in results], dtype=np.int64)[:, None]
+        n, k = self.model.state_length, index.shape[1]
+        if n == 0:
             return
-        self._sessions[i] = None
-        try:
-            self._client.request("DELETE", f"/v1/sessions/{sid}")
-        except SessionLostError:
-            pass  # already expired
+        if k > n:
+            index, feedback, k = index[:, -n:], feedback[:, -n:], n
+        for key, new in (("items", index), ("feedback", feedback), ("mask", 1)):
+            a = self._obs[key]
+            if k < n:
+                a[rows, :n - k] = a[rows, k:]
+            a[rows, n - k:] = new
+
+    def _step_infos(self, results: list[dict[str, Any]]) -> dict[str, Any]:
+        """The batched infos of a step in which every environment stepped and none reset."""
+        n = self.num_envs
+        if self.slate_size > 1:
+            infos = [slate_info(r) for r in results]
+            return stack_infos(infos, n) or batch_infos(infos, n)
+        columns = step_columns(results, n)
+        return columns if columns is not None else batch_infos(
+            [step_info(r) for r in results], n)
+
+    def _reset_many(self, rows: list[int], seeds: list[int | None] | None,
+                    state: Any) -> list[dict[str, Any]]:
+        """Starts new episodes in environments ``rows`` with ONE ``POST /v1/sessions/batch``
+        (each replacing the environment's finished session); writes their observations and
+        returns their infos. Episode seeds: ``seeds`` (aligned with rows), else each
+        environment's generator."""
+        entries = []
+        for j, i in enumerate(rows):
+            seed = None if seeds is None else seeds[j]
+            if seed is not None:
+                self._rngs[i] = seeding.np_random(seed)[0]
+            elif self._rngs[i] is None:
+                self._rngs[i] = seeding.np_random()[0]
+            body: dict[str, Any] = {"seed": episode_seed(seed, self._rngs[i])}
+            if self.max_steps is not None:
+                body["max_steps"] = self.max_steps
+            if state is not None:
+                body["state"] = state
+            if self._sessions[i] is not None:
+                body["replace"] = self._sessions[i]
+            entries.append(body)
+        while True:
+            try:
+                results = self._client.request("POST", "/v1/sessions/batch",
+                                               {"sessions": entries})["results"]
+                break
+            except SessionLostError as e:
+                j = _entry(e.path, "sessions", list(range(len(entries))))
+                if j is None or "replace" not in entries[j]:
+                    raise
+                del entries[j]["replace"]  # it expired already: nothing to end
+        for i, res in zip(rows, results):
+            self._sessions[i] = res["session_id"]
+        for key, values in self.model.encode_rows([r["observation"] for r in results]).items():
+            self._obs[key][rows] = values
+        return [dict(r["info"]) for r in results]
 
     def _seeds(self, seed: Any) -> list[int | None]:
         if seed is None:
@@ -265,47 +334,27 @@ class RecSimuVectorEnv(VectorEnv):
                                  "make a new one")
 
 
-def _entry(path: str | None, stepping: list[int]) -> int | None:
-    """The environment index of the request entry a JSON path such as ``steps[3].session_id``
-    names (entry j of the request is environment ``stepping[j]``)."""
-    if not path or not path.startswith("steps["):
+def _outcomes(n: int, rows: Any, results: list[dict[str, Any]]):
+    """Rewards, terminations and truncations (arrays of n) from the answers of ``rows`` (an
+    index array, or a slice of all); the other environments get 0 and False."""
+    columns = [list(map(itemgetter(key), results)) for key in ("reward", "terminated", "truncated")]
+    if isinstance(rows, slice):
+        return (np.array(columns[0], dtype=np.float64), np.array(columns[1], dtype=np.bool_),
+                np.array(columns[2], dtype=np.bool_))
+    out = (np.zeros(n, dtype=np.float64), np.zeros(n, dtype=np.bool_), np.zeros(n, dtype=np.bool_))
+    if results:
+        for array, column in zip(out, columns):
+            array[rows] = column
+    return out
+
+
+def _entry(path: str | None, key: str, rows: list[int]) -> int | None:
+    """The environment of the request entry a JSON path such as ``steps[3].session_id`` names
+    (entry j of the request's ``key`` list is environment ``rows[j]``)."""
+    if not path or not path.startswith(f"{key}["):
         return None
     try:
-        j = int(path[len("steps["):path.index("]")])
+        j = int(path[len(key) + 1:path.index("]")])
     except ValueError:
         return None
-    return stepping[j] if 0 <= j < len(stepping) else None
-
-
-def _batch_infos(infos: list[dict[str, Any] | None], n: int) -> dict[str, Any]:
-    """Per-environment infos batched as ``VectorEnv._add_info`` does, column by column: each key
-    becomes an array of length n (its dtype from the first environment that has the key; dicts
-    recursively; ``final_obs`` and other objects in an object array) plus a ``_key`` bool mask."""
-    out: dict[str, Any] = {}
-    keys: dict[str, None] = {}
-    for d in infos:
-        if d is not None:
-            keys.update(dict.fromkeys(d))
-    for key in keys:
-        idx = [i for i, d in enumerate(infos) if d is not None and key in d]
-        values = [infos[i][key] for i in idx]  # type: ignore[index]
-        first = values[0]
-        if key != "final_obs" and isinstance(first, dict):
-            column: Any = _batch_infos(
-                [d[key] if d is not None and key in d else None for d in infos], n)
-        elif key != "final_obs" and (type(first) in (int, float, bool)
-                                     or isinstance(first, np.number)):
-            column = np.zeros(n, dtype=type(first))
-            column[idx] = values
-        elif key != "final_obs" and isinstance(first, np.ndarray):
-            column = np.zeros((n, *first.shape), dtype=first.dtype)
-            for i, v in zip(idx, values):
-                column[i] = v
-        else:
-            column = np.full(n, None, dtype=object)
-            for i, v in zip(idx, values):
-                column[i] = v
-        mask = np.zeros(n, dtype=np.bool_)
-        mask[idx] = True
-        out[key], out[f"_{key}"] = column, mask
-    return out
+    return rows[j] if 0 <= j < len(rows) else None

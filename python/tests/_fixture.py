@@ -56,3 +56,9 @@ def leaving_server() -> recsimu.Server:
     """A server whose users leave after one negative feedback, with batches of at most 16."""
     return recsimu.launch(model_dir(), repo=REPO, backend="cpu", leave_after_skips=1,
                           args=["--max-batch", "16"])
+
+
+@functools.cache
+def learned_leave_server() -> recsimu.Server:
+    """A server whose users leave by the model's learned leave model (``--leave learned``)."""
+    return recsimu.launch(model_dir(), repo=REPO, backend="cpu", leave="learned")

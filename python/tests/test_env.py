@@ -220,9 +220,11 @@ class VectorEnvTest(unittest.TestCase):
         self.addCleanup(env.close)
         return env
 
-    def check_matches_sync(self, mode: AutoresetMode) -> None:
-        """Step for step the same as Gymnasium's SyncVectorEnv over single RecSimuEnvs."""
-        url = leaving_server().url  # users leave after one skip: terminations and truncations
+    def check_matches_sync(self, mode: AutoresetMode, url: str | None = None,
+                           min_ended: int = 5) -> None:
+        """Step for step the same as Gymnasium's SyncVectorEnv over single RecSimuEnvs (which
+        read each state from the server's answers; the vector env keeps its own)."""
+        url = url or leaving_server().url  # users leave after one skip: terminated, truncated
         ours = self.make(4, url, max_steps=3, autoreset_mode=mode)
         sync = SyncVectorEnv([lambda: recsimu.RecSimuEnv(url, max_steps=3)] * 4,
                              autoreset_mode=mode)
@@ -240,13 +242,94 @@ class VectorEnvTest(unittest.TestCase):
                 self.assertTrue(data_equivalence(x, y, exact=True), f"step {t}: {name}\n{x}\n{y}")
             ended += int(np.sum(a[2] | a[3]))
             self.assertIn(a[0], ours.observation_space)
-        self.assertGreater(ended, 4)
+        self.assertGreaterEqual(ended, min_ended)
 
     def test_next_step_autoreset_matches_sync_vector_env(self) -> None:
         self.check_matches_sync(AutoresetMode.NEXT_STEP)
 
     def test_same_step_autoreset_matches_sync_vector_env(self) -> None:
         self.check_matches_sync(AutoresetMode.SAME_STEP)
+
+    def test_steps_without_resets_match_sync_vector_env(self) -> None:
+        # Users never leave: every third step ends all episodes together (max_steps 3), and the
+        # steps between have no reset (their infos are built column by column).
+        for mode in (AutoresetMode.NEXT_STEP, AutoresetMode.SAME_STEP):
+            with self.subTest(mode=mode):
+                self.check_matches_sync(mode, server().url, min_ended=12)
+
+    def test_the_kept_state_is_the_servers_state(self) -> None:
+        # Short start states (left padding) and full ones, over many steps and two resets.
+        from recsimu._http import Client
+        client = Client(server().url)
+        self.addCleanup(client.close)
+        for state in (None, [(3, 0), (7, 1)]):
+            env = self.make(5, max_steps=6)
+            obs, _ = env.reset(seed=4, options=None if state is None else {"state": state})
+            rng = np.random.default_rng(2)
+            for t in range(14):
+                obs, *_ = env.step(rng.integers(0, V, size=5))
+                for i, sid in enumerate(env.session_ids):
+                    served = client.request("GET", f"/v1/sessions/{sid}")["observation"]
+                    want = env.model.encode(served)
+                    for key in ("items", "feedback", "mask"):
+                        np.testing.assert_array_equal(obs[key][i], want[key], f"{t} {i} {key}")
+
+    def test_resets_and_close_take_one_request_each(self) -> None:
+        env = self.make(8, max_steps=2)
+        calls = []
+        request = env._client.request
+        env._client.request = lambda *a: calls.append(a[:2]) or request(*a)  # type: ignore
+        env.reset(seed=0)
+        self.assertEqual(calls, [("POST", "/v1/sessions/batch")])
+        first = env.session_ids
+        calls.clear()
+        env.reset(seed=1)  # a second reset replaces the sessions: no DELETE, no extra room
+        self.assertEqual(calls, [("POST", "/v1/sessions/batch")])
+        self.assertFalse(set(first) & set(env.session_ids))
+        self.assertEqual(raw_request(server().url, "GET", f"/v1/sessions/{first[0]}"), 404)
+        # A session that expired behind the env's back is simply not replaced.
+        lost = env.session_ids[3]
+        self.assertEqual(raw_request(server().url, "DELETE", f"/v1/sessions/{lost}"), 204)
+        calls.clear()
+        _, infos = env.reset(seed=2)
+        self.assertEqual(calls, [("POST", "/v1/sessions/batch")] * 2)  # the retry without it
+        np.testing.assert_array_equal(infos["seed"], np.arange(2, 10))
+        env.step(np.zeros(8, dtype=np.int64))
+        calls.clear()
+        env.step(np.zeros(8, dtype=np.int64))  # all truncated
+        _, _, _, _, infos = env.step(np.zeros(8, dtype=np.int64))  # NEXT_STEP: all reset
+        self.assertEqual(calls, [("POST", "/v1/sessions/step"), ("POST", "/v1/sessions/batch")])
+        np.testing.assert_array_equal(infos["step"], 0)
+        live = env.session_ids
+        calls.clear()
+        env.close()
+        self.assertEqual(calls, [("POST", "/v1/sessions/delete")])
+        self.assertEqual(raw_request(server().url, "GET", f"/v1/sessions/{live[5]}"), 404)
+
+    def test_infos_carry_spread_and_ood_as_arrays(self) -> None:
+        env = self.make(6)
+        env.reset(seed=0)
+        _, _, _, _, infos = env.step(np.arange(6))
+        self.assertEqual((infos["spread"].dtype, infos["spread"].shape), (np.float64, (6,)))
+        self.assertTrue(np.all(infos["spread"] >= 0))
+        ood = infos["ood"]
+        self.assertEqual((ood["any"].dtype, ood["any"].shape), (np.bool_, (6,)))
+        self.assertEqual(ood["low_real"].dtype, np.bool_)
+        self.assertEqual(ood["state_unknown_items"].dtype, np.int64)
+        self.assertTrue(set(ood["item"].tolist()) <= {"known", "unknown"})
+        self.assertTrue(infos["_ood"].all() and ood["_any"].all())
+        np.testing.assert_array_equal(
+            ood["any"], (ood["item"] == "unknown") | (ood["state_unknown_items"] > 0)
+            | ood["low_real"])
+        for key in ("real", "expected_reward"):
+            self.assertEqual(infos[key].dtype, np.float64)
+        single = recsimu.RecSimuEnv(server().url)
+        self.addCleanup(single.close)
+        single.reset(seed=0)
+        info = single.step(0)[4]
+        self.assertIsInstance(info["spread"], float)
+        self.assertEqual(set(info["ood"]), {"item", "state_unknown_items", "low_real", "any"})
+        self.assertIsInstance(info["ood"]["any"], bool)
 
     def test_64_envs_step_with_one_request_each(self) -> None:
         env = self.make(64)
@@ -267,9 +350,8 @@ class VectorEnvTest(unittest.TestCase):
                 self.assertTrue(infos["_probs"].all())
             if t == 49:
                 self.assertTrue(truncated.all())
-            if t == 50:  # NEXT_STEP: every environment resets, none steps
-                self.assertEqual(calls.count(("POST", "/v1/sessions")), 64)
-                self.assertNotIn(("POST", "/v1/sessions/step"), calls)
+            if t == 50:  # NEXT_STEP: every environment resets (one request), none steps
+                self.assertEqual(calls, [("POST", "/v1/sessions/batch")])
                 np.testing.assert_array_equal(infos["step"], 0)
                 self.assertNotIn("probs", infos)  # as SyncVectorEnv: no env stepped
                 self.assertEqual(rewards.sum(), 0)

@@ -8,7 +8,7 @@ import { createHandler, type Handler, type HandlerConfig } from "../../lib/serve
 import { RateLimiter } from "../../lib/serve/limits.ts";
 import { openApiDocument } from "../../lib/serve/openapi.ts";
 import { Router } from "../../lib/serve/router.ts";
-import { jsonPath } from "../../lib/serve/schema.ts";
+import { jsonPath, MAX_PAGE_ITEMS } from "../../lib/serve/schema.ts";
 import { isLoopback, startServer } from "../../lib/serve/server.ts";
 import { ENV_DEFAULTS, sampleFeedback } from "../../lib/sim/env.ts";
 import type { ArrayPrediction, FeedbackRequest, StepRecord } from "../../lib/sim/types.ts";
@@ -84,7 +84,7 @@ Deno.test("GET /v1/model describes labels, rewards, N, items, backend and limits
   eq([body.state_length, body.item_count, body.backend], [5, 50, "cpu"]);
   eq(body.model.kind, "fake");
   eq(body.limits.max_batch, 100);
-  eq(body.env, { max_steps: 50, leave_after_skips: 0 });
+  eq(body.env, { max_steps: 50, leave_after_skips: 0, leave: "rule", leave_model: null });
 });
 
 Deno.test("GET /v1/items pages through the vocabulary", async () => {
@@ -340,9 +340,12 @@ Deno.test("the server's defaults come from SERVE_DEFAULTS and the environment's 
   eq(body.env, {
     max_steps: SERVE_DEFAULTS.maxSteps,
     leave_after_skips: SERVE_DEFAULTS.leaveAfterSkips,
+    leave: "rule",
+    leave_model: null,
   });
   eq(body.limits, {
     max_batch: SERVE_DEFAULTS.maxBatch,
+    max_page_items: MAX_PAGE_ITEMS,
     max_body_bytes: SERVE_DEFAULTS.maxBodyBytes,
     max_state_length: SERVE_DEFAULTS.maxStateLength,
     max_sessions: SERVE_DEFAULTS.maxSessions,
@@ -721,6 +724,8 @@ Deno.test("GET /openapi.json is OpenAPI 3.1 and covers every route", async () =>
     ["/v1/step", "post"],
     ["/v1/sessions", "post"],
     ["/v1/sessions/step", "post"],
+    ["/v1/sessions/batch", "post"],
+    ["/v1/sessions/delete", "post"],
     ["/v1/sessions/{id}", "get"],
     ["/v1/sessions/{id}", "delete"],
     ["/v1/sessions/{id}/step", "post"],
@@ -873,6 +878,8 @@ function hostileRequests(n: number, seed: number): Request[] {
     () => JSON.stringify({ requests: [pick(values), pick(values)] }),
     () => JSON.stringify({ requests: pick(values) }),
     () => JSON.stringify({ steps: [{ session_id: pick(strings), action: pick(strings) }] }),
+    () => JSON.stringify({ sessions: [{ replace: pick(strings), seed: pick(values) }] }),
+    () => JSON.stringify({ session_ids: pick(values) }),
     () => JSON.stringify({ [pick(strings)]: pick(values) }),
     () =>
       JSON.stringify(
@@ -887,6 +894,8 @@ function hostileRequests(n: number, seed: number): Request[] {
     "/v1/step",
     "/v1/sessions",
     "/v1/sessions/step",
+    "/v1/sessions/batch",
+    "/v1/sessions/delete",
     "/v1/sessions/0123/step",
   ];
   const types = [

@@ -1,0 +1,320 @@
+/**
+ * Fitting the learned leave model on a log's session ends: every row of a session is one
+ * question "does the user leave after this item?", answered yes on the session's last row. The
+ * sessions are split with the seed into a fitting share and a held-out share; the model (a
+ * ridge-penalised logistic regression on the features of `leave_features.ts`) is fitted by
+ * Newton's method on the fitting sessions and scored on the held-out ones (AUC, log-loss against
+ * the base rate).
+ *
+ * Rows with the same features are fitted as one weighted row, so a fit costs one pass over the
+ * log plus a few Newton steps over the distinct feature vectors (thousands, whatever the log's
+ * size).
+ * @module
+ */
+import { deriveSeed, Rng } from "../random.ts";
+import type { Dataset } from "../data/dataset.ts";
+import { auc } from "../eval/metrics.ts";
+import { updateCheckpointFile } from "./checkpoint.ts";
+import {
+  LEAVE_FILE,
+  LEAVE_FORMAT,
+  LEAVE_POSITION_EDGES,
+  LEAVE_STREAK_CAP,
+  type LeaveEvaluation,
+  leaveFeatureNames,
+  leaveFeatures,
+  type LeaveModelData,
+  logistic,
+  positionBin,
+} from "./leave_features.ts";
+
+/** Options of {@link fitLeaveModel}. */
+export interface FitLeaveOptions {
+  /** Root seed of the session split. @default 0 */
+  seed?: number;
+  /** Share of the sessions held out for the evaluation. @default 0.2 */
+  heldoutShare?: number;
+  /** L2 penalty on every weight but the bias. @default 1 */
+  l2?: number;
+}
+
+/** Sessions (indices into `ds.sessionOffsets`) that fit the leave model and that evaluate it. */
+export interface LeaveSplit {
+  fit: Int32Array;
+  heldout: Int32Array;
+}
+
+/**
+ * The seeded session split of {@link fitLeaveModel}: the sessions with rows, shuffled with
+ * `deriveSeed(seed, "leave:split")`, the first `round(share × S)` held out (none when fewer than
+ * 2 sessions). Sorted, so a session's role depends only on (seed, share, the log).
+ *
+ * @example
+ * ```ts
+ * import { datasetFromText } from "../data/dataset.ts";
+ * import { leaveSplit } from "./fit_leave.ts";
+ * const csv = "session_id,item_id,feedback\n" +
+ *   Array.from({ length: 10 }, (_, s) => `s${s},a,pos\ns${s},b,neg\n`).join("");
+ * const ds = await datasetFromText(csv, "x.csv", { stateLength: 1, minCount: 1 });
+ * const { fit, heldout } = leaveSplit(ds, 0, 0.2);
+ * [fit.length, heldout.length]; // [8, 2]
+ * ```
+ */
+export function leaveSplit(ds: Dataset, seed: number, share = 0.2): LeaveSplit {
+  if (!(share >= 0 && share < 1)) {
+    throw new RangeError(`Cannot split sessions: share must be in [0, 1), got ${share}`);
+  }
+  const off = ds.sessionOffsets;
+  const sessions: number[] = [];
+  for (let j = 0; j + 1 < off.length; j++) if (off[j + 1]! > off[j]!) sessions.push(j);
+  new Rng(deriveSeed(seed, "leave:split")).shuffle(sessions);
+  const held = sessions.length < 2 ? 0 : Math.round(share * sessions.length);
+  const sorted = (a: number[]) => Int32Array.from(a).sort();
+  return { fit: sorted(sessions.slice(held)), heldout: sorted(sessions.slice(0, held)) };
+}
+
+/**
+ * Rows of each given session: the logged session lengths, to compare with simulated ones.
+ *
+ * @example
+ * ```ts
+ * import { datasetFromText } from "../data/dataset.ts";
+ * import { sessionLengths } from "./fit_leave.ts";
+ * const csv = "session_id,item_id,feedback\nu1,a,pos\nu1,b,neg\nu2,a,neg\n";
+ * const ds = await datasetFromText(csv, "x.csv", { stateLength: 1, minCount: 1 });
+ * [...sessionLengths(ds, [0, 1])]; // [2, 1]
+ * ```
+ */
+export function sessionLengths(ds: Dataset, sessions: ArrayLike<number>): Int32Array {
+  const off = ds.sessionOffsets;
+  return Int32Array.from({ length: sessions.length }, (_, i) => {
+    const j = sessions[i]!;
+    return off[j + 1]! - off[j]!;
+  });
+}
+
+/** Calls `visit(question, left)` for every row of session `j`, in order. */
+function visitSession(
+  ds: Dataset,
+  j: number,
+  visit: (feedback: number, streak: number, counts: Int32Array, position: number) => void,
+): void {
+  const K = ds.labels.length, N = ds.stateLength;
+  const a = ds.sessionOffsets[j]!, b = ds.sessionOffsets[j + 1]!;
+  const counts = new Int32Array(K);
+  let streak = 0;
+  for (let r = a; r < b; r++) {
+    const k = ds.rowLabel[r]!;
+    streak = ds.positive[k] ? 0 : streak + 1;
+    visit(k, streak, counts, r - a);
+    counts[k]!++;
+    if (r - N >= a) counts[ds.rowLabel[r - N]!]!--; // the state keeps the last N pairs
+  }
+}
+
+/** Distinct feature vectors with their row and leave counts. */
+interface Groups {
+  x: Float64Array[];
+  rows: number[];
+  leaves: number[];
+}
+
+/** Groups the rows of `sessions` by feature vector. */
+function groupRows(ds: Dataset, sessions: Int32Array, width: number): Groups {
+  const K = ds.labels.length, N = ds.stateLength;
+  const index = new Map<string, number>();
+  const g: Groups = { x: [], rows: [], leaves: [] };
+  for (const j of sessions) {
+    const last = ds.sessionOffsets[j + 1]! - ds.sessionOffsets[j]! - 1;
+    visitSession(ds, j, (k, streak, counts, p) => {
+      const s = Math.min(streak, LEAVE_STREAK_CAP);
+      const key = `${k}|${s}|${counts.join(",")}|${positionBin(p)}`;
+      let i = index.get(key);
+      if (i === undefined) {
+        i = g.x.length;
+        index.set(key, i);
+        const q = { feedback: k, streak: s, stateCounts: counts, position: p };
+        g.x.push(leaveFeatures(new Float64Array(width), q, K, N));
+        g.rows.push(0);
+        g.leaves.push(0);
+      }
+      g.rows[i]!++;
+      if (p === last) g.leaves[i]!++;
+    });
+  }
+  return g;
+}
+
+/** Penalised negative log-likelihood of `w` on the groups. */
+function objective(g: Groups, w: Float64Array, l2: number): number {
+  let loss = 0;
+  for (let i = 0; i < g.x.length; i++) {
+    const p = Math.min(Math.max(logistic(w, g.x[i]!), 1e-15), 1 - 1e-15);
+    loss -= g.leaves[i]! * Math.log(p) + (g.rows[i]! - g.leaves[i]!) * Math.log(1 - p);
+  }
+  for (let d = 1; d < w.length; d++) loss += 0.5 * l2 * w[d]! * w[d]!;
+  return loss;
+}
+
+/** Solves A x = b for a symmetric positive definite A (row-major D×D) by Cholesky. */
+function solveSpd(A: Float64Array, b: Float64Array, D: number): Float64Array {
+  const L = new Float64Array(D * D);
+  for (let i = 0; i < D; i++) {
+    for (let j = 0; j <= i; j++) {
+      let s = A[i * D + j]!;
+      for (let k = 0; k < j; k++) s -= L[i * D + k]! * L[j * D + k]!;
+      L[i * D + j] = i === j ? Math.sqrt(Math.max(s, 1e-12)) : s / L[j * D + j]!;
+    }
+  }
+  const y = new Float64Array(D);
+  for (let i = 0; i < D; i++) {
+    let s = b[i]!;
+    for (let k = 0; k < i; k++) s -= L[i * D + k]! * y[k]!;
+    y[i] = s / L[i * D + i]!;
+  }
+  const x = new Float64Array(D);
+  for (let i = D - 1; i >= 0; i--) {
+    let s = y[i]!;
+    for (let k = i + 1; k < D; k++) s -= L[k * D + i]! * x[k]!;
+    x[i] = s / L[i * D + i]!;
+  }
+  return x;
+}
+
+/** The Newton step −H⁻¹∇ of the penalised log-likelihood at `w`. */
+function newtonStep(g: Groups, w: Float64Array, l2: number): Float64Array {
+  const D = w.length;
+  const grad = new Float64Array(D);
+  const H = new Float64Array(D * D);
+  for (let i = 0; i < g.x.length; i++) {
+    const x = g.x[i]!, n = g.rows[i]!;
+    const p = logistic(w, x);
+    const r = n * p - g.leaves[i]!, h = n * p * (1 - p);
+    for (let a = 0; a < D; a++) {
+      if (x[a] === 0) continue;
+      grad[a]! += r * x[a]!;
+      for (let b = 0; b < D; b++) H[a * D + b]! += h * x[a]! * x[b]!;
+    }
+  }
+  for (let d = 0; d < D; d++) {
+    const pen = d === 0 ? 1e-9 : l2;
+    grad[d]! += d === 0 ? 0 : l2 * w[d]!;
+    H[d * D + d]! += pen;
+  }
+  return solveSpd(H, grad, D).map((v) => -v);
+}
+
+/** Newton's method with step halving: the weights and the iterations it took. */
+function fitWeights(g: Groups, D: number, l2: number): { w: Float64Array; iterations: number } {
+  let w = new Float64Array(D);
+  let rows = 0, leaves = 0;
+  for (let i = 0; i < g.x.length; i++) (rows += g.rows[i]!), (leaves += g.leaves[i]!);
+  const rate = Math.min(Math.max(leaves / Math.max(rows, 1), 1e-6), 1 - 1e-6);
+  w[0] = Math.log(rate / (1 - rate)); // start at the base rate
+  let loss = objective(g, w, l2);
+  let it = 0;
+  for (; it < 100; it++) {
+    const step = newtonStep(g, w, l2);
+    let t = 1, next = w, nextLoss = Infinity;
+    for (let halvings = 0; halvings < 30; halvings++, t /= 2) {
+      next = w.map((v, d) => v + t * step[d]!);
+      nextLoss = objective(g, next, l2);
+      if (nextLoss <= loss) break;
+    }
+    if (!(nextLoss <= loss)) break;
+    const moved = Math.max(...step.map((v) => Math.abs(t * v)));
+    w = next;
+    loss = nextLoss;
+    if (moved < 1e-8) break;
+  }
+  return { w, iterations: it + 1 };
+}
+
+/** The held-out evaluation of `w`; null for no held-out sessions. */
+function evaluateLeave(
+  ds: Dataset,
+  sessions: Int32Array,
+  w: Float64Array,
+  trainRate: number,
+): LeaveEvaluation | null {
+  if (sessions.length === 0) return null;
+  const K = ds.labels.length, N = ds.stateLength;
+  const x = new Float64Array(w.length);
+  const scores: number[] = [], labels: number[] = [];
+  for (const j of sessions) {
+    const last = ds.sessionOffsets[j + 1]! - ds.sessionOffsets[j]! - 1;
+    visitSession(ds, j, (k, streak, counts, p) => {
+      leaveFeatures(x, { feedback: k, streak, stateCounts: counts, position: p }, K, N);
+      scores.push(logistic(w, x));
+      labels.push(p === last ? 1 : 0);
+    });
+  }
+  const ll = (p: (i: number) => number) => {
+    let s = 0;
+    for (let i = 0; i < labels.length; i++) {
+      const q = Math.min(Math.max(p(i), 1e-15), 1 - 1e-15);
+      s -= labels[i] ? Math.log(q) : Math.log(1 - q);
+    }
+    return s / labels.length;
+  };
+  const a = auc(labels, scores);
+  return {
+    sessions: sessions.length,
+    rows: labels.length,
+    base_rate: sessions.length / labels.length,
+    auc: Number.isFinite(a) ? a : null,
+    log_loss: ll((i) => scores[i]!),
+    base_log_loss: ll(() => trainRate),
+  };
+}
+
+/**
+ * Fits the leave model on the log's sessions (see the module doc) and evaluates it on the
+ * held-out ones. Pure and seeded: the same data and options give the same model.
+ *
+ * @example
+ * ```ts
+ * import { datasetFromText } from "../data/dataset.ts";
+ * import { fitLeaveModel } from "./fit_leave.ts";
+ * // Users who leave after their second negative in a row.
+ * const session = (s: number) =>
+ *   ["pos", "neg", "pos", "neg", "neg"].slice(0, 3 + (s % 3)).map((f, i) => `s${s},i${i},${f}\n`);
+ * const csv = "session_id,item_id,feedback\n" +
+ *   Array.from({ length: 60 }, (_, s) => session(s).join("")).join("");
+ * const ds = await datasetFromText(csv, "x.csv", { stateLength: 2, minCount: 1 });
+ * const m = fitLeaveModel(ds, { seed: 1 });
+ * m.heldout!.auc! > 0.5; // true: it ranks session ends above the other rows
+ * ```
+ */
+export function fitLeaveModel(ds: Dataset, options: FitLeaveOptions = {}): LeaveModelData {
+  const seed = options.seed ?? 0;
+  const l2 = options.l2 ?? 1;
+  if (!(l2 >= 0 && Number.isFinite(l2))) {
+    throw new RangeError(`Cannot fit the leave model: l2 must be >= 0, got ${l2}`);
+  }
+  const split = leaveSplit(ds, seed, options.heldoutShare ?? 0.2);
+  const features = leaveFeatureNames(ds.labels);
+  const groups = groupRows(ds, split.fit, features.length);
+  const rows = groups.rows.reduce((a, b) => a + b, 0);
+  const { w, iterations } = fitWeights(groups, features.length, l2);
+  const baseRate = split.fit.length / Math.max(rows, 1);
+  return {
+    format: LEAVE_FORMAT,
+    method: "logistic",
+    labels: [...ds.labels],
+    state_length: ds.stateLength,
+    streak_cap: LEAVE_STREAK_CAP,
+    position_edges: [...LEAVE_POSITION_EDGES],
+    features,
+    weights: [...w],
+    l2,
+    train: { sessions: split.fit.length, rows, base_rate: baseRate, iterations },
+    heldout: evaluateLeave(ds, split.heldout, w, baseRate),
+    seed,
+  };
+}
+
+/** Writes `leave.json` into the checkpoint in `dir`, its sha256 in the checkpoint's marker. */
+export async function saveLeaveModel(dir: string, model: LeaveModelData): Promise<void> {
+  await updateCheckpointFile(dir, LEAVE_FILE, JSON.stringify(model, null, 1));
+}

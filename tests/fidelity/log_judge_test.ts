@@ -1,0 +1,227 @@
+/**
+ * The real-log judge on a toy log and a toy simulator whose answers are known: which tuples are
+ * asked and refused, the replay check, the item-rate baseline and the per-label metrics, all
+ * against hand-computed values; and the HTML reports of both modes.
+ * @module
+ */
+import { createHash } from "node:crypto";
+import { join } from "node:path";
+import { assert, assertAlmostEquals, assertEquals, assertRejects } from "../_assert.ts";
+import { tempDir } from "../_helpers.ts";
+import { TRAIN_DEFAULTS, type TrainConfig } from "../../lib/config.ts";
+import { sessionRole } from "../../lib/data/dataset.ts";
+import { UserError } from "../../lib/errors.ts";
+import { type JudgedModel, judgeLog } from "../../lib/fidelity/log_judge.ts";
+import { replayCheck } from "../../lib/fidelity/replay.ts";
+import {
+  FIDELITY_HTML_MARKER,
+  logReportHtml,
+  truthReportHtml,
+} from "../../lib/fidelity/html_report.ts";
+import { judgeResponder } from "../../lib/fidelity/judge.ts";
+import { truthResponder } from "../../lib/fidelity/responders.ts";
+import { loadTruthDir } from "../../lib/fidelity/truth_dir.ts";
+import { writeTruthWorld } from "../../lib/data/truth/write.ts";
+
+/** u1, u2 and u4 are held out (with the seed below), u3 trains. */
+const LOG = `session_id,item_id,feedback
+u1,a,neg
+u1,b,pos
+u1,c,pos
+u1,a,neg
+u2,c,pos
+u2,b,neg
+u2,a,pos
+u3,a,pos
+u3,b,pos
+u3,c,neg
+u4,b,pos
+u4,c,neg
+u4,b,pos
+`;
+
+/** The toy simulator's P(pos) of each item, whatever the state. */
+const P_POS: Record<string, number> = { a: 0.2, b: 0.5, c: 0.9 };
+
+/** The first seed that holds out u1, u2 and u4 and trains on u3 (holdout 0.5). */
+function toySeed(): number {
+  for (let seed = 0; seed < 10_000; seed++) {
+    const role = (id: string) => sessionRole(id, seed, 0.5);
+    if (["u1", "u2", "u4"].every((u) => role(u) === "test") && role("u3") === "train") return seed;
+  }
+  throw new Error("no seed found");
+}
+
+/** A toy simulator trained (as its config says) with --split users on `file`. */
+function toyModel(file: string, over: Partial<TrainConfig> = {}, known = "abc"): JudgedModel {
+  const config: TrainConfig = {
+    ...TRAIN_DEFAULTS,
+    positive: ["pos"],
+    stateLength: 2,
+    minStateLength: 1,
+    minCount: 1,
+    split: "users",
+    holdout: 0.5,
+    seed: toySeed(),
+    ...over,
+  };
+  return {
+    labels: ["neg", "pos"],
+    positive: [false, true],
+    stateLength: 2,
+    itemCount: 3,
+    items: ["a", "b", "c"],
+    startStates: [],
+    hasItem: (id) => known.includes(id),
+    predictArrays: (rs) =>
+      Promise.resolve(
+        rs.map((r) => ({ probs: [1 - P_POS[r.action]!, P_POS[r.action]!], real: 1 })),
+      ),
+    describe: () => ({ model: "toy" }),
+    meta: {
+      config,
+      data: { file, fingerprint: createHash("sha256").update(LOG).digest("hex") },
+    },
+  };
+}
+
+async function withLog<T>(f: (file: string) => Promise<T>): Promise<T> {
+  await using d = await tempDir();
+  const file = join(d.path, "log.csv");
+  await Deno.writeTextFile(file, LOG);
+  return await f(file);
+}
+
+Deno.test("judgeLog() asks every held-out tuple and checks the replay against hand-computed returns", async () => {
+  await withLog(async (file) => {
+    const r = await judgeLog(toyModel(file), { baselines: ["item_rate"] });
+    // u1: b c a, u2: b a, u4: c b (the first row of a session has no history).
+    assertEquals(r.tuples.held_out_sessions, 3);
+    assertEquals([r.tuples.tuples, r.tuples.answered, r.tuples.refused], [7, 7, 0]);
+    assertEquals(r.tuples.short_state, 3); // each session's first tuple has 1 pair < N = 2
+    const s = r.replay.simulator!;
+    // Logged returns 2, 1, 1; expected 0.5+0.9+0.2, 0.5+0.2, 0.9+0.5.
+    assertEquals([s.sessions, s.steps], [3, 7]);
+    assertAlmostEquals(s.mean_logged, 4 / 3, 1e-12);
+    assertAlmostEquals(s.mean_simulated, 3.7 / 3, 1e-12);
+    assertAlmostEquals(s.ratio, 3.7 / 4, 1e-12);
+    assertAlmostEquals(s.correlation, 0.6719319439596789, 1e-9);
+    assertAlmostEquals(s.correlation_per_step, 0.027482485496465724, 1e-9);
+    // Item rates on u3's tuples (b pos, c neg; prior 1/2): a 1/2, b 2/3, c 1/3.
+    const i = r.replay.item_rate!;
+    assertAlmostEquals(i.mean_simulated, (1.5 + (0.5 + 2 / 3) + 1) / 3, 1e-12);
+    assertAlmostEquals(i.correlation, 0.9449111825230683, 1e-9);
+    // P(pos) 0.5 0.9 0.2 | 0.5 0.2 | 0.9 0.5 against 1 1 0 | 0 1 | 0 1: AUC 6/12.
+    const sim = r.scores.simulator!;
+    assertEquals(sim.n, 7);
+    assertAlmostEquals(sim.positive.auc, 0.5, 1e-12);
+    assertAlmostEquals(sim.positive.mean_p, 3.7 / 7, 1e-12);
+    assertAlmostEquals(sim.per_label!.neg!.auc, 0.5, 1e-12); // p_neg = 1 − p_pos, outcome flipped
+    assertEquals(sim.by_state.short.n + sim.by_state.full.n, 7);
+    assertEquals(sim.reliability.reduce((a, b) => a + b.n, 0), 7);
+    assertEquals(r.scores.item_rate!.n, 7);
+  });
+});
+
+Deno.test("judgeLog() refuses the tuples whose item the simulator does not know, by reason", async () => {
+  await withLog(async (file) => {
+    const r = await judgeLog(toyModel(file, {}, "ab"), { baselines: [] });
+    const c = r.tuples;
+    // Refused: u1 c (action), u1 a (c in its state), u2 b, u2 a, u4 c (action), u4 b.
+    assertEquals([c.tuples, c.answered, c.refused], [7, 1, 6]);
+    assertEquals(c.refused_by_reason.unknown_action, 2);
+    assertEquals(c.refused_by_reason.unknown_history_item, 4);
+    assertEquals(r.replay.simulator!.steps, 1);
+    assertEquals(Object.keys(r.scores), ["simulator"]);
+  });
+});
+
+Deno.test("judgeLog() rewards: the replay's expected reward is Σ r_k·p_k", async () => {
+  await withLog(async (file) => {
+    const r = await judgeLog(toyModel(file), { baselines: [], rewards: [-1, 2] });
+    // Logged: u1 2·2 − 1 = 3, u2 2 − 1 = 1, u4 1; expected per step 3p − 1.
+    assertAlmostEquals(r.replay.simulator!.mean_logged, 5 / 3, 1e-12);
+    assertAlmostEquals(r.replay.simulator!.mean_simulated, (3 * 3.7 - 7) / 3, 1e-12);
+    assertEquals(r.config.rewards, { neg: -1, pos: 2 });
+  });
+});
+
+Deno.test("judgeLog() refuses a model trained with --split last and a log it was not trained on", async () => {
+  await withLog(async (file) => {
+    await assertRejects(
+      () => judgeLog(toyModel(file, { split: "last" }), { model: '"m"' }),
+      UserError,
+      '"m" was trained with --split last',
+    );
+    const other = file.replace("log.csv", "other.csv");
+    await Deno.writeTextFile(other, LOG + "u5,a,pos\n");
+    await assertRejects(
+      () => judgeLog(toyModel(file), { log: other, baselines: [] }),
+      UserError,
+      "is not the log the model was trained on",
+    );
+  });
+});
+
+Deno.test("replayCheck() with one session has no correlation, and a zero logged mean no ratio", () => {
+  const r = replayCheck([1, 1], [0, 0], [0.3, 0.4]);
+  assertEquals(r.sessions, 1);
+  assert(Number.isNaN(r.correlation) && Number.isNaN(r.ratio));
+  assertAlmostEquals(r.mean_simulated, 0.7, 1e-12);
+});
+
+/** The JSON of every Vega-Lite specification embedded in `html`. */
+function specs(html: string): Record<string, unknown>[] {
+  return [
+    ...html.matchAll(
+      /<script type="application\/json" class="vega-lite-spec"[^>]*>(.*?)<\/script>/gs,
+    ),
+  ]
+    .map((m) => JSON.parse(m[1]!));
+}
+
+Deno.test("logReportHtml() is a page with the reliability diagram's SVG and its Vega-Lite spec", async () => {
+  await withLog(async (file) => {
+    const r = await judgeLog(toyModel(file), { baselines: ["item_rate"] });
+    const html = await logReportHtml(r, "toy");
+    assert(html.startsWith("<!DOCTYPE html>") && html.includes(FIDELITY_HTML_MARKER));
+    assert(html.includes("<svg"), "no SVG");
+    const [spec] = specs(html);
+    assert(spec && String(spec.$schema).includes("vega-lite"), "no spec");
+    const values = (spec.data as { values: { scorer: string; n: number }[] }).values;
+    assertEquals(new Set(values.map((v) => v.scorer)), new Set(["simulator", "item_rate"]));
+    assertEquals(values.filter((v) => v.scorer === "simulator").reduce((a, v) => a + v.n, 0), 7);
+  });
+});
+
+Deno.test("truthReportHtml() has the reliability against the truth and the returns scatter with y = x", async () => {
+  await using d = await tempDir();
+  await writeTruthWorld(d.path, {
+    preset: "base",
+    seed: 0,
+    params: { items: 60, categories: 4 },
+    sessions: 40,
+    cases: 120,
+    startStates: 3,
+    rollouts: 1,
+    horizon: 3,
+  });
+  const truth = await loadTruthDir(d.path);
+  const r = await judgeResponder(truthResponder(truth.world), truth);
+  // The truth judged against itself: each bin's mean true probability is its mean prediction.
+  for (const b of r.prediction.overall.reliability.filter((b) => b.n > 0)) {
+    assertAlmostEquals(b.mean_true!, b.mean_predicted, 1e-9);
+  }
+  const html = await truthReportHtml(r, "truth");
+  assert(html.includes(FIDELITY_HTML_MARKER) && html.includes('data-chart="returns"'));
+  const [reliability, returns] = specs(html);
+  const targets = (reliability!.data as { values: { target: string }[] }).values.map((v) =>
+    v.target
+  );
+  assert(targets.includes("true probability") && targets.includes("observed rate"));
+  const layers = returns!.layer as { data: { values: Record<string, unknown>[] } }[];
+  const [line, points] = layers;
+  const [p0, p1] = line!.data.values as { x: number; y: number }[];
+  assert(p0!.x === p0!.y && p1!.x === p1!.y && p1!.x > p0!.x, "no y = x line");
+  assertEquals(points!.data.values.map((v) => v.name), r.policies.rows.map((row) => row.name));
+});
