@@ -24,7 +24,15 @@ Deno.test("every command's --help has one layout and lists -h/--help (and --quie
       assert(/^Flags:$/m.test(help), `${cmd}: no "Flags:" section\n${help}`);
       assert(/^ {2}-h, --help {2,}show this help$/m.test(help), `${cmd}: -h, --help missing`);
       if (PROGRESS.includes(cmd)) assert(/^ {2}--quiet /m.test(help), `${cmd}: --quiet missing`);
-      for (const line of help.split("\n").filter((l) => /^ {2}-/.test(l))) {
+      const lines = help.split("\n");
+      for (const [i, line] of lines.entries()) {
+        if (!/^ {2}-/.test(line)) continue;
+        // A flag too long for the column stands alone, its description on the next line there.
+        if (/^ {2}-\S+ \S+$/.test(line) && line.length >= DESCRIPTION_COLUMN) {
+          const next = lines[i + 1] ?? "";
+          assertEquals(/^ +/.exec(next)?.[0].length, DESCRIPTION_COLUMN, `${cmd}: after "${line}"`);
+          continue;
+        }
         const m = /^( {2}-\S+(?:, --\S+)?(?: [^ ]+)?)( +)\S/.exec(line);
         assert(m, `${cmd}: flag line without a description: "${line}"`);
         assertEquals(

@@ -155,12 +155,12 @@ const BAD: BadCase[] = [
   },
   {
     name: "every session shorter than N + 1",
-    text: rows({ length: 5 }),
+    text: rows({ length: 3 }),
     expect: [/no training tuples/, /--state-length/],
   },
   {
     name: "sessions too short to leave a training tuple",
-    text: rows({ length: 7 }),
+    text: rows({ length: 2 }),
     expect: [/no training tuples/],
   },
 ];
