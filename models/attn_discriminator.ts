@@ -26,6 +26,7 @@ import { tf } from "../lib/tf.ts";
 import { Dense, detach, gatherRows, Params } from "./params.ts";
 import type { StateBatch } from "../lib/data/batches.ts";
 import { type EncoderSizes, StateEncoder } from "./gru.ts";
+import { withRealBias } from "./discriminator.ts";
 
 /** Sizes of the attention discriminator. */
 export interface AttnDiscriminatorSizes extends EncoderSizes {
@@ -215,16 +216,4 @@ export class AttnDiscriminator {
       latest,
     ], 1) as tf.Tensor2D;
   }
-}
-
-/**
- * Real-class logits r + b, shifted so that logsumexp over the real classes is unchanged: the
- * bias re-weights the K feedback classes of a real pair without changing its real/fake mass.
- */
-export function withRealBias(logits: tf.Tensor2D, bias: tf.Tensor2D, K: number): tf.Tensor2D {
-  const real = tf.slice(logits, [0, 0], [-1, K]);
-  const rest = tf.slice(logits, [0, K], [-1, -1]);
-  const shifted = tf.add(real, bias);
-  const kept = tf.add(tf.sub(shifted, tf.logSumExp(shifted, 1, true)), tf.logSumExp(real, 1, true));
-  return tf.concat([kept, rest], 1) as tf.Tensor2D;
 }

@@ -65,19 +65,11 @@ export class Discriminator {
     const logits = this.h2.apply(tf.relu(this.h1.apply(tf.concat([p, e], 1), frozen)), frozen);
     return items && this.itemBias ? this.#withItemBias(logits, items) : logits;
   }
-  /** Real-class logits r + b[a], shifted so that logsumexp over the real classes is unchanged. */
+  /** Real-class logits r + b[a] ({@link withRealBias}). */
   #withItemBias(logits: tf.Tensor2D, items: tf.Tensor1D): tf.Tensor2D {
-    const K = this.sizes.classes;
-    const real = tf.slice(logits, [0, 0], [-1, K]);
-    const rest = tf.slice(logits, [0, K], [-1, -1]);
     // onehot × bias rather than a gather: the gather's gradient is missing on WASM.
     const b = tf.matMul(tf.oneHot(items, this.sizes.itemBias!), this.itemBias!);
-    const shifted = tf.add(real, b);
-    const kept = tf.add(
-      tf.sub(shifted, tf.logSumExp(shifted, 1, true)),
-      tf.logSumExp(real, 1, true),
-    );
-    return tf.concat([kept, rest], 1) as tf.Tensor2D;
+    return withRealBias(logits, b as tf.Tensor2D, this.sizes.classes);
   }
   /** One head: {@link score} gives one row per pair. */
   readonly heads = 1;
@@ -93,4 +85,16 @@ export class Discriminator {
   apply(s: StateBatch, candidate: tf.Tensor2D, items?: tf.Tensor1D): tf.Tensor2D {
     return this.score(this.state(s), candidate, false, items);
   }
+}
+
+/**
+ * Real-class logits r + b, shifted so that logsumexp over the real classes is unchanged: the
+ * bias re-weights the K feedback classes of a real pair without changing its real/fake mass.
+ */
+export function withRealBias(logits: tf.Tensor2D, bias: tf.Tensor2D, K: number): tf.Tensor2D {
+  const real = tf.slice(logits, [0, 0], [-1, K]);
+  const rest = tf.slice(logits, [0, K], [-1, -1]);
+  const shifted = tf.add(real, bias);
+  const kept = tf.add(tf.sub(shifted, tf.logSumExp(shifted, 1, true)), tf.logSumExp(real, 1, true));
+  return tf.concat([kept, rest], 1) as tf.Tensor2D;
 }

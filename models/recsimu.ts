@@ -10,7 +10,7 @@ import { UserError } from "../lib/errors.ts";
 import { Generator } from "./generator.ts";
 import { Discriminator } from "./discriminator.ts";
 import { AttnDiscriminator } from "./attn_discriminator.ts";
-import type { Arch } from "../lib/config.ts";
+import { type Arch, TRAIN_DEFAULTS } from "../lib/config.ts";
 import { registerFastMatMulGrad, registerFastWasmKernels } from "./fast_grad.ts";
 import { withPadAndRare } from "./params.ts";
 
@@ -96,7 +96,7 @@ export class RecSimuModel {
         fc: shape.fc,
         fakeClasses: shape.fakeClasses,
         items: shape.items,
-        itemDim: shape.itemDim ?? 32,
+        itemDim: shape.itemDim ?? TRAIN_DEFAULTS.itemDim,
         heads: shape.heads ?? 1,
         stateLength: shape.stateLength,
       }, dSeed)

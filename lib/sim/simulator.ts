@@ -121,7 +121,6 @@ export class Simulator implements SimulatorLike {
     const ck = await loadCheckpoint(dir);
     const { seed, itemBias } = ck.meta.config;
     const model = new RecSimuModel(ck.meta.shape, ck.embeddings, { seed, itemBias });
-    if (model.d.heads > 1 && model.shape.fakeClasses < 1) throw new Error("no fake classes");
     assignVariables([...model.gVars(), ...model.dVars()], ck.weights, `"${dir}/weights.bin"`);
     return new Simulator(model, ck.meta, ck.items, ck.startStates, dir, options.maxBatch ?? 4096);
   }
