@@ -47,6 +47,13 @@ export interface TrainConfig {
    * that the rare item's representation learns what an unknown item looks like.
    */
   rareMask: number;
+  /**
+   * `attn`: most items with a trainable residual vector of their own. With more items in the
+   * vocabulary, it is ordered by count and the items after the first `residualItems` share one
+   * residual (each keeps its item2vec vector and bias): the residual table and its Adam state
+   * stay bounded at the paper's scale (1 M items). 0: every item has its own.
+   */
+  residualItems: number;
   /** State length N (pairs of history). */
   stateLength: number;
   /**
@@ -152,6 +159,7 @@ export const TRAIN_DEFAULTS: Readonly<TrainConfig> = Object.freeze({
   itemDim: 32,
   heads: 4,
   rareMask: 0.02,
+  residualItems: 100_000,
   stateLength: 20,
   minCount: 5,
   positive: [...DEFAULT_POSITIVE],
@@ -198,10 +206,12 @@ export const TRAIN_DEFAULTS: Readonly<TrainConfig> = Object.freeze({
  */
 export function withArchDefaults(c: TrainConfig): TrainConfig {
   const paper = ARCH_DEFAULTS.paper;
+  // Configs written before `residualItems` gave every item its own residual (0).
+  const residualItems = c.residualItems ?? 0;
   if (c.arch !== undefined) {
-    return { ...c, i2vLearningRate: c.i2vLearningRate ?? paper.i2vLearningRate };
+    return { ...c, residualItems, i2vLearningRate: c.i2vLearningRate ?? paper.i2vLearningRate };
   }
-  return { ...c, ...paper, arch: "paper", itemDim: TRAIN_DEFAULTS.itemDim };
+  return { ...c, ...paper, residualItems, arch: "paper", itemDim: TRAIN_DEFAULTS.itemDim };
 }
 
 /**
@@ -216,6 +226,17 @@ export const ARCH_DEFAULTS: Readonly<
   attn: { heads: 4, rareMask: 0.02, i2vEpochs: 5, i2vLearningRate: 0.05 },
   paper: { heads: 1, rareMask: 0, i2vEpochs: 1, i2vLearningRate: 0.01 },
 });
+
+/** Config fields that must be integers >= 0. */
+const NON_NEGATIVE_INTEGERS = [
+  "preGEpochs",
+  "preDEpochs",
+  "epochs",
+  "patience",
+  "seed",
+  "microBatch",
+  "residualItems",
+] as const;
 
 /**
  * Checks ranges; throws UserError naming the field.
@@ -252,9 +273,7 @@ export function validateConfig(c: TrainConfig): TrainConfig {
       throw new UserError(`${k} must be a positive integer, got ${c[k]}`);
     }
   }
-  for (
-    const k of ["preGEpochs", "preDEpochs", "epochs", "patience", "seed", "microBatch"] as const
-  ) {
+  for (const k of NON_NEGATIVE_INTEGERS) {
     if (!Number.isInteger(c[k]) || c[k] < 0) {
       throw new UserError(`${k} must be a non-negative integer, got ${c[k]}`);
     }

@@ -36,6 +36,12 @@ export interface AttnDiscriminatorSizes extends EncoderSizes {
   fakeClasses: number;
   /** Vocabulary size V; tables hold V + 2 rows (V = padding, V + 1 = the shared rare item). */
   items: number;
+  /**
+   * Items 0..R−1 with a residual row of their own (the vocabulary is then ordered by count):
+   * the rare item gets row R, the rest and padding share row R + 1. 0 or ≥ V: every item has
+   * its own (V + 2 rows). @default 0
+   */
+  residualItems?: number;
   /** Width d of the item vectors. */
   itemDim: number;
   /** Ensemble heads M. */
@@ -60,6 +66,8 @@ export class AttnDiscriminator {
   readonly out: Dense;
   /** Number of heads M (rows per pair in {@link score}). */
   readonly heads: number;
+  /** R when only the first R items have residual rows of their own (see the sizes). */
+  readonly residualCap: number | undefined;
   constructor(readonly sizes: AttnDiscriminatorSizes, seed: number) {
     const { classes: K, fakeClasses, itemDim: d, heads, items, stateLength: N } = sizes;
     if (!(fakeClasses === K || fakeClasses === 1)) {
@@ -73,7 +81,9 @@ export class AttnDiscriminator {
     this.encoder = new StateEncoder(this.params, "encoder", sizes);
     this.proj = new Dense(this.params, "item/proj", sizes.embDim, d);
     this.query = new Dense(this.params, "attn/query", d, d);
-    this.residual = this.params.uniform("item/residual", [items + 2, d], 0);
+    const R = sizes.residualItems ?? 0;
+    this.residualCap = R > 0 && R < items ? R : undefined;
+    this.residual = this.params.uniform("item/residual", [(this.residualCap ?? items) + 2, d], 0);
     this.itemBias = this.params.uniform("item/bias", [items + 2, K], 0);
     this.feedbackKey = this.params.uniform("attn/feedback", [K, d], 1 / Math.sqrt(K));
     const width = sizes.hidden + 3 * d + 3 * K + Math.min(RECENT, N) + 1;
@@ -87,13 +97,27 @@ export class AttnDiscriminator {
     return hidden + N * (d + K + 2);
   }
 
+  /** Residual rows of item indices: themselves, or R (rare) / R + 1 (the rest) under a cap. */
+  #residualRows(idx: tf.Tensor1D): tf.Tensor1D {
+    const R = this.residualCap;
+    if (R === undefined) return idx;
+    const int = (n: number) => tf.scalar(n, "int32");
+    const own = tf.cast(tf.less(idx, int(R)), "int32");
+    const rare = tf.cast(tf.equal(idx, int(this.sizes.items + 1)), "int32");
+    // own·i + (1 − own)·(R + 1 − rare), all int32 (gather's indices).
+    return tf.add(
+      tf.mul(own, idx),
+      tf.mul(tf.sub(int(1), own), tf.sub(int(R + 1), rare)),
+    ) as tf.Tensor1D;
+  }
+
   /** History item vectors e W + r[i] [N·B, d] for time-major items [N, B]. */
   #historyVectors(s: StateBatch, frozen: boolean): tf.Tensor2D {
     if (!s.items) throw new Error("AttnDiscriminator: the state batch has no item indices");
     const [N, B, E] = s.emb.shape;
     const idx = tf.reshape(s.items, [N * B]) as tf.Tensor1D;
     const table = this.residual as unknown as tf.Tensor2D;
-    const r = gatherRows(frozen ? detach(table) : table, idx);
+    const r = gatherRows(frozen ? detach(table) : table, this.#residualRows(idx));
     return tf.add(this.proj.apply(tf.reshape(s.emb, [N * B, E]) as tf.Tensor2D, frozen), r);
   }
 
@@ -170,7 +194,12 @@ export class AttnDiscriminator {
     const mask = take(N);
     const hist = take(N);
     let c = this.proj.apply(candidate, frozen);
-    if (items) c = tf.add(c, gatherRows(w(this.residual as unknown as tf.Tensor2D), items));
+    if (items) {
+      c = tf.add(
+        c,
+        gatherRows(w(this.residual as unknown as tf.Tensor2D), this.#residualRows(items)),
+      );
+    }
     // Target attention: keys carry their feedback; padded positions get no weight.
     const kf = tf.add(
       keys,

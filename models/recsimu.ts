@@ -30,6 +30,8 @@ export interface ModelShape {
   itemDim?: number;
   /** `attn`: ensemble heads. */
   heads?: number;
+  /** `attn`: items with a residual row of their own (0 or absent: all). */
+  residualItems?: number;
 }
 
 /** Either discriminator: both score (state, candidate) pairs into K + F logits per head. */
@@ -98,6 +100,7 @@ export class RecSimuModel {
         items: shape.items,
         itemDim: shape.itemDim ?? TRAIN_DEFAULTS.itemDim,
         heads: shape.heads ?? 1,
+        residualItems: shape.residualItems ?? 0,
         stateLength: shape.stateLength,
       }, dSeed)
       : new Discriminator({

@@ -15,7 +15,13 @@ import {
   type Variant,
 } from "../config.ts";
 import { BACKENDS, initBackend, parseBackend } from "../tf.ts";
-import { type Dataset, datasetOptions, formatStats, loadDataset } from "../data/dataset.ts";
+import {
+  type Dataset,
+  datasetOptions,
+  formatStats,
+  loadDataset,
+  sessionRole,
+} from "../data/dataset.ts";
 import { loadEmbeddingsCsv } from "../embeddings/load.ts";
 import { type FinishedTraining, trainRecSimu } from "../train/loop.ts";
 import { fitLeaveModel, saveLeaveModel } from "../train/fit_leave.ts";
@@ -35,6 +41,7 @@ export const TRAIN_FLAGS = {
   "item-dim": { type: "string" },
   heads: { type: "string" },
   "rare-mask": { type: "string" },
+  "residual-items": { type: "string" },
   "state-length": { type: "string" },
   "min-count": { type: "string" },
   positive: { type: "string" },
@@ -81,6 +88,8 @@ Model:
   --item-dim D           attn: width of the trainable item vectors (default ${D.itemDim})
   --heads M              attn: ensemble heads, their spread is the uncertainty (default ${D.heads})
   --rare-mask P          attn: share of known items trained as the rare item (default ${D.rareMask})
+  --residual-items R     attn: most items with a residual vector of their own; the rest (by
+                         count) share one (default ${D.residualItems}; 0: all)
   --emb-dim E            item2vec size (default ${D.embDim})
   --feedback-dim F       feedback embedding size (default ${D.feedbackDim})
   --hidden H             GRU size (default ${D.hidden})
@@ -109,6 +118,19 @@ Training (Algorithm 1):
   --calibrate C          temperature: after training, fit one T on the validation tuples and
                          answer softmax(z / T) | none: D as trained (default ${D.calibrate})`;
 
+/** `--split users`: the sessions the test holds out, for the leave fit to leave out. */
+function testUsers(
+  ds: Dataset,
+  c: TrainConfig,
+): { sessions: ReadonlySet<number>; reason: string } | undefined {
+  if (c.split !== "users") return undefined;
+  const sessions = new Set<number>();
+  ds.sessionIds.forEach((id, j) => {
+    if (sessionRole(id, c.seed, c.holdout, 0) === "test") sessions.add(j);
+  });
+  return { sessions, reason: "--split users: the test users" };
+}
+
 /** Builds a TrainConfig from parsed flags. */
 export function configFromFlags(v: Record<string, string | boolean | undefined>): TrainConfig {
   const int = { integer: true, min: 0 };
@@ -121,6 +143,7 @@ export function configFromFlags(v: Record<string, string | boolean | undefined>)
     itemDim: n("item-dim", D.itemDim, { integer: true, min: 1 }),
     heads: n("heads", A.heads, { integer: true, min: 1 }),
     rareMask: n("rare-mask", A.rareMask, { min: 0 }),
+    residualItems: n("residual-items", D.residualItems, int),
     stateLength,
     minCount: n("min-count", D.minCount, { integer: true, min: 1 }),
     positive: typeof v.positive === "string"
@@ -255,7 +278,8 @@ export async function run(argv: string[]): Promise<void> {
       return;
     }
     // The learned leave model, from the log's session ends, into the finished checkpoint.
-    const leave = fitLeaveModel(ds, { seed: config.seed });
+    // With --split users the users the test holds out stay unseen by the leave model too.
+    const leave = fitLeaveModel(ds, { seed: config.seed, exclude: testUsers(ds, config) });
     await saveLeaveModel(out, leave);
     report(r, ds, config, outGiven, !!v.quiet, leave);
   } finally {

@@ -52,6 +52,13 @@ export interface DatasetOptions {
    * that every tuple is kept and the labels keep the raw log's distribution. @default false
    */
   rareItems?: boolean;
+  /**
+   * When more items are kept than this, order the vocabulary by count (most frequent first, ties
+   * in first-appearance order) instead of by first appearance, so that the first items are the
+   * frequent ones (the `attn` model's own residual rows, `residualItems`). Ignored with a fixed
+   * `vocabulary`. @default never
+   */
+  countOrderAbove?: number;
   /** Labels that count as positive. @default DEFAULT_POSITIVE */
   positive?: readonly string[];
   /**
@@ -96,7 +103,7 @@ export interface DatasetOptions {
 export function datasetOptions(
   c:
     & Pick<TrainConfig, "stateLength" | "minStateLength" | "minCount" | "positive" | "arch">
-    & Partial<Pick<TrainConfig, "split" | "holdout" | "seed">>,
+    & Partial<Pick<TrainConfig, "split" | "holdout" | "seed" | "residualItems">>,
 ): DatasetOptions {
   return {
     stateLength: c.stateLength,
@@ -105,6 +112,7 @@ export function datasetOptions(
     positive: c.positive,
     // The paper's networks drop rare items (its protocol); the default model answers them.
     rareItems: c.arch !== "paper",
+    ...(c.arch !== "paper" && c.residualItems ? { countOrderAbove: c.residualItems } : {}),
     ...splitOptions(c),
   };
 }
@@ -452,6 +460,9 @@ async function logSessions(
   // The reading's garbage (a string per field, the intern maps' old tables) before the build.
   if (raw.rows >= LARGE_LOG_ROWS) collectGarbage();
   const vocab = keptItems(raw, file, options.minCount ?? 5, options.vocabulary);
+  if (!options.vocabulary && vocab.items.length > (options.countOrderAbove ?? Infinity)) {
+    orderByCount(raw, vocab);
+  }
   if (options.rareItems) {
     const rare = rareIndex(vocab.items.length);
     vocab.newIndex.forEach((j, i) => {
@@ -545,6 +556,23 @@ function keptItems(
     );
   }
   return { newIndex, items };
+}
+
+/** Reorders a kept vocabulary by count, most frequent first (stable: ties keep their order). */
+function orderByCount(raw: RawLog, vocab: ItemVocabulary): void {
+  const count = new Int32Array(vocab.items.length);
+  for (let i = 0; i < raw.item.length; i++) {
+    const j = vocab.newIndex[raw.item.at(i)]!;
+    if (j >= 0) count[j]!++;
+  }
+  const order = Array.from(count.keys()).sort((a, b) => count[b]! - count[a]! || a - b);
+  const rank = new Int32Array(order.length);
+  order.forEach((j, r) => (rank[j] = r));
+  const items = order.map((j) => vocab.items[j]!);
+  items.forEach((id, r) => (vocab.items[r] = id)); // not splice(...items): 1 M arguments
+  vocab.newIndex.forEach((j, i) => {
+    if (j >= 0) vocab.newIndex[i] = rank[j]!;
+  });
 }
 
 /** Labels: a fixed list (every label of the log must be in it), or non-positive then positive. */

@@ -82,16 +82,18 @@ export async function predictTuples(
 
 /**
  * The `q`-quantile of D's real score (its real classes' mass, the heads' mean) over the tuples
- * `rows`: how real D finds logged pairs, the yardstick of `ood.low_real`.
+ * `rows`: how real D finds logged pairs, the yardstick of `ood.low_real`. `probs`: D's
+ * probabilities of those tuples when already computed ({@link predictTuples}).
  */
 export async function realScoreQuantile(
   m: RecSimuModel,
   ds: Dataset,
   rows: Int32Array,
   q: number,
+  probs?: Float32Array,
 ): Promise<number> {
   const K = m.shape.classes, W = K + m.shape.fakeClasses;
-  const probs = await predictTuples(m, ds, rows);
+  probs ??= await predictTuples(m, ds, rows);
   const real = new Float64Array(rows.length);
   for (let i = 0; i < rows.length; i++) {
     for (let k = 0; k < K; k++) real[i]! += probs[i * W + k]!;
@@ -250,15 +252,17 @@ export function calibrationMetrics(
  * never the test ones) by minimising their log-loss, with the log-loss, ECE and AUC before and
  * after. The fit reads the restricted softmax's logarithms, which are D's real-class logits up
  * to a constant per tuple. Should T not lower the log-loss as it is reported (probabilities
- * clipped at 1e-7, float32), T = 1 is kept: calibration never makes it worse.
+ * clipped at 1e-7, float32), T = 1 is kept: calibration never makes it worse. `probs`: D's
+ * probabilities of those tuples when already computed ({@link predictTuples}).
  */
 export async function fitModelTemperature(
   m: RecSimuModel,
   ds: Dataset,
   rows: Int32Array,
+  probs?: Float32Array,
 ): Promise<ModelCalibration> {
   const width = m.shape.classes + m.shape.fakeClasses;
-  const probs = await predictTuples(m, ds, rows);
+  probs ??= await predictTuples(m, ds, rows);
   const r = rowScores(probs, width, ds, rows, 1);
   const fitted = fitTemperature(logitsOfProbs(r.q), ds.labels.length, r.yTrue);
   const before = calibrationMetrics(probs, width, ds, rows, 1);

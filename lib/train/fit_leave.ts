@@ -36,6 +36,11 @@ export interface FitLeaveOptions {
   heldoutShare?: number;
   /** L2 penalty on every weight but the bias. @default 1 */
   l2?: number;
+  /**
+   * Sessions (indices into `ds.sessionOffsets`) neither fitted nor evaluated on, with the reason
+   * recorded in `excluded` (e.g. the users a `--split users` test holds out). @default none
+   */
+  exclude?: { sessions: ReadonlySet<number>; reason: string };
 }
 
 /** Sessions (indices into `ds.sessionOffsets`) that fit the leave model and that evaluate it. */
@@ -47,7 +52,7 @@ export interface LeaveSplit {
 /**
  * The seeded session split of {@link fitLeaveModel}: the sessions with rows, shuffled with
  * `deriveSeed(seed, "leave:split")`, the first `round(share × S)` held out (none when fewer than
- * 2 sessions). Sorted, so a session's role depends only on (seed, share, the log).
+ * 2 sessions); sessions in `exclude` take no part. Sorted, so a session's role depends only on (seed, share, the log).
  *
  * @example
  * ```ts
@@ -60,13 +65,16 @@ export interface LeaveSplit {
  * [fit.length, heldout.length]; // [8, 2]
  * ```
  */
-export function leaveSplit(ds: Dataset, seed: number, share = 0.2): LeaveSplit {
+export function leaveSplit(
+  ds: Dataset,
+  seed: number,
+  share = 0.2,
+  exclude?: ReadonlySet<number>,
+): LeaveSplit {
   if (!(share >= 0 && share < 1)) {
     throw new RangeError(`Cannot split sessions: share must be in [0, 1), got ${share}`);
   }
-  const off = ds.sessionOffsets;
-  const sessions: number[] = [];
-  for (let j = 0; j + 1 < off.length; j++) if (off[j + 1]! > off[j]!) sessions.push(j);
+  const sessions = exclude ? allSessions(ds).filter((j) => !exclude.has(j)) : allSessions(ds);
   new Rng(deriveSeed(seed, "leave:split")).shuffle(sessions);
   const held = sessions.length < 2 ? 0 : Math.round(share * sessions.length);
   const sorted = (a: number[]) => Int32Array.from(a).sort();
@@ -230,21 +238,54 @@ function fitWeights(g: Groups, D: number, l2: number): { w: Float64Array; iterat
   return { w, iterations: it + 1 };
 }
 
-/** The held-out evaluation of `w`; null for no held-out sessions. */
-function evaluateLeave(
+/** The fitted parts of a leave model that {@link evaluateLeave} scores with. */
+export interface LeaveWeights {
+  /** One weight per feature ({@link leaveFeatureNames}). */
+  weights: ArrayLike<number>;
+  /** The position bins' edges. @default LEAVE_POSITION_EDGES */
+  position_edges?: readonly number[];
+  /** The fitting rows' leave rate, the constant the log-loss is compared with. */
+  train: { base_rate: number };
+}
+
+/**
+ * Scores leave model `model` on the rows of the given sessions of `ds` (every session with rows
+ * by default): AUC and mean log-loss of P(leave after this row) against "this row ends its
+ * session", and the log-loss of the model's training base rate; null for no sessions. `ds` must
+ * have the model's labels and state length (its `state_<label>` features count the last
+ * `ds.stateLength` rows). `fitLeaveModel` scores its own held-out sessions with it;
+ * `recsimu fidelity --log` the held-out users.
+ *
+ * @example
+ * ```ts
+ * import { datasetFromText } from "../data/dataset.ts";
+ * import { evaluateLeave } from "./fit_leave.ts";
+ * import { leaveFeatureNames } from "./leave_features.ts";
+ * const csv = "session_id,item_id,feedback\nu1,a,pos\nu1,b,neg\nu2,a,neg\n";
+ * const ds = await datasetFromText(csv, "x.csv", { stateLength: 1, minCount: 1 });
+ * // All weights 0: a constant P(leave) = 1/2 on 3 rows, 2 of which end their session.
+ * const weights = leaveFeatureNames(ds.labels).map(() => 0);
+ * const e = evaluateLeave({ weights, train: { base_rate: 0.5 } }, ds)!;
+ * [e.sessions, e.rows, e.auc, e.log_loss === Math.LN2]; // [2, 3, 0.5, true]
+ * ```
+ */
+export function evaluateLeave(
+  model: LeaveWeights,
   ds: Dataset,
-  sessions: Int32Array,
-  w: Float64Array,
-  trainRate: number,
+  options: { sessions?: ArrayLike<number> } = {},
 ): LeaveEvaluation | null {
+  const sessions = options.sessions ?? allSessions(ds);
   if (sessions.length === 0) return null;
   const K = ds.labels.length, N = ds.stateLength;
+  const edges = model.position_edges ?? LEAVE_POSITION_EDGES;
+  const w = model.weights;
   const x = new Float64Array(w.length);
   const scores: number[] = [], labels: number[] = [];
-  for (const j of sessions) {
+  for (let i = 0; i < sessions.length; i++) {
+    const j = sessions[i]!;
     const last = ds.sessionOffsets[j + 1]! - ds.sessionOffsets[j]! - 1;
     visitSession(ds, j, (k, streak, counts, p) => {
-      leaveFeatures(x, { feedback: k, streak, stateCounts: counts, position: p }, K, N);
+      leaveFeatures(x, { feedback: k, streak, stateCounts: counts, position: p }, K, N, edges);
       scores.push(logistic(w, x));
       labels.push(p === last ? 1 : 0);
     });
@@ -258,6 +299,7 @@ function evaluateLeave(
     return s / labels.length;
   };
   const a = auc(labels, scores);
+  const trainRate = model.train.base_rate;
   return {
     sessions: sessions.length,
     rows: labels.length,
@@ -266,6 +308,13 @@ function evaluateLeave(
     log_loss: ll((i) => scores[i]!),
     base_log_loss: ll(() => trainRate),
   };
+}
+
+/** Every session of `ds` with rows. */
+function allSessions(ds: Dataset): number[] {
+  const off = ds.sessionOffsets, out: number[] = [];
+  for (let j = 0; j + 1 < off.length; j++) if (off[j + 1]! > off[j]!) out.push(j);
+  return out;
 }
 
 /**
@@ -292,7 +341,7 @@ export function fitLeaveModel(ds: Dataset, options: FitLeaveOptions = {}): Leave
   if (!(l2 >= 0 && Number.isFinite(l2))) {
     throw new RangeError(`Cannot fit the leave model: l2 must be >= 0, got ${l2}`);
   }
-  const split = leaveSplit(ds, seed, options.heldoutShare ?? 0.2);
+  const split = leaveSplit(ds, seed, options.heldoutShare ?? 0.2, options.exclude?.sessions);
   const features = leaveFeatureNames(ds.labels);
   const groups = groupRows(ds, split.fit, features.length);
   const rows = groups.rows.reduce((a, b) => a + b, 0);
@@ -309,8 +358,13 @@ export function fitLeaveModel(ds: Dataset, options: FitLeaveOptions = {}): Leave
     weights: [...w],
     l2,
     train: { sessions: split.fit.length, rows, base_rate: baseRate, iterations },
-    heldout: evaluateLeave(ds, split.heldout, w, baseRate),
+    heldout: evaluateLeave({ weights: w, train: { base_rate: baseRate } }, ds, {
+      sessions: split.heldout,
+    }),
     seed,
+    ...(options.exclude
+      ? { excluded: { sessions: options.exclude.sessions.size, reason: options.exclude.reason } }
+      : {}),
   };
 }
 

@@ -95,6 +95,12 @@ export interface LeaveModelData {
   heldout: LeaveEvaluation | null;
   /** The root seed of the session split. */
   seed: number;
+  /**
+   * Sessions left out of the fit and of its held-out evaluation: with `--split users`, the users
+   * the test holds out (`recsimu fidelity --log` judges the leave model on them, unseen).
+   * Absent: none left out.
+   */
+  excluded?: { sessions: number; reason: string };
 }
 
 /**

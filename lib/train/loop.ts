@@ -26,7 +26,7 @@ import {
   itemBaselines,
 } from "../eval/evaluate.ts";
 import type { CalibrationReport, ModelCalibration } from "../eval/calibration.ts";
-import { realScoreQuantile } from "../eval/evaluate.ts";
+import { predictTuples, realScoreQuantile } from "../eval/evaluate.ts";
 import { log, Progress } from "../progress.ts";
 import { adversarialRound, discriminatorPretrainStep, generatorPretrainStep } from "./steps.ts";
 import { RecSimuTrainer } from "./trainer.ts";
@@ -148,7 +148,9 @@ function modelShape(ds: Dataset, c: TrainConfig): ModelShape {
     fakeClasses: c.variant === "recsimu-1" ? 1 : ds.labels.length,
     stateLength: c.stateLength,
     arch: c.arch,
-    ...(c.arch === "attn" ? { itemDim: c.itemDim, heads: c.heads } : {}),
+    ...(c.arch === "attn"
+      ? { itemDim: c.itemDim, heads: c.heads, residualItems: c.residualItems }
+      : {}),
   };
 }
 
@@ -560,9 +562,15 @@ class TrainingRun {
     if (this.best && c.patience > 0) {
       assignVariables([...model.gVars(), ...model.dVars()], this.best, "best weights");
     }
-    const fit = this.calibration = await this.calibrate();
-    if (ds.validation.length > 0) {
-      this.ood = { realThreshold: await realScoreQuantile(model, ds, ds.validation, 0.01) };
+    // One pass over the validation tuples feeds both the temperature and the OOD threshold.
+    const validation = ds.validation.length > 0
+      ? await predictTuples(model, ds, ds.validation)
+      : undefined;
+    const fit = this.calibration = await this.calibrate(validation);
+    if (validation) {
+      this.ood = {
+        realThreshold: await realScoreQuantile(model, ds, ds.validation, 0.01, validation),
+      };
     }
     const temperature = fit?.temperature ?? 1;
     const evaluated = await evaluateCalibrated(model, ds, ds.test, temperature);
@@ -591,16 +599,16 @@ class TrainingRun {
   /**
    * With `--calibrate temperature`, the temperature of D's real-class logits fitted on the
    * validation tuples (the final weights'; never the test tuples); else, or without validation
-   * tuples, none (T = 1).
+   * tuples, none (T = 1). `probs`: D's probabilities of the validation tuples, when computed.
    */
-  async calibrate(): Promise<ModelCalibration | undefined> {
+  async calibrate(probs?: Float32Array): Promise<ModelCalibration | undefined> {
     const { ds, c } = this;
     if (c.calibrate !== "temperature") return undefined;
     if (ds.validation.length === 0) {
       this.say("calibration: no validation tuples to fit a temperature on; T = 1");
       return undefined;
     }
-    const fit = await fitModelTemperature(this.model, ds, ds.validation);
+    const fit = await fitModelTemperature(this.model, ds, ds.validation, probs);
     const { before, after } = fit.validation;
     this.say(
       `calibration: temperature ${fit.temperature.toFixed(4)}; validation log-loss ${

@@ -52,3 +52,27 @@ Deno.test("rare items with a fixed vocabulary: unknown items become the rare ite
   const strict = await datasetFromText(csv, "log.csv", { stateLength: 1, vocabulary });
   assertEquals([...strict.rowItem], [0, 1, 0]);
 });
+
+Deno.test("countOrderAbove: a vocabulary larger than it is ordered by count, ties by first appearance", async () => {
+  const csv = "session_id,item_id,feedback\n" +
+    ["a", "b", "c", "c", "b", "c", "d", "d"].map((it, i) => `u${i % 2},${it},skip\n`).join("") +
+    "u0,a,click\n";
+  const byAppearance = await datasetFromText(csv, "log.csv", { stateLength: 2, minCount: 1 });
+  assertEquals(byAppearance.items, ["a", "b", "c", "d"]);
+  const small = await datasetFromText(csv, "log.csv", {
+    stateLength: 2,
+    minCount: 1,
+    countOrderAbove: 4,
+  });
+  assertEquals(small.items, ["a", "b", "c", "d"]); // not more than 4 items: unchanged
+  const ordered = await datasetFromText(csv, "log.csv", {
+    stateLength: 2,
+    minCount: 1,
+    countOrderAbove: 3,
+  });
+  // c ×3, then a, b, d ×2 each in first-appearance order.
+  assertEquals(ordered.items, ["c", "a", "b", "d"]);
+  // The rows follow their items: same labels per item id either way.
+  const itemsOf = (ds: typeof ordered) => Array.from(ds.rowItem, (i) => ds.items[i]);
+  assertEquals(itemsOf(ordered).sort(), itemsOf(byAppearance).sort());
+});

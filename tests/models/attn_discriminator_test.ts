@@ -123,3 +123,31 @@ Deno.test("AttnDiscriminator: the repetition features see the candidate in the h
   tf.dispose([p, cand, s.emb, s.feedback, s.mask!, s.items!]);
   d.params.dispose();
 });
+
+Deno.test("AttnDiscriminator: under residualItems R only items < R have residual rows of their own", async () => {
+  await initBackend("cpu", { quiet: true });
+  const R = 3;
+  const d = new AttnDiscriminator({ ...sizes(1), residualItems: R }, 4);
+  // R own rows, the rare item's, one shared by the rest and padding.
+  assertEquals(d.residual.shape, [R + 2, 4]);
+  d.residual.assign(tf.randomUniform([R + 2, 4], -2, 2, "float32", 5));
+  const s = stateOf(ITEMS, FB);
+  const p = d.stateInference(s);
+  // Every candidate gets the same item2vec vector: only the residual (and the zero item bias)
+  // can tell them apart.
+  const cand = tf.tidy(() => tf.tile(tf.randomUniform([1, E], -1, 1, "float32", 6), [B, 1]));
+  const probsOf = (items: number[]) =>
+    tf.tidy(() => d.probs(p, cand as tf.Tensor2D, tf.tensor1d(items, "int32")).arraySync());
+  const same = (a: number[], b: number[]) => a.every((x, i) => Math.abs(x - b[i]!) < 1e-6);
+  // Items 4, 5 and 6 (>= R) share one row; 1 and 2 each have their own; V + 1 is the rare row.
+  const a = probsOf([4, 1, V + 1]), b = probsOf([6, 2, 5]);
+  assert(same(a[0]!, b[0]!), "items 4 and 6 share a residual");
+  assert(!same(a[1]!, b[1]!), "items 1 and 2 have residuals of their own");
+  assert(!same(a[2]!, b[2]!), "the rare item's residual is not the shared one");
+  // Without the cap every item has a row (V + 2).
+  const all = new AttnDiscriminator({ ...sizes(1), residualItems: 0 }, 4);
+  assertEquals(all.residual.shape, [V + 2, 4]);
+  tf.dispose([p, cand, s.emb, s.feedback, s.mask!, s.items!]);
+  d.params.dispose();
+  all.params.dispose();
+});

@@ -76,6 +76,14 @@ Deno.test("leaveSplit() holds out a seeded share of whole sessions, disjoint and
     ds.rowLabel.length,
   );
   assert.throws(() => leaveSplit(ds, 0, 1), RangeError);
+  // Excluded sessions take no part; the rest split as before among themselves.
+  const out = new Set([0, 1, 2, 3, 4]);
+  const b = leaveSplit(ds, 0, 0.2, out);
+  assert.equal(b.fit.length + b.heldout.length, 45);
+  assert.ok([...b.fit, ...b.heldout].every((j) => !out.has(j)));
+  const m = fitLeaveModel(ds, { seed: 0, exclude: { sessions: out, reason: "test" } });
+  assert.deepEqual(m.excluded, { sessions: 5, reason: "test" });
+  assert.equal(m.train.sessions + m.heldout!.sessions, 45);
 });
 
 Deno.test("fitLeaveModel() on one session fits without a held-out evaluation", async () => {
