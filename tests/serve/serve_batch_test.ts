@@ -3,23 +3,12 @@
  * (`observation: false`), in-process on the fake simulator.
  */
 import assert from "node:assert/strict";
-import { createHandler, type Handler, type HandlerConfig } from "../../lib/serve/handler.ts";
+import { createHandler, type HandlerConfig } from "../../lib/serve/handler.ts";
 import { FakeSimulator } from "../_fake_sim.ts";
+import { call } from "./_call.ts";
 
 function setup(config: HandlerConfig = {}, sim = new FakeSimulator()) {
   return { sim, h: createHandler(sim, { log: () => {}, ...config }) };
-}
-
-// deno-lint-ignore no-explicit-any
-async function call(h: Handler, method: string, path: string, body?: unknown): Promise<any> {
-  const init: RequestInit = { method };
-  if (body !== undefined) {
-    init.body = JSON.stringify(body);
-    init.headers = { "content-type": "application/json" };
-  }
-  const res = await h(new Request(`http://127.0.0.1${path}`, init));
-  const text = await res.text();
-  return { status: res.status, headers: res.headers, body: text === "" ? null : JSON.parse(text) };
 }
 
 // deno-lint-ignore no-explicit-any

@@ -3,29 +3,19 @@
  * session steps, batched session steps, the stateless step, errors and the OpenAPI document.
  */
 import assert from "node:assert/strict";
-import { createHandler, type Handler, type HandlerConfig } from "../../lib/serve/handler.ts";
+import { createHandler, type HandlerConfig } from "../../lib/serve/handler.ts";
 import { MAX_PAGE_ITEMS } from "../../lib/serve/schema.ts";
 import { SimEnv } from "../../lib/sim/env.ts";
 import { LeaveModel } from "../../lib/sim/leave.ts";
 import { leaveFeatureNames } from "../../lib/train/leave_features.ts";
 import { FakeSimulator } from "../_fake_sim.ts";
+import { call } from "./_call.ts";
 
 const LABELS = ["skip", "click", "purchase"];
 
 function setup(config: HandlerConfig = {}) {
   const sim = new FakeSimulator();
   return { sim, h: createHandler(sim, { log: () => {}, ...config }) };
-}
-
-// deno-lint-ignore no-explicit-any
-async function call(h: Handler, method: string, path: string, body?: unknown): Promise<any> {
-  const init: RequestInit = { method };
-  if (body !== undefined) {
-    init.body = JSON.stringify(body);
-    init.headers = { "content-type": "application/json" };
-  }
-  const res = await h(new Request(`http://127.0.0.1${path}`, init));
-  return { status: res.status, body: await res.json().catch(() => null) };
 }
 
 // deno-lint-ignore no-explicit-any
