@@ -1,9 +1,26 @@
 /**
  * The pure half of `deno task fidelity` (bench/fidelity.ts): the main metrics of one
- * `recsimu fidelity` report, their mean over worlds, and the targets of issue 14 with pass/fail.
- * No I/O here, so the tests check the logic on hand-made numbers.
+ * `recsimu fidelity` report (the simulator's, and the baselines' beside it), their mean over
+ * worlds, and the targets of issue 14 with pass/fail. No I/O here, so the tests check the logic on
+ * hand-made numbers.
  * @module
  */
+import type { LogBaseline } from "../lib/fidelity/log_baselines.ts";
+
+/** The judge's baselines (LOG_BASELINES), whose figures every world's metrics carry. */
+export const SUMMARY_BASELINES = [
+  "item_rate",
+  "lr",
+  "gru",
+] as const satisfies readonly LogBaseline[];
+
+/** A baseline's figures in a report: `log_loss` (multi-class) is absent for `lr`. */
+export interface BaselineLike {
+  auc: number;
+  log_loss?: number;
+  log_loss_positive: number;
+  ece_vs_truth: number;
+}
 
 /** The parts of a `recsimu fidelity` report (lib/fidelity/judge.ts) the bench reads. */
 export interface FidelityReportLike {
@@ -18,9 +35,10 @@ export interface FidelityReportLike {
         ece: number;
         ece_vs_truth: number;
         kl_to_truth: number;
+        log_loss_positive?: number;
       };
-      truth: { auc: number; log_loss: number; ece: number };
-    };
+      truth: { auc: number; log_loss: number; ece: number; log_loss_positive?: number };
+    } & Partial<Record<LogBaseline, BaselineLike>>;
   };
   policies: {
     rows: { name: string; relative_error: number; relative_error_expected: number }[];
@@ -41,8 +59,19 @@ export interface RunCost {
   train_peak_rss_mib: number | null;
 }
 
-/** The main metrics of one world (NaN becomes null in JSON). */
-export interface WorldMetrics extends RunCost {
+/** A baseline's figures in {@link WorldMetrics}, e.g. `gru_auc`. */
+export type BaselineMetricName = `${LogBaseline}_${
+  | "auc"
+  | "log_loss"
+  | "log_loss_positive"
+  | "ece_vs_truth"}`;
+
+/**
+ * The main metrics of one world (NaN becomes null in JSON); each baseline's AUC, log-loss
+ * (multi-class; NaN for `lr`), binary log-loss of P(positive) and ECE against the truth on the
+ * same cases, NaN when the report has no such baseline.
+ */
+export interface WorldMetrics extends RunCost, Record<BaselineMetricName, number> {
   /** The simulator's AUC of P(positive) on the world's answered cases, and the truth's. */
   auc: number;
   truth_auc: number;
@@ -52,6 +81,9 @@ export interface WorldMetrics extends RunCost {
   log_loss: number;
   truth_log_loss: number;
   log_loss_gap: number;
+  /** Binary log-loss of P(positive), the simulator's and the truth's. */
+  log_loss_positive: number;
+  truth_log_loss_positive: number;
   /** ECE against the labels (simulator, truth) and against the TRUE probabilities. */
   ece: number;
   truth_ece: number;
@@ -152,6 +184,8 @@ export function worldMetrics(report: FidelityReportLike, cost: RunCost): WorldMe
     log_loss: logLoss!,
     truth_log_loss: truthLogLoss!,
     log_loss_gap: logLoss! - truthLogLoss!,
+    log_loss_positive: num(sim.log_loss_positive),
+    truth_log_loss_positive: num(truth.log_loss_positive),
     ece: num(sim.ece),
     truth_ece: num(truth.ece),
     ece_vs_truth: num(sim.ece_vs_truth),
@@ -168,8 +202,24 @@ export function worldMetrics(report: FidelityReportLike, cost: RunCost): WorldMe
     worst_policy: worst.name,
     max_abs_relative_error_expected: worstExpected.value,
     judge_seconds: num(report.seconds),
+    ...baselineMetrics(report.prediction.overall),
     ...cost,
   };
+}
+
+/** Each baseline's figures, flat (`item_rate_auc`, …); NaN for a baseline the report lacks. */
+function baselineMetrics(
+  overall: Partial<Record<LogBaseline, BaselineLike>>,
+): Record<BaselineMetricName, number> {
+  const out = {} as Record<BaselineMetricName, number>;
+  for (const b of SUMMARY_BASELINES) {
+    const s = overall[b];
+    out[`${b}_auc`] = num(s?.auc);
+    out[`${b}_log_loss`] = num(s?.log_loss);
+    out[`${b}_log_loss_positive`] = num(s?.log_loss_positive);
+    out[`${b}_ece_vs_truth`] = num(s?.ece_vs_truth);
+  }
+  return out;
 }
 
 /** The largest |x| and its name; NaN (name of the first NaN) when any value is NaN or null. */
@@ -326,4 +376,48 @@ export function splitFlags(text: string): string[] {
   if (quote !== null) throw new SyntaxError(`Cannot split flags "${text}": unterminated ${quote}`);
   if (inWord) out.push(word);
   return out;
+}
+
+/**
+ * The benches' raw flags: `--name value`, `--name=value` and boolean `--name`, values by name, and
+ * the words after `--compare` (up to the next flag of the bench). `fail` builds the one-line
+ * error of an unknown argument or a missing value.
+ */
+export function scanBenchArgs(
+  args: readonly string[],
+  flags: { values: readonly string[]; booleans: readonly string[] },
+  usage: string,
+  fail: (message: string) => Error,
+): { values: Map<string, string>; compare: string[] } {
+  const values = new Map<string, string>();
+  const compare: string[] = [];
+  const known = (a: string) =>
+    a.startsWith("--") &&
+    (flags.values.includes(a.slice(2).split("=")[0]!) || flags.booleans.includes(a.slice(2)));
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === "-h") values.set("help", "true");
+    else if (!known(a)) throw fail(`unexpected argument ${JSON.stringify(a)}\n${usage}`);
+    else if (flags.booleans.includes(a.slice(2))) {
+      values.set(a.slice(2), "true");
+      while (a === "--compare" && i + 1 < args.length && !known(args[i + 1]!)) {
+        compare.push(args[++i]!);
+      }
+    } else if (a.includes("=")) {
+      values.set(a.slice(2, a.indexOf("=")), a.slice(a.indexOf("=") + 1));
+    } else {
+      if (i + 1 >= args.length) throw fail(`${a}: expected a value`);
+      values.set(a.slice(2), args[++i]!);
+    }
+  }
+  return { values, compare };
+}
+
+/** {@link splitFlags} of flag `flag`'s value, its error as `fail`'s. */
+export function flagWords(flag: string, text: string, fail: (message: string) => Error): string[] {
+  try {
+    return splitFlags(text);
+  } catch (e) {
+    throw fail(`${flag}: ${(e as Error).message}`);
+  }
 }

@@ -27,7 +27,8 @@ import {
   compareConfigs,
   type ConfigSummary,
   type FidelityReportLike,
-  splitFlags,
+  flagWords,
+  scanBenchArgs,
   summariseConfig,
   TARGETS,
   type WorldMetrics,
@@ -76,39 +77,13 @@ export class FlagError extends Error {
 
 /** Raw flags: values by name, and the words after --compare. */
 function scanArgs(args: readonly string[]): { values: Map<string, string>; compare: string[] } {
-  const values = new Map<string, string>();
-  const compare: string[] = [];
-  const known = (a: string) =>
-    (VALUE_FLAGS as readonly string[]).includes(a.slice(2).split("=")[0]!) ||
-    (BOOLEAN_FLAGS as readonly string[]).includes(a.slice(2));
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i]!;
-    if (a === "-h") values.set("help", "true");
-    else if (!a.startsWith("--") || !known(a)) {
-      throw new FlagError(`unexpected argument ${JSON.stringify(a)}\n${USAGE}`);
-    } else if ((BOOLEAN_FLAGS as readonly string[]).includes(a.slice(2))) {
-      values.set(a.slice(2), "true");
-      // --compare takes every following word up to the next flag of the bench itself.
-      while (a === "--compare" && i + 1 < args.length && !known(args[i + 1]!)) {
-        compare.push(args[++i]!);
-      }
-    } else if (a.includes("=")) {
-      values.set(a.slice(2, a.indexOf("=")), a.slice(a.indexOf("=") + 1));
-    } else {
-      if (i + 1 >= args.length) throw new FlagError(`${a}: expected a value`);
-      values.set(a.slice(2), args[++i]!);
-    }
-  }
-  return { values, compare };
+  const flags = { values: VALUE_FLAGS, booleans: BOOLEAN_FLAGS };
+  return scanBenchArgs(args, flags, USAGE, (m) => new FlagError(m));
 }
 
 /** One flag string as words. @throws {FlagError} on an unterminated quote. */
 function splitOne(flag: string, text: string): string[] {
-  try {
-    return splitFlags(text);
-  } catch (e) {
-    throw new FlagError(`${flag}: ${(e as Error).message}`);
-  }
+  return flagWords(flag, text, (m) => new FlagError(m));
 }
 
 /** Parses the command line (see the module doc). @throws {FlagError} on a bad flag. */
