@@ -57,6 +57,12 @@ export {
 } from "./lib/sim/env.ts";
 export { LeaveModel, loadLeaveModel } from "./lib/sim/leave.ts";
 export { loggedItems, simulateSessionLengths } from "./lib/sim/session_lengths.ts";
+export {
+  ksDistance,
+  lengthSummary,
+  type SessionFidelity,
+  sessionFidelity,
+} from "./lib/fidelity/session_fidelity.ts";
 export { defaultRewards, expectedReward, parseRewards } from "./lib/sim/reward.ts";
 export { type BackendName, initBackend } from "./lib/tf.ts";
 export {

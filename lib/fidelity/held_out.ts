@@ -8,7 +8,7 @@
  * reason.
  * @module
  */
-import { type Dataset, loadDataset } from "../data/dataset.ts";
+import { type Dataset, loadDataset, sessionRole } from "../data/dataset.ts";
 import type { TrainConfig } from "../config.ts";
 import { UserError } from "../errors.ts";
 import { Progress } from "../progress.ts";
@@ -49,6 +49,11 @@ export interface HeldOutTuples {
   short: Uint8Array;
   /** Test sessions with at least one tuple. */
   sessions: number;
+  /**
+   * Every test session, by index into `ds.sessionOffsets`, one-row sessions (no tuple) included:
+   * the held-out users whose session ends the leave model is judged on.
+   */
+  heldOutSessions: Int32Array;
   /** Refused tuples by reason. */
   refusedByReason: Record<LogRefusal, number>;
   /** Tuples (all, answered or not) with a state shorter than N. */
@@ -127,6 +132,11 @@ export async function loadHeldOut(
       short.push(isShort ? 1 : 0);
     }
   });
+  const held: number[] = [];
+  for (let j = 0; j < ds.sessionIds.length; j++) {
+    const role = sessionRole(ds.sessionIds[j]!, split.seed, split.holdout ?? 0.2);
+    if (role === "test") held.push(j);
+  }
   return {
     ds,
     rows: ds.test,
@@ -134,6 +144,7 @@ export async function loadHeldOut(
     labels: Int32Array.from(labels),
     short: Uint8Array.from(short),
     sessions: sessions.size,
+    heldOutSessions: Int32Array.from(held),
     refusedByReason: reasons,
     shortState,
   };

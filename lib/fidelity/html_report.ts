@@ -5,14 +5,17 @@
  * policy returns with the y = x line. The charts are Vega-Lite specifications rendered to inline
  * SVG by the experiment report's machinery (`lib/experiment/charts.ts`), and each specification
  * is embedded as JSON beside its chart, so the page needs no network and the charts can be
- * re-rendered elsewhere.
+ * re-rendered elsewhere. On a log, a last section gives the learned leave model on the held-out
+ * sessions (or why there is none).
  * @module
  */
 import type { TopLevelSpec } from "npm:vega-lite@6.5.0";
 import { renderSvg } from "../experiment/charts.ts";
 import type { FidelityReport } from "./judge.ts";
+import type { BaselineCaseScores } from "./prediction.ts";
 import type { LogFidelityReport } from "./log_judge.ts";
 import type { ReliabilityBin, ScorerReport } from "./log_scores.ts";
+import type { SessionFidelity } from "./session_fidelity.ts";
 
 /** The tag that marks a page as this report (the check before `--overwrite` replaces it). */
 export const FIDELITY_HTML_MARKER = '<meta name="generator" content="recsimu-fidelity-report">';
@@ -279,7 +282,96 @@ export async function logReportHtml(r: LogFidelityReport, model: string): Promis
       reliabilitySpec(series, "Reliability of P(positive) on the held-out tuples"),
     )}</section>`,
     `<section id="replay"><h2>Replay</h2>${replay}</section>`,
+    `<section id="sessions"><h2>Sessions (learned leave model)</h2>${
+      r.sessions ? sessionTables(r.sessions) : `<p>${esc(r.notes.sessions ?? "")}</p>`
+    }</section>`,
   ]);
+}
+
+/** The leave prediction and the logged vs simulated session lengths. */
+function sessionTables(s: SessionFidelity): string {
+  const ev = (name: string, e: SessionFidelity["leave"]) => [
+    name,
+    String(e?.sessions ?? 0),
+    String(e?.rows ?? 0),
+    num(e?.base_rate),
+    num(e?.auc),
+    num(e?.log_loss),
+    num(e?.base_log_loss),
+  ];
+  const leave = table(
+    "P(the user leaves after this row) on the held-out sessions' rows (yes on each last row)",
+    ["sessions", "n", "rows", "leave rate", "AUC", "log-loss", "base rate's log-loss"],
+    [
+      ev("all held-out", s.leave),
+      ...(s.leave_fit.seen === null ? [] : [ev("not in the leave fit", s.leave_fit.unseen)]),
+    ],
+  );
+  const L = s.lengths;
+  const row = (name: string, x: SessionFidelity["lengths"]["logged"], cut: string) => [
+    name,
+    String(x.count),
+    num(x.mean, 1),
+    num(x.min, 0),
+    num(x.p10, 1),
+    num(x.median, 1),
+    num(x.p90, 1),
+    num(x.max, 0),
+    cut,
+  ];
+  const lengths = table(
+    `Session lengths: logged vs simulated (replay policy, seed ${L.seed}, cut at ${L.max_steps} steps)`,
+    ["sessions", "n", "mean", "min", "p10", "median", "p90", "max", "cut"],
+    [
+      row("logged", L.logged, ""),
+      ...(L.simulated ? [row("simulated", L.simulated, String(L.simulated.truncated))] : []),
+    ],
+  );
+  const seen = s.leave_fit.seen === null
+    ? ""
+    : ` The leave fit saw ${s.leave_fit.seen} of the ${s.held_out_sessions} held-out sessions.`;
+  const ks = L.simulated
+    ? ` Kolmogorov–Smirnov distance ${num(L.ks, 3)} (rejects the same distribution at 5% above ${
+      num(L.ks_critical_05, 3)
+    }).`
+    : " No sessions were simulated.";
+  return `${leave}${lengths}<p>${esc((seen + ks).trim())}</p>`;
+}
+
+/** The simulator beside the baselines on each split of the truth cases (none: ""). */
+function baselinesTable(r: FidelityReport): string {
+  const names = r.config.baselines;
+  const p = r.prediction;
+  return names.length === 0 ? "" : table(
+    "The simulator beside the baselines fitted on log.csv's training tuples (same cases; lr: P(positive) only)",
+    [
+      "split",
+      "scorer",
+      "AUC",
+      "log-loss",
+      "log-loss P(pos)",
+      "ECE",
+      "ECE vs truth",
+      "MAE vs truth",
+      "KL",
+    ],
+    (["overall", "logging", "random"] as const).flatMap((k) => {
+      const s = p[k];
+      const scorers: [string, BaselineCaseScores][] = [[r.responder, s.simulator]];
+      for (const n of names) if (s[n]) scorers.push([n, s[n]]);
+      return scorers.map(([name, x]) => [
+        k,
+        name,
+        num(x.auc),
+        num(x.log_loss),
+        num(x.log_loss_positive),
+        num(x.ece),
+        num(x.ece_vs_truth),
+        num(x.mae_vs_truth),
+        num(x.kl_to_truth),
+      ]);
+    }),
+  );
 }
 
 /** The HTML report of a truth-world judgement. */
@@ -301,6 +393,7 @@ export async function truthReportHtml(r: FidelityReport, model: string): Promise
     ];
   });
   const pol = r.policies;
+  const beside = baselinesTable(r);
   const rows = pol.rows.map((x) => ({
     name: x.name,
     simulated: x.simulated.mean,
@@ -330,7 +423,7 @@ export async function truthReportHtml(r: FidelityReport, model: string): Promise
         "ECE vs truth",
         "KL",
       ], splits)
-    }</section>`,
+    }${beside}</section>`,
     `<section id="reliability"><h2>Reliability</h2>${await chart(
       "reliability",
       reliabilitySpec(

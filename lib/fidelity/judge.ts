@@ -2,7 +2,10 @@
  * The judge: how faithful is a simulator to a known-truth world? It scores the simulator's
  * label probabilities on the world's held-out cases against the sampled labels and the TRUE
  * probabilities (`prediction.ts`), and plays the world's reference policies in the simulator to
- * compare their simulated and true returns and rankings (`ranking.ts`). The core,
+ * compare their simulated and true returns and rankings (`ranking.ts`). {@link judgeTruth} also
+ * scores baselines fitted on the world's log.csv as the model's training read it
+ * (`log_baselines.ts`) on the same cases, so that the report says whether the simulator beats
+ * simple supervised models, not only how far it is from the truth. The core,
  * {@link judgeResponder}, judges any {@link FidelityResponder}; judging the truth itself gives
  * KL 0, ECE against the truth 0 and rank correlation 1.
  *
@@ -13,14 +16,25 @@
  * left out of the history it is sent (`trimmed_steps`).
  * @module
  */
+import { join } from "node:path";
 import { backendInfo } from "../tf.ts";
+import { UserError } from "../errors.ts";
 import { RECSIMU_VERSION } from "../version.ts";
 import type { SimulatorLike } from "../sim/types.ts";
 import { TRUTH_LABELS } from "../data/truth/world.ts";
-import { predictionFidelity, type PredictionReport } from "./prediction.ts";
+import { type CaseBaselines, predictionFidelity, type PredictionReport } from "./prediction.ts";
 import { policyFidelity, type RankingReport } from "./ranking.ts";
 import { type FidelityResponder, simulatorResponder } from "./responders.ts";
-import { loadTruthDir, type TruthData } from "./truth_dir.ts";
+import { type JudgedCase, loadTruthDir, type TruthData } from "./truth_dir.ts";
+import {
+  type BaselineFit,
+  type BaselineModel,
+  type BaselineScores,
+  loadBaselineFit,
+  type LogBaseline,
+  predictBaselines,
+  questionsView,
+} from "./log_baselines.ts";
 
 /** Format of the judge's report. */
 export const FIDELITY_REPORT_FORMAT = 1;
@@ -39,6 +53,19 @@ export interface JudgeOptions {
   quiet?: boolean;
   /** λ: simulated step rewards lowered by λ × the answer's spread (the exploit guard). @default 0 */
   uncertaintyPenalty?: number;
+  /** Baselines scored beside the responder on the cases it answers. @default none */
+  caseBaselines?: CaseBaselines;
+}
+
+/** Options of {@link judgeTruth}: those of {@link judgeResponder}, and its baselines. */
+export interface TruthJudgeOptions extends Omit<JudgeOptions, "caseBaselines"> {
+  /**
+   * Baselines fitted on the world's log.csv as the model's training read it (its config and
+   * vocabulary: `sim.meta`) and scored on the cases the simulator answers. @default none
+   */
+  baselines?: readonly LogBaseline[];
+  /** The model's item embeddings [V, E], which `lr` and `gru` need. @default none */
+  embeddings?: Float32Array;
 }
 
 /** The judge's report: JSON-able (NaN becomes null in JSON). */
@@ -69,6 +96,8 @@ export interface FidelityReport {
     reward: Record<string, number>;
     leave_after_skips: number;
     uncertainty_penalty: number;
+    /** The baselines scored beside the simulator (`prediction.*.<name>`). */
+    baselines: LogBaseline[];
   };
   /** The backend that scored (null when no tfjs backend was initialised). */
   backend: string | null;
@@ -91,6 +120,8 @@ export const FIDELITY_DEFINITIONS: Readonly<Record<string, string>> = Object.fre
   ece_vs_truth: "sum over equal-width bins of p_sim: (n_b/n)*|mean p_sim_b - mean p_true_b|",
   kl_to_truth: "mean over cases of KL(p_true || p_sim) over the labels, nats; p_sim >= 1e-7",
   popularity: "the action's positive rows in log.csv (a ranking: AUC only)",
+  baselines:
+    "fitted on log.csv's training tuples as the model's training read them (its config, vocabulary, embeddings, sizes and seed), scored on the cases the simulator answered; lr gives P(positive) only",
   refused_cases:
     "a case whose action, history item or history label the simulator does not know is not scored",
   unanswered_steps:
@@ -118,7 +149,11 @@ export async function judgeResponder(
   const t0 = performance.now();
   const bins = options.bins ?? 10;
   const quiet = options.quiet ?? true;
-  const prediction = await predictionFidelity(responder, truth, { bins, quiet });
+  const prediction = await predictionFidelity(responder, truth, {
+    bins,
+    quiet,
+    baselines: options.caseBaselines,
+  });
   const policies = await policyFidelity(responder, truth, { ...options, quiet });
   const d = truth.description;
   const rec = truth.policies;
@@ -145,6 +180,7 @@ export async function judgeResponder(
       reward: Object.fromEntries(TRUTH_LABELS.map((l, k) => [l, rec.rewards[k]!])),
       leave_after_skips: rec.leaveAfterSkips,
       uncertainty_penalty: options.uncertaintyPenalty ?? 0,
+      baselines: [...options.caseBaselines?.names ?? []],
     },
     backend: info?.name ?? null,
     versions: { ...Deno.version, tfjs: info?.tfjs ?? null },
@@ -155,24 +191,111 @@ export async function judgeResponder(
   };
 }
 
+/** A simulator with the record of how it was trained (a `Simulator`), as baselines need it. */
+export type TrainedSimulator = SimulatorLike & {
+  readonly meta?: BaselineModel["meta"] & { readonly data?: { readonly fingerprint: string } };
+};
+
 /**
  * Judges a learned simulator against the truth world in `truthDir` (written by `recsimu synth
- * --truth`, or already read by {@link loadTruthDir}); the report adds the simulator's
- * description (its training config, versions and backend).
+ * --truth`, or already read by {@link loadTruthDir}), with the baselines `options.baselines`
+ * beside it; the report adds the simulator's description (its training config, versions and
+ * backend).
+ * @throws {UserError} when baselines are asked and the world's log.csv is not the model's
+ * training log
  *
  * @example
  * ```ts ignore
  * const sim = await Simulator.load("runs/model");
- * const r = await judgeTruth(sim, "runs/base0", { rollouts: 1 });
+ * const r = await judgeTruth(sim, "runs/base0", { rollouts: 1, baselines: ["item_rate"] });
  * r.prediction.overall.simulator.auc; // vs r.prediction.overall.truth.auc, the ceiling
+ * r.prediction.overall.item_rate?.auc; // and the item rates fitted on the same tuples
  * ```
  */
 export async function judgeTruth(
-  sim: SimulatorLike,
+  sim: TrainedSimulator,
   truthDir: string | TruthData,
-  options: JudgeOptions = {},
+  options: TruthJudgeOptions = {},
 ): Promise<FidelityReport & { simulator: Record<string, unknown> }> {
   const truth = typeof truthDir === "string" ? await loadTruthDir(truthDir) : truthDir;
-  const report = await judgeResponder(simulatorResponder(sim), truth, options);
+  const { baselines = [], ...rest } = options;
+  const caseBaselines = baselines.length === 0
+    ? undefined
+    : truthBaselines(baselines, await truthBaselineFit(sim, truth, baselines, options));
+  const report = await judgeResponder(simulatorResponder(sim), truth, { ...rest, caseBaselines });
   return { ...report, simulator: sim.describe() };
+}
+
+/**
+ * The baselines' training tuples: the world's log.csv read as the model's training read it.
+ * Refuses a log that is not the model's (its fingerprint), and `lr` when the model's positive
+ * labels are not the judge's (click, purchase): its P(positive) would be of another event.
+ */
+async function truthBaselineFit(
+  sim: TrainedSimulator,
+  truth: TruthData,
+  baselines: readonly LogBaseline[],
+  o: TruthJudgeOptions,
+): Promise<BaselineFit> {
+  const meta = sim.meta;
+  if (!meta) throw new TypeError("judgeTruth: baselines need the model's training config (meta)");
+  const log = join(truth.dir, "log.csv");
+  const model = { itemCount: sim.itemCount, labels: sim.labels, meta };
+  const fit = await loadBaselineFit(model, log, {
+    baselines,
+    embeddings: o.embeddings,
+    quiet: o.quiet ?? true,
+  });
+  const fp = meta.data?.fingerprint;
+  if (fp !== undefined && fp !== fit.train.fingerprint) {
+    throw new UserError(
+      `"${log}" is not the log the model was trained on (sha256 ${
+        fit.train.fingerprint.slice(0, 12)
+      }…, the model's ${
+        fp.slice(0, 12)
+      }…): the baselines are fitted on the model's training tuples; use --baselines none`,
+    );
+  }
+  const positives = fit.train.labels.filter((_, k) => fit.train.positive[k]);
+  if (baselines.includes("lr") && positives.join() !== TRUTH_LABELS.slice(1).join()) {
+    throw new UserError(
+      `--baselines lr: the model's positive labels (${positives}) are not the world's (${
+        TRUTH_LABELS.slice(1)
+      }), so its P(positive) is of another event; leave lr out`,
+    );
+  }
+  return fit;
+}
+
+/** The baselines of `fit` answering the truth's cases, in the truth's label order. */
+function truthBaselines(names: readonly LogBaseline[], fit: BaselineFit): CaseBaselines {
+  const K = fit.train.labels.length;
+  const column = TRUTH_LABELS.map((l) => fit.train.labels.indexOf(l));
+  const toTruth = (s: BaselineScores): BaselineScores => {
+    if ("pPositive" in s) return s;
+    const n = s.probs.length / K;
+    const probs = new Float64Array(3 * n);
+    for (let i = 0; i < n; i++) {
+      let z = 0;
+      for (let j = 0; j < 3; j++) z += column[j]! >= 0 ? s.probs[i * K + column[j]!]! : 0;
+      for (let j = 0; j < 3; j++) {
+        probs[3 * i + j] = column[j]! >= 0 && z > 0 ? s.probs[i * K + column[j]!]! / z : 0;
+      }
+    }
+    return { probs };
+  };
+  return {
+    names,
+    async answer(cases: readonly JudgedCase[]) {
+      const { view, rows } = questionsView(
+        fit.train,
+        cases.map((c) => ({
+          state: c.state.map((s) => ({ item: `i${s.item}`, feedback: TRUTH_LABELS[s.label] })),
+          action: `i${c.action}`,
+        })),
+      );
+      const raw = await predictBaselines(names, view, rows, fit);
+      return new Map([...raw].map(([name, s]) => [name, toTruth(s)]));
+    },
+  };
 }

@@ -1,7 +1,8 @@
 /**
- * The baselines of the real-log judge, fitted on the model's own training users (its training
- * tuples, its item embeddings, its sizes, learning rate, batch and seed) and scored on the same
- * held-out tuples as the simulator:
+ * The baselines of the judges, fitted on the model's own training tuples (rebuilt from its log
+ * with its config: its vocabulary, its item embeddings, its sizes, learning rate, batch and
+ * seed) and scored on the same questions as the simulator: the held-out tuples of a real log
+ * (`log_judge.ts`), or the held-out cases of a truth world (`judge.ts`):
  * - `item_rate`: each item's smoothed label rates in the training tuples,
  *   (count_k + 2·prior_k) / (count + 2) (P(positive) is `recsimu eval`'s item rate);
  * - `lr`: the paper's logistic regression (P(positive) only);
@@ -10,9 +11,11 @@
  * @module
  */
 import type { TrainConfig } from "../config.ts";
-import { type Dataset, padIndex, rareIndex } from "../data/dataset.ts";
+import { UserError } from "../errors.ts";
+import { type Dataset, datasetOptions, loadDataset, padIndex, rareIndex } from "../data/dataset.ts";
 import { trainGru, trainLR } from "../train/fit_classifiers.ts";
 import type { FeedbackPredictor } from "../../models/baselines/common.ts";
+import type { FeedbackRequest, SimulatorLike } from "../sim/types.ts";
 import type { HeldOutTuples } from "./held_out.ts";
 
 /** The baselines, in report order. */
@@ -24,14 +27,19 @@ export type LogBaseline = (typeof LOG_BASELINES)[number];
 /** A baseline's answers: probability rows [n, K], or P(positive) alone. */
 export type BaselineScores = { probs: Float64Array } | { pPositive: Float64Array };
 
+/** The index of `train` an item it does not know reads as: its rare item, or the padding item. */
+function unknownItem(train: Dataset): number {
+  const V = train.items.length;
+  return train.rare ? rareIndex(V) : padIndex(V);
+}
+
 /**
  * The held-out log seen through the training vocabulary: the same rows, with item and label
  * indices of `train` (an item it does not know becomes its rare item, or the padding item, whose
  * vector is zeros), so that networks fitted on `train` can read it.
  */
 export function trainingView(h: Dataset, train: Dataset): Dataset {
-  const V = train.items.length;
-  const unknown = train.rare ? rareIndex(V) : padIndex(V);
+  const unknown = unknownItem(train);
   const item = Int32Array.from(h.items, (id) => train.itemIndex.get(id) ?? unknown);
   const label = Int32Array.from(h.labels, (l) => Math.max(0, train.labels.indexOf(l)));
   return {
@@ -44,6 +52,60 @@ export function trainingView(h: Dataset, train: Dataset): Dataset {
     rowItem: h.rowItem.map((i) => item[i]!),
     rowLabel: h.rowLabel.map((l) => label[l]!),
   };
+}
+
+/**
+ * Questions that are not rows of a log (a truth world's cases) as tuples in `train`'s indices,
+ * for networks fitted on `train` to answer: question q is one session, its state's rows then its
+ * action's row `rows[q]` (items and labels mapped as {@link trainingView} maps them; the action
+ * row's label, which no baseline reads, is 0). Only for prediction: its splits are empty.
+ *
+ * @example
+ * ```ts
+ * import { datasetFromText } from "../data/dataset.ts";
+ * import { questionsView } from "./log_baselines.ts";
+ * const csv = "session_id,item_id,feedback\nu1,a,skip\nu1,b,click\nu1,a,click\n";
+ * const train = await datasetFromText(csv, "inline.csv", { stateLength: 2, minCount: 1 });
+ * const q = questionsView(train, [{ state: [{ item: "b", feedback: "click" }], action: "a" }]);
+ * [...q.view.rowItem]; // [1, 0]: b, then the action a
+ * [...q.rows]; // [1]
+ * ```
+ */
+export function questionsView(
+  train: Dataset,
+  questions: readonly FeedbackRequest[],
+): { view: Dataset; rows: Int32Array } {
+  const unknown = unknownItem(train);
+  const itemOf = (id: string) => train.itemIndex.get(id) ?? unknown;
+  const rowCount = questions.reduce((a, q) => a + q.state.length + 1, 0);
+  const rowItem = new Int32Array(rowCount), rowLabel = new Int32Array(rowCount);
+  const rowSessionStart = new Int32Array(rowCount);
+  const sessionOffsets = new Int32Array(questions.length + 1);
+  const rows = new Int32Array(questions.length);
+  let r = 0;
+  questions.forEach((q, j) => {
+    sessionOffsets[j] = r;
+    for (const s of [...q.state, { item: q.action, feedback: train.labels[0]! }]) {
+      rowItem[r] = itemOf(s.item);
+      rowLabel[r] = Math.max(0, train.labels.indexOf(s.feedback));
+      rowSessionStart[r++] = sessionOffsets[j]!;
+    }
+    rows[j] = r - 1;
+  });
+  sessionOffsets[questions.length] = r;
+  const none = new Int32Array(0);
+  const view: Dataset = {
+    ...train,
+    rowItem,
+    rowLabel,
+    rowSessionStart,
+    sessionOffsets,
+    sessionIds: questions.map((_, j) => `q${j}`),
+    train: none,
+    validation: none,
+    test: rows,
+  };
+  return { view, rows };
 }
 
 /**
@@ -86,6 +148,61 @@ export interface BaselineFit {
   quiet: boolean;
 }
 
+/** What {@link loadBaselineFit} needs of the model: its sizes, labels and training config. */
+export type BaselineModel = Pick<SimulatorLike, "itemCount" | "labels"> & {
+  readonly meta: { readonly config: TrainConfig };
+};
+
+/** Options of {@link loadBaselineFit}. */
+export interface BaselineFitOptions {
+  /** The baselines to fit. */
+  baselines: readonly LogBaseline[];
+  /** The model's item embeddings [V, E], which `lr` and `gru` need. @default none */
+  embeddings?: Float32Array;
+  /** No progress on stderr. @default true */
+  quiet?: boolean;
+  /** How the model is named in messages. @default "the model" */
+  model?: string;
+}
+
+/**
+ * Rebuilds the training tuples of `sim` from `log` exactly as its training read them
+ * (`datasetOptions` of its config) for the baselines `o.baselines` to be fitted on.
+ * @throws {UserError} when `log` does not give the model's vocabulary and labels
+ * @throws {TypeError} when `lr` or `gru` is asked without the model's item embeddings
+ *
+ * @example
+ * ```ts ignore
+ * const fit = await loadBaselineFit(sim, "log.csv", { baselines: ["item_rate"] });
+ * const answers = await baselineScores(["item_rate"], heldOut, fit);
+ * ```
+ */
+export async function loadBaselineFit(
+  sim: BaselineModel,
+  log: string,
+  o: BaselineFitOptions,
+): Promise<BaselineFit> {
+  const nets = o.baselines.filter((b) => b !== "item_rate");
+  if (nets.length && !o.embeddings) {
+    throw new TypeError(`baselines ${nets} need the model's item embeddings`);
+  }
+  const config = sim.meta.config;
+  const train = await loadDataset(log, datasetOptions(config));
+  if (train.items.length !== sim.itemCount || train.labels.join() !== sim.labels.join()) {
+    throw new UserError(
+      `Cannot rebuild the training tuples of ${
+        o.model ?? "the model"
+      } from "${log}" (${train.items.length} items, labels ${train.labels}; the model has ${sim.itemCount}, ${sim.labels}); use --baselines none`,
+    );
+  }
+  return {
+    train,
+    embeddings: o.embeddings ?? new Float32Array(0),
+    config,
+    quiet: o.quiet ?? true,
+  };
+}
+
 /** The answers of a trained network, as {@link BaselineScores}. */
 function predicted(m: FeedbackPredictor, view: Dataset, rows: Int32Array): BaselineScores {
   const p = m.predict(view, rows);
@@ -93,16 +210,17 @@ function predicted(m: FeedbackPredictor, view: Dataset, rows: Int32Array): Basel
 }
 
 /**
- * Fits each baseline of `names` and answers the answered tuples of `h`; returns the answers by
- * name, in `names`' order. Each network is freed once it has answered.
+ * Fits each baseline of `names` on `fit` and answers the tuples `rows` of `view` (a data set in
+ * the training indices: {@link trainingView}, {@link questionsView}); returns the answers by
+ * name, in `names`' order, label columns in `fit.train`'s order. Each network is freed once it
+ * has answered.
  */
-export async function baselineScores(
+export async function predictBaselines(
   names: readonly LogBaseline[],
-  h: HeldOutTuples,
+  view: Dataset,
+  rows: Int32Array,
   fit: BaselineFit,
 ): Promise<Map<LogBaseline, BaselineScores>> {
-  const view = trainingView(h.ds, fit.train);
-  const rows = Int32Array.from(h.answered, (i) => h.rows[i]!);
   const out = new Map<LogBaseline, BaselineScores>();
   const opts = { config: fit.config, embeddings: fit.embeddings, quiet: fit.quiet };
   for (const name of names) {
@@ -118,4 +236,17 @@ export async function baselineScores(
     }
   }
   return out;
+}
+
+/**
+ * Fits each baseline of `names` and answers the answered tuples of `h`; returns the answers by
+ * name, in `names`' order.
+ */
+export async function baselineScores(
+  names: readonly LogBaseline[],
+  h: HeldOutTuples,
+  fit: BaselineFit,
+): Promise<Map<LogBaseline, BaselineScores>> {
+  const rows = Int32Array.from(h.answered, (i) => h.rows[i]!);
+  return await predictBaselines(names, trainingView(h.ds, fit.train), rows, fit);
 }

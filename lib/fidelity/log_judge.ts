@@ -3,7 +3,9 @@
  * `--split users` never saw are rebuilt from the log (`held_out.ts`), every one of their tuples
  * is asked, and the answers are scored per label and for P(positive) beside baselines fitted on
  * the same training users (`log_baselines.ts`), with a replay check of each held-out session's
- * logged return against the simulator's expected return for the same actions (`replay.ts`).
+ * logged return against the simulator's expected return for the same actions (`replay.ts`); and,
+ * when the model has a learned leave model, its leave prediction and the simulated vs logged
+ * session lengths on the held-out sessions (`session_fidelity.ts`).
  * @module
  */
 import { backendInfo } from "../tf.ts";
@@ -25,10 +27,18 @@ import { type ScoredTuples, type ScorerReport, scoreTuples } from "./log_scores.
 import {
   type BaselineScores,
   baselineScores,
+  loadBaselineFit,
   LOG_BASELINES,
   type LogBaseline,
 } from "./log_baselines.ts";
 import { expectedRewards, replayCheck, type ReplayReport } from "./replay.ts";
+import type { LeaveModel } from "../sim/leave.ts";
+import {
+  leaveFitIds,
+  type SessionFidelity,
+  sessionFidelity,
+  type SessionFidelityOptions,
+} from "./session_fidelity.ts";
 
 /** Format of the real-log judge's report. */
 export const LOG_FIDELITY_FORMAT = 1;
@@ -55,7 +65,18 @@ export interface LogJudgeOptions {
   bins?: number;
   /** No progress on stderr. @default true */
   quiet?: boolean;
+  /**
+   * The model's learned leave model (`loadLeaveModel`): adds the `sessions` section; without
+   * it `sessions` is null with a note. @default none
+   */
+  leave?: LeaveModel;
+  /** The simulated sessions of the `sessions` section (count, step cap, seed). @default {} */
+  sessions?: Pick<SessionFidelityOptions, "sims" | "maxSteps" | "seed">;
 }
+
+/** Why a report's `sessions` is null: the model has no learned leave model. */
+export const NO_LEAVE_MODEL_NOTE =
+  "no learned leave model (leave.json) in the checkpoint: it was trained by an earlier recsimu or its training did not finish; recsimu train fits one (no flag needed) when a run finishes, so retrain, or finish a stopped run with --resume";
 
 /** Which held-out tuples were asked and answered. */
 export interface LogCoverage {
@@ -96,6 +117,10 @@ export interface LogFidelityReport {
   scores: Record<string, ScorerReport>;
   /** The replay check of the simulator and of each baseline with label probabilities. */
   replay: Record<string, ReplayReport>;
+  /** The learned leave model on the held-out sessions; null without one (see `notes`). */
+  sessions: SessionFidelity | null;
+  /** Why a section is missing, by section. */
+  notes: Record<string, string>;
   definitions: Record<string, string>;
 }
 
@@ -109,6 +134,15 @@ export const LOG_FIDELITY_DEFINITIONS: Readonly<Record<string, string>> = Object
   baselines: "fitted on the model's training tuples with its embeddings, sizes and seed",
   replay:
     "per held-out session over its answered tuples: sum of r(logged label) vs sum of sum_k r_k*p_k",
+  sessions_leave:
+    "every row of a held-out session asks P(leave after it); yes on the session's last row; AUC and mean log-loss, base_log_loss that of the leave fit's base rate",
+  sessions_leave_fit:
+    "with --split users train fits the leave model without the test users (seen = 0); older checkpoints fitted a seeded 80% of all sessions: seen = held-out sessions among them, unseen = scores on the others",
+  sessions_lengths:
+    "logged rows of each held-out session vs simulateSessionLengths from an empty state, replay policy on those sessions' items (a seeded sample when fewer), cut at max_steps (truncated)",
+  sessions_ks:
+    "two-sample Kolmogorov-Smirnov distance max_x |F_logged(x) - F_simulated(x)| of the length distributions; ks_critical_05 = 1.358*sqrt((n+m)/(n*m))",
+  quantiles: "linear interpolation between order statistics (numpy's default)",
 });
 
 /** The coverage figures of `h`. */
@@ -135,25 +169,7 @@ async function fitBaselines(
   o: LogJudgeOptions & { baselines: readonly LogBaseline[] },
 ): Promise<Map<LogBaseline, BaselineScores>> {
   if (o.baselines.length === 0) return new Map();
-  const config = sim.meta.config;
-  const train = await loadDataset(log, datasetOptions(config));
-  if (train.items.length !== sim.itemCount || train.labels.join() !== sim.labels.join()) {
-    throw new UserError(
-      `Cannot rebuild the training tuples of ${
-        o.model ?? "the model"
-      } from "${log}" (${train.items.length} items, labels ${train.labels}; the model has ${sim.itemCount}, ${sim.labels}); use --baselines none`,
-    );
-  }
-  const nets = o.baselines.filter((b) => b !== "item_rate");
-  if (nets.length && !o.embeddings) {
-    throw new TypeError(`judgeLog: baselines ${nets} need the model's item embeddings`);
-  }
-  return await baselineScores(o.baselines, h, {
-    train,
-    embeddings: o.embeddings ?? new Float32Array(0),
-    config,
-    quiet: o.quiet ?? true,
-  });
+  return await baselineScores(o.baselines, h, await loadBaselineFit(sim, log, o));
 }
 
 /** The replay check of probability rows `probs` on the answered tuples of `h`. */
@@ -206,11 +222,34 @@ export async function judgeLog(
   };
   const scores: Record<string, ScorerReport> = { simulator: scoreTuples({ probs }, t) };
   const replay: Record<string, ReplayReport> = { simulator: replayOf(h, probs, rewards) };
+  const sessions = o.leave === undefined ? null : await sessionsOf(sim, o.leave, log, h, o);
   for (const [name, s] of await fitBaselines(sim, log, h, o)) {
     scores[name] = scoreTuples(s, t);
     if ("probs" in s) replay[name] = replayOf(h, s.probs, rewards);
   }
-  return assemble(sim, h, { ...o, log, rewards, t0, scores, replay });
+  return assemble(sim, h, { ...o, log, rewards, t0, scores, replay, sessions });
+}
+
+/**
+ * The `sessions` section. `train` fitted the leave model on its own data set: with rare items
+ * kept (every arch but the paper's) that has the same sessions as the judge's, else it is rebuilt
+ * to find which held-out sessions the leave fit saw.
+ */
+async function sessionsOf(
+  sim: JudgedModel,
+  leave: LeaveModel,
+  log: string,
+  h: HeldOutTuples,
+  o: LogJudgeOptions,
+): Promise<SessionFidelity> {
+  const config = sim.meta.config;
+  const options = datasetOptions(config);
+  const trained = options.rareItems ? h.ds : await loadDataset(log, options);
+  return await sessionFidelity(sim, leave, { ds: h.ds, sessions: h.heldOutSessions }, {
+    ...o.sessions,
+    fitIds: leaveFitIds(trained, leave.data),
+    quiet: o.quiet,
+  });
 }
 
 /** The report around the figures. */
@@ -223,6 +262,7 @@ function assemble(
     t0: number;
     scores: Record<string, ScorerReport>;
     replay: Record<string, ReplayReport>;
+    sessions: SessionFidelity | null;
   },
 ): LogFidelityReport {
   const c = sim.meta.config;
@@ -256,6 +296,8 @@ function assemble(
     tuples: coverage(h),
     scores: o.scores,
     replay: o.replay,
+    sessions: o.sessions,
+    notes: o.sessions === null ? { sessions: NO_LEAVE_MODEL_NOTE } : {},
     definitions: { ...LOG_FIDELITY_DEFINITIONS },
   };
 }

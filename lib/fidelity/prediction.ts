@@ -2,7 +2,8 @@
  * Prediction fidelity on the held-out cases of a truth world: which cases a responder can
  * answer (coverage, with the refused share by reason), and on the answered ones how its
  * P(label) compares with the sampled labels and with the TRUE probabilities, next to the
- * truth's own probabilities (the ceiling) and an item-popularity ranking; overall and by the
+ * truth's own probabilities (the ceiling), an item-popularity ranking and, when given, baselines
+ * answered on the same cases (`log_baselines.ts`, fitted by `judge.ts`); overall and by the
  * source of the case's action (logging policy or uniform).
  * @module
  */
@@ -20,6 +21,7 @@ import type { Probs } from "../data/truth/world.ts";
 import type { FidelityRequest, FidelityResponder } from "./responders.ts";
 import type { JudgedCase, TruthData } from "./truth_dir.ts";
 import { type ReliabilityBin, reliabilityBins } from "./log_scores.ts";
+import type { BaselineScores, LogBaseline } from "./log_baselines.ts";
 
 /** Why a case was not answered: its action, or an item or label of its history, is unknown. */
 export type RefusalReason = "unknown_action" | "unknown_history_item" | "unknown_history_label";
@@ -52,8 +54,31 @@ export interface ResponderScores extends LabelScores {
   kl_to_truth: number;
 }
 
-/** The metrics of one split of the answered cases. */
-export interface SplitReport {
+/**
+ * A baseline's scores on the same cases: those of P(positive) always; the multi-class log-loss
+ * and Brier and the KL to the truth only for baselines with all label probabilities
+ * (`item_rate`, `gru`; `lr` gives P(positive) alone).
+ */
+export type BaselineCaseScores =
+  & Omit<ResponderScores, "log_loss" | "brier_multiclass" | "kl_to_truth">
+  & Partial<Pick<ResponderScores, "log_loss" | "brier_multiclass" | "kl_to_truth">>;
+
+/** Baselines answered on the same cases as the responder. */
+export interface CaseBaselines {
+  /** Their names, in report order. */
+  readonly names: readonly LogBaseline[];
+  /**
+   * Their answers on `cases` (the answered cases, in order): probability rows [n, 3] in the
+   * truth's label order (skip, click, purchase), or P(positive) alone; by name.
+   */
+  answer(cases: readonly JudgedCase[]): Promise<ReadonlyMap<LogBaseline, BaselineScores>>;
+}
+
+/**
+ * The metrics of one split of the answered cases; each baseline's beside the responder's,
+ * under its name (`item_rate`, `lr`, `gru`), when baselines were asked.
+ */
+export interface SplitReport extends Partial<Record<LogBaseline, BaselineCaseScores>> {
   /** Answered cases in the split. */
   n: number;
   /** Share of sampled labels that are positive. */
@@ -107,6 +132,8 @@ export interface PredictionOptions {
   batch?: number;
   /** No progress on stderr. @default true */
   quiet?: boolean;
+  /** Baselines scored beside the responder on the cases it answered. @default none */
+  baselines?: CaseBaselines;
 }
 
 /** The reason `c` cannot be answered, or undefined. */
@@ -120,34 +147,103 @@ function refusal(r: FidelityResponder, c: JudgedCase): RefusalReason | undefined
 /** P(positive) of a probability triple. */
 const positive = (p: Probs) => p[1] + p[2];
 
-/** The label metrics of probability rows `probs` (row-major [n, 3]) against `labels`. */
-function labelScores(probs: Float64Array, labels: Uint8Array, bins: number): LabelScores {
+/** P(positive) of row `i` of probability rows [n, 3]. */
+const positive3 = (p: Float64Array, i: number) => p[3 * i + 1]! + p[3 * i + 2]!;
+
+/** The metrics of P(positive) `pPos` against `labels` (positive: > 0). */
+function positiveLabelScores(
+  pPos: Float64Array,
+  labels: Uint8Array,
+  bins: number,
+): Omit<LabelScores, "log_loss" | "brier_multiclass"> {
   const n = labels.length;
-  const pPos = new Float64Array(n);
-  const isPos = new Uint8Array(n);
-  for (let i = 0; i < n; i++) {
-    pPos[i] = probs[3 * i + 1]! + probs[3 * i + 2]!;
-    isPos[i] = labels[i]! > 0 ? 1 : 0;
-  }
+  const isPos = Uint8Array.from(labels, (l) => (l > 0 ? 1 : 0));
   return {
     auc: auc(isPos, pPos),
-    log_loss: logLoss(probs, 3, labels),
     log_loss_positive: binaryLogLoss(pPos, isPos),
     brier: brierScore(pPos, isPos),
-    brier_multiclass: multiclassBrier(probs, 3, labels),
     ece: expectedCalibrationError(pPos, isPos, bins),
     mean_p_positive: n === 0 ? NaN : pPos.reduce((a, b) => a + b, 0) / n,
   };
 }
 
-/** The metrics of the answered cases `idx`. */
-function splitReport(
-  idx: readonly number[],
-  cases: readonly JudgedCase[],
-  sim: ReadonlyMap<number, Probs>,
-  popularity: Float64Array,
+/** The label metrics of probability rows `probs` (row-major [n, 3]) against `labels`. */
+function labelScores(probs: Float64Array, labels: Uint8Array, bins: number): LabelScores {
+  return {
+    ...positiveLabelScores(Float64Array.from(labels, (_, i) => positive3(probs, i)), labels, bins),
+    log_loss: logLoss(probs, 3, labels),
+    brier_multiclass: multiclassBrier(probs, 3, labels),
+  };
+}
+
+/** {@link LabelScores} of rows `probs` and their distance to the true rows `pTrue` ([n, 3]). */
+function responderScores(
+  probs: Float64Array,
+  pTrue: Float64Array,
+  labels: Uint8Array,
   bins: number,
-): SplitReport {
+): ResponderScores {
+  const pos = (p: Float64Array) => Float64Array.from(labels, (_, i) => positive3(p, i));
+  return {
+    ...labelScores(probs, labels, bins),
+    ...truthDistance(pos(probs), pos(pTrue), bins),
+    kl_to_truth: meanKl(pTrue, probs, 3),
+  };
+}
+
+/** ECE and mean absolute error of P(positive) `pPos` against the true P(positive) `posTrue`. */
+function truthDistance(
+  pPos: ArrayLike<number>,
+  posTrue: ArrayLike<number>,
+  bins: number,
+): Pick<ResponderScores, "ece_vs_truth" | "mae_vs_truth"> {
+  const n = pPos.length;
+  let mae = 0;
+  for (let i = 0; i < n; i++) mae += Math.abs(pPos[i]! - posTrue[i]!) / n;
+  return { ece_vs_truth: eceVsTruth(pPos, posTrue, bins), mae_vs_truth: n === 0 ? NaN : mae };
+}
+
+/** The scores of a baseline that gives P(positive) `pPos` alone. */
+function positiveScores(
+  pPos: Float64Array,
+  posTrue: Float64Array,
+  labels: Uint8Array,
+  bins: number,
+): BaselineCaseScores {
+  return { ...positiveLabelScores(pPos, labels, bins), ...truthDistance(pPos, posTrue, bins) };
+}
+
+/** The answers of the cases `idx` and what they are scored against. */
+interface SplitInputs {
+  cases: readonly JudgedCase[];
+  sim: ReadonlyMap<number, Probs>;
+  popularity: Float64Array;
+  /** Each baseline's answers, in the order of the answered cases. */
+  baselines: ReadonlyMap<LogBaseline, BaselineScores>;
+  /** Case index → its position among the answered cases. */
+  position: ReadonlyMap<number, number>;
+  bins: number;
+}
+
+/** A baseline's answers on the cases `idx`, in their order. */
+function baselineSplit(
+  s: BaselineScores,
+  idx: readonly number[],
+  position: ReadonlyMap<number, number>,
+): BaselineScores {
+  if ("pPositive" in s) {
+    return { pPositive: Float64Array.from(idx, (c) => s.pPositive[position.get(c)!]!) };
+  }
+  const probs = new Float64Array(3 * idx.length);
+  idx.forEach((c, i) =>
+    probs.set(s.probs.subarray(3 * position.get(c)!, 3 * position.get(c)! + 3), 3 * i)
+  );
+  return { probs };
+}
+
+/** The metrics of the answered cases `idx`. */
+function splitReport(idx: readonly number[], o: SplitInputs): SplitReport {
+  const { cases, sim, popularity, bins } = o;
   const n = idx.length;
   const pSim = new Float64Array(3 * n);
   const pTrue = new Float64Array(3 * n);
@@ -160,23 +256,23 @@ function splitReport(
     pop[i] = popularity[cases[c]!.action]!;
   });
   const posSim = idx.map((c) => positive(sim.get(c)!));
-  const posTrue = idx.map((c) => positive(cases[c]!.probs));
-  const simScores = labelScores(pSim, labels, bins);
+  const posTrue = Float64Array.from(idx, (c) => positive(cases[c]!.probs));
   const truthScores = labelScores(pTrue, labels, bins);
-  let mae = 0;
-  for (let i = 0; i < n; i++) mae += Math.abs(posSim[i]! - posTrue[i]!) / n;
+  const baselines: Partial<Record<LogBaseline, BaselineCaseScores>> = {};
+  for (const [name, answers] of o.baselines) {
+    const b = baselineSplit(answers, idx, o.position);
+    baselines[name] = "probs" in b
+      ? responderScores(b.probs, pTrue, labels, bins)
+      : positiveScores(b.pPositive, posTrue, labels, bins);
+  }
   return {
     n,
     positive_rate: n === 0 ? NaN : labels.reduce((a, l) => a + (l > 0 ? 1 : 0), 0) / n,
     mean_true_p_positive: truthScores.mean_p_positive,
-    simulator: {
-      ...simScores,
-      ece_vs_truth: eceVsTruth(posSim, posTrue, bins),
-      mae_vs_truth: n === 0 ? NaN : mae,
-      kl_to_truth: meanKl(pTrue, pSim, 3),
-    },
+    simulator: responderScores(pSim, pTrue, labels, bins),
     truth: truthScores,
     popularity: { auc: auc(Array.from(labels, (l) => (l > 0 ? 1 : 0)), pop) },
+    ...baselines,
     reliability: reliabilityBins(
       posSim.map((p) => Math.min(1, Math.max(0, p))),
       Array.from(labels, (l) => (l > 0 ? 1 : 0)),
@@ -191,7 +287,7 @@ async function answerCases(
   responder: FidelityResponder,
   truth: TruthData,
   answerable: readonly number[],
-  o: Required<PredictionOptions>,
+  o: { batch: number; quiet: boolean },
 ): Promise<Map<number, Probs>> {
   const out = new Map<number, Probs>();
   const progress = new Progress("cases", answerable.length, { quiet: o.quiet, unitsPerStep: 1 });
@@ -237,14 +333,18 @@ export async function predictionFidelity(
     }
   });
   const sim = await answerCases(responder, truth, answerable, o);
-  const pop = truth.log.itemPositives;
+  const inputs: SplitInputs = {
+    cases,
+    sim,
+    popularity: truth.log.itemPositives,
+    baselines: o.baselines ? await o.baselines.answer(answerable.map((k) => cases[k]!)) : new Map(),
+    position: new Map(answerable.map((k, i) => [k, i])),
+    bins: o.bins,
+  };
   const split = (source?: JudgedCase["source"]) =>
     splitReport(
       source ? answerable.filter((k) => cases[k]!.source === source) : answerable,
-      cases,
-      sim,
-      pop,
-      o.bins,
+      inputs,
     );
   const refused = cases.length - answerable.length;
   return {

@@ -1,12 +1,13 @@
 /**
  * The judge's reports as short tables for stderr: on a truth world, coverage, the prediction
- * metrics by split, and the policies' simulated vs true returns with the rank correlations; on
- * a real log, coverage, the scorers' metrics and the replay check.
+ * metrics by split (the simulator's, the truth's, popularity's and the baselines'), and the policies' simulated vs true returns with the rank correlations; on
+ * a real log, coverage, the scorers' metrics, the replay check and the leave model's sessions.
  * @module
  */
 import type { FidelityReport } from "./judge.ts";
 import type { LabelScores, ResponderScores } from "./prediction.ts";
 import type { LogFidelityReport } from "./log_judge.ts";
+import type { LengthSummary, SessionFidelity } from "./session_fidelity.ts";
 
 /** A number to `d` decimals, right-aligned in `w`; "-" when it is not finite. */
 const num = (x: number | undefined, w = 7, d = 4) =>
@@ -14,9 +15,9 @@ const num = (x: number | undefined, w = 7, d = 4) =>
 
 /** One line of the prediction table. */
 function scoreLine(split: string, who: string, s: Partial<ResponderScores> & { auc: number }) {
-  return `${split.padEnd(8)} ${who.padEnd(10)} ${num(s.auc)} ${num(s.log_loss)} ${num(s.brier)} ${
-    num(s.ece)
-  } ${num(s.ece_vs_truth)} ${num(s.kl_to_truth)}`;
+  return `${split.padEnd(8)} ${who.padEnd(10)} ${num(s.auc)} ${num(s.log_loss)} ${
+    num(s.log_loss_positive)
+  } ${num(s.brier)} ${num(s.ece)} ${num(s.ece_vs_truth)} ${num(s.kl_to_truth)}`;
 }
 
 /**
@@ -36,8 +37,8 @@ export function fidelityTable(r: FidelityReport): string {
       reasons ? `; refused: ${reasons}` : ""
     }`,
     `${"split".padEnd(8)} ${"scorer".padEnd(10)} ${"AUC".padStart(7)} ${"logloss".padStart(7)} ${
-      "Brier".padStart(7)
-    } ${"ECE".padStart(7)} ${"ECE/tru".padStart(7)} ${"KL".padStart(7)}`,
+      "LL(pos)".padStart(7)
+    } ${"Brier".padStart(7)} ${"ECE".padStart(7)} ${"ECE/tru".padStart(7)} ${"KL".padStart(7)}`,
   ];
   for (const split of ["overall", "logging", "random"] as const) {
     const s = r.prediction[split];
@@ -45,6 +46,10 @@ export function fidelityTable(r: FidelityReport): string {
     const truth: Partial<ResponderScores> & LabelScores = s.truth;
     lines.push(scoreLine("", "truth", truth));
     lines.push(scoreLine("", "popularity", s.popularity));
+    for (const name of r.config.baselines) {
+      const b = s[name];
+      if (b) lines.push(scoreLine("", name, b));
+    }
   }
   const p = r.policies;
   lines.push(
@@ -74,7 +79,8 @@ export function fidelityTable(r: FidelityReport): string {
 
 /**
  * The table of a real-log report ({@link LogFidelityReport}): coverage, each scorer's
- * P(positive) metrics, and the replay check.
+ * P(positive) metrics, the replay check, and the learned leave model on the held-out sessions
+ * (or why there is none).
  *
  * @example
  * ```ts ignore
@@ -115,5 +121,42 @@ export function logFidelityTable(r: LogFidelityReport): string {
       } ${num(p.correlation, 6, 3)} ${num(p.correlation_per_step, 9, 3)}`,
     );
   }
+  lines.push("", ...(r.sessions ? sessionLines(r.sessions) : [`sessions: ${r.notes.sessions}`]));
   return lines.join("\n");
+}
+
+/** A number or null to `d` decimals, right-aligned in `w`. */
+const opt = (x: number | null | undefined, w: number, d: number) => num(x ?? undefined, w, d);
+
+/** The `sessions` section's lines: the leave prediction, then logged vs simulated lengths. */
+function sessionLines(s: SessionFidelity): string[] {
+  const e = s.leave, u = s.leave_fit.unseen, L = s.lengths;
+  const row = (name: string, x: LengthSummary, cut = "") =>
+    `  ${name.padEnd(10)} ${String(x.count).padStart(6)} ${opt(x.mean, 7, 1)} ${opt(x.p10, 6, 1)} ${
+      opt(x.median, 7, 1)
+    } ${opt(x.p90, 6, 1)} ${opt(x.max, 6, 0)} ${cut.padStart(5)}`;
+  return [
+    `sessions (learned leave model): ${s.held_out_sessions} held-out sessions, ${
+      e?.rows ?? 0
+    } rows; leave AUC ${opt(e?.auc, 0, 4)}, log-loss ${opt(e?.log_loss, 0, 4)} (base rate's ${
+      opt(e?.base_log_loss, 0, 4)
+    })`,
+    s.leave_fit.seen === null
+      ? "  (which held-out sessions the leave fit saw is unknown)"
+      : `  ${s.leave_fit.seen} of them in the leave fit; the other ${u?.sessions ?? 0}: AUC ${
+        opt(u?.auc, 0, 4)
+      }, log-loss ${opt(u?.log_loss, 0, 4)}`,
+    `  ${"lengths".padEnd(10)} ${"n".padStart(6)} ${"mean".padStart(7)} ${"p10".padStart(6)} ${
+      "median".padStart(7)
+    } ${"p90".padStart(6)} ${"max".padStart(6)} ${"cut".padStart(5)}`,
+    row("logged", L.logged),
+    ...(L.simulated
+      ? [
+        row("simulated", L.simulated, String(L.simulated.truncated)),
+        `  KS distance ${opt(L.ks, 0, 3)} (5% critical ${
+          opt(L.ks_critical_05, 0, 3)
+        }); replay policy, seed ${L.seed}, cap ${L.max_steps} steps`,
+      ]
+      : ["  no sessions simulated"]),
+  ];
 }

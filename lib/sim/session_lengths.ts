@@ -1,7 +1,8 @@
 /**
  * Simulated session lengths: sessions started from an empty state, as the log's sessions start,
  * stepped by a policy until the learned leave model ends them (or a step cap does), so that the
- * distribution of their lengths can be compared with the logged one (`recsimu fidelity`, later).
+ * distribution of their lengths can be compared with the logged one (`recsimu fidelity --log`,
+ * `lib/fidelity/session_fidelity.ts`).
  * @module
  */
 import type { Dataset } from "../data/dataset.ts";
@@ -29,6 +30,8 @@ export interface SessionLengthOptions {
   seed?: number;
   /** Sessions stepped together (one batched prediction per step). @default 256 */
   batch?: number;
+  /** Called after each batched step with the sessions ended so far and the total. @default none */
+  onProgress?: (ended: number, total: number) => void;
 }
 
 /** What {@link simulateSessionLengths} returns. */
@@ -105,7 +108,7 @@ export async function simulateSessionLengths(
 ): Promise<SimulatedLengths> {
   const o = checked(options);
   const lengths = new Int32Array(o.sessions);
-  let truncated = 0;
+  let truncated = 0, ended = 0;
   for (let base = 0; base < o.sessions; base += o.batch) {
     const ids = Array.from({ length: Math.min(o.batch, o.sessions - base) }, (_, n) => base + n);
     const envs = ids.map((i) => {
@@ -128,8 +131,10 @@ export async function simulateSessionLengths(
         if (!r.terminated && !r.truncated) return;
         lengths[ids[live[m]!]!] = r.info.step;
         if (!r.terminated) truncated++;
+        ended++;
       });
       live = live.filter((n) => !envs[n]!.done);
+      options.onProgress?.(ended, o.sessions);
     }
   }
   return { lengths, truncated, policy: o.policy, maxSteps: o.maxSteps };

@@ -421,28 +421,29 @@ function verifiedReader(dir: string, marker: OutputMarker | undefined) {
   };
 }
 
-/**
- * Loads a checkpoint; refuses missing files, other format versions and damaged files. With
- * `optimizer: true` it also reads what --resume needs: the Adam state and the best weights.
- */
-export async function loadCheckpoint(
-  dir: string,
-  opts: { optimizer?: boolean } = {},
-): Promise<CheckpointData> {
-  const given = dir;
-  dir = await survivor(dir);
-  if (dir !== given) {
+/** The live folder of checkpoint `dir` (its backup after an interrupted write, said on stderr). */
+async function liveDir(dir: string): Promise<string> {
+  const live = await survivor(dir);
+  if (live !== dir) {
     console.error(
-      `recsimu: "${given}" is missing after an interrupted write; reading its previous version "${dir}" (the next training write moves it back)`,
+      `recsimu: "${dir}" is missing after an interrupted write; reading its previous version "${live}" (the next training write moves it back)`,
     );
   }
-  await assertCheckpointDir(dir);
-  const marker = await readMarker(dir);
-  const read = verifiedReader(dir, marker);
-  const text = async (name: string) => new TextDecoder().decode(await read(name));
+  await assertCheckpointDir(live);
+  return live;
+}
+
+/**
+ * config.json of the live checkpoint folder `dir`: the format is checked before the checksum
+ * (another version may lay files out otherwise), then its sha256 and its calibration.
+ */
+async function readMeta(
+  dir: string,
+  given: string,
+  read: (name: string) => Promise<Uint8Array>,
+): Promise<CheckpointMeta> {
   let meta: CheckpointMeta;
   try {
-    // The format is checked before the checksum: another version may lay files out otherwise.
     meta = JSON.parse(await Deno.readTextFile(join(dir, "config.json")));
   } catch (e) {
     if (e instanceof CheckpointError) throw e;
@@ -462,6 +463,44 @@ export async function loadCheckpoint(
     await read("config.json");
     checkCalibration(meta, dir);
     meta.config = withArchDefaults(meta.config);
+  } catch (e) {
+    if (e instanceof CheckpointError) throw e;
+    throw new CheckpointError(`"${dir}" is incomplete or corrupted: ${(e as Error).message}`);
+  }
+  return meta;
+}
+
+/**
+ * A checkpoint's config.json alone, checked as {@link loadCheckpoint} checks it (format, sha256
+ * against the marker, calibration), without reading the vocabulary, embeddings or weights: for
+ * a check before the real load (e.g. the split `fidelity --log` needs).
+ *
+ * @example
+ * ```ts ignore
+ * const meta = await loadCheckpointMeta("runs/model");
+ * meta.config.split; // "users" | "last" | undefined
+ * ```
+ */
+export async function loadCheckpointMeta(dir: string): Promise<CheckpointMeta> {
+  const live = await liveDir(dir);
+  return await readMeta(live, dir, verifiedReader(live, await readMarker(live)));
+}
+
+/**
+ * Loads a checkpoint; refuses missing files, other format versions and damaged files. With
+ * `optimizer: true` it also reads what --resume needs: the Adam state and the best weights.
+ */
+export async function loadCheckpoint(
+  dir: string,
+  opts: { optimizer?: boolean } = {},
+): Promise<CheckpointData> {
+  const given = dir;
+  dir = await liveDir(dir);
+  const marker = await readMarker(dir);
+  const read = verifiedReader(dir, marker);
+  const text = async (name: string) => new TextDecoder().decode(await read(name));
+  const meta = await readMeta(dir, given, read);
+  try {
     const items = JSON.parse(await text("vocab.json")) as string[];
     const eb = await read("embeddings.bin");
     const embeddings = new Float32Array(

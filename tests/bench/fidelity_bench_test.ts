@@ -87,6 +87,46 @@ Deno.test("worldMetrics() derives the ratios, the gaps, best-first and the worst
   assertEquals(metrics({ top: "random" }).best_first, false);
 });
 
+Deno.test("worldMetrics() carries each baseline's AUC, log-loss and ECE vs truth; NaN where absent", () => {
+  const r = report();
+  r.prediction.overall.item_rate = {
+    auc: 0.6,
+    log_loss: 0.5,
+    log_loss_positive: 0.45,
+    ece_vs_truth: 0.05,
+  };
+  r.prediction.overall.lr = { auc: 0.7, log_loss_positive: 0.42, ece_vs_truth: 0.03 };
+  const m = worldMetrics(r, COST);
+  assertEquals(
+    [
+      m.item_rate_auc,
+      m.item_rate_log_loss,
+      m.item_rate_log_loss_positive,
+      m.item_rate_ece_vs_truth,
+    ],
+    [0.6, 0.5, 0.45, 0.05],
+  );
+  assertEquals([m.lr_auc, m.lr_log_loss_positive, m.lr_ece_vs_truth], [0.7, 0.42, 0.03]);
+  assert(Number.isNaN(m.lr_log_loss), "lr has P(positive) only");
+  assert(Number.isNaN(m.gru_auc) && Number.isNaN(m.gru_ece_vs_truth), "no gru in the report");
+  // The mean over worlds is the mean of each figure (NaN where a world lacks it).
+  const other = worldMetrics({
+    ...r,
+    prediction: {
+      ...r.prediction,
+      overall: {
+        ...r.prediction.overall,
+        item_rate: { auc: 0.8, log_loss: 0.7, log_loss_positive: 0.4, ece_vs_truth: 0.07 },
+      },
+    },
+  }, COST);
+  const mean = meanMetrics([m, other]);
+  assertAlmostEquals(mean.item_rate_auc!, 0.7, 1e-12);
+  assertAlmostEquals(mean.item_rate_ece_vs_truth!, 0.06, 1e-12);
+  assertAlmostEquals(mean.auc!, 0.88, 1e-12);
+  assert(Number.isNaN(mean.gru_auc!));
+});
+
 Deno.test("evaluateTargets() passes on the thresholds and fails just past each one", () => {
   assertEquals(failing([metrics()]), []);
   // On a threshold (up to rounding) passes.
@@ -250,6 +290,10 @@ Deno.test("the bench trains two configurations on a tiny world, prints one JSON 
       assertEquals(typeof c.targets[k].pass, "boolean");
     }
     assert(r.metrics.truth_auc > 0.5 && r.metrics.train_seconds > 0, JSON.stringify(r.metrics));
+    // The judge's default baselines (item_rate, lr) ride along; gru is not fitted by default.
+    assert(Number.isFinite(r.metrics.item_rate_auc) && Number.isFinite(r.metrics.lr_auc));
+    assert(Number.isFinite(r.metrics.item_rate_ece_vs_truth), JSON.stringify(r.metrics));
+    assertEquals(r.metrics.gru_auc, null);
     assert(r.metrics.train_peak_rss_mib === null || r.metrics.train_peak_rss_mib > 20);
   }
   assert(out.configs[0].runs[0].model_dir !== out.configs[1].runs[0].model_dir);

@@ -1,7 +1,8 @@
 /**
  * The real-log judge on a toy log and a toy simulator whose answers are known: which tuples are
- * asked and refused, the replay check, the item-rate baseline and the per-label metrics, all
- * against hand-computed values; and the HTML reports of both modes.
+ * asked and refused, the replay check, the item-rate baseline, the per-label metrics and the
+ * learned leave model's sessions, all against hand-computed values; and the HTML reports of both
+ * modes.
  * @module
  */
 import { createHash } from "node:crypto";
@@ -9,9 +10,13 @@ import { join } from "node:path";
 import { assert, assertAlmostEquals, assertEquals, assertRejects } from "../_assert.ts";
 import { tempDir } from "../_helpers.ts";
 import { TRAIN_DEFAULTS, type TrainConfig } from "../../lib/config.ts";
-import { sessionRole } from "../../lib/data/dataset.ts";
+import { datasetFromText, sessionRole } from "../../lib/data/dataset.ts";
 import { UserError } from "../../lib/errors.ts";
-import { type JudgedModel, judgeLog } from "../../lib/fidelity/log_judge.ts";
+import { type JudgedModel, judgeLog, NO_LEAVE_MODEL_NOTE } from "../../lib/fidelity/log_judge.ts";
+import { logFidelityTable } from "../../lib/fidelity/table.ts";
+import { LeaveModel } from "../../lib/sim/leave.ts";
+import { leaveSplit } from "../../lib/train/fit_leave.ts";
+import { leaveFeatureNames } from "../../lib/train/leave_features.ts";
 import { replayCheck } from "../../lib/fidelity/replay.ts";
 import {
   FIDELITY_HTML_MARKER,
@@ -168,6 +173,115 @@ Deno.test("replayCheck() with one session has no correlation, and a zero logged 
   assertEquals(r.sessions, 1);
   assert(Number.isNaN(r.correlation) && Number.isNaN(r.ratio));
   assertAlmostEquals(r.mean_simulated, 0.7, 1e-12);
+});
+
+/**
+ * A leave model of the toy simulator that keeps every user until position 3 and lets them go
+ * after it (hazard sigmoid(−40) before, sigmoid(40) from it), recorded as fitted on 3 of the
+ * log's 4 sessions with seed 0 (the split `leaveSplit` gives back) and base rate 1/4.
+ */
+function toyLeave(): LeaveModel {
+  const labels = ["neg", "pos"], edges = [3];
+  const features = leaveFeatureNames(labels, edges);
+  const w: Record<string, number> = { bias: -40, "position>=3": 80 };
+  return LeaveModel.fromData(
+    {
+      format: 1,
+      method: "logistic",
+      labels,
+      state_length: 2,
+      streak_cap: 10,
+      position_edges: edges,
+      features,
+      weights: features.map((f) => w[f] ?? 0),
+      l2: 1,
+      train: { sessions: 3, rows: 10, base_rate: 0.25, iterations: 1 },
+      heldout: { sessions: 1, rows: 3, base_rate: 1 / 3, auc: null, log_loss: 0, base_log_loss: 0 },
+      seed: 0,
+    },
+    labels,
+    2,
+  );
+}
+
+Deno.test("judgeLog() with a leave model scores the held-out sessions' ends and their simulated lengths", async () => {
+  await withLog(async (file) => {
+    const r = await judgeLog(toyModel(file), { baselines: [], leave: toyLeave() });
+    const s = r.sessions!;
+    assertEquals(r.notes, {});
+    assertEquals(s.held_out_sessions, 3); // u1 (4 rows), u2 (3), u4 (3)
+    // Rows: u1's last (position 3) at sigmoid(40), the 9 others at sigmoid(−40); 3 ends.
+    const e = s.leave!;
+    assertEquals([e.sessions, e.rows], [3, 10]);
+    assertAlmostEquals(e.base_rate, 0.3, 1e-12);
+    // u1's end beats the 7 stays; u2's and u4's ends tie with them: (7 + 2·7/2) / 21.
+    assertAlmostEquals(e.auc!, 2 / 3, 1e-12);
+    // The two ends at sigmoid(−40) are clipped to 1e-15 in the log-loss; the rest cost ~0.
+    assertAlmostEquals(e.log_loss!, (2 * 15 * Math.LN10) / 10, 1e-9);
+    assertAlmostEquals(e.base_log_loss!, (3 * Math.log(4) + 7 * Math.log(4 / 3)) / 10, 1e-12);
+    // The leave fit's split (seed 0) holds out one of the log's 4 sessions.
+    const ds = await datasetFromText(LOG, "log.csv", { stateLength: 2, minCount: 1 });
+    const [out] = Array.from(leaveSplit(ds, 0).heldout, (j) => ds.sessionIds[j]!);
+    const unseen = ["u1", "u2", "u4"].includes(out!) ? 1 : 0;
+    assertEquals(s.leave_fit.seen, 3 - unseen);
+    assertEquals(s.leave_fit.unseen?.sessions ?? 0, unseen);
+    // Logged 4 3 3; every simulated user leaves after position 3: 4 4 4.
+    const L = s.lengths;
+    assertEquals([L.policy, L.seed, L.max_steps], ["replay", 0, 1000]);
+    assertEquals(L.logged, { count: 3, mean: 10 / 3, min: 3, p10: 3, median: 3, p90: 3.8, max: 4 });
+    assertEquals(L.simulated, {
+      count: 3,
+      mean: 4,
+      min: 4,
+      p10: 4,
+      median: 4,
+      p90: 4,
+      max: 4,
+      truncated: 0,
+    });
+    assertAlmostEquals(L.ks!, 2 / 3, 1e-12);
+    assertAlmostEquals(
+      L.ks_critical_05!,
+      Math.sqrt(-Math.log(0.025) / 2) * Math.sqrt(6 / 9),
+      1e-12,
+    );
+    const table = logFidelityTable(r);
+    assert(table.includes("leave AUC 0.6667") && table.includes("KS distance 0.667"), table);
+    const html = await logReportHtml(r, "toy");
+    assert(html.includes('<section id="sessions">') && html.includes("Kolmogorov"), "no sessions");
+  });
+});
+
+Deno.test("judgeLog() simulates --session-sims sessions cut at --session-max-steps, and none with 0", async () => {
+  await withLog(async (file) => {
+    const sessions = { sims: 5, maxSteps: 2, seed: 7 };
+    const r = await judgeLog(toyModel(file), { baselines: [], leave: toyLeave(), sessions });
+    const L = r.sessions!.lengths;
+    assertEquals([L.seed, L.max_steps, L.logged.count], [7, 2, 3]);
+    assertEquals([L.simulated!.count, L.simulated!.max, L.simulated!.truncated], [5, 2, 5]);
+    assertEquals(L.ks, 1); // every logged session is longer than every cut one
+    const none = await judgeLog(toyModel(file), {
+      baselines: [],
+      leave: toyLeave(),
+      sessions: { sims: 0 },
+    });
+    const N = none.sessions!.lengths;
+    assertEquals([N.simulated, N.ks, N.ks_critical_05, N.logged.count], [null, null, null, 3]);
+    assertEquals(none.sessions!.leave, r.sessions!.leave);
+    assert(logFidelityTable(none).includes("no sessions simulated"));
+  });
+});
+
+Deno.test("judgeLog() without a leave model reports sessions null and says how to get one", async () => {
+  await withLog(async (file) => {
+    const r = await judgeLog(toyModel(file), { baselines: [] });
+    assertEquals(r.sessions, null);
+    assertEquals(r.notes, { sessions: NO_LEAVE_MODEL_NOTE });
+    assert(NO_LEAVE_MODEL_NOTE.includes("recsimu train"));
+    assert(logFidelityTable(r).includes(`sessions: ${NO_LEAVE_MODEL_NOTE}`));
+    const html = await logReportHtml(r, "toy");
+    assert(html.includes("no learned leave model (leave.json)"));
+  });
 });
 
 /** The JSON of every Vega-Lite specification embedded in `html`. */

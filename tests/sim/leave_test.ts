@@ -146,8 +146,16 @@ Deno.test("simulateSessionLengths() ends sessions by the leave model, reproducib
   const sim = new FakeSimulator();
   // Certain to stay before position 3 and to leave at it: every session is 4 items long.
   const leave = LeaveModel.fromData(leaveData({ bias: -40, "position>=3": 80 }), LABELS, 5);
-  const r = await simulateSessionLengths(sim, leave, { sessions: 10, batch: 4 });
+  const seen: [number, number][] = [];
+  const r = await simulateSessionLengths(sim, leave, {
+    sessions: 10,
+    batch: 4,
+    onProgress: (ended, total) => seen.push([ended, total]),
+  });
   assert.deepEqual([...r.lengths], Array(10).fill(4));
+  // 3 batches (4, 4, 2) of 4 steps; each batch's sessions all end at its 4th step.
+  assert.deepEqual(seen.map(([e]) => e), [0, 0, 0, 4, 4, 4, 4, 8, 8, 8, 8, 10]);
+  assert.ok(seen.every(([, t]) => t === 10));
   assert.equal(r.truncated, 0);
   assert.equal(r.policy, "random");
   const cut = await simulateSessionLengths(sim, leave, { sessions: 3, maxSteps: 2 });
