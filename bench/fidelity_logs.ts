@@ -25,12 +25,13 @@
  * @module
  */
 import { createHash } from "node:crypto";
-import { dirname, join, relative, resolve } from "node:path";
+import { join, relative, resolve } from "node:path";
 import { writeFileAtomic } from "../lib/atomic.ts";
 import { TRAIN_DEFAULTS, type TrainConfig } from "../lib/config.ts";
 import { configFromFlags, TRAIN_FLAGS } from "../lib/commands/train.ts";
 import { parseFlags } from "../lib/commands/_flags.ts";
 import { ROOT } from "./_server.ts";
+import { recsimu, running } from "./_subprocess.ts";
 import { flagWords, scanBenchArgs } from "./_fidelity_summary.ts";
 import {
   BASELINES,
@@ -309,47 +310,6 @@ export async function fileSha256(path: string): Promise<string> {
 }
 
 // Subprocesses ---------------------------------------------------------------------------------
-
-const running = new Set<Deno.ChildProcess>();
-
-/** The last lines of a log file, for an error message. */
-async function tail(path: string, lines = 8): Promise<string> {
-  try {
-    return (await Deno.readTextFile(path)).trimEnd().split("\n").slice(-lines).join("\n");
-  } catch {
-    return "";
-  }
-}
-
-/**
- * Runs `deno run -A main.ts ...args` with RECSIMU_THREADS=1, its stderr into `log`.
- * @throws {Error} when it exits non-zero (with the log's last lines).
- */
-async function recsimu(args: string[], log: string): Promise<{ stdout: string; seconds: number }> {
-  await Deno.mkdir(dirname(log), { recursive: true });
-  const file = await Deno.open(log, { write: true, create: true, truncate: true });
-  const t0 = performance.now();
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", join(ROOT, "main.ts"), ...args],
-    cwd: ROOT,
-    env: { RECSIMU_THREADS: "1" },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  running.add(child);
-  const [stdout, , status] = await Promise.all([
-    new Response(child.stdout).text(),
-    child.stderr.pipeTo(file.writable),
-    child.status,
-  ]);
-  running.delete(child);
-  if (!status.success) {
-    const how = `exit ${status.code}${status.signal ? `, ${status.signal}` : ""}`;
-    throw new Error(`recsimu ${args[0]} failed (${how}); log ${log}:\n${await tail(log)}`);
-  }
-  return { stdout, seconds: (performance.now() - t0) / 1000 };
-}
 
 // The bench --------------------------------------------------------------------------------------
 
