@@ -37,6 +37,11 @@ export interface OutputMarker {
   created: string;
   /** Entries recsimu wrote (names relative to the folder). */
   files: Record<string, MarkedEntry>;
+  /**
+   * Files recsimu is writing into a finished output (`updateCheckpointFile`): its own, but not
+   * yet part of the output (readers treat them as absent). A write that dies leaves them here.
+   */
+  pending?: Record<string, MarkedEntry>;
 }
 
 /** sha256 of bytes, as hex. */
@@ -121,14 +126,19 @@ export async function readMarker(dir: string): Promise<OutputMarker | undefined>
   }
 }
 
-/** The marker text for `files` of a `kind` of output. */
-export function markerText(kind: OutputKind, files: Record<string, MarkedEntry>): string {
+/** The marker text for `files` (and `pending`, when any) of a `kind` of output. */
+export function markerText(
+  kind: OutputKind,
+  files: Record<string, MarkedEntry>,
+  pending: Record<string, MarkedEntry> = {},
+): string {
   const m: OutputMarker = {
     format: MARKER_FORMAT,
     kind,
     recsimu: RECSIMU_VERSION,
     created: new Date().toISOString(),
     files,
+    ...(Object.keys(pending).length > 0 ? { pending } : {}),
   };
   return JSON.stringify(m, null, 1) + "\n";
 }
@@ -204,7 +214,8 @@ export async function inspectOutput(path: string): Promise<OutputState> {
   const marker = await readMarker(path) ?? await legacyOutput(path);
   if (!marker) return { state: "foreign", entries: entries.sort() };
   const foreign = entries.filter((n) =>
-    n !== OUTPUT_MARKER && !(n in marker.files) && !n.startsWith(TEMP_PREFIX)
+    n !== OUTPUT_MARKER && !(n in marker.files) && !(n in (marker.pending ?? {})) &&
+    !n.startsWith(TEMP_PREFIX)
   ).sort();
   return { state: "own", marker, foreign };
 }

@@ -566,7 +566,8 @@ export async function readOptionalCheckpointFile(
 
 /**
  * Replaces one file of the checkpoint in `dir` (e.g. metrics.json from `eval --save`) and its
- * checksum in the marker, each atomically. A legacy checkpoint (no marker) gets the file only.
+ * checksum in the marker, each atomically; while it is written the marker lists it as pending (the
+ * readers treat it as absent). A legacy checkpoint (no marker) gets the file only.
  */
 export async function updateCheckpointFile(
   dir: string,
@@ -575,9 +576,17 @@ export async function updateCheckpointFile(
 ): Promise<void> {
   await assertCheckpointDir(dir);
   const bytes = new TextEncoder().encode(data);
-  await writeFileAtomic(join(dir, name), bytes);
   const marker = await readMarker(dir);
-  if (!marker) return;
-  const files = { ...marker.files, [name]: entryOf(bytes) };
-  await writeFileAtomic(join(dir, OUTPUT_MARKER), markerText("checkpoint", files));
+  if (!marker) return await writeFileAtomic(join(dir, name), bytes);
+  // Marker first, listing the file as pending (not part of the checkpoint until the last step):
+  // a kill between the two writes leaves a file the folder's owner check still knows as recsimu's.
+  const { [name]: _old, ...rest } = marker.files;
+  const pending = { ...marker.pending, [name]: entryOf(bytes) };
+  await writeFileAtomic(join(dir, OUTPUT_MARKER), markerText("checkpoint", rest, pending));
+  await writeFileAtomic(join(dir, name), bytes);
+  const { [name]: _done, ...still } = pending;
+  await writeFileAtomic(
+    join(dir, OUTPUT_MARKER),
+    markerText("checkpoint", { ...rest, [name]: entryOf(bytes) }, still),
+  );
 }
