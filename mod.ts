@@ -72,7 +72,14 @@ export {
   loadDataset,
 } from "./lib/data/dataset.ts";
 export {
+  alignItemFeatures,
+  type ItemFeatureFile,
+  type ItemFeatures,
+  readItemFeatures,
+} from "./lib/data/item_features.ts";
+export {
   type Arch,
+  type ItemFeaturesSpec,
   TRAIN_DEFAULTS,
   type TrainConfig,
   validateConfig,

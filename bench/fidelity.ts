@@ -14,6 +14,8 @@
  *
  * `--train-flags` go to every training; `--compare A B …` trains each configuration (its flags
  * after the common ones; "" is the defaults) on the same worlds and prints them side by side.
+ * In both, `{world}` stands for the world's folder (e.g.
+ * `--item-features {world}/truth/items.csv`); models are named by the flags as written.
  * Worlds, models and reports live in `--work` (default runs/fidelity-bench) and are reused when
  * their configuration matches: the flags, the world or model they come from, and a fingerprint of
  * the source code they depend on (`--ignore-code-changes` drops the fingerprint from the match).
@@ -69,7 +71,13 @@ export interface BenchOptions {
 const USAGE = `Usage: deno task fidelity [--presets base,hard] [--seeds 0,1,2] [--sessions N]
   [--items N] [--categories C] [--min-length L] [--max-length L] [--train-flags "FLAGS"]
   [--compare "FLAGS_A" "FLAGS_B" ...] [--fidelity-flags "FLAGS"] [--work DIR] [--jobs 1|2]
-  [--ignore-code-changes]`;
+  [--ignore-code-changes]
+In --train-flags and --compare, {world} is replaced by each world's folder.`;
+
+/** Training flags for one world: `{world}` in any word becomes the world's folder `dir`. */
+export function withWorld(flags: readonly string[], dir: string): string[] {
+  return flags.map((f) => f.replaceAll("{world}", dir));
+}
 
 /** A bad flag: one line, exit 2. */
 export class FlagError extends Error {
@@ -281,7 +289,10 @@ async function runWorld(
   const model = await step(modelDir, modelConfig, o, async () => {
     progress(`${label}: training (log ${rel(join(logs, `${name}.train.log`))})`);
     const args = ["train", "--data", join(world.dir, "log.csv"), "--out", modelDir, "--overwrite"];
-    const r = await recsimu([...args, ...flags], join(logs, `${name}.train.log`));
+    const r = await recsimu(
+      [...args, ...withWorld(flags, world.dir)],
+      join(logs, `${name}.train.log`),
+    );
     await writeFileAtomic(`${modelDir}.train.json`, r.stdout);
     return r;
   });

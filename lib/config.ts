@@ -20,6 +20,16 @@ export type Split = "last" | "users";
 /** How the simulator's probabilities are calibrated after training. */
 export type Calibrate = "none" | "temperature";
 
+/** The item side features a run was trained with (`--item-features`). */
+export interface ItemFeaturesSpec {
+  /** The CSV as given. */
+  file: string;
+  /** sha256 of its bytes. */
+  sha256: string;
+  /** The columns used, in order. */
+  columns: string[];
+}
+
 /**
  * Every hyperparameter of a training run.
  *
@@ -54,6 +64,11 @@ export interface TrainConfig {
    * stay bounded at the paper's scale (1 M items). 0: every item has its own.
    */
   residualItems: number;
+  /**
+   * `attn`: categorical item side features added to the item vectors (`--item-features`, read
+   * by `recsimu train`); null: none.
+   */
+  itemFeatures: ItemFeaturesSpec | null;
   /** State length N (pairs of history). */
   stateLength: number;
   /**
@@ -160,6 +175,7 @@ export const TRAIN_DEFAULTS: Readonly<TrainConfig> = Object.freeze({
   heads: 4,
   rareMask: 0.02,
   residualItems: 100_000,
+  itemFeatures: null,
   stateLength: 20,
   minCount: 5,
   positive: [...DEFAULT_POSITIVE],
@@ -208,10 +224,24 @@ export function withArchDefaults(c: TrainConfig): TrainConfig {
   const paper = ARCH_DEFAULTS.paper;
   // Configs written before `residualItems` gave every item its own residual (0).
   const residualItems = c.residualItems ?? 0;
+  // Configs written before `itemFeatures` had none.
+  const itemFeatures = c.itemFeatures ?? null;
   if (c.arch !== undefined) {
-    return { ...c, residualItems, i2vLearningRate: c.i2vLearningRate ?? paper.i2vLearningRate };
+    return {
+      ...c,
+      residualItems,
+      itemFeatures,
+      i2vLearningRate: c.i2vLearningRate ?? paper.i2vLearningRate,
+    };
   }
-  return { ...c, ...paper, residualItems, arch: "paper", itemDim: TRAIN_DEFAULTS.itemDim };
+  return {
+    ...c,
+    ...paper,
+    residualItems,
+    itemFeatures,
+    arch: "paper",
+    itemDim: TRAIN_DEFAULTS.itemDim,
+  };
 }
 
 /**
@@ -304,6 +334,13 @@ export function validateConfig(c: TrainConfig): TrainConfig {
   }
   if (!(c.rareMask >= 0 && c.rareMask < 1)) {
     throw new UserError(`rareMask must be in [0, 1), got ${c.rareMask}`);
+  }
+  const features = c.itemFeatures ?? null; // hand-written configs may leave it out
+  if (features !== null && c.arch !== "attn") {
+    throw new UserError(`--item-features: only with --arch attn, got --arch ${c.arch}`);
+  }
+  if (features !== null && features.columns.length === 0) {
+    throw new UserError("itemFeatures: name at least one column");
   }
   if (c.arch === "paper" && c.heads !== 1) {
     throw new UserError(`heads: the paper's networks have one head, got ${c.heads}`);

@@ -14,8 +14,13 @@
  * - an ensemble of M heads on one trunk (each trained on its own bootstrap weights of the rows,
  *   see lib/train/batch_rows.ts): answers are the heads' mean, their spread the uncertainty.
  *
- * Fake candidates (G's continuous outputs) have no item index: their residual, bias and
- * repetition counts are zero.
+ * - opt-in item side features (`--item-features`): categorical codes per item, each column a
+ *   trainable table `F_j` (zero-init like the residual) added to the item vectors,
+ *   `e W + r[i] + Σ_j F_j[code_j(i)]`, so that rarely logged items share what their category
+ *   learned.
+ *
+ * Fake candidates (G's continuous outputs) have no item index: their residual, features, bias
+ * and repetition counts are zero.
  *
  * The encoded state is one [B, W] tensor (the GRU's p_D, then the history's item vectors,
  * feedback one-hots, mask and item indices, each flattened), so the training steps slice and
@@ -48,6 +53,11 @@ export interface AttnDiscriminatorSizes extends EncoderSizes {
   heads: number;
   /** State length N. */
   stateLength: number;
+  /**
+   * Item side features: per column, the rows of its table (distinct values + 1, row 0 the
+   * unknown value). Absent or empty: none (no parameters are created). @default []
+   */
+  itemFeatures?: number[];
 }
 
 /** Similarities with the last this many items are features of their own. */
@@ -68,7 +78,19 @@ export class AttnDiscriminator {
   readonly heads: number;
   /** R when only the first R items have residual rows of their own (see the sizes). */
   readonly residualCap: number | undefined;
-  constructor(readonly sizes: AttnDiscriminatorSizes, seed: number) {
+  /** The item-feature tables `F_j` [n_j + 1, d] (empty without features). */
+  readonly featureTables: tf.Variable[];
+  /**
+   * @param sizes the network's sizes
+   * @param seed initialisation seed
+   * @param featureCodes int32 codes [V + 2, F] of the items' features when `sizes.itemFeatures`
+   *   has F columns; the caller owns (and disposes) it
+   */
+  constructor(
+    readonly sizes: AttnDiscriminatorSizes,
+    seed: number,
+    readonly featureCodes?: tf.Tensor2D,
+  ) {
     const { classes: K, fakeClasses, itemDim: d, heads, items, stateLength: N } = sizes;
     if (!(fakeClasses === K || fakeClasses === 1)) {
       throw new RangeError(`AttnDiscriminator: fakeClasses must be K (${K}) or 1`);
@@ -89,6 +111,24 @@ export class AttnDiscriminator {
     const width = sizes.hidden + 3 * d + 3 * K + Math.min(RECENT, N) + 1;
     this.trunk = new Dense(this.params, "trunk", width, sizes.fc);
     this.out = new Dense(this.params, "heads", sizes.fc, heads * (K + fakeClasses));
+    // Created last: without features the parameter list is the one of before.
+    const fs = sizes.itemFeatures ?? [];
+    if (fs.length > 0) {
+      const shape = featureCodes?.shape;
+      if (featureCodes?.dtype !== "int32" || shape?.[0] !== items + 2 || shape[1] !== fs.length) {
+        throw new RangeError(
+          `AttnDiscriminator: featureCodes must be int32 [${items + 2}, ${fs.length}], got ${
+            featureCodes ? `${featureCodes.dtype} [${shape}]` : "none"
+          }`,
+        );
+      }
+      if (!fs.every((n) => Number.isInteger(n) && n >= 1)) {
+        throw new RangeError(`AttnDiscriminator: itemFeatures must be positive integers`);
+      }
+    } else if (featureCodes) {
+      throw new RangeError("AttnDiscriminator: featureCodes without sizes.itemFeatures");
+    }
+    this.featureTables = fs.map((n, j) => this.params.uniform(`item/feature/${j}`, [n, d], 0));
   }
 
   /** Width of the packed state encoding. */
@@ -111,13 +151,29 @@ export class AttnDiscriminator {
     ) as tf.Tensor1D;
   }
 
-  /** History item vectors e W + r[i] [N·B, d] for time-major items [N, B]. */
+  /** The per-item terms of item vectors [n, d]: r[i] + Σ_j F_j[code_j(i)] for indices `idx`. */
+  #itemTerms(idx: tf.Tensor1D, frozen: boolean): tf.Tensor2D {
+    const w = (v: tf.Variable) => {
+      const t = v as unknown as tf.Tensor2D;
+      return frozen ? detach(t) : t;
+    };
+    let sum = gatherRows(w(this.residual), this.#residualRows(idx));
+    if (this.featureCodes && this.featureTables.length > 0) {
+      const codes = tf.gather(this.featureCodes, idx); // [n, F], no gradient (integers)
+      this.featureTables.forEach((table, j) => {
+        const col = tf.reshape(tf.slice(codes, [0, j], [-1, 1]), [-1]) as tf.Tensor1D;
+        sum = tf.add(sum, gatherRows(w(table), col));
+      });
+    }
+    return sum;
+  }
+
+  /** History item vectors e W + r[i] (+ features) [N·B, d] for time-major items [N, B]. */
   #historyVectors(s: StateBatch, frozen: boolean): tf.Tensor2D {
     if (!s.items) throw new Error("AttnDiscriminator: the state batch has no item indices");
     const [N, B, E] = s.emb.shape;
     const idx = tf.reshape(s.items, [N * B]) as tf.Tensor1D;
-    const table = this.residual as unknown as tf.Tensor2D;
-    const r = gatherRows(frozen ? detach(table) : table, this.#residualRows(idx));
+    const r = this.#itemTerms(idx, frozen);
     return tf.add(this.proj.apply(tf.reshape(s.emb, [N * B, E]) as tf.Tensor2D, frozen), r);
   }
 
@@ -194,12 +250,7 @@ export class AttnDiscriminator {
     const mask = take(N);
     const hist = take(N);
     let c = this.proj.apply(candidate, frozen);
-    if (items) {
-      c = tf.add(
-        c,
-        gatherRows(w(this.residual as unknown as tf.Tensor2D), this.#residualRows(items)),
-      );
-    }
+    if (items) c = tf.add(c, this.#itemTerms(items, frozen));
     // Target attention: keys carry their feedback; padded positions get no weight.
     const kf = tf.add(
       keys,

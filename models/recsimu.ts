@@ -32,6 +32,11 @@ export interface ModelShape {
   heads?: number;
   /** `attn`: items with a residual row of their own (0 or absent: all). */
   residualItems?: number;
+  /**
+   * `attn` with `--item-features`: per feature column, its distinct values + 1 (absent: no
+   * features).
+   */
+  itemFeatures?: number[];
 }
 
 /** Either discriminator: both score (state, candidate) pairs into K + F logits per head. */
@@ -43,6 +48,11 @@ export interface RecSimuNetOptions {
   seed: number;
   /** The paper's D gets a learned per-item bias on its real logits (`--item-bias`). */
   itemBias: boolean;
+  /**
+   * Item feature codes [V + 2, F] row-major (`attn` with `shape.itemFeatures`: F columns).
+   * @default undefined (no features)
+   */
+  itemFeatureCodes?: Int32Array;
 }
 
 /** Most items `--item-bias` supports (one bias row per item and class). */
@@ -57,6 +67,8 @@ export class RecSimuModel {
    * rare item) the mean of the items' vectors.
    */
   readonly table: tf.Tensor2D;
+  /** [V + 2, F] int32 item feature codes (`shape.itemFeatures`), not trained. */
+  readonly featureCodes: tf.Tensor2D | undefined;
 
   /**
    * @param shape the networks' sizes
@@ -64,6 +76,7 @@ export class RecSimuModel {
    * @param opts seed and item bias
    * @throws {RangeError} when `embeddings` does not hold V × E values
    * @throws {UserError} when `itemBias` is on with more than 200,000 items
+   * @throws {RangeError} when the feature codes do not match `shape.itemFeatures`
    */
   constructor(readonly shape: ModelShape, embeddings: Float32Array, opts: RecSimuNetOptions) {
     registerFastMatMulGrad();
@@ -92,17 +105,43 @@ export class RecSimuModel {
       );
     }
     const dSeed = deriveSeed(opts.seed, "discriminator");
-    this.d = (shape.arch ?? "paper") === "attn"
-      ? new AttnDiscriminator({
-        ...enc,
-        fc: shape.fc,
-        fakeClasses: shape.fakeClasses,
-        items: shape.items,
-        itemDim: shape.itemDim ?? TRAIN_DEFAULTS.itemDim,
-        heads: shape.heads ?? 1,
-        residualItems: shape.residualItems ?? 0,
-        stateLength: shape.stateLength,
-      }, dSeed)
+    const attn = (shape.arch ?? "paper") === "attn";
+    const F = shape.itemFeatures?.length ?? 0;
+    if (F > 0 !== (opts.itemFeatureCodes !== undefined) || (F > 0 && !attn)) {
+      throw new RangeError(
+        "item features: shape.itemFeatures and itemFeatureCodes go together, with arch attn",
+      );
+    }
+    if (opts.itemFeatureCodes && opts.itemFeatureCodes.length !== (shape.items + 2) * F) {
+      throw new RangeError(
+        `itemFeatureCodes: expected ${
+          shape.items + 2
+        }×${F} codes, got ${opts.itemFeatureCodes.length}`,
+      );
+    }
+    opts.itemFeatureCodes?.forEach((c, k) => {
+      const n = shape.itemFeatures![k % F]!;
+      if (!(c >= 0 && c < n)) throw new RangeError(`itemFeatureCodes[${k}]: ${c} not in [0, ${n})`);
+    });
+    this.featureCodes = opts.itemFeatureCodes
+      ? tf.tensor2d(opts.itemFeatureCodes, [shape.items + 2, F], "int32")
+      : undefined;
+    this.d = attn
+      ? new AttnDiscriminator(
+        {
+          ...enc,
+          fc: shape.fc,
+          fakeClasses: shape.fakeClasses,
+          items: shape.items,
+          itemDim: shape.itemDim ?? TRAIN_DEFAULTS.itemDim,
+          heads: shape.heads ?? 1,
+          residualItems: shape.residualItems ?? 0,
+          stateLength: shape.stateLength,
+          ...(F > 0 ? { itemFeatures: shape.itemFeatures } : {}),
+        },
+        dSeed,
+        this.featureCodes,
+      )
       : new Discriminator({
         ...enc,
         fc: shape.fc,
@@ -131,6 +170,7 @@ export class RecSimuModel {
     this.g.params.dispose();
     this.d.params.dispose();
     this.table.dispose();
+    this.featureCodes?.dispose();
   }
 }
 

@@ -30,6 +30,12 @@ import { assertCheckpointDir } from "../train/checkpoint.ts";
 import { metricsTable } from "../eval/table.ts";
 import { testSetWarnings } from "../eval/evaluate.ts";
 import { UserError } from "../errors.ts";
+import {
+  alignItemFeatures,
+  type ItemFeatureFile,
+  itemsWithFeatures,
+  readItemFeatures,
+} from "../data/item_features.ts";
 import { claimOutputDir, outputPath } from "../output.ts";
 import { listenForStop } from "./_signals.ts";
 
@@ -42,6 +48,8 @@ export const TRAIN_FLAGS = {
   heads: { type: "string" },
   "rare-mask": { type: "string" },
   "residual-items": { type: "string" },
+  "item-features": { type: "string" },
+  "item-feature-columns": { type: "string" },
   "state-length": { type: "string" },
   "min-count": { type: "string" },
   positive: { type: "string" },
@@ -90,6 +98,12 @@ Model:
   --rare-mask P          attn: share of known items trained as the rare item (default ${D.rareMask})
   --residual-items R     attn: most items with a residual vector of their own; the rest (by
                          count) share one (default ${D.residualItems}; 0: all)
+  --item-features FILE   attn, train only: categorical item side features, a CSV
+                         item_id,<col>...; a trainable vector per value of each column is added
+                         to the item vectors (bucket continuous values yourself; unlisted items:
+                         unknown) (default: none)
+  --item-feature-columns C1,C2
+                         the columns of --item-features to use (default: all but item_id)
   --emb-dim E            item2vec size (default ${D.embDim})
   --feedback-dim F       feedback embedding size (default ${D.feedbackDim})
   --hidden H             GRU size (default ${D.hidden})
@@ -131,8 +145,14 @@ function testUsers(
   return { sessions, reason: "--split users: the test users" };
 }
 
-/** Builds a TrainConfig from parsed flags. */
+/**
+ * Builds a TrainConfig from parsed flags. `--item-features` needs the file read first
+ * ({@link itemFeaturesFromFlags}): only `recsimu train` takes it, here it is refused.
+ */
 export function configFromFlags(v: Record<string, string | boolean | undefined>): TrainConfig {
+  for (const flag of ["item-features", "item-feature-columns"]) {
+    if (v[flag] !== undefined) throw new UserError(`--${flag}: only recsimu train reads it`);
+  }
   const int = { integer: true, min: 0 };
   const n = (name: string, fallback: number, o = {}) => numFlag(name, v[name], fallback, o);
   const stateLength = n("state-length", D.stateLength, { integer: true, min: 1 });
@@ -144,6 +164,7 @@ export function configFromFlags(v: Record<string, string | boolean | undefined>)
     heads: n("heads", A.heads, { integer: true, min: 1 }),
     rareMask: n("rare-mask", A.rareMask, { min: 0 }),
     residualItems: n("residual-items", D.residualItems, int),
+    itemFeatures: null,
     stateLength,
     minCount: n("min-count", D.minCount, { integer: true, min: 1 }),
     positive: typeof v.positive === "string"
@@ -176,6 +197,32 @@ export function configFromFlags(v: Record<string, string | boolean | undefined>)
     i2vLearningRate: n("i2v-lr", A.i2vLearningRate, { min: 1e-9 }),
     seed: n("seed", D.seed, int),
   });
+}
+
+/**
+ * `--item-features FILE [--item-feature-columns a,b]` of train: the file read (undefined without
+ * the flag) and `config` with it recorded; refused unless `--arch attn`.
+ */
+export async function itemFeaturesFromFlags(
+  v: Record<string, string | boolean | undefined>,
+  config: TrainConfig,
+): Promise<{ file: ItemFeatureFile; config: TrainConfig } | undefined> {
+  const path = v["item-features"], cols = v["item-feature-columns"];
+  if (cols !== undefined && typeof path !== "string") {
+    throw new UserError("--item-feature-columns: only with --item-features FILE");
+  }
+  if (typeof path !== "string") return undefined;
+  if (path === "") throw new UserError("--item-features: expected a file");
+  if (config.arch !== "attn") {
+    throw new UserError(`--item-features: only with --arch attn, got --arch ${config.arch}`);
+  }
+  const columns = typeof cols === "string"
+    ? cols.split(",").map((s) => s.trim()).filter(Boolean)
+    : undefined;
+  if (columns?.length === 0) throw new UserError("--item-feature-columns: expected names a,b");
+  const file = await readItemFeatures(path, { columns });
+  const spec = { file: path, sha256: file.sha256, columns: file.columns };
+  return { file, config: validateConfig({ ...config, itemFeatures: spec }) };
 }
 
 /**
@@ -244,12 +291,27 @@ export async function run(argv: string[]): Promise<void> {
   if (!v) return;
   const data = requireFlag("train", "data", v.data);
   const outGiven = requireFlag("train", "out", v.out);
-  const config = configFromFlags(v);
+  let config = configFromFlags({
+    ...v,
+    "item-features": undefined,
+    "item-feature-columns": undefined,
+  });
   const backend = parseBackend(v.backend);
   if (v.resume && v.overwrite) throw new UserError("--resume and --overwrite exclude each other");
+  const features = await itemFeaturesFromFlags(v, config);
+  if (features) config = features.config;
   const out = await claimCheckpointDir(v, outGiven, data);
   const ds = await loadDataset(data, datasetOptions(config));
   if (!v.quiet) console.error(formatStats(ds));
+  const itemFeatures = features && alignItemFeatures(features.file, ds.items);
+  if (itemFeatures && !v.quiet) {
+    console.error(
+      `item features: ${
+        itemFeatures.columns.map((c, j) => `${c} (${itemFeatures.values[j]!.length} values)`)
+          .join(", ")
+      }; ${itemsWithFeatures(itemFeatures, ds.items.length)} of ${ds.items.length} items listed`,
+    );
+  }
   await initBackend(backend, { quiet: !!v.quiet });
   const embeddings = typeof v.embeddings === "string"
     ? {
@@ -265,6 +327,7 @@ export async function run(argv: string[]): Promise<void> {
       out,
       resume: !!v.resume,
       embeddings,
+      itemFeatures,
       quiet: !!v.quiet,
       shouldStop: () => {
         started ??= performance.now();
@@ -303,7 +366,10 @@ async function claimCheckpointDir(v: Flags, outGiven: string, data: string): Pro
       kind: "checkpoint",
       resume: !!v.resume,
       overwrite: !!v.overwrite,
-      inputs: [data, ...(typeof v.embeddings === "string" ? [v.embeddings] : [])],
+      inputs: [
+        data,
+        ...[v.embeddings, v["item-features"]].filter((x): x is string => typeof x === "string"),
+      ],
     });
   }
   return out;

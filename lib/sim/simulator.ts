@@ -120,7 +120,11 @@ export class Simulator implements SimulatorLike {
     if (!backendInfo()) await initBackend(options.backend ?? "auto", { quiet: true });
     const ck = await loadCheckpoint(dir);
     const { seed, itemBias } = ck.meta.config;
-    const model = new RecSimuModel(ck.meta.shape, ck.embeddings, { seed, itemBias });
+    const model = new RecSimuModel(ck.meta.shape, ck.embeddings, {
+      seed,
+      itemBias,
+      ...(ck.itemFeatures ? { itemFeatureCodes: ck.itemFeatures.codes } : {}),
+    });
     assignVariables([...model.gVars(), ...model.dVars()], ck.weights, `"${dir}/weights.bin"`);
     return new Simulator(model, ck.meta, ck.items, ck.startStates, dir, options.maxBatch ?? 4096);
   }

@@ -12,6 +12,8 @@
  *   history.json     per-epoch losses and validation metrics
  *   start_states.json real start states for environments
  *   metrics.json     test metrics (written by train and eval)
+ *   item_features.json  `--item-features`: columns, their values and the codes [V + 2, F]
+ *                    aligned with vocab.json (only when the config has itemFeatures)
  *   leave.json       the learned leave model (written by train after the run; optional:
  *                    checkpoints from before it have none)
  *   .recsimu-output.json  the marker: kind "checkpoint" and the sha256 of every file above
@@ -38,6 +40,11 @@ import {
   sha256,
 } from "../output.ts";
 import { RECSIMU_VERSION } from "../version.ts";
+import {
+  type ItemFeatures,
+  itemFeaturesJson,
+  parseItemFeaturesJson,
+} from "../data/item_features.ts";
 import { CheckpointError } from "../errors.ts";
 import { type TrainConfig, withArchDefaults } from "../config.ts";
 import type { StepRecord } from "../data/pair.ts";
@@ -45,6 +52,9 @@ import type { ModelShape } from "../../models/recsimu.ts";
 import { logicalName } from "../../models/params.ts";
 import type { RecSimuTrainer } from "./trainer.ts";
 import type { ModelCalibration } from "../eval/calibration.ts";
+
+/** The checkpoint's item side features (`--item-features`). */
+export const ITEM_FEATURES_FILE = "item_features.json";
 
 /** Checkpoint format version; a different one is refused. */
 export const CHECKPOINT_FORMAT = 1;
@@ -128,6 +138,8 @@ export interface CheckpointData {
   meta: CheckpointMeta;
   items: string[];
   embeddings: Float32Array;
+  /** Item side features (when `meta.config.itemFeatures` is set). */
+  itemFeatures?: ItemFeatures;
   weights: TensorMap;
   /** Adam state of G and D (names `G:…`, `D:…`); loaded with `{ optimizer: true }`. */
   optimizer?: TensorMap;
@@ -366,6 +378,7 @@ export async function saveCheckpoint(dir: string, ck: CheckpointData): Promise<v
       "embeddings.bin",
       new Uint8Array(ck.embeddings.buffer, ck.embeddings.byteOffset, ck.embeddings.byteLength),
     );
+    if (ck.itemFeatures) await put(ITEM_FEATURES_FILE, itemFeaturesJson(ck.itemFeatures));
     await put("weights.bin", w.bin);
     await put("weights.json", JSON.stringify(w.manifest, null, 1));
     if (o) {
@@ -518,6 +531,11 @@ export async function loadCheckpoint(
         throw new CheckpointError(`"${join(dir, "embeddings.bin")}" contains NaN or Inf`);
       }
     }
+    const itemFeatures = meta.config.itemFeatures === null ? undefined : parseItemFeaturesJson(
+      await text(ITEM_FEATURES_FILE),
+      join(dir, ITEM_FEATURES_FILE),
+      items.length,
+    );
     const weights = await unpackTensors(read, dir, "weights");
     let optimizer, best;
     if (opts.optimizer) {
@@ -534,7 +552,18 @@ export async function loadCheckpoint(
       // metrics.json is a report, not part of the model: missing is fine; damaged is left out.
       if (e instanceof CheckpointError) console.error(`recsimu: warning: ${e.message}`);
     }
-    return { meta, items, embeddings, weights, optimizer, best, history, startStates, metrics };
+    return {
+      meta,
+      items,
+      embeddings,
+      itemFeatures,
+      weights,
+      optimizer,
+      best,
+      history,
+      startStates,
+      metrics,
+    };
   } catch (e) {
     if (e instanceof CheckpointError) throw e;
     throw new CheckpointError(`"${dir}" is incomplete or corrupted: ${(e as Error).message}`);

@@ -15,6 +15,7 @@ import { batchIndices, disposeBatch, toTensors, type TupleBatch } from "../data/
 import { trainingBatch } from "./batch_rows.ts";
 import { startStates, trainingRows } from "../data/training_rows.ts";
 import { trainItem2Vec } from "../embeddings/item2vec.ts";
+import { type ItemFeatures, itemFeatureSizes } from "../data/item_features.ts";
 import { collectGarbage } from "../memory.ts";
 import { type ModelShape, RecSimuModel } from "../../models/recsimu.ts";
 import {
@@ -75,6 +76,11 @@ export interface TrainOptions {
   resume?: boolean;
   /** Pre-computed item embeddings [V, E] and where they came from; else item2vec. */
   embeddings?: { vectors: Float32Array; source: string };
+  /**
+   * Item side features aligned with the data set's vocabulary; required when
+   * `config.itemFeatures` is set, refused otherwise. @default undefined
+   */
+  itemFeatures?: ItemFeatures;
   /** No progress output. @default false */
   quiet?: boolean;
   /** Checked between steps; when it returns true, training stops after the current step. */
@@ -137,7 +143,7 @@ export function phaseEpochs(c: TrainConfig): Record<(typeof PHASES)[number], num
   return { pre_g: c.preGEpochs, pre_d: c.preDEpochs, adv: c.epochs };
 }
 
-function modelShape(ds: Dataset, c: TrainConfig): ModelShape {
+function modelShape(ds: Dataset, c: TrainConfig, features?: ItemFeatures): ModelShape {
   return {
     items: ds.items.length,
     classes: ds.labels.length,
@@ -151,6 +157,7 @@ function modelShape(ds: Dataset, c: TrainConfig): ModelShape {
     ...(c.arch === "attn"
       ? { itemDim: c.itemDim, heads: c.heads, residualItems: c.residualItems }
       : {}),
+    ...(features ? { itemFeatures: itemFeatureSizes(features) } : {}),
   };
 }
 
@@ -203,8 +210,14 @@ async function loadForResume(
   }
   // JSON.stringify leaves out undefined fields: calibrate is compared in neither.
   const free = { epochs: 0, patience: 0, calibrate: undefined };
-  const a = JSON.stringify({ ...resumed.meta.config, ...free });
-  const b = JSON.stringify({ ...c, ...free });
+  // Keys sorted: fields an older config lacked are filled in at its end (withArchDefaults).
+  const canon = (o: object) =>
+    JSON.stringify(Object.fromEntries(Object.entries(o).sort(([x], [y]) => x < y ? -1 : 1)));
+  // Item features are the same when their content and columns are (not the path given).
+  const content = (x: TrainConfig) =>
+    x.itemFeatures && { sha256: x.itemFeatures.sha256, columns: x.itemFeatures.columns };
+  const a = canon({ ...resumed.meta.config, ...free, itemFeatures: content(resumed.meta.config) });
+  const b = canon({ ...c, ...free, itemFeatures: content(c) });
   if (a !== b) {
     throw new UserError(
       `--resume: flags differ from the checkpoint's config (only --epochs, --patience and --calibrate may change)`,
@@ -294,11 +307,19 @@ class TrainingRun {
     readonly opts: TrainOptions,
     readonly embeddings: RunEmbeddings,
   ) {
-    this.shape = modelShape(ds, c);
+    const features = opts.itemFeatures;
+    if ((c.itemFeatures === null) !== (features === undefined)) {
+      throw new Error("trainRecSimu: config.itemFeatures and opts.itemFeatures go together");
+    }
+    if (features && features.codes.length !== (ds.items.length + 2) * features.columns.length) {
+      throw new RangeError("trainRecSimu: opts.itemFeatures is not aligned with the vocabulary");
+    }
+    this.shape = modelShape(ds, c, features);
     collectGarbage(); // item2vec's output table and optimizer state, before the model's upload
     this.model = new RecSimuModel(this.shape, embeddings.vectors, {
       seed: c.seed,
       itemBias: c.itemBias,
+      ...(features ? { itemFeatureCodes: features.codes } : {}),
     });
     this.trainer = new RecSimuTrainer(this.model, c);
     collectGarbage(); // the padded copy made for the upload
@@ -359,6 +380,7 @@ class TrainingRun {
       meta: this.meta(pos),
       items: this.ds.items,
       embeddings: this.embeddings.vectors,
+      itemFeatures: this.opts.itemFeatures,
       weights: await readVariables([...m.gVars(), ...m.dVars()]),
       optimizer: await readTrainerOptimizers(this.trainer),
       best: pos.phase !== "done" ? this.best : undefined,

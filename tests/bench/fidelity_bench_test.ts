@@ -19,7 +19,7 @@ import {
   type WorldMetrics,
   worldMetrics,
 } from "../../bench/_fidelity_summary.ts";
-import { FlagError, parseBenchArgs } from "../../bench/fidelity.ts";
+import { FlagError, parseBenchArgs, withWorld } from "../../bench/fidelity.ts";
 
 /** A report of a simulator that meets every target, with numbers to vary. */
 function report(over: {
@@ -241,6 +241,23 @@ Deno.test("splitFlags() and parseBenchArgs() read flag strings as a shell would"
   ) {
     assertThrows(() => parseBenchArgs(args), FlagError, msg);
   }
+});
+
+Deno.test("withWorld() puts each world's folder for {world} in the training flags", () => {
+  const o = parseBenchArgs([
+    "--compare",
+    "",
+    "--item-features {world}/truth/items.csv --item-feature-columns category",
+  ]);
+  assert(o !== "help");
+  assertEquals(withWorld(o.configs[1]!, "/w/base-s2"), [
+    "--item-features",
+    "/w/base-s2/truth/items.csv",
+    "--item-feature-columns",
+    "category",
+  ]);
+  assertEquals(withWorld(["--x", "{world}:{world}"], "d"), ["--x", "d:d"]);
+  assertEquals(withWorld(o.configs[0]!, "/w"), []);
 });
 
 const BENCH = ["run", "-A", "bench/fidelity.ts"];
