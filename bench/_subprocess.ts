@@ -1,6 +1,7 @@
 /**
  * The fidelity benches' subprocesses: `deno run -A main.ts …` with RECSIMU_THREADS=1, stderr into
- * a log file, peak resident set sampled, and every live child killable on a signal.
+ * a log file, peak resident set sampled, every live child killable on a signal; and a pool that
+ * runs them `--jobs` at a time.
  * @module
  */
 import { dirname, join } from "node:path";
@@ -65,4 +66,17 @@ export async function recsimu(
     throw new Error(`recsimu ${args[0]} failed (${how}); log ${log}:\n${await tail(log)}`);
   }
   return { stdout, seconds: (performance.now() - t0) / 1000, peakRssMib: peak };
+}
+
+/** Runs `tasks` with at most `jobs` at a time, keeping their order in the result. */
+export async function pool<T>(jobs: number, tasks: (() => Promise<T>)[]): Promise<T[]> {
+  const out: T[] = new Array(tasks.length);
+  let next = 0;
+  await Promise.all(Array.from({ length: Math.min(jobs, tasks.length) }, async () => {
+    while (next < tasks.length) {
+      const i = next++;
+      out[i] = await tasks[i]!();
+    }
+  }));
+  return out;
 }

@@ -25,7 +25,7 @@ import { createHash } from "node:crypto";
 import { dirname, join, relative, resolve } from "node:path";
 import { writeFileAtomic } from "../lib/atomic.ts";
 import { ROOT } from "./_server.ts";
-import { recsimu, running } from "./_subprocess.ts";
+import { pool, recsimu, running } from "./_subprocess.ts";
 import {
   compareConfigs,
   type ConfigSummary,
@@ -336,19 +336,6 @@ function oneLine(m: WorldMetrics): string {
     `${f3(m.truth_log_loss)}, ECE vs truth ${f3(m.ece_vs_truth)}, Spearman ${f3(m.spearman)}, ` +
     `top ${m.simulator_top}${m.best_first ? " (best)" : ` (best: ${m.true_best})`}, ` +
     `max |rel. error| ${f3(m.max_abs_relative_error)}`;
-}
-
-/** Runs `tasks` with at most `jobs` at a time, keeping their order in the result. */
-async function pool<T>(jobs: number, tasks: (() => Promise<T>)[]): Promise<T[]> {
-  const out: T[] = new Array(tasks.length);
-  let next = 0;
-  await Promise.all(Array.from({ length: Math.min(jobs, tasks.length) }, async () => {
-    while (next < tasks.length) {
-      const i = next++;
-      out[i] = await tasks[i]!();
-    }
-  }));
-  return out;
 }
 
 /** The summary table on stderr: one line per configuration and target. */

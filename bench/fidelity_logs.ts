@@ -31,7 +31,7 @@ import { TRAIN_DEFAULTS, type TrainConfig } from "../lib/config.ts";
 import { configFromFlags, TRAIN_FLAGS } from "../lib/commands/train.ts";
 import { parseFlags } from "../lib/commands/_flags.ts";
 import { ROOT } from "./_server.ts";
-import { recsimu, running } from "./_subprocess.ts";
+import { pool, recsimu, running } from "./_subprocess.ts";
 import { flagWords, scanBenchArgs } from "./_fidelity_summary.ts";
 import {
   BASELINES,
@@ -372,19 +372,6 @@ async function runOne(
       `${figures.answered}/${figures.questions} answered`,
   );
   return { seed, figures, fidelity_file: p.fidelity, reused };
-}
-
-/** Runs `tasks` with at most `jobs` at a time, keeping their order in the result. */
-async function pool<T>(jobs: number, tasks: (() => Promise<T>)[]): Promise<T[]> {
-  const out: T[] = new Array(tasks.length);
-  let next = 0;
-  await Promise.all(Array.from({ length: Math.min(jobs, tasks.length) }, async () => {
-    while (next < tasks.length) {
-      const i = next++;
-      out[i] = await tasks[i]!();
-    }
-  }));
-  return out;
 }
 
 /** The whole bench: every (log, configuration, seed) run, then the JSON report. */
