@@ -180,10 +180,45 @@ function fastUnpack(unpack: tf.KernelConfig): tf.KernelFunc {
   };
 }
 
+/**
+ * `GatherV2` along axis 0 (embedding rows, packed states): one heap copy per index, ~20× faster
+ * than tfjs-wasm 4.22's kernel (8.5 ms for 5,120 rows of 32 floats); other axes, batch
+ * dimensions and out-of-range indices go to the original.
+ */
+function fastGather(gather: tf.KernelConfig): tf.KernelFunc {
+  return (args) => {
+    const x = args.inputs.x as tf.TensorInfo, idx = args.inputs.indices as tf.TensorInfo;
+    const { axis, batchDims } = args.attrs as unknown as { axis: number; batchDims?: number };
+    if (
+      x.dtype === "string" || idx.dtype !== "int32" || (batchDims ?? 0) !== 0 ||
+      tf.util.parseAxisParam(axis, x.shape)[0] !== 0
+    ) return gather.kernelFunc(args);
+    const backend = args.backend as unknown as WasmBackendLike;
+    const rows = x.shape[0]!;
+    for (const r of backend.typedArrayFromHeap(idx)) {
+      if (r < 0 || r >= rows) return gather.kernelFunc(args);
+    }
+    const inner = tf.util.sizeFromShape(x.shape.slice(1));
+    const out = backend.makeOutput([...idx.shape, ...x.shape.slice(1)], x.dtype);
+    // Views are taken after the allocation, which may grow (and detach) the heap.
+    const src = backend.typedArrayFromHeap(x), ids = backend.typedArrayFromHeap(idx);
+    const dst = backend.typedArrayFromHeap(out);
+    if (inner === 1) {
+      for (let i = 0; i < ids.length; i++) dst[i] = src[ids[i]!]!;
+    } else {
+      for (let i = 0; i < ids.length; i++) {
+        const r = ids[i]! * inner;
+        dst.set(src.subarray(r, r + inner), i * inner);
+      }
+    }
+    return out;
+  };
+}
+
 let kernelsRegistered = false;
 
 /**
- * Faster WASM kernels for slices, splits, unstacking and identity. tfjs-backend-wasm 4.22's
+ * Faster WASM kernels for slices, splits, unstacking, row gathers and identity. tfjs-backend-wasm 4.22's
  * `Slice` (and `Unpack`, built on it) first copies the whole input out of the WASM heap with
  * `readSync`, which made reading one time step of a [N, B, 3H] tensor cost ~2 ms. These versions
  * copy only the slice, straight from a heap view (SplitV: one copy per row and part);
@@ -198,4 +233,5 @@ export function registerFastWasmKernels(): void {
   replaceWasmKernel("SplitV", fastSplitV);
   replaceWasmKernel("Identity", sharedIdentity);
   replaceWasmKernel("Unpack", fastUnpack);
+  replaceWasmKernel("GatherV2", fastGather);
 }

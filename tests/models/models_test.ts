@@ -149,12 +149,18 @@ Deno.test("the fast BatchMatMul gradient equals the textbook formulas for every 
   }
 });
 
-Deno.test("the fast WASM Slice, SplitV and Unpack kernels agree with the CPU backend", async () => {
+Deno.test("the fast WASM Slice, SplitV, Unpack and GatherV2 kernels agree with the CPU backend", async () => {
   const x = Array.from({ length: 4 * 6 * 5 }, (_, i) => Math.sin(i));
   const run = () => {
     const t = tf.tensor3d(x, [4, 6, 5]);
     const m = tf.reshape(t, [24, 5]);
+    const rows = tf.tensor1d([3, 0, 3, 23, 7], "int32");
+    const grid = tf.tensor2d([1, 2, 0, 3], [2, 2], "int32");
     const outs = [
+      tf.gather(m, rows),
+      tf.gather(t, grid),
+      tf.gather(tf.tensor1d([5, 6, 7], "int32"), tf.tensor1d([2, 2, 0], "int32")),
+      tf.gather(t, tf.tensor1d([4, 0], "int32"), 1), // another axis: the original kernel
       ...tf.unstack(t),
       tf.slice(t, [1, 0, 0], [2, -1, -1]),
       tf.slice(t, [1, 2, 1], [2, 3, 2]),
