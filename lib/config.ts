@@ -257,6 +257,33 @@ export const ARCH_DEFAULTS: Readonly<
   paper: { heads: 1, rareMask: 0, i2vEpochs: 1, i2vLearningRate: 0.01 },
 });
 
+/** Config fields that must be integers >= 1. */
+const POSITIVE_INTEGERS = [
+  "stateLength",
+  "minCount",
+  "embDim",
+  "feedbackDim",
+  "hidden",
+  "fc",
+  "batch",
+  "dSteps",
+  "gSteps",
+  "i2vEpochs",
+  "itemDim",
+  "heads",
+] as const;
+
+/** Item features need the attn model and at least one column. */
+function checkItemFeatures(c: TrainConfig): void {
+  const features = c.itemFeatures ?? null; // hand-written configs may leave it out
+  if (features !== null && c.arch !== "attn") {
+    throw new UserError(`--item-features: only with --arch attn, got --arch ${c.arch}`);
+  }
+  if (features !== null && features.columns.length === 0) {
+    throw new UserError("itemFeatures: name at least one column");
+  }
+}
+
 /** Config fields that must be integers >= 0. */
 const NON_NEGATIVE_INTEGERS = [
   "preGEpochs",
@@ -284,21 +311,7 @@ const NON_NEGATIVE_INTEGERS = [
  * ```
  */
 export function validateConfig(c: TrainConfig): TrainConfig {
-  const posInt = [
-    "stateLength",
-    "minCount",
-    "embDim",
-    "feedbackDim",
-    "hidden",
-    "fc",
-    "batch",
-    "dSteps",
-    "gSteps",
-    "i2vEpochs",
-    "itemDim",
-    "heads",
-  ] as const;
-  for (const k of posInt) {
+  for (const k of POSITIVE_INTEGERS) {
     if (!Number.isInteger(c[k]) || c[k] < 1) {
       throw new UserError(`${k} must be a positive integer, got ${c[k]}`);
     }
@@ -335,13 +348,7 @@ export function validateConfig(c: TrainConfig): TrainConfig {
   if (!(c.rareMask >= 0 && c.rareMask < 1)) {
     throw new UserError(`rareMask must be in [0, 1), got ${c.rareMask}`);
   }
-  const features = c.itemFeatures ?? null; // hand-written configs may leave it out
-  if (features !== null && c.arch !== "attn") {
-    throw new UserError(`--item-features: only with --arch attn, got --arch ${c.arch}`);
-  }
-  if (features !== null && features.columns.length === 0) {
-    throw new UserError("itemFeatures: name at least one column");
-  }
+  checkItemFeatures(c);
   if (c.arch === "paper" && c.heads !== 1) {
     throw new UserError(`heads: the paper's networks have one head, got ${c.heads}`);
   }
