@@ -4,6 +4,7 @@
  * p-value (all 2^n sign patterns of the differences). No I/O and no distribution tables.
  * @module
  */
+import { meanStd } from "../lib/eval/metrics.ts";
 
 /** Largest n enumerated exactly (2^20 ≈ 10^6 sign patterns). */
 export const MAX_EXACT_N = 20;
@@ -90,14 +91,9 @@ export function pairedStats(a: readonly number[], b: readonly number[]): PairedS
 
 /** {@link PairedStats} of the differences themselves. */
 export function differenceStats(d: readonly number[]): PairedStats {
-  const n = d.length;
-  const mean = n ? d.reduce((x, y) => x + y, 0) / n : NaN;
+  const { mean, std, n } = meanStd(d);
   // Equal differences have sd 0 exactly (their float mean can differ from them by an ulp).
-  const sd = n < 2
-    ? NaN
-    : d.every((x) => x === d[0])
-    ? 0
-    : Math.sqrt(d.reduce((s, x) => s + (x - mean) ** 2, 0) / (n - 1));
+  const sd = n < 2 ? NaN : d.every((x) => x === d[0]) ? 0 : std;
   const t = n < 2 ? NaN : sd === 0 ? (mean === 0 ? NaN : Math.sign(mean) * Infinity) : mean /
     (sd / Math.sqrt(n));
   const p = signFlipPValues(d);
