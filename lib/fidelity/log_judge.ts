@@ -231,9 +231,10 @@ export async function judgeLog(
 }
 
 /**
- * The `sessions` section. `train` fitted the leave model on its own data set: with rare items
- * kept (every arch but the paper's) that has the same sessions as the judge's, else it is rebuilt
- * to find which held-out sessions the leave fit saw.
+ * The `sessions` section. A leave fit that left the test users out (`excluded`, `train --split
+ * users` since it records that) saw none of the held-out sessions. An older one fitted on a split
+ * of all the sessions of `train`'s own data set: with rare items kept (every arch but the paper's)
+ * that has the same sessions as the judge's, else it is rebuilt to find which ones it saw.
  */
 async function sessionsOf(
   sim: JudgedModel,
@@ -242,12 +243,13 @@ async function sessionsOf(
   h: HeldOutTuples,
   o: LogJudgeOptions,
 ): Promise<SessionFidelity> {
-  const config = sim.meta.config;
-  const options = datasetOptions(config);
-  const trained = options.rareItems ? h.ds : await loadDataset(log, options);
+  const options = datasetOptions(sim.meta.config);
+  const fitIds = leave.data.excluded
+    ? new Set<string>()
+    : leaveFitIds(options.rareItems ? h.ds : await loadDataset(log, options), leave.data);
   return await sessionFidelity(sim, leave, { ds: h.ds, sessions: h.heldOutSessions }, {
     ...o.sessions,
-    fitIds: leaveFitIds(trained, leave.data),
+    fitIds,
     quiet: o.quiet,
   });
 }

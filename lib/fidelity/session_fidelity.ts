@@ -188,9 +188,8 @@ export interface SessionFidelityOptions {
 /**
  * The ids of the sessions of `ds` that `fitLeaveModel` fitted `leave` on: its seeded split
  * rebuilt on `ds` (the data set `recsimu train` fitted it on), or null when the rebuilt split's
- * sizes differ from the recorded ones (another data set, or another held-out share). A fit that
- * left the `--split users` test users out (`excluded`) gives an empty set: it saw none of the
- * sessions the judge holds out, which is all the set is asked about.
+ * sizes differ from the recorded ones (another data set, another held-out share, or a fit that
+ * left sessions out: `excluded`).
  *
  * @example
  * ```ts ignore
@@ -200,10 +199,8 @@ export interface SessionFidelityOptions {
  */
 export function leaveFitIds(
   ds: Dataset,
-  leave: Pick<LeaveModelData, "seed" | "train" | "heldout" | "excluded">,
+  leave: Pick<LeaveModelData, "seed" | "train" | "heldout">,
 ): Set<string> | null {
-  // A fit that left the test users out saw none of the sessions the judge holds out.
-  if (leave.excluded) return new Set();
   const split = leaveSplit(ds, leave.seed);
   if (
     split.fit.length !== leave.train.sessions ||
