@@ -311,9 +311,6 @@ class TrainingRun {
     if ((c.itemFeatures === null) !== (features === undefined)) {
       throw new Error("trainRecSimu: config.itemFeatures and opts.itemFeatures go together");
     }
-    if (features && features.codes.length !== (ds.items.length + 2) * features.columns.length) {
-      throw new RangeError("trainRecSimu: opts.itemFeatures is not aligned with the vocabulary");
-    }
     this.shape = modelShape(ds, c, features);
     collectGarbage(); // item2vec's output table and optimizer state, before the model's upload
     this.model = new RecSimuModel(this.shape, embeddings.vectors, {
