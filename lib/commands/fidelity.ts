@@ -197,7 +197,7 @@ async function runTruth(v: Flags, dir: string, truthDir: string, outputs: Output
     const report = await judgeTruth(sim, truth, {
       ...options,
       baselines,
-      embeddings: baselines.some((b) => b !== "item_rate") ? await embeddingsOf(sim) : undefined,
+      embeddings: await baselineEmbeddings(sim, baselines),
     });
     if (!quiet) console.error(fidelityTable(report));
     await emit({ model: dir, ...report }, outputs, () => truthReportHtml(report, dir));
@@ -228,7 +228,7 @@ async function runLog(v: Flags, dir: string, log: string, outputs: Outputs): Pro
       log,
       model: `"${dir}"`,
       baselines,
-      embeddings: baselines.some((b) => b !== "item_rate") ? await embeddingsOf(sim) : undefined,
+      embeddings: await baselineEmbeddings(sim, baselines),
       rewards,
       bins,
       quiet,
@@ -247,10 +247,15 @@ async function runLog(v: Flags, dir: string, log: string, outputs: Outputs): Pro
 }
 
 /**
- * The simulator's item embeddings [V, E]: the first V rows of its embedding table, which holds
- * the checkpoint's vectors as loaded (then the padding and the rare item's rows).
+ * The simulator's item embeddings [V, E] when `baselines` has a network (lr, gru), which needs
+ * them: the first V rows of its embedding table, which holds the checkpoint's vectors as loaded
+ * (then the padding and the rare item's rows).
  */
-async function embeddingsOf(sim: Simulator): Promise<Float32Array> {
+async function baselineEmbeddings(
+  sim: Simulator,
+  baselines: readonly LogBaseline[],
+): Promise<Float32Array | undefined> {
+  if (baselines.every((b) => b === "item_rate")) return undefined;
   const { items, embDim } = sim.model.shape;
   return (await sim.model.table.data() as Float32Array).slice(0, items * embDim);
 }
