@@ -47,6 +47,8 @@ export class StateEncoder {
   readonly fbB: tf.Variable;
   /** Update (z), reset (r) and candidate (n) gates, kept apart so that no step splits tensors. */
   readonly gates: { z: Gate; r: Gate; n: Gate };
+  /** {@link freezeForInference}'s cache, when frozen. */
+  #frozen: FrozenInference | undefined;
   constructor(params: Params, name: string, readonly sizes: EncoderSizes) {
     const { embDim, classes, feedbackDim, hidden } = sizes;
     for (const [k, v] of Object.entries({ embDim, classes, feedbackDim, hidden })) {
@@ -171,48 +173,116 @@ export class StateEncoder {
    * with g, the weights doubled, and a per-column constant, which the one-hot rows of the folded
    * input weights absorb (z, r) or b_hn does (n). Exact up to float rounding: tests compare with
    * a plain GRU to 1e-5.
+   *
+   * After {@link freezeForInference} the weights come from its cache, and with its input
+   * projection tables a state batch that has `items` (which must be the rows of `emb` in the
+   * item table) gets its input projections by row lookups instead of products.
    */
   encodeInference(s: StateBatch): tf.Tensor2D {
     const [n, b] = s.emb.shape;
-    const xs = tf.tidy(() => tf.unstack(this.#inputs(s.emb, s.feedback))) as tf.Tensor2D[];
-    const masks = s.mask ? (tf.unstack(tf.expandDims(s.mask, 2)) as tf.Tensor2D[]) : undefined;
-    const w = tf.tidy(() => this.#inferenceWeights());
+    if (n === 0) return tf.zeros([b, this.sizes.hidden]);
+    const frozen = this.#frozenCache();
+    const w = frozen?.w ?? tf.tidy(() => this.#inferenceWeights());
+    const m = s.mask;
+    const masks = m ? tf.tidy(() => tf.unstack(tf.expandDims(m, 2)) as tf.Tensor2D[]) : undefined;
     let g: tf.Tensor2D | undefined;
-    for (let t = 0; t < n; t++) {
-      const next = tf.tidy(() => {
-        const x = xs[t]!;
-        let z: tf.Tensor, r: tf.Tensor, s2: tf.Tensor, gOld: tf.Tensor;
-        if (!g) { // h_0 = 0 (g = 1/2): no products with it
-          z = tf.sigmoid(tf.add(tf.matMul(x, w.wz), w.cz));
-          r = tf.sigmoid(tf.add(tf.matMul(x, w.wr), w.cr));
-          s2 = tf.sigmoid(tf.add(tf.matMul(x, w.wn), tf.mul(r, w.bn0)));
-          gOld = tf.scalar(0.5);
-        } else {
-          z = tf.sigmoid(tf.add(tf.matMul(x, w.wz), tf.matMul(g, w.uz)));
-          r = tf.sigmoid(tf.add(tf.matMul(x, w.wr), tf.matMul(g, w.ur)));
-          const hn = tf.add(tf.matMul(g, w.un), w.bn);
-          s2 = tf.sigmoid(tf.add(tf.matMul(x, w.wn), tf.mul(r, hn)));
-          gOld = g;
-        }
-        const gNext = tf.add(s2, tf.mul(z, tf.sub(gOld, s2)));
-        const m = masks?.[t];
-        return (m ? tf.add(gOld, tf.mul(m, tf.sub(gNext, gOld))) : gNext) as tf.Tensor2D;
-      });
-      g?.dispose();
+    let t = 0;
+    for (const p of this.#projections(s, w, frozen?.tables)) {
+      const next = tf.tidy(() => inferenceStep(p, g, w, masks?.[t]));
+      tf.dispose([...p, ...(g ? [g] : [])]);
       g = next;
+      t++;
     }
-    tf.dispose([...xs, ...(masks ?? []), ...Object.values(w)]);
-    if (!g) return tf.zeros([b, this.sizes.hidden]);
+    tf.dispose(masks ?? []);
+    if (!frozen) tf.dispose(Object.values(w));
     const h = tf.tidy(() => tf.sub(tf.mul(g!, 2), 1) as tf.Tensor2D);
-    g.dispose();
+    g!.dispose();
     return h;
   }
 
+  /**
+   * Each step's input projections (x W_z, x W_r, x W_n) [B, H] of {@link encodeInference}, in
+   * step order; the caller disposes them. With projection tables, rows of the tables (item ·
+   * K + class) gathered for a few steps at a time; else one product per gate and step.
+   */
+  *#projections(s: StateBatch, w: InferenceWeights, tables?: Tensors3): Generator<Tensors3> {
+    const [n, b] = s.emb.shape;
+    if (tables && s.items) {
+      const hidden = this.sizes.hidden;
+      const k = this.sizes.classes;
+      const rows = tf.tidy(() => tf.add(tf.mul(s.items!, tf.scalar(k, "int32")), s.feedback));
+      // At most ~CHUNK_FLOATS projections alive at a time (memory stays bounded for large B).
+      const chunk = Math.max(1, Math.floor(CHUNK_FLOATS / (3 * b * hidden)));
+      for (let t0 = 0; t0 < n; t0 += chunk) {
+        const c = Math.min(chunk, n - t0);
+        const [pz, pr, pn] = tf.tidy(() => {
+          const r = tf.reshape(tf.slice(rows, [t0, 0], [c, -1]), [-1]);
+          return tables.map((tab) => tf.unstack(tf.reshape(tf.gather(tab, r), [c, b, hidden])));
+        }) as tf.Tensor2D[][];
+        for (let j = 0; j < c; j++) yield [pz![j]!, pr![j]!, pn![j]!];
+      }
+      rows.dispose();
+      return;
+    }
+    const xs = tf.tidy(() => tf.unstack(this.#inputs(s.emb, s.feedback))) as tf.Tensor2D[];
+    for (const x of xs) {
+      yield tf.tidy(() => [tf.matMul(x, w.wz), tf.matMul(x, w.wr), tf.matMul(x, w.wn)]);
+      x.dispose();
+    }
+  }
+
+  /**
+   * Caches {@link encodeInference}'s weights, for a model whose weights no longer change
+   * (serving): computing them takes ~30 small ops per call, and tfjs-wasm re-packs the second
+   * operand of every product it has not seen (~0.2 ms per [128, 128] matrix). Given the item
+   * table [V', E] (the rows `items` index), the cache also holds per-(item, class) input
+   * projection tables [V'·K, H] per gate, while they stay under 16 MB; with them,
+   * encodeInference must only get batches whose `emb` are the table's rows of `items`.
+   *
+   * Training must not rely on the cache: a change of the variables (`assign`, as optimisers
+   * and checkpoint loading do) is detected on the next call and the cache rebuilt from the new
+   * values. {@link unfreeze} frees it.
+   */
+  freezeForInference(itemTable?: tf.Tensor2D): void {
+    this.unfreeze();
+    const ids = this.variables().map((v) => v.dataId);
+    const { w, tables } = tf.tidy(() => {
+      const w = this.#inferenceWeights();
+      const { embDim: e, classes: k, hidden } = this.sizes;
+      const fits = itemTable && itemTable.shape[0] * k * 3 * hidden <= MAX_TABLE_FLOATS;
+      // Row i·K + c: table[i] W_E + the one-hot row c (biases and shifts folded in).
+      const table = (m: tf.Tensor) =>
+        tf.reshape(
+          tf.add(
+            tf.expandDims(tf.matMul(itemTable!, tf.slice(m, [0, 0], [e, -1])), 1),
+            tf.expandDims(tf.slice(m, [e, 0], [-1, -1]), 0),
+          ),
+          [-1, hidden],
+        );
+      const tables = fits ? [table(w.wz), table(w.wr), table(w.wn)] as Tensors3 : undefined;
+      return { w, tables };
+    });
+    this.#frozen = { w, tables, ids, itemTable };
+  }
+
+  /** Frees {@link freezeForInference}'s cache: weights are computed on every call again. */
+  unfreeze(): void {
+    if (!this.#frozen) return;
+    tf.dispose([...Object.values(this.#frozen.w), ...(this.#frozen.tables ?? [])]);
+    this.#frozen = undefined;
+  }
+
+  /** The frozen cache, rebuilt first when a variable changed since it was made; or none. */
+  #frozenCache(): FrozenInference | undefined {
+    const f = this.#frozen;
+    if (f && this.variables().some((v, i) => v.dataId !== f.ids[i])) {
+      this.freezeForInference(f.itemTable);
+    }
+    return this.#frozen;
+  }
+
   /** The weights of {@link encodeInference}'s g-form GRU (see there), from the folded ones. */
-  #inferenceWeights(): Record<
-    "wz" | "wr" | "wn" | "uz" | "ur" | "un" | "bn" | "cz" | "cr" | "bn0",
-    tf.Tensor
-  > {
+  #inferenceWeights(): InferenceWeights {
     const e = this.sizes.embDim;
     const f = this.#folded();
     const [uz, ur, un] = f.u;
@@ -234,6 +304,56 @@ export class StateEncoder {
       bn0: tf.mul(f.bhn, 2),
     };
   }
+}
+
+/** The weights of {@link StateEncoder.encodeInference}'s g-form GRU. */
+type InferenceWeights = Record<
+  "wz" | "wr" | "wn" | "uz" | "ur" | "un" | "bn" | "cz" | "cr" | "bn0",
+  tf.Tensor
+>;
+
+/** {@link StateEncoder.freezeForInference}'s cache. */
+interface FrozenInference {
+  w: InferenceWeights;
+  /** Per-(item, class) input projections [V'·K, H] per gate, when they fit. */
+  tables?: Tensors3;
+  /** The variables' data ids when the cache was made (a change means new weights). */
+  ids: unknown[];
+  /** The item table the projection tables were made from. */
+  itemTable?: tf.Tensor2D;
+}
+
+/** Largest size (floats) of the frozen projection tables, all three gates: 16 MB. */
+const MAX_TABLE_FLOATS = 1 << 22;
+/** Input projections (floats) {@link StateEncoder.encodeInference} gathers at a time: 8 MB. */
+const CHUNK_FLOATS = 1 << 21;
+
+/**
+ * One g-form GRU step of {@link StateEncoder.encodeInference} from the step's input projections
+ * `p` and the previous state g (absent at step 0, h_0 = 0: g = 1/2 and no products with it).
+ */
+function inferenceStep(
+  p: Tensors3,
+  g: tf.Tensor2D | undefined,
+  w: InferenceWeights,
+  m?: tf.Tensor,
+): tf.Tensor2D {
+  const [xz, xr, xn] = p;
+  let z: tf.Tensor, r: tf.Tensor, s2: tf.Tensor, gOld: tf.Tensor;
+  if (!g) {
+    z = tf.sigmoid(tf.add(xz, w.cz));
+    r = tf.sigmoid(tf.add(xr, w.cr));
+    s2 = tf.sigmoid(tf.add(xn, tf.mul(r, w.bn0)));
+    gOld = tf.scalar(0.5);
+  } else {
+    z = tf.sigmoid(tf.add(xz, tf.matMul(g, w.uz)));
+    r = tf.sigmoid(tf.add(xr, tf.matMul(g, w.ur)));
+    const hn = tf.add(tf.matMul(g, w.un), w.bn);
+    s2 = tf.sigmoid(tf.add(xn, tf.mul(r, hn)));
+    gOld = g;
+  }
+  const gNext = tf.add(s2, tf.mul(z, tf.sub(gOld, s2)));
+  return (m ? tf.add(gOld, tf.mul(m, tf.sub(gNext, gOld))) : gNext) as tf.Tensor2D;
 }
 
 /** An encoder forward pass kept for its backward pass ({@link StateEncoder.encodeForLater}). */

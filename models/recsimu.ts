@@ -165,8 +165,19 @@ export class RecSimuModel {
     return this.d.params.list();
   }
 
+  /**
+   * Fixes D's weights for serving: its state encoder caches its inference weights and per-item
+   * input projections (`StateEncoder.freezeForInference`, with the embedding table), so
+   * that predictions no longer recompute them. Weights that change afterwards are still used
+   * (the cache is rebuilt); training does not call this.
+   */
+  freezeForInference(): void {
+    this.d.encoder.freezeForInference(this.table);
+  }
+
   /** Frees every tensor the model owns. */
   dispose(): void {
+    this.d.encoder.unfreeze();
     this.g.params.dispose();
     this.d.params.dispose();
     this.table.dispose();

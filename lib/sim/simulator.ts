@@ -126,6 +126,7 @@ export class Simulator implements SimulatorLike {
       ...(ck.itemFeatures ? { itemFeatureCodes: ck.itemFeatures.codes } : {}),
     });
     assignVariables([...model.gVars(), ...model.dVars()], ck.weights, `"${dir}/weights.bin"`);
+    model.freezeForInference(); // weights are fixed from here on: predictions reuse them
     return new Simulator(model, ck.meta, ck.items, ck.startStates, dir, options.maxBatch ?? 4096);
   }
 
