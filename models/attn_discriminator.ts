@@ -10,7 +10,7 @@
  *   that starts at zero — trainable embeddings initialised from item2vec) and a per-item bias on
  *   the real-class logits;
  * - repetition: how often the candidate itself was shown in the state, under each feedback, and
- *   how recently;
+ *   how recently (never for the shared rare item, which stands for many items);
  * - an ensemble of M heads on one trunk (each trained on its own bootstrap weights of the rows,
  *   see lib/train/batch_rows.ts): answers are the heads' mean, their spread the uncertainty.
  *
@@ -276,8 +276,10 @@ export class AttnDiscriminator {
     if (items) {
       // 1 where the index equals the candidate's (indices are integers): relu(1 − |h − a|), not
       // tf.equal, whose missing gradient would break the tape that runs through the packed state.
+      // The shared rare item stands for many items: a rare candidate repeats nothing.
       const a = tf.expandDims(tf.cast(items, "float32"), 1);
-      const same = tf.mul(tf.relu(tf.sub(1, tf.abs(tf.sub(hist, a)))), mask);
+      const known = tf.cast(tf.notEqual(a, this.sizes.items + 1), "float32");
+      const same = tf.mul(tf.relu(tf.sub(1, tf.abs(tf.sub(hist, a)))), tf.mul(mask, known));
       repeats = tf.sum(tf.mul(tf.expandDims(same, 2), fb), 1);
       latest = tf.max(tf.mul(same, tf.linspace(1 / N, 1, N)), 1, true);
     } else {

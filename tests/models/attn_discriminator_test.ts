@@ -120,7 +120,26 @@ Deno.test("AttnDiscriminator: the repetition features see the candidate in the h
   assertAlmostEquals(latest(1), 1, 1e-6);
   assertAlmostEquals(latest(2), 1, 1e-6); // item 6 is the last of state 2
   assertEquals(repeats(2), [0, 1, 0]); // shown once, feedback class 1
-  tf.dispose([p, cand, s.emb, s.feedback, s.mask!, s.items!]);
+  tf.dispose([p, s.emb, s.feedback, s.mask!, s.items!]);
+  // The shared rare item (V + 1) stands for many items: a rare candidate beside rare history
+  // items is no repeat; a known candidate in the same states still is (item 2, 4 times).
+  const R = V + 1;
+  const rs = stateOf([[R, 2, 2], [R, 2, 2], [0, R, 2], [R, R, 2]], FB);
+  const rp = d.stateInference(rs);
+  const spy: tf.Tensor2D[] = [];
+  const apply = d.trunk.apply.bind(d.trunk);
+  d.trunk.apply = (x: tf.Tensor2D, frozen?: boolean) => {
+    spy.push(tf.keep(tf.clone(x)));
+    return apply(x, frozen);
+  };
+  const idx = tf.tensor1d([R, R, 2], "int32");
+  tf.tidy(() => d.score(rp, cand, false, idx));
+  d.trunk.apply = apply;
+  const xr = spy[0]!.arraySync();
+  assertEquals(xr[0]!.slice(W - 1 - K, W), [0, 0, 0, 0]);
+  assertEquals(xr[1]!.slice(W - 1 - K, W), [0, 0, 0, 0]);
+  assertEquals(xr[2]!.slice(W - 1 - K, W - 1).reduce((a, b) => a + b, 0), 4);
+  tf.dispose([rp, cand, idx, ...spy, rs.emb, rs.feedback, rs.mask!, rs.items!]);
   d.params.dispose();
 });
 
