@@ -47,9 +47,8 @@ export const TRAIN_FLAGS = {
   "item-dim": { type: "string" },
   heads: { type: "string" },
   "rare-mask": { type: "string" },
+  "propensity-clip": { type: "string" },
   "residual-items": { type: "string" },
-  "item-features": { type: "string" },
-  "item-feature-columns": { type: "string" },
   "state-length": { type: "string" },
   "min-count": { type: "string" },
   positive: { type: "string" },
@@ -98,12 +97,8 @@ Model:
   --rare-mask P          attn: share of known items trained as the rare item (default ${D.rareMask})
   --residual-items R     attn: most items with a residual vector of their own; the rest (by
                          count) share one (default ${D.residualItems}; 0: all)
-  --item-features FILE   attn, train only: categorical item side features, a CSV
-                         item_id,<col>...; a trainable vector per value of each column is added
-                         to the item vectors (bucket continuous values yourself; unlisted items:
-                         unknown) (default: none)
-  --item-feature-columns C1,C2
-                         the columns of --item-features to use (default: all but item_id)
+  --propensity-clip C    weight D's training tuples by 1 / π(a | s), the generator's estimate
+                         of the logging policy, clipped at C (default 0: off)
   --emb-dim E            item2vec size (default ${D.embDim})
   --feedback-dim F       feedback embedding size (default ${D.feedbackDim})
   --hidden H             GRU size (default ${D.hidden})
@@ -165,6 +160,7 @@ export function configFromFlags(v: Record<string, string | boolean | undefined>)
     rareMask: n("rare-mask", A.rareMask, { min: 0 }),
     residualItems: n("residual-items", D.residualItems, int),
     itemFeatures: null,
+    propensityClip: n("propensity-clip", D.propensityClip, { min: 0 }),
     stateLength,
     minCount: n("min-count", D.minCount, { integer: true, min: 1 }),
     positive: typeof v.positive === "string"
@@ -262,6 +258,13 @@ Flags:
                          every tuple of a seeded share of the sessions tests (default ${D.split})
   --holdout H            --split users: share of sessions held out to test, 10% more validate
                          (default ${D.holdout})
+Item side features:
+  --item-features FILE   attn: categorical item side features, a CSV
+                         item_id,<col>...; a trainable vector per value of each column is added
+                         to the item vectors (bucket continuous values yourself; unlisted items:
+                         unknown) (default: none)
+  --item-feature-columns C1,C2
+                         the columns of --item-features to use (default: all but item_id)
 ${TRAIN_FLAGS_HELP}`;
 
 /** Flags of the commands that read a log and write a folder (train, experiment). */
@@ -280,6 +283,8 @@ const FLAGS = {
   "time-budget": { type: "string" },
   split: { type: "string" },
   holdout: { type: "string" },
+  "item-features": { type: "string" },
+  "item-feature-columns": { type: "string" },
   ...TRAIN_FLAGS,
 } as const;
 

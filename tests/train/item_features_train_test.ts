@@ -131,5 +131,13 @@ Deno.test("recsimu train --item-features refuses bad use in one line, exit 2", a
     "--item-features",
     items,
   ]);
-  assertEquals([e.code, e.stderr.includes("only recsimu train")], [2, true], e.stderr);
+  assertEquals(
+    [e.code, e.stderr.includes("Unknown option '--item-features'")],
+    [2, true],
+    e.stderr,
+  );
+  // Only train's help lists the flags it alone takes.
+  const help = await runRecsimu(["experiment", "--help"]);
+  assert(!help.stdout.includes("--item-features"), help.stdout);
+  assert((await runRecsimu(["train", "--help"])).stdout.includes("--item-features FILE"));
 });
