@@ -69,6 +69,11 @@ export interface TrainConfig {
    * by `recsimu train`); null: none.
    */
   itemFeatures: ItemFeaturesSpec | null;
+  /**
+   * Inverse-propensity weighting of D's training tuples by the generator's estimate of the
+   * logging policy, clipped at this weight (lib/train/propensity.ts); 0: off.
+   */
+  propensityClip: number;
   /** State length N (pairs of history). */
   stateLength: number;
   /**
@@ -176,6 +181,7 @@ export const TRAIN_DEFAULTS: Readonly<TrainConfig> = Object.freeze({
   rareMask: 0.02,
   residualItems: 100_000,
   itemFeatures: null,
+  propensityClip: 0,
   stateLength: 20,
   minCount: 5,
   positive: [...DEFAULT_POSITIVE],
@@ -224,13 +230,15 @@ export function withArchDefaults(c: TrainConfig): TrainConfig {
   const paper = ARCH_DEFAULTS.paper;
   // Configs written before `residualItems` gave every item its own residual (0).
   const residualItems = c.residualItems ?? 0;
-  // Configs written before `itemFeatures` had none.
+  // Configs written before `itemFeatures` had none, before `propensityClip` no weighting.
   const itemFeatures = c.itemFeatures ?? null;
+  const propensityClip = c.propensityClip ?? 0;
   if (c.arch !== undefined) {
     return {
       ...c,
       residualItems,
       itemFeatures,
+      propensityClip,
       i2vLearningRate: c.i2vLearningRate ?? paper.i2vLearningRate,
     };
   }
@@ -239,6 +247,7 @@ export function withArchDefaults(c: TrainConfig): TrainConfig {
     ...paper,
     residualItems,
     itemFeatures,
+    propensityClip,
     arch: "paper",
     itemDim: TRAIN_DEFAULTS.itemDim,
   };
@@ -349,6 +358,10 @@ export function validateConfig(c: TrainConfig): TrainConfig {
     throw new UserError(`rareMask must be in [0, 1), got ${c.rareMask}`);
   }
   checkItemFeatures(c);
+  const clip = c.propensityClip ?? 0; // hand-written configs may leave it out
+  if (!(clip === 0 || clip > 1) || !Number.isFinite(clip)) {
+    throw new UserError(`propensityClip must be 0 (off) or > 1, got ${c.propensityClip}`);
+  }
   if (c.arch === "paper" && c.heads !== 1) {
     throw new UserError(`heads: the paper's networks have one head, got ${c.heads}`);
   }

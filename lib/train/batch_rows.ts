@@ -81,3 +81,22 @@ export function trainingBatch(
   if (c.heads > 1) idx.weights = bootstrapWeights(rows, c.heads, c.seed);
   return idx;
 }
+
+/**
+ * Multiplies a batch's loss weights by the tuples' inverse-propensity weights (by action row,
+ * lib/train/propensity.ts), creating per-head weights of 1 where there were none.
+ */
+export function withPropensity(
+  idx: BatchIndices,
+  rows: ArrayLike<number>,
+  propensity: Float32Array,
+  heads: number,
+): BatchIndices {
+  const w = idx.weights ?? new Float32Array(rows.length * heads).fill(1);
+  for (let b = 0; b < rows.length; b++) {
+    const p = propensity[rows[b]!]!;
+    for (let m = 0; m < heads; m++) w[b * heads + m]! *= p;
+  }
+  idx.weights = w;
+  return idx;
+}

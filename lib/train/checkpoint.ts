@@ -101,6 +101,18 @@ export interface CheckpointMeta {
    * of D's real score on the validation tuples (answers below it get `ood.low_real`).
    */
   ood?: { realThreshold: number };
+  /**
+   * `--propensity-clip`: the fitted logging-policy temperature and what the weights did (the
+   * weights themselves are not stored; lib/train/propensity.ts).
+   */
+  propensity?: {
+    tau: number;
+    logLik: number;
+    uniformLogLik: number;
+    clip: number;
+    clippedShare: number;
+    effectiveShare: number;
+  };
 }
 
 /**

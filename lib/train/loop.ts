@@ -12,7 +12,8 @@ import { DivergenceError, UserError } from "../errors.ts";
 import type { TrainConfig } from "../config.ts";
 import type { Dataset } from "../data/dataset.ts";
 import { batchIndices, disposeBatch, toTensors, type TupleBatch } from "../data/batches.ts";
-import { trainingBatch } from "./batch_rows.ts";
+import { trainingBatch, withPropensity } from "./batch_rows.ts";
+import { fitPropensity, type PropensityFit } from "./propensity.ts";
 import { startStates, trainingRows } from "../data/training_rows.ts";
 import { trainItem2Vec } from "../embeddings/item2vec.ts";
 import { type ItemFeatures, itemFeatureSizes } from "../data/item_features.ts";
@@ -274,6 +275,20 @@ function means(sums: Record<string, number>, n: number): Record<string, number> 
   return Object.fromEntries(Object.entries(sums).map(([k, v]) => [k, v / n]));
 }
 
+/** Where optimizer.bin keeps the propensity weights, so that --resume trains on the same ones. */
+const PROPENSITY_KEY = "propensity:weights";
+
+/** The training state to save: the optimisers' and, when fitted, the propensity weights. */
+function withPropensityState(state: TensorMap, p: PropensityFit | undefined): TensorMap {
+  if (p) state.set(PROPENSITY_KEY, { shape: [p.weights.length], data: p.weights });
+  return state;
+}
+
+/** A propensity fit without its weights (config.json's `propensity`). */
+function propensitySummary({ weights: _, ...rest }: PropensityFit): CheckpointMeta["propensity"] {
+  return rest;
+}
+
 /** One run while it trains: the model and its trainer, where training stands, what it keeps. */
 class TrainingRun {
   readonly shape: ModelShape;
@@ -299,6 +314,8 @@ class TrainingRun {
   calibration: ModelCalibration | undefined;
   /** The out-of-distribution thresholds fitted once training finished (config.json's `ood`). */
   ood: { realThreshold: number } | undefined;
+  /** `--propensity-clip`: the inverse-propensity weights, fitted when D's training starts. */
+  propensity: PropensityFit | undefined;
   #lastYield = performance.now();
 
   constructor(
@@ -333,6 +350,9 @@ class TrainingRun {
     const m = this.model;
     assignVariables([...m.gVars(), ...m.dVars()], ck.weights, `"${this.opts.out}/weights.bin"`);
     if (ck.optimizer) await restoreTrainerOptimizers(this.trainer, ck.optimizer);
+    // The weights fitted before, not a refit from the resumed G (G trains on in adv rounds).
+    const pw = ck.optimizer?.get(PROPENSITY_KEY);
+    if (pw && ck.meta.propensity) this.propensity = { ...ck.meta.propensity, weights: pw.data };
     this.position = ck.meta.position;
     if (this.position.bestValAuc === null) this.position.bestValAuc = -Infinity;
     this.history = ck.history as EpochRecord[];
@@ -366,6 +386,7 @@ class TrainingRun {
       created: new Date().toISOString(),
       ...(this.calibration ? { calibration: this.calibration } : {}),
       ...(this.ood ? { ood: this.ood } : {}),
+      ...(this.propensity ? { propensity: propensitySummary(this.propensity) } : {}),
     };
   }
 
@@ -379,7 +400,7 @@ class TrainingRun {
       embeddings: this.embeddings.vectors,
       itemFeatures: this.opts.itemFeatures,
       weights: await readVariables([...m.gVars(), ...m.dVars()]),
-      optimizer: await readTrainerOptimizers(this.trainer),
+      optimizer: withPropensityState(await readTrainerOptimizers(this.trainer), this.propensity),
       best: pos.phase !== "done" ? this.best : undefined,
       history: this.history,
       startStates: startStates(this.ds),
@@ -459,15 +480,17 @@ class TrainingRun {
       unitsPerStep: c.batch,
     });
     let done = first;
+    const pw = phase === "pre_g" ? undefined : await this.propensityWeights();
     for (let s = first; s < steps; s++) {
       const rows = order.subarray(s * c.batch, (s + 1) * c.batch);
-      const idx = trainingBatch(
+      let idx = trainingBatch(
         batchIndices(ds, rows),
         rows,
         c,
         ds.items.length,
         `${phase}/${ep}/${s}`,
       );
+      if (pw) idx = withPropensity(idx, rows, pw, this.model.d.heads);
       const b = toTensors(idx, this.model.table, ds.stateLength);
       let losses: Record<string, number>;
       try {
@@ -495,6 +518,33 @@ class TrainingRun {
       }
     }
     return done;
+  }
+
+  /**
+   * `--propensity-clip`: the tuples' inverse-propensity weights from G, fitted once (when D's
+   * first phase starts, G pre-trained) and reported; undefined when off.
+   */
+  async propensityWeights(): Promise<Float32Array | undefined> {
+    if (!(this.c.propensityClip > 0)) return undefined;
+    if (!this.propensity) {
+      const p = await fitPropensity(
+        this.model,
+        this.ds,
+        this.rows,
+        this.c.propensityClip,
+        this.c.seed,
+      );
+      this.propensity = p;
+      this.say(
+        `propensity: tau ${p.tau.toPrecision(3)}, G's log-likelihood of the logged actions ${
+          p.logLik.toFixed(3)
+        } (uniform ${p.uniformLogLik.toFixed(3)}), clipped ${
+          (100 * p.clippedShare).toFixed(1)
+        }%, ` +
+          `effective sample ${(100 * p.effectiveShare).toFixed(1)}%`,
+      );
+    }
+    return this.propensity.weights;
   }
 
   /** Whether `shouldStop` asks to stop, giving signal handlers a turn now and then. */
