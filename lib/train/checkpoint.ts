@@ -52,6 +52,7 @@ import type { ModelShape } from "../../models/recsimu.ts";
 import { logicalName } from "../../models/params.ts";
 import type { RecSimuTrainer } from "./trainer.ts";
 import type { ModelCalibration } from "../eval/calibration.ts";
+import type { PropensitySummary } from "./propensity.ts";
 
 /** The checkpoint's item side features (`--item-features`). */
 export const ITEM_FEATURES_FILE = "item_features.json";
@@ -102,17 +103,10 @@ export interface CheckpointMeta {
    */
   ood?: { realThreshold: number };
   /**
-   * `--propensity-clip`: the fitted logging-policy temperature and what the weights did (the
-   * weights themselves are not stored; lib/train/propensity.ts).
+   * `--propensity-clip`: the fitted logging policy and what the weights did (the weights
+   * themselves go to optimizer.bin, for --resume).
    */
-  propensity?: {
-    tau: number;
-    logLik: number;
-    uniformLogLik: number;
-    clip: number;
-    clippedShare: number;
-    effectiveShare: number;
-  };
+  propensity?: PropensitySummary;
 }
 
 /**

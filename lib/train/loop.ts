@@ -536,7 +536,9 @@ class TrainingRun {
       );
       this.propensity = p;
       this.say(
-        `propensity: tau ${p.tau.toPrecision(3)}, G's log-likelihood of the logged actions ${
+        `propensity: tau ${
+          p.tau.toPrecision(3)
+        }, popularity share ${p.eps}, log-likelihood of the logged actions ${
           p.logLik.toFixed(3)
         } (uniform ${p.uniformLogLik.toFixed(3)}), clipped ${
           (100 * p.clippedShare).toFixed(1)

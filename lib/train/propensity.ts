@@ -5,9 +5,11 @@
  * G(s) is trained to output the embedding of the item the logging recommender showed
  * (L_supG = ‖a − G(s)‖², Eq. 11), so a Gaussian around G(s) over the catalogue is its policy:
  * π(a | s) = softmax_j(−‖G(s) − e_j‖² / τ)_a = softmax_j((2 G(s)·e_j − ‖e_j‖²) / τ)_a, with the
- * temperature τ fitted by maximum likelihood on the logged actions. A tuple that the logging
- * policy was unlikely to show in its state then weighs 1 / π(a | s) (normalised to mean 1, clipped
- * at C): D's losses become those of a log whose actions did not depend on the state — the
+ * temperature τ fitted by maximum likelihood on the logged actions, and mixed with the
+ * popularity policy, π = (1 − ε) π_G + ε pop(a) (ε fitted the same way): logging policies show
+ * popular items whatever the state, which one Gaussian around G(s) cannot express. A tuple that
+ * the logging policy was unlikely to show in its state then weighs 1 / π(a | s) (normalised to
+ * mean 1, clipped at C): D's losses become those of a log whose actions did not depend on the state — the
  * standard correction for a confounded (missing-not-at-random) log, Schnabel et al. 2016.
  *
  * Tuples whose action is the shared rare item (no vector of its own) weigh 1. Above
@@ -30,10 +32,12 @@ const TAUS = Array.from({ length: 25 }, (_, i) => 0.01 * Math.pow(10, i / 8));
 /** Tuples per forward pass. */
 const CHUNK = 1000;
 
-/** The fitted weights and what they say about the logging policy. */
-export interface PropensityFit {
+/** What a propensity fit says about the logging policy (config.json's `propensity`). */
+export interface PropensitySummary {
   /** The fitted temperature τ. */
   tau: number;
+  /** The fitted share ε of the popularity policy in the mixture. */
+  eps: number;
   /** Mean log π(a | s) of the logged actions under G at τ (the fit rows). */
   logLik: number;
   /** The same for a uniform policy, −log V: how much better than uniform G predicts the log. */
@@ -44,6 +48,10 @@ export interface PropensityFit {
   clippedShare: number;
   /** Effective sample size (Σw)² / Σw² over the tuples, as a share of their number. */
   effectiveShare: number;
+}
+
+/** The fitted weights and their summary. */
+export interface PropensityFit extends PropensitySummary {
   /** Weights by action row of the dataset (rows not trained on: 1), mean 1 over `rows`. */
   weights: Float32Array;
 }
@@ -111,9 +119,29 @@ function candidates(model: RecSimuModel, items: number, seed: number) {
   return { cand, logScale: Math.log(items / MAX_CANDIDATES) };
 }
 
+/** Mixture weights ε of popularity tried (0: G alone). */
+const EPSILONS = [0, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9];
+
+/** Each item's share of the tuples' actions, add-one smoothed: the popularity policy. */
+function popularity(ds: Dataset, rows: Int32Array): Float64Array {
+  const V = ds.items.length;
+  const p = new Float64Array(V).fill(1);
+  for (const r of rows) if (ds.rowItem[r]! < V) p[ds.rowItem[r]!]!++;
+  const z = p.reduce((a, b) => a + b, 0);
+  return p.map((x) => x / z);
+}
+
+/** log((1 − ε) π_G + ε pop(a)) of each row, from log π_G. */
+function mixed(lg: Float32Array, pop: Float64Array, actions: Int32Array, eps: number) {
+  return Float64Array.from(
+    lg,
+    (l, i) => Math.log((1 - eps) * Math.exp(l) + eps * pop[actions[i]!]!),
+  );
+}
+
 /**
- * Fits τ on a sample of `rows` and returns the clipped, mean-1 inverse-propensity weights of
- * all of them (see the module comment).
+ * Fits τ and the popularity share ε on a sample of `rows` and returns the clipped, mean-1
+ * inverse-propensity weights of all of them (see the module comment).
  */
 export async function fitPropensity(
   model: RecSimuModel,
@@ -127,17 +155,24 @@ export async function fitPropensity(
   const own = rows.filter((r) => ds.rowItem[r]! < V); // tuples whose action has a vector
   const fitRows = new Rng(deriveSeed(seed, "propensity/fit")).shuffle(own.slice())
     .subarray(0, FIT_ROWS);
+  const pop = popularity(ds, rows);
+  const actionsOf = (rs: Int32Array) => Int32Array.from(rs, (r) => ds.rowItem[r]!);
   const { cand, logScale } = candidates(model, V, seed);
   try {
-    const lik = (await logPropensities(model, ds, fitRows, cand, logScale, TAUS))
-      .map((lp) => lp.reduce((s, x) => s + x, 0) / Math.max(lp.length, 1));
-    const best = lik.indexOf(Math.max(...lik));
-    const tau = TAUS[best]!;
-    const [lp] = await logPropensities(model, ds, own, cand, logScale, [tau]);
+    const lg = await logPropensities(model, ds, fitRows, cand, logScale, TAUS);
+    const fa = actionsOf(fitRows);
+    let best = { tau: TAUS[0]!, eps: 0, logLik: -Infinity };
+    lg.forEach((l, k) => {
+      for (const eps of EPSILONS) {
+        const ll = mixed(l, pop, fa, eps).reduce((a, b) => a + b, 0) / Math.max(l.length, 1);
+        if (ll > best.logLik) best = { tau: TAUS[k]!, eps, logLik: ll };
+      }
+    });
+    const [lp] = await logPropensities(model, ds, own, cand, logScale, [best.tau]);
+    const logProp = Float32Array.from(mixed(lp!, pop, actionsOf(own), best.eps));
     return {
-      ...clippedWeights(ds, rows, own, lp!, clip),
-      tau,
-      logLik: lik[best]!,
+      ...clippedWeights(ds, rows, own, logProp, clip),
+      ...best,
       clip,
       uniformLogLik: -Math.log(V),
     };

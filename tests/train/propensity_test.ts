@@ -51,13 +51,19 @@ Deno.test("propensity weights are 1 / π(a | s) of G's Gaussian policy, mean 1, 
   const before = tf.memory().numTensors;
   const fit = await fitPropensity(r.model, ds, rows, 1e6, c.seed);
   assertEquals(tf.memory().numTensors, before, "fitPropensity leaks no tensors");
-  assert(fit.tau > 0 && Number.isFinite(fit.logLik));
+  assert(fit.tau > 0 && Number.isFinite(fit.logLik) && fit.eps >= 0 && fit.eps < 1);
   assertAlmostEquals(fit.uniformLogLik, -Math.log(ds.items.length), 1e-12);
   const mean = [...rows].reduce((s, i) => s + fit.weights[i]!, 0) / rows.length;
   assertAlmostEquals(mean, 1, 1e-5);
   // Unclipped, weights are proportional to 1 / π: w_i π_i is the same for every tuple.
   const some = rows.subarray(0, 12);
-  const lp = await directLogPropensity(r.model, ds, some, fit.tau);
+  // π = (1 − ε) π_G + ε pop(a), pop the add-one smoothed share of the tuples' actions.
+  const pop = new Float64Array(ds.items.length).fill(1);
+  for (const i of rows) pop[ds.rowItem[i]!]!++;
+  const z = pop.reduce((a, b) => a + b, 0);
+  const lp = (await directLogPropensity(r.model, ds, some, fit.tau)).map((l, i) =>
+    Math.log((1 - fit.eps) * Math.exp(l) + fit.eps * pop[ds.rowItem[some[i]!]!]! / z)
+  );
   const products = [...some].map((row, i) => Math.log(fit.weights[row]!) + lp[i]!);
   for (const p of products) assertAlmostEquals(p, products[0]!, 1e-3);
 
