@@ -174,9 +174,8 @@ export class StateEncoder {
    * input weights absorb (z, r) or b_hn does (n). Exact up to float rounding: tests compare with
    * a plain GRU to 1e-5.
    *
-   * After {@link freezeForInference} the weights come from its cache, and with its input
-   * projection tables a state batch that has `items` (which must be the rows of `emb` in the
-   * item table) gets its input projections by row lookups instead of products.
+   * After {@link freezeForInference} the weights come from its cache (the same values: results
+   * are bit-identical).
    */
   encodeInference(s: StateBatch): tf.Tensor2D {
     const [n, b] = s.emb.shape;
@@ -187,7 +186,7 @@ export class StateEncoder {
     const masks = m ? tf.tidy(() => tf.unstack(tf.expandDims(m, 2)) as tf.Tensor2D[]) : undefined;
     let g: tf.Tensor2D | undefined;
     let t = 0;
-    for (const p of this.#projections(s, w, frozen?.tables)) {
+    for (const p of this.#projections(s, w)) {
       const next = tf.tidy(() => inferenceStep(p, g, w, masks?.[t]));
       tf.dispose([...p, ...(g ? [g] : [])]);
       g = next;
@@ -202,28 +201,11 @@ export class StateEncoder {
 
   /**
    * Each step's input projections (x W_z, x W_r, x W_n) [B, H] of {@link encodeInference}, in
-   * step order; the caller disposes them. With projection tables, rows of the tables (item ·
-   * K + class) gathered for a few steps at a time; else one product per gate and step.
+   * step order; the caller disposes them. (One product over all N steps and an unstack was no
+   * faster; row lookups in per-(item, class) tables were ~3% faster but round differently from
+   * the products, so a served model would answer unlike `train`'s and `eval`'s figures.)
    */
-  *#projections(s: StateBatch, w: InferenceWeights, tables?: Tensors3): Generator<Tensors3> {
-    const [n, b] = s.emb.shape;
-    if (tables && s.items) {
-      const hidden = this.sizes.hidden;
-      const k = this.sizes.classes;
-      const rows = tf.tidy(() => tf.add(tf.mul(s.items!, tf.scalar(k, "int32")), s.feedback));
-      // At most ~CHUNK_FLOATS projections alive at a time (memory stays bounded for large B).
-      const chunk = Math.max(1, Math.floor(CHUNK_FLOATS / (3 * b * hidden)));
-      for (let t0 = 0; t0 < n; t0 += chunk) {
-        const c = Math.min(chunk, n - t0);
-        const [pz, pr, pn] = tf.tidy(() => {
-          const r = tf.reshape(tf.slice(rows, [t0, 0], [c, -1]), [-1]);
-          return tables.map((tab) => tf.unstack(tf.reshape(tf.gather(tab, r), [c, b, hidden])));
-        }) as tf.Tensor2D[][];
-        for (let j = 0; j < c; j++) yield [pz![j]!, pr![j]!, pn![j]!];
-      }
-      rows.dispose();
-      return;
-    }
+  *#projections(s: StateBatch, w: InferenceWeights): Generator<Tensors3> {
     const xs = tf.tidy(() => tf.unstack(this.#inputs(s.emb, s.feedback))) as tf.Tensor2D[];
     for (const x of xs) {
       yield tf.tidy(() => [tf.matMul(x, w.wz), tf.matMul(x, w.wr), tf.matMul(x, w.wn)]);
@@ -234,41 +216,22 @@ export class StateEncoder {
   /**
    * Caches {@link encodeInference}'s weights, for a model whose weights no longer change
    * (serving): computing them takes ~30 small ops per call, and tfjs-wasm re-packs the second
-   * operand of every product it has not seen (~0.2 ms per [128, 128] matrix). Given the item
-   * table [V', E] (the rows `items` index), the cache also holds per-(item, class) input
-   * projection tables [V'·K, H] per gate, while they stay under 16 MB; with them,
-   * encodeInference must only get batches whose `emb` are the table's rows of `items`.
+   * operand of every product it has not seen (~0.2 ms per [128, 128] matrix).
    *
    * Training must not rely on the cache: a change of the variables (`assign`, as optimisers
    * and checkpoint loading do) is detected on the next call and the cache rebuilt from the new
    * values. {@link unfreeze} frees it.
    */
-  freezeForInference(itemTable?: tf.Tensor2D): void {
+  freezeForInference(): void {
     this.unfreeze();
     const ids = this.variables().map((v) => v.dataId);
-    const { w, tables } = tf.tidy(() => {
-      const w = this.#inferenceWeights();
-      const { embDim: e, classes: k, hidden } = this.sizes;
-      const fits = itemTable && itemTable.shape[0] * k * 3 * hidden <= MAX_TABLE_FLOATS;
-      // Row i·K + c: table[i] W_E + the one-hot row c (biases and shifts folded in).
-      const table = (m: tf.Tensor) =>
-        tf.reshape(
-          tf.add(
-            tf.expandDims(tf.matMul(itemTable!, tf.slice(m, [0, 0], [e, -1])), 1),
-            tf.expandDims(tf.slice(m, [e, 0], [-1, -1]), 0),
-          ),
-          [-1, hidden],
-        );
-      const tables = fits ? [table(w.wz), table(w.wr), table(w.wn)] as Tensors3 : undefined;
-      return { w, tables };
-    });
-    this.#frozen = { w, tables, ids, itemTable };
+    this.#frozen = { w: tf.tidy(() => this.#inferenceWeights()), ids };
   }
 
   /** Frees {@link freezeForInference}'s cache: weights are computed on every call again. */
   unfreeze(): void {
     if (!this.#frozen) return;
-    tf.dispose([...Object.values(this.#frozen.w), ...(this.#frozen.tables ?? [])]);
+    tf.dispose(Object.values(this.#frozen.w));
     this.#frozen = undefined;
   }
 
@@ -276,7 +239,7 @@ export class StateEncoder {
   #frozenCache(): FrozenInference | undefined {
     const f = this.#frozen;
     if (f && this.variables().some((v, i) => v.dataId !== f.ids[i])) {
-      this.freezeForInference(f.itemTable);
+      this.freezeForInference();
     }
     return this.#frozen;
   }
@@ -315,18 +278,9 @@ type InferenceWeights = Record<
 /** {@link StateEncoder.freezeForInference}'s cache. */
 interface FrozenInference {
   w: InferenceWeights;
-  /** Per-(item, class) input projections [V'·K, H] per gate, when they fit. */
-  tables?: Tensors3;
   /** The variables' data ids when the cache was made (a change means new weights). */
   ids: unknown[];
-  /** The item table the projection tables were made from. */
-  itemTable?: tf.Tensor2D;
 }
-
-/** Largest size (floats) of the frozen projection tables, all three gates: 16 MB. */
-const MAX_TABLE_FLOATS = 1 << 22;
-/** Input projections (floats) {@link StateEncoder.encodeInference} gathers at a time: 8 MB. */
-const CHUNK_FLOATS = 1 << 21;
 
 /**
  * One g-form GRU step of {@link StateEncoder.encodeInference} from the step's input projections

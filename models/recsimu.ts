@@ -166,13 +166,12 @@ export class RecSimuModel {
   }
 
   /**
-   * Fixes D's weights for serving: its state encoder caches its inference weights and per-item
-   * input projections (`StateEncoder.freezeForInference`, with the embedding table), so
-   * that predictions no longer recompute them. Weights that change afterwards are still used
+   * Fixes D's weights for serving: its state encoder caches its inference weights
+   * (`StateEncoder.freezeForInference`), so that predictions no longer recompute them. Weights that change afterwards are still used
    * (the cache is rebuilt); training does not call this.
    */
   freezeForInference(): void {
-    this.d.encoder.freezeForInference(this.table);
+    this.d.encoder.freezeForInference();
   }
 
   /** Frees every tensor the model owns. */
