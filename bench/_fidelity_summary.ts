@@ -38,6 +38,8 @@ export interface FidelityReportLike {
         log_loss_positive?: number;
       };
       truth: { auc: number; log_loss: number; ece: number; log_loss_positive?: number };
+      /** The observable ceiling (absent in reports made before it, or with 0 particles). */
+      posterior?: { auc: number; log_loss: number; ece_vs_truth: number };
     } & Partial<Record<LogBaseline, BaselineLike>>;
   };
   policies: {
@@ -89,6 +91,16 @@ export interface WorldMetrics extends RunCost, Record<BaselineMetricName, number
   truth_ece: number;
   ece_vs_truth: number;
   kl_to_truth: number;
+  /**
+   * The observable ceiling's AUC, log-loss and ECE against the truth (the best any model of the
+   * log can do; NaN when the report has none), the simulator's AUC over it, and its log-loss
+   * above it.
+   */
+  posterior_auc: number;
+  posterior_log_loss: number;
+  posterior_ece_vs_truth: number;
+  auc_vs_posterior: number;
+  log_loss_gap_posterior: number;
   /** Share of the cases the simulator refused. */
   refused_share: number;
   /** Rank correlation of the simulated and true mean returns (and expected returns). */
@@ -190,6 +202,7 @@ export function worldMetrics(report: FidelityReportLike, cost: RunCost): WorldMe
     truth_ece: num(truth.ece),
     ece_vs_truth: num(sim.ece_vs_truth),
     kl_to_truth: num(sim.kl_to_truth),
+    ...posteriorMetrics(report.prediction.overall.posterior, auc!, logLoss!),
     refused_share: num(report.prediction.coverage.refused_share),
     spearman: num(p.spearman),
     kendall: num(p.kendall),
@@ -204,6 +217,22 @@ export function worldMetrics(report: FidelityReportLike, cost: RunCost): WorldMe
     judge_seconds: num(report.seconds),
     ...baselineMetrics(report.prediction.overall),
     ...cost,
+  };
+}
+
+/** The observable ceiling's figures and the simulator's distance to them (NaN without one). */
+function posteriorMetrics(
+  post: { auc: number; log_loss: number; ece_vs_truth: number } | undefined,
+  auc: number,
+  logLoss: number,
+) {
+  const [pAuc, pLogLoss] = [num(post?.auc), num(post?.log_loss)];
+  return {
+    posterior_auc: pAuc,
+    posterior_log_loss: pLogLoss,
+    posterior_ece_vs_truth: num(post?.ece_vs_truth),
+    auc_vs_posterior: auc / pAuc,
+    log_loss_gap_posterior: logLoss - pLogLoss,
   };
 }
 

@@ -332,8 +332,10 @@ async function runWorld(
 const f3 = (x: number) => (Number.isFinite(x) ? x.toFixed(3) : "—");
 
 function oneLine(m: WorldMetrics): string {
-  return `AUC ${f3(m.auc)} / ${f3(m.truth_auc)}, log-loss ${f3(m.log_loss)} / ` +
-    `${f3(m.truth_log_loss)}, ECE vs truth ${f3(m.ece_vs_truth)}, Spearman ${f3(m.spearman)}, ` +
+  return `AUC ${f3(m.auc)} / ${f3(m.truth_auc)} (observable ${f3(m.posterior_auc)}), ` +
+    `log-loss ${f3(m.log_loss)} / ${f3(m.truth_log_loss)} (${
+      f3(m.posterior_log_loss)
+    }), ECE vs truth ${f3(m.ece_vs_truth)}, Spearman ${f3(m.spearman)}, ` +
     `top ${m.simulator_top}${m.best_first ? " (best)" : ` (best: ${m.true_best})`}, ` +
     `max |rel. error| ${f3(m.max_abs_relative_error)}`;
 }

@@ -73,6 +73,11 @@ Flags:
   --seed S               --truth: root seed of the policy episodes (default: the world's,
                          so the episodes are those the true values were estimated from);
                          --log: root seed of the simulated sessions (default 0)
+  --posterior-particles M
+                         --truth: users drawn from the world's prior for the observable
+                         ceiling (prediction.*.posterior: the best any model of the log can
+                         answer, as the truth knows each user's latent); 0 skips it
+                         (default 2000)
   --session-sims N       --log: sessions simulated for the length distribution (default:
                          the held-out sessions, at most ${DEFAULT_SESSION_SIMS_CAP}; 0 skips them)
   --session-max-steps S  --log: cut a simulated session after S steps (default ${DEFAULT_SESSION_MAX_STEPS})
@@ -99,6 +104,7 @@ const FLAGS = {
   "start-states": { type: "string" },
   seed: { type: "string" },
   "session-sims": { type: "string" },
+  "posterior-particles": { type: "string" },
   "session-max-steps": { type: "string" },
   bins: { type: "string" },
   "uncertainty-penalty": { type: "string" },
@@ -140,7 +146,7 @@ export async function run(argv: string[]): Promise<void> {
 function onlyWith(v: Flags, mode: "truth" | "log"): void {
   const other = mode === "truth"
     ? ["reward", "session-sims", "session-max-steps"] as const
-    : ["rollouts", "start-states", "uncertainty-penalty"] as const;
+    : ["rollouts", "start-states", "uncertainty-penalty", "posterior-particles"] as const;
   for (const f of other) {
     if (v[f] !== undefined) {
       throw new UserError(`--${f}: only with --${mode === "truth" ? "log" : "truth"}`);
@@ -305,6 +311,7 @@ function judgeFlags(v: Flags, starts: number, quiet: boolean): JudgeOptions {
     rollouts: int("rollouts", 1, 100_000),
     startStates: int("start-states", 1, starts),
     seed: int("seed", 0, 2 ** 31 - 1),
+    posteriorParticles: int("posterior-particles", 0, 1_000_000),
     bins: binsFlag(v),
     uncertaintyPenalty: numFlag("uncertainty-penalty", v["uncertainty-penalty"], 0, {
       min: 0,

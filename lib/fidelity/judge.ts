@@ -55,6 +55,8 @@ export interface JudgeOptions {
   uncertaintyPenalty?: number;
   /** Baselines scored beside the responder on the cases it answers. @default none */
   caseBaselines?: CaseBaselines;
+  /** Particles of the observable ceiling (`prediction.*.posterior`); 0 leaves it out. @default 2000 */
+  posteriorParticles?: number;
 }
 
 /** Options of {@link judgeTruth}: those of {@link judgeResponder}, and its baselines. */
@@ -120,6 +122,8 @@ export const FIDELITY_DEFINITIONS: Readonly<Record<string, string>> = Object.fre
   ece_vs_truth: "sum over equal-width bins of p_sim: (n_b/n)*|mean p_sim_b - mean p_true_b|",
   kl_to_truth: "mean over cases of KL(p_true || p_sim) over the labels, nats; p_sim >= 1e-7",
   popularity: "the action's positive rows in log.csv (a ranking: AUC only)",
+  posterior:
+    "the observable ceiling: P(label | observable history, item) averaged over the posterior of the user's latent given the history (importance sampling over users drawn from the world's prior); the truth knows each user's latent, no model of the log can beat this on average",
   baselines:
     "fitted on log.csv's training tuples as the model's training read them (its config, vocabulary, embeddings, sizes and seed), scored on the cases the simulator answered; lr gives P(positive) only",
   refused_cases:
@@ -153,6 +157,7 @@ export async function judgeResponder(
     bins,
     quiet,
     baselines: options.caseBaselines,
+    posteriorParticles: options.posteriorParticles,
   });
   const policies = await policyFidelity(responder, truth, { ...options, quiet });
   const d = truth.description;

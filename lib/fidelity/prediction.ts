@@ -18,6 +18,7 @@ import {
 } from "../eval/fidelity_metrics.ts";
 import { Progress } from "../progress.ts";
 import type { Probs } from "../data/truth/world.ts";
+import { posteriorProbs } from "./posterior.ts";
 import type { FidelityRequest, FidelityResponder } from "./responders.ts";
 import type { JudgedCase, TruthData } from "./truth_dir.ts";
 import { type ReliabilityBin, reliabilityBins } from "./log_scores.ts";
@@ -89,6 +90,13 @@ export interface SplitReport extends Partial<Record<LogBaseline, BaselineCaseSco
   simulator: ResponderScores;
   /** The truth's own probabilities: the ceiling (its KL and ECE-vs-truth are 0). */
   truth: LabelScores;
+  /**
+   * The observable ceiling: P(label | observable history, item) averaged over the posterior of
+   * the user's latent given the history (`posterior.ts`). The truth knows each user's latent,
+   * which no history fully reveals; no model of the log can beat this on average. Absent when
+   * `posteriorParticles` is 0.
+   */
+  posterior?: ResponderScores;
   /** Cases ranked by the action's positive rows in the log: a ranking, so AUC only. */
   popularity: { auc: number };
   /**
@@ -119,9 +127,25 @@ export interface Coverage {
 /** Prediction fidelity: coverage, then the metrics overall and by source. */
 export interface PredictionReport {
   coverage: Coverage;
+  /** How the observable ceiling was sampled, or null when it was not computed. */
+  posterior: PosteriorSampling | null;
   overall: SplitReport;
   logging: SplitReport;
   random: SplitReport;
+}
+
+/** The importance sampling behind the `posterior` scores. */
+export interface PosteriorSampling {
+  /** Users drawn from the world's prior. */
+  particles: number;
+  /** Seed of the particles. */
+  seed: number;
+  /** Median effective sample size over the cases. */
+  ess_median: number;
+  /** 5th percentile of the effective sample size. */
+  ess_p5: number;
+  /** Seconds taken. */
+  seconds: number;
 }
 
 /** Options of {@link predictionFidelity}. */
@@ -134,6 +158,8 @@ export interface PredictionOptions {
   quiet?: boolean;
   /** Baselines scored beside the responder on the cases it answered. @default none */
   baselines?: CaseBaselines;
+  /** Particles of the observable ceiling (`posterior`); 0 leaves it out. @default 2000 */
+  posteriorParticles?: number;
 }
 
 /** The reason `c` cannot be answered, or undefined. */
@@ -217,6 +243,8 @@ function positiveScores(
 interface SplitInputs {
   cases: readonly JudgedCase[];
   sim: ReadonlyMap<number, Probs>;
+  /** The observable ceiling's rows [cases, 3], by case index; undefined when not computed. */
+  posterior?: Float64Array;
   popularity: Float64Array;
   /** Each baseline's answers, in the order of the answered cases. */
   baselines: ReadonlyMap<LogBaseline, BaselineScores>;
@@ -265,12 +293,16 @@ function splitReport(idx: readonly number[], o: SplitInputs): SplitReport {
       ? responderScores(b.probs, pTrue, labels, bins)
       : positiveScores(b.pPositive, posTrue, labels, bins);
   }
+  const post = o.posterior;
+  const pPost = post && new Float64Array(3 * n);
+  if (post && pPost) idx.forEach((c, i) => pPost.set(post.subarray(3 * c, 3 * c + 3), 3 * i));
   return {
     n,
     positive_rate: n === 0 ? NaN : labels.reduce((a, l) => a + (l > 0 ? 1 : 0), 0) / n,
     mean_true_p_positive: truthScores.mean_p_positive,
     simulator: responderScores(pSim, pTrue, labels, bins),
     truth: truthScores,
+    ...(pPost ? { posterior: responderScores(pPost, pTrue, labels, bins) } : {}),
     popularity: { auc: auc(Array.from(labels, (l) => (l > 0 ? 1 : 0)), pop) },
     ...baselines,
     reliability: reliabilityBins(
@@ -305,6 +337,29 @@ async function answerCases(
   return out;
 }
 
+/** The observable ceiling of every case (`posterior.ts`), or undefined when `particles` is 0. */
+function observableCeiling(
+  truth: TruthData,
+  particles: number,
+): { probs: Float64Array; sampling: PosteriorSampling } | undefined {
+  if (particles === 0) return undefined;
+  const t0 = performance.now();
+  const seed = 0;
+  const a = posteriorProbs(truth.world, truth.cases, { particles, seed });
+  const ess = Array.from(a.ess).sort((x, y) => x - y);
+  const at = (q: number) => ess.length === 0 ? NaN : ess[Math.floor(q * (ess.length - 1))]!;
+  return {
+    probs: a.probs,
+    sampling: {
+      particles,
+      seed,
+      ess_median: at(0.5),
+      ess_p5: at(0.05),
+      seconds: (performance.now() - t0) / 1000,
+    },
+  };
+}
+
 /**
  * Judges `responder` on the cases of `truth`: coverage, then the metrics of the answered
  * cases overall and by source.
@@ -333,9 +388,11 @@ export async function predictionFidelity(
     }
   });
   const sim = await answerCases(responder, truth, answerable, o);
+  const posterior = observableCeiling(truth, o.posteriorParticles ?? 2000);
   const inputs: SplitInputs = {
     cases,
     sim,
+    posterior: posterior?.probs,
     popularity: truth.log.itemPositives,
     baselines: o.baselines ? await o.baselines.answer(answerable.map((k) => cases[k]!)) : new Map(),
     position: new Map(answerable.map((k, i) => [k, i])),
@@ -348,6 +405,7 @@ export async function predictionFidelity(
     );
   const refused = cases.length - answerable.length;
   return {
+    posterior: posterior?.sampling ?? null,
     coverage: {
       cases: cases.length,
       answered: answerable.length,

@@ -45,6 +45,7 @@ export function fidelityTable(r: FidelityReport): string {
     lines.push(scoreLine(split, r.responder, s.simulator));
     const truth: Partial<ResponderScores> & LabelScores = s.truth;
     lines.push(scoreLine("", "truth", truth));
+    if (s.posterior) lines.push(scoreLine("", "posterior", s.posterior));
     lines.push(scoreLine("", "popularity", s.popularity));
     for (const name of r.config.baselines) {
       const b = s[name];

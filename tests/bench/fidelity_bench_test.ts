@@ -87,6 +87,25 @@ Deno.test("worldMetrics() derives the ratios, the gaps, best-first and the worst
   assertEquals(metrics({ top: "random" }).best_first, false);
 });
 
+Deno.test("worldMetrics() compares the simulator with the observable ceiling; NaN without one", () => {
+  const r = report();
+  r.prediction.overall.posterior = { auc: 0.8, log_loss: 0.45, ece_vs_truth: 0.03 };
+  const m = worldMetrics(r, COST);
+  assertAlmostEquals(m.auc_vs_posterior, r.prediction.overall.simulator.auc / 0.8, 1e-12);
+  assertAlmostEquals(
+    m.log_loss_gap_posterior,
+    r.prediction.overall.simulator.log_loss - 0.45,
+    1e-12,
+  );
+  assertEquals([m.posterior_auc, m.posterior_log_loss, m.posterior_ece_vs_truth], [
+    0.8,
+    0.45,
+    0.03,
+  ]);
+  const none = metrics();
+  assert(Number.isNaN(none.posterior_auc) && Number.isNaN(none.auc_vs_posterior));
+});
+
 Deno.test("worldMetrics() carries each baseline's AUC, log-loss and ECE vs truth; NaN where absent", () => {
   const r = report();
   r.prediction.overall.item_rate = {

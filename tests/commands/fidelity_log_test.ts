@@ -117,6 +117,7 @@ Deno.test("fidelity --log refuses a user's file, a --split last model and flags 
     [["--report", notes], "is an existing file that is not a recsimu fidelity HTML report"],
     [[], "was trained with --split last"],
     [["--rollouts", "2"], "--rollouts: only with --truth"],
+    [["--posterior-particles", "10"], "--posterior-particles: only with --truth"],
     [["--baselines", "knn"], '--baselines: unknown baseline "knn"'],
     [["--truth", d.path], "--truth and --log exclude each other"],
   ];

@@ -247,6 +247,10 @@ Deno.test({
     if ((meta.shape.arch ?? "paper") === "attn") assertEquals(c.refused, 0, JSON.stringify(c));
     else assert(c.refused_by_reason.unknown_action > 0, JSON.stringify(c));
     assertEquals(report.prediction.overall.n, c.answered);
+    // The observable ceiling sits beside the simulator by default (2000 particles).
+    assertEquals(report.prediction.posterior.particles, 2000);
+    assert(report.prediction.overall.posterior.auc < report.prediction.overall.truth.auc);
+    assert(/\n\s+posterior /.test(r.stderr), r.stderr);
     assert(r.stderr.includes("policy           simulated"), r.stderr);
     assert(r.stderr.includes("cases: "), r.stderr);
     assertEquals(JSON.parse(await Deno.readTextFile(out)), report);
@@ -277,6 +281,7 @@ Deno.test({
       [["fidelity", "--model", d.path, "--truth", d.path], "world.json"],
       [["fidelity", "--model", d.path, "--truth", w, "--start-states", "7"], "--start-states"],
       [["fidelity", "--model", d.path, "--truth", w, "--rollouts", "0"], "--rollouts"],
+      [["fidelity", "--model", d.path, "--truth", w, "--posterior-particles", "-1"], "--posterior"],
       [["fidelity", "--model", d.path, "--truth", w, "--bins", "x"], "--bins"],
       [
         ["fidelity", "--model", d.path, "--truth", w, "--out", join(d.path, "not-a-report.json")],
