@@ -70,6 +70,12 @@ export interface TrainConfig {
    */
   itemFeatures: ItemFeaturesSpec | null;
   /**
+   * `attn`: match features on fixed similarities (models/attn_discriminator.ts): the candidate's
+   * item2vec cosine to the history's items by feedback class, and with item features the share
+   * of history items with the candidate's value, with the runs of both.
+   */
+  matchFeatures: boolean;
+  /**
    * Inverse-propensity weighting of D's training tuples by the generator's estimate of the
    * logging policy, clipped at this weight (lib/train/propensity.ts); 0: off.
    */
@@ -181,6 +187,7 @@ export const TRAIN_DEFAULTS: Readonly<TrainConfig> = Object.freeze({
   rareMask: 0.02,
   residualItems: 100_000,
   itemFeatures: null,
+  matchFeatures: false,
   propensityClip: 0,
   stateLength: 20,
   minCount: 5,
@@ -233,11 +240,14 @@ export function withArchDefaults(c: TrainConfig): TrainConfig {
   // Configs written before `itemFeatures` had none, before `propensityClip` no weighting.
   const itemFeatures = c.itemFeatures ?? null;
   const propensityClip = c.propensityClip ?? 0;
+  // Configs written before `matchFeatures` had none.
+  const matchFeatures = c.matchFeatures ?? false;
   if (c.arch !== undefined) {
     return {
       ...c,
       residualItems,
       itemFeatures,
+      matchFeatures,
       propensityClip,
       i2vLearningRate: c.i2vLearningRate ?? paper.i2vLearningRate,
     };
@@ -247,6 +257,7 @@ export function withArchDefaults(c: TrainConfig): TrainConfig {
     ...paper,
     residualItems,
     itemFeatures,
+    matchFeatures,
     propensityClip,
     arch: "paper",
     itemDim: TRAIN_DEFAULTS.itemDim,
@@ -358,6 +369,9 @@ export function validateConfig(c: TrainConfig): TrainConfig {
     throw new UserError(`rareMask must be in [0, 1), got ${c.rareMask}`);
   }
   checkItemFeatures(c);
+  if (c.matchFeatures && c.arch !== "attn") {
+    throw new UserError(`--match-features: only with --arch attn, got --arch ${c.arch}`);
+  }
   const clip = c.propensityClip ?? 0; // hand-written configs may leave it out
   if (!(clip === 0 || clip > 1) || !Number.isFinite(clip)) {
     throw new UserError(`propensityClip must be 0 (off) or > 1, got ${c.propensityClip}`);

@@ -58,10 +58,23 @@ export interface AttnDiscriminatorSizes extends EncoderSizes {
    * unknown value). Absent or empty: none (no parameters are created). @default []
    */
   itemFeatures?: number[];
+  /**
+   * Match features on fixed similarities: the cosine of the candidate's item2vec vector to each
+   * history item's (mean and max per feedback class, the last three, the run of similar items)
+   * and, per item-feature column, the share of each class's history items with the candidate's
+   * value and the run of them. Absent or false: none (checkpoints written before them). @default false
+   */
+  matchFeatures?: boolean;
 }
 
 /** Similarities with the last this many items are features of their own. */
 const RECENT = 3;
+
+/** Longest run of similar items counted by the match features. */
+const RUN_CAP = 6;
+
+/** Items whose item2vec cosine exceeds this count as similar in the soft run (sharpness 20). */
+const RUN_COSINE = 0.6;
 
 /** The attention discriminator. */
 export class AttnDiscriminator {
@@ -108,7 +121,10 @@ export class AttnDiscriminator {
     this.residual = this.params.uniform("item/residual", [(this.residualCap ?? items) + 2, d], 0);
     this.itemBias = this.params.uniform("item/bias", [items + 2, K], 0);
     this.feedbackKey = this.params.uniform("attn/feedback", [K, d], 1 / Math.sqrt(K));
-    const width = sizes.hidden + 3 * d + 3 * K + Math.min(RECENT, N) + 1;
+    const match = sizes.matchFeatures
+      ? 2 * K + Math.min(RECENT, N) + 1 + (sizes.itemFeatures ?? []).length * (K + 1)
+      : 0;
+    const width = sizes.hidden + 3 * d + 3 * K + Math.min(RECENT, N) + 1 + match;
     this.trunk = new Dense(this.params, "trunk", width, sizes.fc);
     this.out = new Dense(this.params, "heads", sizes.fc, heads * (K + fakeClasses));
     // Created last: without features the parameter list is the one of before.
@@ -133,8 +149,13 @@ export class AttnDiscriminator {
 
   /** Width of the packed state encoding. */
   get stateWidth(): number {
-    const { hidden, stateLength: N, itemDim: d, classes: K } = this.sizes;
-    return hidden + N * (d + K + 2);
+    const { hidden, stateLength: N, itemDim: d, classes: K, embDim: E } = this.sizes;
+    return hidden + N * (d + K + 2 + (this.sizes.matchFeatures ? E + this.#codeColumns : 0));
+  }
+
+  /** Feature columns whose history codes the packed state carries (match features only). */
+  get #codeColumns(): number {
+    return this.sizes.matchFeatures && this.featureCodes ? this.featureTables.length : 0;
   }
 
   /** Residual rows of item indices: themselves, or R (rare) / R + 1 (the rest) under a cap. */
@@ -190,7 +211,16 @@ export class AttnDiscriminator {
     );
     const mask = s.mask ? tf.transpose(s.mask) : tf.ones([B, N]);
     const items = tf.transpose(tf.cast(s.items!, "float32"));
-    return tf.concat([p, keys, fb, mask, items], 1) as tf.Tensor2D;
+    if (!this.sizes.matchFeatures) return tf.concat([p, keys, fb, mask, items], 1) as tf.Tensor2D;
+    const E = this.sizes.embDim;
+    const raw = toBatch(unitRows(tf.reshape(s.emb, [N * B, E]) as tf.Tensor2D), E);
+    const F = this.#codeColumns;
+    if (F === 0) return tf.concat([p, keys, fb, mask, items, raw], 1) as tf.Tensor2D;
+    // The history's feature codes, gathered here from the batch's indices: a gather whose indices
+    // came through the packed state would be on the gradient tape, which int indices break.
+    const idx = tf.reshape(s.items!, [N * B]) as tf.Tensor1D;
+    const codes = toBatch(tf.cast(tf.gather(this.featureCodes!, idx), "float32"), F);
+    return tf.concat([p, keys, fb, mask, items, raw, codes], 1) as tf.Tensor2D;
   }
 
   /** Packed state encoding [B, W] (p_D and the history), with gradients. */
@@ -249,6 +279,14 @@ export class AttnDiscriminator {
     const fb = tf.reshape(take(N * K), [B, N, K]) as tf.Tensor3D;
     const mask = take(N);
     const hist = take(N);
+    const match = this.sizes.matchFeatures
+      ? [this.#matchFeatures(take(N * this.sizes.embDim), candidate, {
+        fb,
+        mask,
+        codes: take(N * this.#codeColumns),
+        items,
+      })]
+      : [];
     let c = this.proj.apply(candidate, frozen);
     if (items) c = tf.add(c, this.#itemTerms(items, frozen));
     // Target attention: keys carry their feedback; padded positions get no weight.
@@ -296,6 +334,138 @@ export class AttnDiscriminator {
       recent,
       repeats,
       latest,
+      ...match,
     ], 1) as tf.Tensor2D;
   }
+
+  /**
+   * The match features (see the sizes and {@link matchFeatureValues}). `raw` holds the history's
+   * unit item2vec vectors [B, N·E], `h.codes` its feature codes [B, N·F] (F = 0 without item
+   * features). Fake candidates (no `items`) get zeros for the value features.
+   */
+  #matchFeatures(
+    raw: tf.Tensor2D,
+    candidate: tf.Tensor2D,
+    h: { fb: tf.Tensor3D; mask: tf.Tensor2D; codes: tf.Tensor2D; items?: tf.Tensor1D },
+  ): tf.Tensor2D {
+    const { stateLength: N, embDim: E, classes: K } = this.sizes;
+    const B = raw.shape[0];
+    const F = this.#codeColumns;
+    const x: MatchInputs = {
+      raw: tf.reshape(raw, [B, N, E]) as tf.Tensor3D,
+      candidate,
+      fb: h.fb,
+      mask: h.mask,
+    };
+    if (F === 0 || !h.items) {
+      const base = matchFeatureValues(x);
+      const cols = this.featureTables.length * (K + 1);
+      return cols === 0 ? base : tf.concat([base, tf.zeros([B, cols])], 1) as tf.Tensor2D;
+    }
+    return matchFeatureValues({
+      ...x,
+      codes: tf.reshape(h.codes, [B, N, F]) as tf.Tensor3D,
+      candidateCodes: tf.cast(tf.gather(this.featureCodes!, h.items), "float32") as tf.Tensor2D,
+    });
+  }
+}
+
+/** Inputs of {@link matchFeatureValues}. */
+export interface MatchInputs {
+  /** The history's unit item2vec vectors [B, N, E]. */
+  raw: tf.Tensor3D;
+  /** The candidate's item2vec vector [B, E] (any length: it is normalised). */
+  candidate: tf.Tensor2D;
+  /** The history's feedback one-hots [B, N, K]. */
+  fb: tf.Tensor3D;
+  /** 1 for a real history position, 0 for padding [B, N]. */
+  mask: tf.Tensor2D;
+  /** The history's item-feature codes as floats [B, N, F] (0: unknown value). @default none */
+  codes?: tf.Tensor3D;
+  /** The candidate's codes [B, F]. @default none */
+  candidateCodes?: tf.Tensor2D;
+}
+
+/**
+ * The match features, fixed similarities without parameters, [B, 2K + min(3, N) + 1 + F (K + 1)]:
+ * the candidate's cosine to the history's items, mean per feedback class (sum / (count + 1)),
+ * max per class (0 for a class absent from the state), to the last three items, and the run of
+ * similar items (cosine above 0.6, soft) counted back from the newest, over 6; then per feature
+ * column, the share of each class's items with the candidate's value (sum / (count + 1)) and the
+ * run of them (over 6). A candidate with an unknown value (code 0) matches nothing.
+ *
+ * @example
+ * ```ts
+ * import { tf } from "../lib/tf.ts";
+ * import { matchFeatureValues } from "./attn_discriminator.ts";
+ * const f = matchFeatureValues({
+ *   raw: tf.tensor3d([[[1, 0], [0, 1]]]),
+ *   candidate: tf.tensor2d([[2, 0]]),
+ *   fb: tf.tensor3d([[[0, 1], [1, 0]]]),
+ *   mask: tf.tensor2d([[1, 1]]),
+ * });
+ * f.shape; // [1, 7]: 2 means, 2 maxima, 2 recent cosines, 1 run
+ * ```
+ */
+export function matchFeatureValues(x: MatchInputs): tf.Tensor2D {
+  const [B, N, E] = x.raw.shape;
+  const fbm = tf.mul(x.fb, tf.expandDims(x.mask, 2)) as tf.Tensor3D;
+  const c = tf.reshape(unitRows(x.candidate), [B, 1, E]);
+  const cos = tf.mul(tf.sum(tf.mul(c, x.raw), 2), x.mask) as tf.Tensor2D;
+  const out: tf.Tensor[] = [byClass(cos, fbm)];
+  // The most similar item of each class (0 for a class absent from the state).
+  const present = tf.cast(tf.greaterEqual(tf.sum(fbm, 1), 0.5), "float32");
+  const lifted = tf.add(tf.expandDims(cos, 2), tf.mul(tf.sub(fbm, 1), 4));
+  out.push(tf.mul(tf.max(lifted, 1), present));
+  const r = Math.min(RECENT, N);
+  out.push(tf.slice(cos, [0, N - r], [-1, r]));
+  const similar = tf.mul(tf.sigmoid(tf.mul(tf.sub(cos, RUN_COSINE), 20)), x.mask);
+  out.push(runLength(similar as tf.Tensor2D));
+  if (x.codes && x.candidateCodes) out.push(...sameValue(x.codes, x.candidateCodes, fbm, x.mask));
+  return tf.concat(out, 1) as tf.Tensor2D;
+}
+
+/** Per feature column: the share of each class's history items with the candidate's value, and the run. */
+function sameValue(
+  codes: tf.Tensor3D,
+  candCodes: tf.Tensor2D,
+  fbm: tf.Tensor3D,
+  mask: tf.Tensor2D,
+): tf.Tensor[] {
+  const [B, N, F] = codes.shape;
+  const known = tf.cast(tf.greaterEqual(candCodes, 0.5), "float32"); // code 0: unknown value
+  // same = relu(1 − |h − a|) on integer codes, as for repetition: no tf.equal on the tape.
+  const same = tf.mul(
+    tf.relu(tf.sub(1, tf.abs(tf.sub(codes, tf.expandDims(candCodes, 1))))),
+    tf.mul(tf.expandDims(mask, 2), tf.expandDims(known, 1)),
+  ); // [B, N, F]
+  const out: tf.Tensor[] = [];
+  for (let j = 0; j < F; j++) {
+    const col = tf.reshape(tf.slice(same, [0, 0, j], [-1, -1, 1]), [B, N]) as tf.Tensor2D;
+    out.push(byClass(col, fbm), runLength(col));
+  }
+  return out;
+}
+
+/** Rows scaled to unit length (zero rows stay zero). */
+function unitRows(x: tf.Tensor2D): tf.Tensor2D {
+  return tf.div(x, tf.add(tf.norm(x, 2, 1, true), 1e-8)) as tf.Tensor2D;
+}
+
+/** Σ_n x[b, n]·fbm[b, n, k] / (count_k + 1): x's mean over each class's history items [B, K]. */
+function byClass(x: tf.Tensor2D, fbm: tf.Tensor3D): tf.Tensor2D {
+  const sum = tf.sum(tf.mul(tf.expandDims(x, 2), fbm), 1);
+  return tf.div(sum, tf.add(tf.sum(fbm, 1), 1)) as tf.Tensor2D;
+}
+
+/**
+ * The run of the last items with x near 1, counted back from the newest (x in [0, 1]):
+ * Σ_k Π_{j<k} x[N−1−j] over k ≤ RUN_CAP, divided by RUN_CAP; [B, 1].
+ */
+function runLength(x: tf.Tensor2D): tf.Tensor2D {
+  const N = x.shape[1];
+  const c = Math.min(RUN_CAP, N);
+  const last = tf.reverse(tf.slice(x, [0, N - c], [-1, c]), 1);
+  const prods = tf.exp(tf.cumsum(tf.log(tf.add(last, 1e-6)), 1));
+  return tf.div(tf.sum(prods, 1, true), c) as tf.Tensor2D;
 }

@@ -37,6 +37,8 @@ export interface ModelShape {
    * features).
    */
   itemFeatures?: number[];
+  /** `attn`: match features on fixed similarities (absent: none). */
+  matchFeatures?: boolean;
 }
 
 /** Either discriminator: both score (state, candidate) pairs into K + F logits per head. */
@@ -138,6 +140,7 @@ export class RecSimuModel {
           residualItems: shape.residualItems ?? 0,
           stateLength: shape.stateLength,
           ...(F > 0 ? { itemFeatures: shape.itemFeatures } : {}),
+          ...(shape.matchFeatures ? { matchFeatures: true } : {}),
         },
         dSeed,
         this.featureCodes,

@@ -48,6 +48,7 @@ export const TRAIN_FLAGS = {
   heads: { type: "string" },
   "rare-mask": { type: "string" },
   "propensity-clip": { type: "string" },
+  "match-features": { type: "string" },
   "residual-items": { type: "string" },
   "state-length": { type: "string" },
   "min-count": { type: "string" },
@@ -97,6 +98,10 @@ Model:
   --rare-mask P          attn: share of known items trained as the rare item (default ${D.rareMask})
   --residual-items R     attn: most items with a residual vector of their own; the rest (by
                          count) share one (default ${D.residualItems}; 0: all)
+  --match-features 0|1   attn: D also sees the candidate's item2vec cosine to the history's
+                         items (mean and max per feedback class, the last 3, the run of
+                         similar ones) and, with item side features, the share of history
+                         items with the candidate's value (default ${D.matchFeatures ? 1 : 0})
   --propensity-clip C    weight D's training tuples by 1 / π(a | s), the generator's estimate
                          of the logging policy, clipped at C (default 0: off)
   --emb-dim E            item2vec size (default ${D.embDim})
@@ -160,6 +165,8 @@ export function configFromFlags(v: Record<string, string | boolean | undefined>)
     rareMask: n("rare-mask", A.rareMask, { min: 0 }),
     residualItems: n("residual-items", D.residualItems, int),
     itemFeatures: null,
+    matchFeatures:
+      n("match-features", D.matchFeatures ? 1 : 0, { integer: true, min: 0, max: 1 }) === 1,
     propensityClip: n("propensity-clip", D.propensityClip, { min: 0 }),
     stateLength,
     minCount: n("min-count", D.minCount, { integer: true, min: 1 }),

@@ -158,6 +158,7 @@ function modelShape(ds: Dataset, c: TrainConfig, features?: ItemFeatures): Model
     ...(c.arch === "attn"
       ? { itemDim: c.itemDim, heads: c.heads, residualItems: c.residualItems }
       : {}),
+    ...(c.arch === "attn" && c.matchFeatures ? { matchFeatures: true } : {}),
     ...(features ? { itemFeatures: itemFeatureSizes(features) } : {}),
   };
 }

@@ -39,3 +39,17 @@ Deno.test("a config written before --arch reads as the paper's networks", () => 
   // A current config is left as it is.
   assertEquals(withArchDefaults({ ...TRAIN_DEFAULTS }), { ...TRAIN_DEFAULTS });
 });
+
+Deno.test("--match-features: 0 or 1, attn only; a config written before it has none", () => {
+  assertEquals(configFromFlags({}).matchFeatures, TRAIN_DEFAULTS.matchFeatures);
+  assertEquals(configFromFlags({ "match-features": "1" }).matchFeatures, true);
+  assertEquals(configFromFlags({ "match-features": "0" }).matchFeatures, false);
+  assertThrows(() => configFromFlags({ "match-features": "2" }), UserError, "--match-features");
+  assertThrows(
+    () => configFromFlags({ arch: "paper", "match-features": "1" }),
+    UserError,
+    "only with --arch attn",
+  );
+  const { matchFeatures: _m, ...old } = TRAIN_DEFAULTS;
+  assertEquals(withArchDefaults(old as never).matchFeatures, false);
+});

@@ -26,7 +26,8 @@ function itemsCsv(ids: readonly string[]): string {
   return ["item_id,category,price", ...rows].join("\n") + "\n";
 }
 
-Deno.test("a model trained with item features predicts the same after Simulator.load", async () => {
+/** Trains with item features (and match features when asked), reloads, compares answers. */
+async function roundTrip(matchFeatures: boolean): Promise<void> {
   await initBackend("cpu", { quiet: true });
   await using tmp = await tempDir();
   const ds = await datasetFromText(LOG, "small.csv", { stateLength: 5, minCount: 1 });
@@ -41,9 +42,11 @@ Deno.test("a model trained with item features predicts the same after Simulator.
     epochs: 0,
     preGEpochs: 0,
     itemFeatures: { file, sha256: f.sha256, columns: f.columns },
+    matchFeatures,
   });
   const r = finished(await trainRecSimu(ds, c, { quiet: true, out, itemFeatures: features }));
   assertEquals(r.model.shape.itemFeatures, [4]);
+  assertEquals(r.model.shape.matchFeatures, matchFeatures ? true : undefined);
   const table = r.model.d.params.get("item/feature/0").arraySync() as number[][];
   assert(table[1]!.some((x) => x !== 0), "the feature table trained");
   const probs = await predictTuples(r.model, ds, ds.test);
@@ -64,6 +67,14 @@ Deno.test("a model trained with item features predicts the same after Simulator.
     assertAlmostEquals(p.real, z, 1e-5);
   });
   sim.dispose();
+}
+
+Deno.test("a model trained with item features predicts the same after Simulator.load", async () => {
+  await roundTrip(false);
+});
+
+Deno.test("a model with item and match features predicts the same after Simulator.load", async () => {
+  await roundTrip(true);
 });
 
 Deno.test("recsimu train --item-features records the file, saves item_features.json, refuses changes on --resume", async () => {
