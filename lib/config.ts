@@ -187,7 +187,7 @@ export const TRAIN_DEFAULTS: Readonly<TrainConfig> = Object.freeze({
   rareMask: 0.02,
   residualItems: 100_000,
   itemFeatures: null,
-  matchFeatures: false,
+  matchFeatures: true,
   propensityClip: 0,
   stateLength: 20,
   minCount: 5,
@@ -257,7 +257,7 @@ export function withArchDefaults(c: TrainConfig): TrainConfig {
     ...paper,
     residualItems,
     itemFeatures,
-    matchFeatures,
+    matchFeatures: false, // the paper's networks have none
     propensityClip,
     arch: "paper",
     itemDim: TRAIN_DEFAULTS.itemDim,
@@ -271,10 +271,13 @@ export function withArchDefaults(c: TrainConfig): TrainConfig {
  * unrelated to the items' categories on the truth worlds (docs/model.md).
  */
 export const ARCH_DEFAULTS: Readonly<
-  Record<Arch, Pick<TrainConfig, "heads" | "rareMask" | "i2vEpochs" | "i2vLearningRate">>
+  Record<
+    Arch,
+    Pick<TrainConfig, "heads" | "rareMask" | "i2vEpochs" | "i2vLearningRate" | "matchFeatures">
+  >
 > = Object.freeze({
-  attn: { heads: 4, rareMask: 0.02, i2vEpochs: 5, i2vLearningRate: 0.05 },
-  paper: { heads: 1, rareMask: 0, i2vEpochs: 1, i2vLearningRate: 0.01 },
+  attn: { heads: 4, rareMask: 0.02, i2vEpochs: 5, i2vLearningRate: 0.05, matchFeatures: true },
+  paper: { heads: 1, rareMask: 0, i2vEpochs: 1, i2vLearningRate: 0.01, matchFeatures: false },
 });
 
 /** Config fields that must be integers >= 1. */

@@ -396,8 +396,9 @@ export interface MatchInputs {
  *
  * @example
  * ```ts
- * import { tf } from "../lib/tf.ts";
+ * import { initBackend, tf } from "../lib/tf.ts";
  * import { matchFeatureValues } from "./attn_discriminator.ts";
+ * await initBackend("cpu", { quiet: true });
  * const f = matchFeatureValues({
  *   raw: tf.tensor3d([[[1, 0], [0, 1]]]),
  *   candidate: tf.tensor2d([[2, 0]]),

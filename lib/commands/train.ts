@@ -101,7 +101,8 @@ Model:
   --match-features 0|1   attn: D also sees the candidate's item2vec cosine to the history's
                          items (mean and max per feedback class, the last 3, the run of
                          similar ones) and, with item side features, the share of history
-                         items with the candidate's value (default ${D.matchFeatures ? 1 : 0})
+                         items with the candidate's value
+                         (default ${D.matchFeatures ? 1 : 0}; paper: 0)
   --propensity-clip C    weight D's training tuples by 1 / π(a | s), the generator's estimate
                          of the logging policy, clipped at C (default 0: off)
   --emb-dim E            item2vec size (default ${D.embDim})
@@ -166,7 +167,7 @@ export function configFromFlags(v: Record<string, string | boolean | undefined>)
     residualItems: n("residual-items", D.residualItems, int),
     itemFeatures: null,
     matchFeatures:
-      n("match-features", D.matchFeatures ? 1 : 0, { integer: true, min: 0, max: 1 }) === 1,
+      n("match-features", A.matchFeatures ? 1 : 0, { integer: true, min: 0, max: 1 }) === 1,
     propensityClip: n("propensity-clip", D.propensityClip, { min: 0 }),
     stateLength,
     minCount: n("min-count", D.minCount, { integer: true, min: 1 }),

@@ -410,6 +410,7 @@ Deno.test("--item-bias (paper) and the default model learn per-item feedback tha
     const c = tinyConfig({
       arch,
       heads: arch === "paper" ? 1 : 4,
+      matchFeatures: arch === "attn",
       embDim: 4,
       itemBias,
       batch: 100,
