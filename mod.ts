@@ -36,6 +36,7 @@
  * @module
  */
 export { Simulator, type SimulatorLoadOptions } from "./lib/sim/simulator.ts";
+export { MIN_PER_LANE, PooledSimulator } from "./lib/sim/pool.ts";
 export type {
   ArrayPrediction,
   FeedbackPrediction,

@@ -13,7 +13,9 @@
  *
  *   deno run -A bench/serve_bench.ts [--model DIR] [--backend auto] [--duration 5]
  *     [--sweep-duration 2] [--concurrency 16] [--python PATH] [--no-python | --python-only]
- *     [--python-seconds 2] [--python-repeats 3] [--python-envs 1,64,256]
+ *     [--python-seconds 2] [--python-repeats 3] [--python-envs 1,64,256] [--workers 1]
+ *
+ * `--workers W` is `serve --workers W` (prediction threads; with the fake simulator, ignored).
  * @module
  */
 import { parseArgs } from "node:util";
@@ -34,6 +36,8 @@ interface Opts {
   pythonSeconds: number;
   pythonRepeats: number;
   pythonEnvs: string;
+  /** `serve --workers`: prediction threads of the server. */
+  workers: number;
 }
 
 function options(): Opts {
@@ -51,6 +55,7 @@ function options(): Opts {
       "python-seconds": { type: "string", default: "2" },
       "python-repeats": { type: "string", default: "3" },
       "python-envs": { type: "string", default: "1,64,256" },
+      workers: { type: "string", default: "1" },
     },
     strict: true,
   });
@@ -70,6 +75,7 @@ function options(): Opts {
     pythonSeconds: num("python-seconds", values["python-seconds"]!),
     pythonRepeats: Math.floor(num("python-repeats", values["python-repeats"]!)),
     pythonEnvs: values["python-envs"]!,
+    workers: Math.floor(num("workers", values.workers!)),
   };
 }
 
@@ -87,6 +93,8 @@ async function startChild(o: Opts): Promise<{ url: string; stop: () => Promise<v
       "0",
       "--backend",
       o.backend,
+      "--workers",
+      String(o.workers),
     ]
     : [
       "eval",
@@ -282,7 +290,15 @@ function sessionWorker(url: string, m: Model, width: number, vectorised: boolean
 async function httpScenarios(url: string, m: Model, o: Opts, sim: string): Promise<void> {
   const print = (r: Result, extra: Record<string, unknown> = {}) =>
     console.log(
-      JSON.stringify({ bench: "serve", sim, backend: m.backend, n: m.n, ...r, ...extra }),
+      JSON.stringify({
+        bench: "serve",
+        sim,
+        backend: m.backend,
+        workers: o.workers,
+        n: m.n,
+        ...r,
+        ...extra,
+      }),
     );
   const c = o.concurrency;
   // Warm-up (JIT, model kernels).
@@ -418,6 +434,7 @@ async function pythonScenario(
     sim,
     scenario: "python_env",
     backend: m.backend,
+    workers: o.workers,
     n: m.n,
     python: py,
     ...r,

@@ -25,12 +25,15 @@ const WASM_FILES = [
   "tfjs-backend-wasm-threaded-simd.wasm",
 ].map((f) => `node_modules/@tensorflow/tfjs-backend-wasm/dist/${f}`);
 
+/** Worker modules: `deno compile` bundles a worker's code only when told to. */
+const WORKERS = ["lib/sim/predict_worker.ts"];
+
 /** `deno compile`'s arguments for a binary written to `output`. */
 function compileArgs(output: string): string[] {
   return [
     "compile",
     "-A",
-    ...WASM_FILES.flatMap((f) => ["--include", f]),
+    ...[...WASM_FILES, ...WORKERS].flatMap((f) => ["--include", f]),
     "--output",
     output,
     "main.ts",

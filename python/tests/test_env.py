@@ -460,6 +460,22 @@ class LaunchTest(unittest.TestCase):
         with self.assertRaises(recsimu.ServerUnreachableError):
             recsimu.RecSimuEnv(s.url)
 
+    def test_workers_share_vector_steps_and_answer_the_same(self) -> None:
+        # 64 environments: each vector step is cut into two shares, one per prediction thread.
+        def run(url: str) -> list:
+            env = recsimu.RecSimuVectorEnv(url, 64, max_steps=5)
+            rng = np.random.default_rng(2)
+            out = [env.reset(seed=4)] + [env.step(rng.integers(0, V, size=64)) for _ in range(8)]
+            env.close()
+            return out
+
+        with recsimu.launch(model_dir(), repo=_repo(), backend="cpu", workers=2) as s:
+            single = recsimu.RecSimuEnv(s)
+            self.assertEqual(single.model.raw["model"]["workers"], 2)
+            single.close()
+            pooled = run(s.url)
+        self.assertTrue(data_equivalence(pooled, run(server().url), exact=True))
+
     def test_launch_failures_say_why(self) -> None:
         with self.assertRaisesRegex(recsimu.LaunchError,
                                     r"(?s)exited with code 2.*stderr:\nrecsimu serve: .*no-such"):
