@@ -37,7 +37,7 @@ interface Pending {
 /** One worker lane and its calls in flight. */
 class Lane {
   readonly worker: Worker;
-  readonly pending = new Map<number, Pending>();
+  readonly pending: Map<number, Pending> = new Map();
   #next = 0;
   /** Set once the worker died: later batches skip it. */
   failure: Error | undefined;
@@ -109,7 +109,10 @@ export class PooledSimulator implements SimulatorLike {
   readonly startStates: readonly (readonly StepRecord[])[];
   readonly answersUnknownItems: boolean;
 
-  private constructor(readonly main: Simulator, readonly workers: readonly Lane[]) {
+  readonly #workers: readonly Lane[];
+
+  private constructor(readonly main: Simulator, workers: readonly Lane[]) {
+    this.#workers = workers;
     this.labels = main.labels;
     this.positive = main.positive;
     this.stateLength = main.stateLength;
@@ -153,7 +156,7 @@ export class PooledSimulator implements SimulatorLike {
 
   /** Threads that compute predictions (the main thread and the live workers). */
   get lanes(): number {
-    return 1 + this.workers.filter((w) => !w.failure).length;
+    return 1 + this.#workers.filter((w) => !w.failure).length;
   }
 
   hasItem(id: string): boolean {
@@ -162,7 +165,7 @@ export class PooledSimulator implements SimulatorLike {
 
   /** The main simulator's {@link Simulator.predictArrays}, its large batches shared out. */
   async predictArrays(requests: readonly FeedbackRequest[]): Promise<ArrayPrediction[]> {
-    const live = this.workers.filter((w) => !w.failure);
+    const live = this.#workers.filter((w) => !w.failure);
     const lanes = Math.min(1 + live.length, Math.floor(requests.length / MIN_PER_LANE));
     if (lanes < 2) return this.main.predictArrays(requests);
     const size = Math.ceil(requests.length / lanes);
@@ -196,7 +199,7 @@ export class PooledSimulator implements SimulatorLike {
 
   /** Stops the workers and frees the main thread's model. */
   close(): void {
-    for (const w of this.workers) {
+    for (const w of this.#workers) {
       w.worker.terminate();
       const err = new Error("prediction worker closed");
       for (const p of w.pending.values()) p.reject(err);
