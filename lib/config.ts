@@ -76,6 +76,11 @@ export interface TrainConfig {
    */
   matchFeatures: boolean;
   /**
+   * `attn` with match features: a linear ("wide") path from the match features straight to the
+   * real-class logits of every head, beside the trunk, initialised at zero.
+   */
+  wide: boolean;
+  /**
    * Inverse-propensity weighting of D's training tuples by the generator's estimate of the
    * logging policy, clipped at this weight (lib/train/propensity.ts); 0: off.
    */
@@ -188,6 +193,7 @@ export const TRAIN_DEFAULTS: Readonly<TrainConfig> = Object.freeze({
   residualItems: 100_000,
   itemFeatures: null,
   matchFeatures: true,
+  wide: false,
   propensityClip: 0,
   stateLength: 20,
   minCount: 5,
@@ -242,12 +248,14 @@ export function withArchDefaults(c: TrainConfig): TrainConfig {
   const propensityClip = c.propensityClip ?? 0;
   // Configs written before `matchFeatures` had none.
   const matchFeatures = c.matchFeatures ?? false;
+  const wide = c.wide ?? false; // configs written before `wide` had none
   if (c.arch !== undefined) {
     return {
       ...c,
       residualItems,
       itemFeatures,
       matchFeatures,
+      wide,
       propensityClip,
       i2vLearningRate: c.i2vLearningRate ?? paper.i2vLearningRate,
     };
@@ -258,6 +266,7 @@ export function withArchDefaults(c: TrainConfig): TrainConfig {
     residualItems,
     itemFeatures,
     matchFeatures: false, // the paper's networks have none
+    wide: false,
     propensityClip,
     arch: "paper",
     itemDim: TRAIN_DEFAULTS.itemDim,
@@ -374,6 +383,9 @@ export function validateConfig(c: TrainConfig): TrainConfig {
   checkItemFeatures(c);
   if (c.matchFeatures && c.arch !== "attn") {
     throw new UserError(`--match-features: only with --arch attn, got --arch ${c.arch}`);
+  }
+  if (c.wide && !c.matchFeatures) {
+    throw new UserError("--wide 1: needs the match features (--match-features 1, --arch attn)");
   }
   const clip = c.propensityClip ?? 0; // hand-written configs may leave it out
   if (!(clip === 0 || clip > 1) || !Number.isFinite(clip)) {

@@ -65,6 +65,12 @@ export interface AttnDiscriminatorSizes extends EncoderSizes {
    * value and the run of them. Absent or false: none (checkpoints written before them). @default false
    */
   matchFeatures?: boolean;
+  /**
+   * With match features: a linear ("wide") path from them to every head's real-class logits,
+   * [width, M·K], initialised at zero, so a regression on the similarities sits beside the trunk
+   * (created last: the other parameters are those of a model without it). @default false
+   */
+  wide?: boolean;
 }
 
 /** Similarities with the last this many items are features of their own. */
@@ -145,7 +151,14 @@ export class AttnDiscriminator {
       throw new RangeError("AttnDiscriminator: featureCodes without sizes.itemFeatures");
     }
     this.featureTables = fs.map((n, j) => this.params.uniform(`item/feature/${j}`, [n, d], 0));
+    if (sizes.wide && match === 0) {
+      throw new RangeError("AttnDiscriminator: wide needs matchFeatures");
+    }
+    this.wide = sizes.wide ? this.params.uniform("wide/w", [match, heads * K], 0) : undefined;
   }
+
+  /** The wide path's weights [match width, M·K] (undefined without it). */
+  readonly wide: tf.Variable | undefined;
 
   /** Width of the packed state encoding. */
   get stateWidth(): number {
@@ -241,8 +254,14 @@ export class AttnDiscriminator {
   score(p: tf.Tensor2D, candidate: tf.Tensor2D, frozen = false, items?: tf.Tensor1D): tf.Tensor2D {
     const { classes: K, fakeClasses: F } = this.sizes;
     const w = <T extends tf.Tensor>(v: T) => (frozen ? detach(v) : v);
-    const h = tf.relu(this.trunk.apply(this.#features(p, candidate, frozen, items), frozen));
-    const logits = tf.reshape(this.out.apply(h, frozen), [-1, K + F]) as tf.Tensor2D;
+    const { x, match } = this.#features(p, candidate, frozen, items);
+    const h = tf.relu(this.trunk.apply(x, frozen));
+    let logits = tf.reshape(this.out.apply(h, frozen), [-1, K + F]) as tf.Tensor2D;
+    if (this.wide && match) {
+      // Row b·M + m gets head m's share of the wide path on its real classes.
+      const real = tf.reshape(tf.matMul(match, w(this.wide as unknown as tf.Tensor2D)), [-1, K]);
+      logits = tf.add(logits, tf.pad(real, [[0, 0], [0, F]])) as tf.Tensor2D;
+    }
     if (!items) return logits;
     const bias = gatherRows(w(this.itemBias as unknown as tf.Tensor2D), items);
     const rep = tf.reshape(tf.tile(tf.expandDims(bias, 1), [1, this.heads, 1]), [-1, K]);
@@ -262,13 +281,13 @@ export class AttnDiscriminator {
     );
   }
 
-  /** The trunk's input features [B, width] (see the module comment). */
+  /** The trunk's input features [B, width] (see the module comment), and the match features. */
   #features(
     packed: tf.Tensor2D,
     candidate: tf.Tensor2D,
     frozen: boolean,
     items?: tf.Tensor1D,
-  ): tf.Tensor2D {
+  ): { x: tf.Tensor2D; match: tf.Tensor2D | undefined } {
     const { hidden: H, stateLength: N, itemDim: d, classes: K } = this.sizes;
     const B = packed.shape[0];
     const w = <T extends tf.Tensor>(v: T) => (frozen ? detach(v) : v);
@@ -324,7 +343,7 @@ export class AttnDiscriminator {
       repeats = tf.zeros([B, K]);
       latest = tf.zeros([B, 1]);
     }
-    return tf.concat([
+    const x = tf.concat([
       p,
       c,
       u,
@@ -336,6 +355,7 @@ export class AttnDiscriminator {
       latest,
       ...match,
     ], 1) as tf.Tensor2D;
+    return { x, match: match[0] };
   }
 
   /**

@@ -39,6 +39,8 @@ export interface ModelShape {
   itemFeatures?: number[];
   /** `attn`: match features on fixed similarities (absent: none). */
   matchFeatures?: boolean;
+  /** `attn` with match features: their linear path to the logits (absent: none). */
+  wide?: boolean;
 }
 
 /** Either discriminator: both score (state, candidate) pairs into K + F logits per head. */
@@ -141,6 +143,7 @@ export class RecSimuModel {
           stateLength: shape.stateLength,
           ...(F > 0 ? { itemFeatures: shape.itemFeatures } : {}),
           ...(shape.matchFeatures ? { matchFeatures: true } : {}),
+          ...(shape.wide ? { wide: true } : {}),
         },
         dSeed,
         this.featureCodes,

@@ -49,6 +49,7 @@ export const TRAIN_FLAGS = {
   "rare-mask": { type: "string" },
   "propensity-clip": { type: "string" },
   "match-features": { type: "string" },
+  wide: { type: "string" },
   "residual-items": { type: "string" },
   "state-length": { type: "string" },
   "min-count": { type: "string" },
@@ -103,6 +104,8 @@ Model:
                          similar ones) and, with item side features, the share of history
                          items with the candidate's value
                          (default ${D.matchFeatures ? 1 : 0}; paper: 0)
+  --wide 0|1             attn: a linear path from the match features straight to D's
+                         real-class logits, beside the trunk (default ${D.wide ? 1 : 0}; paper: 0)
   --propensity-clip C    weight D's training tuples by 1 / π(a | s), the generator's estimate
                          of the logging policy, clipped at C (default 0: off)
   --emb-dim E            item2vec size (default ${D.embDim})
@@ -159,6 +162,8 @@ export function configFromFlags(v: Record<string, string | boolean | undefined>)
   const stateLength = n("state-length", D.stateLength, { integer: true, min: 1 });
   const arch = (typeof v.arch === "string" ? v.arch : D.arch) as Arch;
   const A = ARCH_DEFAULTS[arch] ?? ARCH_DEFAULTS.attn; // an unknown --arch fails validation
+  const matchFeatures =
+    n("match-features", A.matchFeatures ? 1 : 0, { integer: true, min: 0, max: 1 }) === 1;
   return validateConfig({
     arch,
     itemDim: n("item-dim", D.itemDim, { integer: true, min: 1 }),
@@ -166,8 +171,9 @@ export function configFromFlags(v: Record<string, string | boolean | undefined>)
     rareMask: n("rare-mask", A.rareMask, { min: 0 }),
     residualItems: n("residual-items", D.residualItems, int),
     itemFeatures: null,
-    matchFeatures:
-      n("match-features", A.matchFeatures ? 1 : 0, { integer: true, min: 0, max: 1 }) === 1,
+    matchFeatures,
+    // On by default only where match features are: `--match-features 0` alone stays valid.
+    wide: n("wide", matchFeatures && D.wide ? 1 : 0, { integer: true, min: 0, max: 1 }) === 1,
     propensityClip: n("propensity-clip", D.propensityClip, { min: 0 }),
     stateLength,
     minCount: n("min-count", D.minCount, { integer: true, min: 1 }),

@@ -159,6 +159,7 @@ function modelShape(ds: Dataset, c: TrainConfig, features?: ItemFeatures): Model
       ? { itemDim: c.itemDim, heads: c.heads, residualItems: c.residualItems }
       : {}),
     ...(c.arch === "attn" && c.matchFeatures ? { matchFeatures: true } : {}),
+    ...(c.arch === "attn" && c.matchFeatures && c.wide ? { wide: true } : {}),
     ...(features ? { itemFeatures: itemFeatureSizes(features) } : {}),
   };
 }

@@ -53,3 +53,20 @@ Deno.test("--match-features: 0 or 1, attn only; a config written before it has n
   const { matchFeatures: _m, ...old } = TRAIN_DEFAULTS;
   assertEquals(withArchDefaults(old as never).matchFeatures, false);
 });
+
+Deno.test("--wide: 0 or 1, only with match features; off where they are off; old configs have none", () => {
+  assertEquals(configFromFlags({}).wide, TRAIN_DEFAULTS.wide);
+  assertEquals(configFromFlags({ wide: "1" }).wide, true);
+  assertEquals(configFromFlags({ wide: "0" }).wide, false);
+  assertEquals(configFromFlags({ "match-features": "0" }).wide, false);
+  assertEquals(configFromFlags({ arch: "paper" }).wide, false);
+  assertThrows(() => configFromFlags({ wide: "2" }), UserError, "--wide");
+  assertThrows(
+    () => configFromFlags({ "match-features": "0", wide: "1" }),
+    UserError,
+    "--wide 1: needs the match features",
+  );
+  assertThrows(() => configFromFlags({ arch: "paper", wide: "1" }), UserError, "--wide 1");
+  const { wide: _w, ...old } = TRAIN_DEFAULTS;
+  assertEquals(withArchDefaults(old as never).wide, false);
+});

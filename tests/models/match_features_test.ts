@@ -1,4 +1,4 @@
-import { assert, assertAlmostEquals, assertEquals } from "../_assert.ts";
+import { assert, assertAlmostEquals, assertEquals, assertThrows } from "../_assert.ts";
 import { initBackend, tf } from "../../lib/tf.ts";
 import { registerFastMatMulGrad } from "../../models/fast_grad.ts";
 import { AttnDiscriminator, matchFeatureValues } from "../../models/attn_discriminator.ts";
@@ -118,4 +118,60 @@ Deno.test("AttnDiscriminator with match features: wider trunk and state, gradien
     d.params.dispose?.();
   }
   codes.dispose();
+});
+
+Deno.test("the wide path: zero at first (logits as without it), then the match features' own regression on the real classes", async () => {
+  await initBackend("cpu", { quiet: true });
+  const base = {
+    embDim: E,
+    classes: K,
+    feedbackDim: 3,
+    hidden: 6,
+    fc: 8,
+    fakeClasses: K,
+    items: V,
+    itemDim: 4,
+    heads: 2,
+    stateLength: N,
+    matchFeatures: true,
+  };
+  const plain = new AttnDiscriminator(base, 1);
+  const wide = new AttnDiscriminator({ ...base, wide: true }, 1);
+  const width = 2 * K + 3 + 1;
+  assertEquals(wide.wide!.shape, [width, 2 * K]);
+  assertEquals(plain.wide, undefined);
+  // Created last: every other parameter is the plain model's.
+  assertEquals(wide.params.list().length, plain.params.list().length + 1);
+  const s = stateOf();
+  const cand = tf.randomUniform([B, E], -1, 1, "float32", 9) as tf.Tensor2D;
+  const items = tf.tensor1d([1, 3, 8], "int32");
+  const p = wide.state(s);
+  const same = tf.tidy(() =>
+    tf.sub(wide.score(p, cand, false, items), plain.score(p, cand, false, items))
+  );
+  assertEquals(Math.max(...Array.from(same.dataSync()).map(Math.abs)), 0);
+  // With weights: row b·M + m gains match[b] · W[:, m·K + k] on real class k, nothing on fakes.
+  const w = Array.from({ length: width * 2 * K }, (_, i) => ((i % 7) - 3) / 10);
+  wide.wide!.assign(tf.tensor2d(w, [width, 2 * K]));
+  const diff = tf.tidy(() =>
+    tf.sub(wide.score(p, cand, false, items), plain.score(p, cand, false, items))
+  );
+  const d = diff.arraySync() as number[][];
+  for (let row = 0; row < B * 2; row++) {
+    for (let k = K; k < 2 * K; k++) assertEquals(d[row]![k], 0, `fake class ${k} untouched`);
+  }
+  assert(d.some((r) => r.slice(0, K).some((v) => Math.abs(v) > 1e-4)), "real classes moved");
+  // The gradient reaches the wide weights.
+  const { grads, value } = tf.variableGrads(
+    () => tf.sum(wide.score(wide.state(s), cand, false, items)) as tf.Scalar,
+    wide.params.list(),
+  );
+  const g = grads[wide.wide!.name]!;
+  assert(Math.max(...Array.from(g.dataSync()).map(Math.abs)) > 0);
+  assertThrows(
+    () => new AttnDiscriminator({ ...base, matchFeatures: false, wide: true }, 1),
+    RangeError,
+  );
+  tf.dispose([value, ...Object.values(grads), same, diff, p, cand, items, s.emb, s.feedback]);
+  tf.dispose([s.mask!, s.items!]);
 });

@@ -27,7 +27,7 @@ function itemsCsv(ids: readonly string[]): string {
 }
 
 /** Trains with item features (and match features when asked), reloads, compares answers. */
-async function roundTrip(matchFeatures: boolean): Promise<void> {
+async function roundTrip(matchFeatures: boolean, wide = false): Promise<void> {
   await initBackend("cpu", { quiet: true });
   await using tmp = await tempDir();
   const ds = await datasetFromText(LOG, "small.csv", { stateLength: 5, minCount: 1 });
@@ -43,10 +43,16 @@ async function roundTrip(matchFeatures: boolean): Promise<void> {
     preGEpochs: 0,
     itemFeatures: { file, sha256: f.sha256, columns: f.columns },
     matchFeatures,
+    wide,
   });
   const r = finished(await trainRecSimu(ds, c, { quiet: true, out, itemFeatures: features }));
   assertEquals(r.model.shape.itemFeatures, [4]);
   assertEquals(r.model.shape.matchFeatures, matchFeatures ? true : undefined);
+  assertEquals(r.model.shape.wide, wide ? true : undefined);
+  if (wide) {
+    const w = r.model.d.params.get("wide/w").dataSync();
+    assert(w.some((x) => x !== 0), "the wide path trained");
+  }
   const table = r.model.d.params.get("item/feature/0").arraySync() as number[][];
   assert(table[1]!.some((x) => x !== 0), "the feature table trained");
   const probs = await predictTuples(r.model, ds, ds.test);
@@ -75,6 +81,10 @@ Deno.test("a model trained with item features predicts the same after Simulator.
 
 Deno.test("a model with item and match features predicts the same after Simulator.load", async () => {
   await roundTrip(true);
+});
+
+Deno.test("a model with match features and the wide path predicts the same after Simulator.load", async () => {
+  await roundTrip(true, true);
 });
 
 Deno.test("recsimu train --item-features records the file, saves item_features.json, refuses changes on --resume", async () => {
