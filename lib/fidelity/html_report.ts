@@ -390,6 +390,8 @@ export async function truthReportHtml(r: FidelityReport, model: string): Promise
       num(s.simulator.ece),
       num(s.simulator.ece_vs_truth),
       num(s.simulator.kl_to_truth),
+      num(s.posterior?.auc),
+      num(s.posterior?.log_loss),
     ];
   });
   const pol = r.policies;
@@ -408,7 +410,12 @@ export async function truthReportHtml(r: FidelityReport, model: string): Promise
   } (true ${num(pol.simulator_top.true, 2)}), truly best ${esc(pol.true_best.name)} (${
     num(pol.true_best.true, 2)
   }).`;
-  const series = [{ scorer: r.responder, bins: p.overall.reliability }];
+  const series = [
+    { scorer: r.responder, bins: p.overall.reliability },
+    ...(p.overall.posterior_reliability
+      ? [{ scorer: "observable ceiling", bins: p.overall.posterior_reliability }]
+      : []),
+  ];
   return page("recsimu fidelity: a known-truth world", intro, [
     `<section id="prediction"><h2>Prediction</h2>${
       table("Cases answered (simulator / truth / popularity)", [
@@ -422,6 +429,8 @@ export async function truthReportHtml(r: FidelityReport, model: string): Promise
         "ECE",
         "ECE vs truth",
         "KL",
+        "AUC ceiling",
+        "log-loss ceiling",
       ], splits)
     }${beside}</section>`,
     `<section id="reliability"><h2>Reliability</h2>${await chart(

@@ -104,6 +104,8 @@ export interface SplitReport extends Partial<Record<LogBaseline, BaselineCaseSco
    * TRUE P(positive) per bin.
    */
   reliability: ReliabilityBin[];
+  /** The same bins of the observable ceiling's P(positive) (with `posterior`). */
+  posterior_reliability?: ReliabilityBin[];
 }
 
 /** Which cases were answered. */
@@ -311,6 +313,16 @@ function splitReport(idx: readonly number[], o: SplitInputs): SplitReport {
       bins,
       posTrue,
     ),
+    ...(pPost
+      ? {
+        posterior_reliability: reliabilityBins(
+          Array.from({ length: n }, (_, i) => Math.min(1, Math.max(0, positive3(pPost, i)))),
+          Array.from(labels, (l) => (l > 0 ? 1 : 0)),
+          bins,
+          posTrue,
+        ),
+      }
+      : {}),
   };
 }
 

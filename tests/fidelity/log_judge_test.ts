@@ -333,6 +333,13 @@ Deno.test("truthReportHtml() has the reliability against the truth and the retur
     v.target
   );
   assert(targets.includes("true probability") && targets.includes("observed rate"));
+  // The observable ceiling is a second series, over the same cases.
+  const scorers = (reliability!.data as { values: { scorer: string; n: number }[] }).values;
+  const count = (s: string) =>
+    scorers.filter((v) => v.scorer === s).reduce((a, v) => a + v.n, 0) / 2; // 2 targets per bin
+  assertEquals(count("observable ceiling"), r.prediction.overall.n);
+  assertEquals(count("truth"), r.prediction.overall.n);
+  assert(html.includes("AUC ceiling"));
   const layers = returns!.layer as { data: { values: Record<string, unknown>[] } }[];
   const [line, points] = layers;
   const [p0, p1] = line!.data.values as { x: number; y: number }[];

@@ -100,6 +100,12 @@ Deno.test("the judge reports the observable ceiling between the simulator and th
   const off = await judgeResponder(truthResponder(truth.world), truth, { posteriorParticles: 0 });
   assertEquals(off.prediction.posterior, null);
   assertEquals(off.prediction.overall.posterior, undefined);
+  assertEquals(off.prediction.overall.posterior_reliability, undefined);
+  // The ceiling's reliability bins hold every answered case; their mean prediction is its own.
+  const bins = r.prediction.overall.posterior_reliability!;
+  assertEquals(bins.reduce((a, b) => a + b.n, 0), r.prediction.overall.n);
+  const mean = bins.reduce((a, b) => a + b.n * b.mean_predicted, 0) / r.prediction.overall.n;
+  assertAlmostEquals(mean, post.mean_p_positive, 1e-9);
 });
 
 Deno.test("posteriorResponder() advances a stream as its history grows and restarts on another", async () => {
