@@ -6,7 +6,8 @@
  */
 import { numFlag, parseFlags, requireFlag } from "./_flags.ts";
 import { type BackendName, BACKENDS, initBackend, parseBackend } from "../tf.ts";
-import { Simulator } from "../sim/simulator.ts";
+import type { Simulator } from "../sim/simulator.ts";
+import { MAX_LANES, PooledSimulator } from "../sim/pool.ts";
 import { parseRewards } from "../sim/reward.ts";
 import { AGENT_DEFAULTS, type AgentConfig, agentConfig } from "../rl/config.ts";
 import { runAgent } from "../rl/agent.ts";
@@ -48,6 +49,9 @@ Flags:
   --out FILE             also write the JSON report to FILE (atomically): a new file, or
                          with --overwrite a previous agent report
   --overwrite            replace a previous agent report in --out
+  --workers W            threads that compute the simulator's answers: the main thread and
+                         W - 1 workers, each with its own copy of the model; steps of 64 or
+                         more envs are shared out (default 1; results do not change)
   --backend B            ${BACKENDS.join(" | ")} (default auto)
   --quiet                no progress or table on stderr`;
 
@@ -70,6 +74,7 @@ const FLAGS = {
   out: { type: "string" },
   overwrite: { type: "boolean" },
   backend: { type: "string" },
+  workers: { type: "string" },
   quiet: { type: "boolean" },
 } as const;
 
@@ -81,6 +86,7 @@ export async function run(argv: string[]): Promise<void> {
   if (!v) return;
   const dir = requireFlag("agent", "model", v.model);
   const { config, backend } = agentFlags(v);
+  const lanes = numFlag("workers", v.workers, 1, { integer: true, min: 1, max: MAX_LANES });
   const quiet = !!v.quiet;
   // The report's target and the model are checked before hours of training, not after.
   const out = await claimReportFile(v.out, {
@@ -90,7 +96,7 @@ export async function run(argv: string[]): Promise<void> {
   });
   await assertCheckpointDir(dir);
   await initBackend(backend, { quiet });
-  const sim = await Simulator.load(dir);
+  const sim = await PooledSimulator.load(dir, { lanes });
   try {
     const rewards = parseRewards(
       typeof v.reward === "string" ? v.reward : undefined,
@@ -99,14 +105,14 @@ export async function run(argv: string[]): Promise<void> {
     );
     const report = await runAgent(sim, config, {
       rewards,
-      embeddings: await itemEmbeddings(sim),
+      embeddings: await itemEmbeddings(sim.main),
       progress: !quiet,
     });
     const json = JSON.stringify({ kind: AGENT_REPORT_KIND, model: dir, ...report });
     console.log(json);
     if (out) await writeFileAtomic(out, json + "\n");
   } finally {
-    sim.dispose();
+    sim.close();
   }
 }
 

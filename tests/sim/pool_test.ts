@@ -124,3 +124,42 @@ Deno.test("serve --workers 2 serves batched steps through the pool; bad counts e
     await reader.cancel().catch(() => {});
   }
 });
+
+Deno.test("recsimu agent --workers 2 trains and evaluates exactly as one thread does", async () => {
+  await using tmp = await tempDir();
+  const dir = await model(tmp.path);
+  const timing = /seconds|sps|eta/i;
+  const strip = (x: unknown): unknown =>
+    Array.isArray(x) ? x.map(strip) : x !== null && typeof x === "object"
+      ? Object.fromEntries(
+        Object.entries(x).filter(([k]) => !timing.test(k)).map(([k, v]) => [k, strip(v)]),
+      )
+      : x;
+  const reports = [];
+  for (const w of ["1", "2"]) {
+    const r = await runRecsimu([
+      "agent",
+      "--model",
+      dir,
+      "--episodes",
+      "128",
+      "--envs",
+      "64",
+      "--max-steps",
+      "4",
+      "--eval-episodes",
+      "64",
+      "--probe-states",
+      "4",
+      "--quiet",
+      "--workers",
+      w,
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    reports.push(strip(JSON.parse(r.stdout)));
+  }
+  assert.deepEqual(reports[1], reports[0]);
+  const bad = await runRecsimu(["agent", "--model", dir, "--workers", "0"]);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /--workers/);
+});
