@@ -64,6 +64,20 @@ const N = 4, B = 3, E = 5, K = 3, V = 7;
 const ITEMS = [[V, 1, 2], [0, 1, 3], [0, 4, 3], [5, 1, 6]];
 const FB = [[0, 1, 2], [2, 1, 0], [1, 0, 2], [0, 2, 1]];
 
+/** The discriminators' sizes in these tests. */
+const SIZES = {
+  embDim: E,
+  classes: K,
+  feedbackDim: 3,
+  hidden: 6,
+  fc: 8,
+  fakeClasses: K,
+  items: V,
+  itemDim: 4,
+  heads: 2,
+  stateLength: N,
+};
+
 function stateOf(): StateBatch {
   const flat = ITEMS.flat();
   const table = tf.randomUniform([V + 2, E], -1, 1, "float32", 3);
@@ -77,18 +91,7 @@ function stateOf(): StateBatch {
 
 Deno.test("AttnDiscriminator with match features: wider trunk and state, gradients through real and fake candidates, no leak", async () => {
   await initBackend("cpu", { quiet: true });
-  const base = {
-    embDim: E,
-    classes: K,
-    feedbackDim: 3,
-    hidden: 6,
-    fc: 8,
-    fakeClasses: K,
-    items: V,
-    itemDim: 4,
-    heads: 2,
-    stateLength: N,
-  };
+  const base = SIZES;
   const codes = tf.tensor2d(Array.from({ length: V + 2 }, (_, i) => i % 3), [V + 2, 1], "int32");
   const plain = new AttnDiscriminator(base, 1);
   for (const features of [false, true]) {
@@ -122,19 +125,7 @@ Deno.test("AttnDiscriminator with match features: wider trunk and state, gradien
 
 Deno.test("the wide path: zero at first (logits as without it), then the match features' own regression on the real classes", async () => {
   await initBackend("cpu", { quiet: true });
-  const base = {
-    embDim: E,
-    classes: K,
-    feedbackDim: 3,
-    hidden: 6,
-    fc: 8,
-    fakeClasses: K,
-    items: V,
-    itemDim: 4,
-    heads: 2,
-    stateLength: N,
-    matchFeatures: true,
-  };
+  const base = { ...SIZES, matchFeatures: true };
   const plain = new AttnDiscriminator(base, 1);
   const wide = new AttnDiscriminator({ ...base, wide: true }, 1);
   const width = 2 * K + 3 + 1;
