@@ -18,7 +18,7 @@ export type Arch = "attn" | "paper";
 export type Split = "last" | "users";
 
 /** How the simulator's probabilities are calibrated after training. */
-export type Calibrate = "none" | "temperature";
+export type Calibrate = "none" | "temperature" | "temperature-bias";
 
 /** The item side features a run was trained with (`--item-features`). */
 export interface ItemFeaturesSpec {
@@ -159,7 +159,8 @@ export interface TrainConfig {
   /** Recipe: RecSimu, RecSimu-1 (one fake class) or RecSimu-3 (no adversarial terms). */
   variant: Variant;
   /**
-   * After training: `temperature` fits one T on the validation tuples, p = softmax(z_real / T),
+   * After training: `temperature-bias` fits T and a bias per class on the validation tuples,
+   * p = softmax(z_real / T + b); `temperature` fits T alone, p = softmax(z_real / T); either is
    * kept in the checkpoint and applied to every answer; `none` answers with D as trained.
    */
   calibrate: Calibrate;
@@ -221,7 +222,7 @@ export const TRAIN_DEFAULTS: Readonly<TrainConfig> = Object.freeze({
   update: "sequential",
   itemBias: false,
   variant: "recsimu",
-  calibrate: "temperature",
+  calibrate: "temperature-bias",
   i2vEpochs: 5,
   i2vLearningRate: 0.05,
   seed: 0,
@@ -397,8 +398,10 @@ export function validateConfig(c: TrainConfig): TrainConfig {
   if (!["recsimu", "recsimu-1", "recsimu-3"].includes(c.variant)) {
     throw new UserError(`variant must be recsimu, recsimu-1 or recsimu-3, got ${c.variant}`);
   }
-  if (c.calibrate !== "none" && c.calibrate !== "temperature") {
-    throw new UserError(`calibrate must be none or temperature, got ${c.calibrate}`);
+  if (!["none", "temperature", "temperature-bias"].includes(c.calibrate)) {
+    throw new UserError(
+      `calibrate must be none, temperature or temperature-bias, got ${c.calibrate}`,
+    );
   }
   if (c.split !== "last" && c.split !== "users") {
     throw new UserError(`split must be last or users, got ${c.split}`);

@@ -50,12 +50,13 @@ export async function run(argv: string[]): Promise<void> {
     rareItems: sim.answersUnknownItems, // the default model answers items it has no vector for
   });
   const t0 = performance.now();
-  // The checkpoint's temperature (1 without one), with the test figures before and after it.
-  const evaluated = await evaluateCalibrated(sim.model, ds, ds.test, sim.temperature);
+  // The checkpoint's calibration (T = 1 without one), with the test figures before and after it.
+  const evaluated = await evaluateCalibrated(sim.model, ds, ds.test, sim.calibration);
   const test = evaluated.metrics;
   const calibration = {
-    method: meta.calibration ? "temperature" : "none",
+    method: meta.calibration?.method ?? "none",
     temperature: sim.temperature,
+    ...(meta.calibration?.bias ? { bias: meta.calibration.bias } : {}),
     ...(meta.calibration ? { validation: meta.calibration.validation } : {}),
     test: evaluated.calibration,
   };

@@ -26,7 +26,8 @@ Each finished run is appended to DIR/results.json; the same command with --resum
 finished runs (RecSimu runs continue from their last epoch). DIR/report.html (self-contained)
 is rewritten after every run. SIGINT/SIGTERM stop the experiment (a baseline at its next
 step, a RecSimu run at the end of its epoch, with a checkpoint); --resume continues.
-RecSimu runs use the paper's networks (--arch paper) unless --arch attn is given.
+RecSimu runs use the paper's networks (--arch paper) unless --arch attn is given, and
+--calibrate temperature unless --calibrate says otherwise.
 See docs/experiments.md.
 
 Flags:
@@ -68,7 +69,8 @@ const FLAGS = {
   ...TRAIN_FLAGS,
 } as const;
 
-type Flags = Record<keyof typeof FLAGS, string | boolean | undefined>;
+/** The parsed flags of `recsimu experiment`. */
+export type ExperimentFlags = Partial<Record<keyof typeof FLAGS, string | boolean | undefined>>;
 
 /** Entry point of `recsimu experiment`. */
 export async function run(argv: string[]): Promise<void> {
@@ -129,7 +131,7 @@ export async function run(argv: string[]): Promise<void> {
 }
 
 /** Flags -> what to run: suites, seeds, the sensitivity grid, the held-out share and config. */
-function planFlags(v: Flags) {
+export function planFlags(v: ExperimentFlags) {
   const suites = parseSuites(typeof v.suite === "string" ? v.suite : "all");
   const seeds = numFlag("seeds", v.seeds, 5, { integer: true, min: 1 });
   const stateLengths = numberList("state-lengths", v["state-lengths"], [
@@ -142,8 +144,13 @@ function planFlags(v: Flags) {
   }
   const lambdas = numberList("lambdas", v.lambdas, [...SENSITIVITY_GRID.lambda]);
   const heldOut = numFlag("held-out", v["held-out"], 0.2, { min: 0.01, max: 0.99 });
-  // The paper's figures come from the paper's networks unless --arch says otherwise.
-  const config = configFromFlags({ ...v, arch: v.arch ?? "paper" });
+  // The paper's figures come from the paper's networks unless --arch says otherwise, and from a
+  // temperature alone unless --calibrate does: a bias could move the arg-max, and so F1.
+  const config = configFromFlags({
+    ...v,
+    arch: v.arch ?? "paper",
+    calibrate: v.calibrate ?? "temperature",
+  });
   return {
     suites,
     seeds,

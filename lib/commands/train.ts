@@ -133,8 +133,9 @@ Training (Algorithm 1):
   --item-bias            beyond the paper: trainable per-item bias on D's real-class logits
   --variant V            recsimu | recsimu-1 (K+1 outputs) | recsimu-3 (no adversarial terms);
                          RecSimu-2 is --beta 0
-  --calibrate C          temperature: after training, fit one T on the validation tuples and
-                         answer softmax(z / T) | none: D as trained (default ${D.calibrate})`;
+  --calibrate C          temperature-bias: after training, fit T and a bias per label on the
+                         validation tuples and answer softmax(z / T + b) | temperature: T
+                         alone, softmax(z / T) | none: D as trained (default ${D.calibrate})`;
 
 /** `--split users`: the sessions the test holds out, for the leave fit to leave out. */
 function testUsers(
@@ -414,10 +415,11 @@ function report(
   }
   if (!quiet) {
     console.error(metricsTable({ recsimu: r.test, ...r.baselines }));
-    const { method, temperature, test: { before, after } } = r.calibration;
+    const { method, temperature, bias, test: { before, after } } = r.calibration;
     if (method !== "none") {
+      const b = bias ? `, bias [${bias.map((x) => x.toFixed(3)).join(", ")}]` : "";
       console.error(
-        `calibration: temperature ${temperature.toFixed(4)}; test log-loss ${
+        `calibration: temperature ${temperature.toFixed(4)}${b}; test log-loss ${
           before.logLoss.toFixed(4)
         } -> ${after.logLoss.toFixed(4)}, ECE ${before.ece.toFixed(4)} -> ${after.ece.toFixed(4)}`,
       );

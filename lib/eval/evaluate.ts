@@ -9,12 +9,15 @@ import { discriminatorProbs, type RecSimuModel } from "../../models/recsimu.ts";
 import type { FeedbackPrediction } from "../../models/baselines/common.ts";
 import { auc, binaryStats, expectedCalibrationError, logLoss, perClassStats } from "./metrics.ts";
 import {
+  calibrateScale,
   type CalibrationComparison,
+  type CalibrationMap,
   type CalibrationMetrics,
   fitTemperature,
+  fitTemperatureBias,
+  IDENTITY_CALIBRATION,
   logitsOfProbs,
   type ModelCalibration,
-  temperatureScale,
 } from "./calibration.ts";
 
 /**
@@ -144,13 +147,15 @@ function binaryLogLoss(isPos: Uint8Array, score: Float64Array): number {
 
 /** Options of {@link metricsFromProbs} and {@link evaluateModel}. */
 export interface EvaluateOptions {
-  /** Temperature T of D's real-class logits, p = softmax(z_real / T); 1 is D as trained. @default 1 */
+  /** Temperature T of D's real-class logits, p = softmax(z_real / T + b); 1 is D as trained. @default 1 */
   temperature?: number;
+  /** Per-class bias b of the same (a checkpoint's `temperature-bias` calibration). @default none */
+  bias?: readonly number[];
 }
 
 /** Per-tuple figures of D's probability rows, from which every metric is computed. */
 interface RowScores {
-  /** Restricted softmax at the temperature, [n, K]. */
+  /** Restricted softmax under the calibration, [n, K]. */
   q: Float64Array;
   /** The same in float32, as the log-loss reads it. */
   restricted: Float32Array;
@@ -166,13 +171,13 @@ interface RowScores {
   realSum: number;
 }
 
-/** The per-tuple figures of D's full probability rows [n, K + F] at `temperature`. */
+/** The per-tuple figures of D's full probability rows [n, K + F] under `map`. */
 function rowScores(
   probs: Float32Array,
   width: number,
   ds: Pick<Dataset, "labels" | "positive" | "rowLabel">,
   rows: Int32Array,
-  temperature: number,
+  map: CalibrationMap,
 ): RowScores {
   const K = ds.labels.length;
   const n = rows.length;
@@ -188,7 +193,7 @@ function rowScores(
     realSum += z;
     for (let k = 0; k < K; k++) real[i * K + k] = probs[i * width + k]! / Math.max(z, 1e-30);
   }
-  const q = temperatureScale(real, K, temperature); // the same numbers at T = 1
+  const q = calibrateScale(real, K, map); // the same numbers at T = 1 without a bias
   for (let i = 0; i < n; i++) {
     let best = 0;
     for (let k = 0; k < K; k++) {
@@ -208,7 +213,7 @@ function rowScores(
   return { q, restricted, score, joint, yTrue, yPred, isPos, predPos, realSum };
 }
 
-/** Metrics from D's full probability rows [n, K + F], at `options.temperature`. */
+/** Metrics from D's full probability rows [n, K + F], at `options.temperature` and `bias`. */
 export function metricsFromProbs(
   probs: Float32Array,
   width: number,
@@ -218,7 +223,8 @@ export function metricsFromProbs(
 ): FeedbackMetrics {
   const K = ds.labels.length;
   const n = rows.length;
-  const r = rowScores(probs, width, ds, rows, options.temperature ?? 1);
+  const map = { temperature: options.temperature ?? 1, bias: options.bias };
+  const r = rowScores(probs, width, ds, rows, map);
   const pc = perClassStats(r.yTrue, r.yPred, K);
   return thresholdMetrics(r.isPos, r.predPos, r.score, {
     aucJoint: auc(r.isPos, r.joint),
@@ -229,15 +235,15 @@ export function metricsFromProbs(
   });
 }
 
-/** Log-loss, ECE and AUC of P(positive) from D's probability rows [n, K + F] at `temperature`. */
+/** Log-loss, ECE and AUC of P(positive) from D's probability rows [n, K + F] under `map`. */
 export function calibrationMetrics(
   probs: Float32Array,
   width: number,
   ds: Pick<Dataset, "labels" | "positive" | "rowLabel">,
   rows: Int32Array,
-  temperature = 1,
+  map: CalibrationMap = IDENTITY_CALIBRATION,
 ): CalibrationMetrics {
-  const r = rowScores(probs, width, ds, rows, temperature);
+  const r = rowScores(probs, width, ds, rows, map);
   // A sum of probabilities can pass 1 by a rounding error; ECE wants [0, 1].
   const p = r.score.map((s) => Math.min(s, 1));
   return {
@@ -248,36 +254,55 @@ export function calibrationMetrics(
 }
 
 /**
- * Fits the temperature of D's real-class logits on the tuples `rows` (the validation tuples:
+ * Fits the calibration of D's real-class logits on the tuples `rows` (the validation tuples:
  * never the test ones) by minimising their log-loss, with the log-loss, ECE and AUC before and
- * after. The fit reads the restricted softmax's logarithms, which are D's real-class logits up
- * to a constant per tuple. Should T not lower the log-loss as it is reported (probabilities
- * clipped at 1e-7, float32), T = 1 is kept: calibration never makes it worse. `probs`: D's
- * probabilities of those tuples when already computed ({@link predictTuples}).
+ * after: `temperature` fits T of softmax(z / T), `temperature-bias` T and b of
+ * softmax(z / T + b). The fit reads the restricted softmax's logarithms, which are D's
+ * real-class logits up to a constant per tuple. Should the fit not lower the log-loss as it is
+ * reported (probabilities clipped at 1e-7, float32), D as trained is kept (T = 1, no bias):
+ * calibration never makes it worse. `probs`: D's probabilities of those tuples when already
+ * computed ({@link predictTuples}).
  */
+export async function fitModelCalibration(
+  m: RecSimuModel,
+  ds: Dataset,
+  rows: Int32Array,
+  method: ModelCalibration["method"] = "temperature",
+  probs?: Float32Array,
+): Promise<ModelCalibration> {
+  const width = m.shape.classes + m.shape.fakeClasses;
+  probs ??= await predictTuples(m, ds, rows);
+  const r = rowScores(probs, width, ds, rows, IDENTITY_CALIBRATION);
+  const logits = logitsOfProbs(r.q), K = ds.labels.length;
+  const fitted: CalibrationMap = method === "temperature"
+    ? { temperature: fitTemperature(logits, K, r.yTrue) }
+    : fitTemperatureBias(logits, K, r.yTrue);
+  const before = calibrationMetrics(probs, width, ds, rows);
+  const after = calibrationMetrics(probs, width, ds, rows, fitted);
+  const better = after.logLoss <= before.logLoss;
+  return {
+    method,
+    temperature: better ? fitted.temperature : 1,
+    ...(method === "temperature-bias"
+      ? { bias: better ? [...fitted.bias!] : new Array<number>(K).fill(0) }
+      : {}),
+    validation: { before, after: better ? after : before },
+  };
+}
+
+/** {@link fitModelCalibration} with `temperature`: T alone. */
 export async function fitModelTemperature(
   m: RecSimuModel,
   ds: Dataset,
   rows: Int32Array,
   probs?: Float32Array,
 ): Promise<ModelCalibration> {
-  const width = m.shape.classes + m.shape.fakeClasses;
-  probs ??= await predictTuples(m, ds, rows);
-  const r = rowScores(probs, width, ds, rows, 1);
-  const fitted = fitTemperature(logitsOfProbs(r.q), ds.labels.length, r.yTrue);
-  const before = calibrationMetrics(probs, width, ds, rows, 1);
-  const after = calibrationMetrics(probs, width, ds, rows, fitted);
-  const better = after.logLoss <= before.logLoss;
-  return {
-    method: "temperature",
-    temperature: better ? fitted : 1,
-    validation: { before, after: better ? after : before },
-  };
+  return await fitModelCalibration(m, ds, rows, "temperature", probs);
 }
 
 /**
- * Evaluates D on the tuples `rows` (test by default), at `options.temperature` (D as trained
- * by default; a checkpoint's calibrated one is `Simulator.temperature`).
+ * Evaluates D on the tuples `rows` (test by default), at `options.temperature` and `bias` (D
+ * as trained by default; a checkpoint's calibrated ones are `Simulator.calibration`).
  *
  * @example
  * ```ts
@@ -315,22 +340,22 @@ export async function evaluateModel(
 }
 
 /**
- * {@link evaluateModel} at `temperature`, with the log-loss, ECE and AUC before (T = 1) and
- * after it on the same tuples, from one pass of D.
+ * {@link evaluateModel} under the calibration `map`, with the log-loss, ECE and AUC before (D
+ * as trained) and after it on the same tuples, from one pass of D.
  */
 export async function evaluateCalibrated(
   m: RecSimuModel,
   ds: Dataset,
   rows: Int32Array,
-  temperature: number,
+  map: CalibrationMap,
 ): Promise<{ metrics: FeedbackMetrics; calibration: CalibrationComparison }> {
   const width = m.shape.classes + m.shape.fakeClasses;
   const probs = await predictTuples(m, ds, rows);
   return {
-    metrics: metricsFromProbs(probs, width, ds, rows, { temperature }),
+    metrics: metricsFromProbs(probs, width, ds, rows, map),
     calibration: {
-      before: calibrationMetrics(probs, width, ds, rows, 1),
-      after: calibrationMetrics(probs, width, ds, rows, temperature),
+      before: calibrationMetrics(probs, width, ds, rows),
+      after: calibrationMetrics(probs, width, ds, rows, map),
     },
   };
 }

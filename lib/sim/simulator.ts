@@ -13,11 +13,11 @@ import { UserError } from "../errors.ts";
 import { RecSimuModel } from "../../models/recsimu.ts";
 import {
   assignVariables,
+  checkpointCalibration,
   type CheckpointMeta,
-  checkpointTemperature,
   loadCheckpoint,
 } from "../train/checkpoint.ts";
-import { temperatureScale } from "../eval/calibration.ts";
+import { calibrateScale, type CalibrationMap } from "../eval/calibration.ts";
 import type {
   ArrayPrediction,
   FeedbackPrediction,
@@ -85,10 +85,12 @@ export class Simulator implements SimulatorLike {
   readonly items: readonly string[];
   readonly startStates: readonly (readonly StepRecord[])[];
   /**
-   * Temperature T of the answers, p = softmax(z_real / T): the one fitted on the validation
+   * Temperature T of the answers, p = softmax(z_real / T + b): the one fitted on the validation
    * tuples after training (config.json's `calibration`), 1 for checkpoints without one.
    */
   readonly temperature: number;
+  /** T and the per-class bias b (none for `--calibrate temperature`) of the answers. */
+  readonly calibration: CalibrationMap;
   readonly #itemIndex: Map<string, number>;
   readonly #labelIndex: Map<string, number>;
   readonly #maxBatch: number;
@@ -107,7 +109,8 @@ export class Simulator implements SimulatorLike {
     this.items = items;
     this.itemCount = items.length;
     this.startStates = startStates;
-    this.temperature = checkpointTemperature(meta);
+    this.calibration = checkpointCalibration(meta);
+    this.temperature = this.calibration.temperature;
     this.#itemIndex = new Map(items.map((id, i) => [id, i]));
     this.#labelIndex = new Map(meta.labels.map((l, i) => [l, i]));
     this.#maxBatch = maxBatch;
@@ -281,7 +284,7 @@ export class Simulator implements SimulatorLike {
 
   /**
    * The answers from D's per-head softmax rows [n, M, K + F]. As in evaluation, the heads'
-   * softmax rows are averaged first, then the real classes' share is taken (at the temperature)
+   * softmax rows are averaged first, then the real classes' share is taken (calibrated)
    * with the real mass `real`; `spread` is the standard deviation over the heads of each head's
    * own P(positive); `ood` says what the model did not know.
    */
@@ -317,14 +320,14 @@ export class Simulator implements SimulatorLike {
     return out;
   }
 
-  /** The real classes' share of a row of D's softmax, at the temperature. */
+  /** The real classes' share of a row of D's softmax, under the calibration. */
   #realShare(row: ArrayLike<number>): number[] {
-    const K = this.labels.length, T = this.temperature;
+    const K = this.labels.length, map = this.calibration;
     let z = 0;
     for (let k = 0; k < K; k++) z += row[k]!;
     const pk: number[] = [];
     for (let k = 0; k < K; k++) pk.push(row[k]! / Math.max(z, 1e-30));
-    return T === 1 ? pk : Array.from(temperatureScale(pk, K, T));
+    return map.temperature === 1 && !map.bias ? pk : Array.from(calibrateScale(pk, K, map));
   }
 
   /** Σ of the positive labels' probabilities. */

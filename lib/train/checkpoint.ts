@@ -51,7 +51,7 @@ import type { StepRecord } from "../data/pair.ts";
 import type { ModelShape } from "../../models/recsimu.ts";
 import { logicalName } from "../../models/params.ts";
 import type { RecSimuTrainer } from "./trainer.ts";
-import type { ModelCalibration } from "../eval/calibration.ts";
+import type { CalibrationMap, ModelCalibration } from "../eval/calibration.ts";
 import type { PropensitySummary } from "./propensity.ts";
 
 /** The checkpoint's item side features (`--item-features`). */
@@ -92,7 +92,7 @@ export interface CheckpointMeta {
   position: TrainingPosition;
   created: string;
   /**
-   * The temperature fitted after training (`--calibrate temperature`) and its validation
+   * The temperature (and biases) fitted after training (`--calibrate`) and its validation
    * figures; absent (checkpoints written before it, `--calibrate none`, runs not finished) means
    * T = 1.
    */
@@ -122,16 +122,38 @@ export function checkpointTemperature(meta: Pick<CheckpointMeta, "calibration">)
   return meta.calibration?.temperature ?? 1;
 }
 
-/** Refuses a config.json whose calibration is not a usable temperature. */
+/**
+ * The calibration a checkpoint answers with, softmax(ln p / T + b): its temperature and, for
+ * `temperature-bias`, its biases; T = 1 and no bias without one.
+ *
+ * @example
+ * ```ts
+ * import { checkpointCalibration } from "./checkpoint.ts";
+ * checkpointCalibration({}); // { temperature: 1 }
+ * ```
+ */
+export function checkpointCalibration(meta: Pick<CheckpointMeta, "calibration">): CalibrationMap {
+  const c = meta.calibration;
+  return c?.bias
+    ? { temperature: c.temperature, bias: c.bias }
+    : { temperature: c?.temperature ?? 1 };
+}
+
+/** Refuses a config.json whose calibration is not a usable temperature (and bias). */
 function checkCalibration(meta: CheckpointMeta, dir: string): void {
   const c = meta.calibration;
   if (c === undefined) return;
-  const t = c?.temperature;
-  if (c?.method !== "temperature" || typeof t !== "number" || !(t > 0 && Number.isFinite(t))) {
+  const t = c?.temperature, b = c?.bias, K = meta.labels?.length;
+  const okT = typeof t === "number" && t > 0 && Number.isFinite(t);
+  const okB = c?.method === "temperature" ? b === undefined : Array.isArray(b) && b.length === K &&
+    b.every((x) => typeof x === "number" && Number.isFinite(x));
+  if ((c?.method !== "temperature" && c?.method !== "temperature-bias") || !okT || !okB) {
     throw new CheckpointError(
       `"${
         join(dir, "config.json")
-      }": calibration must be { method: "temperature", temperature > 0 }, got ${JSON.stringify(c)}`,
+      }": calibration must be { method: "temperature", temperature > 0 } or { method: "temperature-bias", temperature > 0, bias: ${K} finite numbers }, got ${
+        JSON.stringify(c)
+      }`,
     );
   }
 }

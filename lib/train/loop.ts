@@ -23,7 +23,7 @@ import {
   evaluateCalibrated,
   evaluateModel,
   type FeedbackMetrics,
-  fitModelTemperature,
+  fitModelCalibration,
   type ItemBaselines,
   itemBaselines,
 } from "../eval/evaluate.ts";
@@ -35,6 +35,7 @@ import { RecSimuTrainer } from "./trainer.ts";
 import {
   assignVariables,
   CHECKPOINT_FORMAT,
+  checkpointCalibration,
   type CheckpointData,
   type CheckpointMeta,
   loadCheckpoint,
@@ -645,12 +646,13 @@ class TrainingRun {
         realThreshold: await realScoreQuantile(model, ds, ds.validation, 0.01, validation),
       };
     }
-    const temperature = fit?.temperature ?? 1;
-    const evaluated = await evaluateCalibrated(model, ds, ds.test, temperature);
+    const map = checkpointCalibration({ calibration: fit });
+    const evaluated = await evaluateCalibrated(model, ds, ds.test, map);
     const test = evaluated.metrics;
     const calibration: CalibrationReport = {
-      method: fit ? "temperature" : "none",
-      temperature,
+      method: fit?.method ?? "none",
+      temperature: map.temperature,
+      ...(fit?.bias ? { bias: fit.bias } : {}),
       ...(fit ? { validation: fit.validation } : {}),
       test: evaluated.calibration,
     };
@@ -670,21 +672,23 @@ class TrainingRun {
   }
 
   /**
-   * With `--calibrate temperature`, the temperature of D's real-class logits fitted on the
-   * validation tuples (the final weights'; never the test tuples); else, or without validation
-   * tuples, none (T = 1). `probs`: D's probabilities of the validation tuples, when computed.
+   * With `--calibrate temperature` (or `temperature-bias`), the temperature (and per-class
+   * biases) of D's real-class logits fitted on the validation tuples (the final weights'; never
+   * the test tuples); else, or without validation tuples, none (T = 1). `probs`: D's
+   * probabilities of the validation tuples, when computed.
    */
   async calibrate(probs?: Float32Array): Promise<ModelCalibration | undefined> {
     const { ds, c } = this;
-    if (c.calibrate !== "temperature") return undefined;
+    if (c.calibrate === "none") return undefined;
     if (ds.validation.length === 0) {
       this.say("calibration: no validation tuples to fit a temperature on; T = 1");
       return undefined;
     }
-    const fit = await fitModelTemperature(this.model, ds, ds.validation, probs);
+    const fit = await fitModelCalibration(this.model, ds, ds.validation, c.calibrate, probs);
     const { before, after } = fit.validation;
+    const b = fit.bias ? `, bias [${fit.bias.map((x) => x.toFixed(3)).join(", ")}]` : "";
     this.say(
-      `calibration: temperature ${fit.temperature.toFixed(4)}; validation log-loss ${
+      `calibration: temperature ${fit.temperature.toFixed(4)}${b}; validation log-loss ${
         before.logLoss.toFixed(4)
       } -> ${after.logLoss.toFixed(4)}, ECE ${before.ece.toFixed(4)} -> ${
         after.ece.toFixed(4)

@@ -1,13 +1,18 @@
 /**
- * Temperature scaling and the expected calibration error as pure functions: the fit recovers a
- * known temperature, leaves calibrated logits at T = 1, never raises the log-loss it minimises;
- * ECE against hand-computed values and a direct implementation.
+ * Temperature scaling, temperature with a bias per class, and the expected calibration error as
+ * pure functions: the fits recover a known temperature (and bias), leave calibrated logits at
+ * T = 1, never raise the log-loss they minimise; ECE against hand-computed values and a direct
+ * implementation.
  * @module
  */
 import { assert, assertAlmostEquals, assertEquals, assertThrows } from "../_assert.ts";
 import { Rng } from "../../lib/random.ts";
 import {
+  calibratedLogLoss,
+  calibrateScale,
   fitTemperature,
+  fitTemperatureBias,
+  IDENTITY_CALIBRATION,
   logitsOfProbs,
   TEMPERATURE_RANGE,
   temperatureLogLoss,
@@ -142,4 +147,88 @@ Deno.test("expectedCalibrationError() matches hand-computed values and a direct 
   assertThrows(() => expectedCalibrationError([1], [1.5]), RangeError, "probs[0] is 1.5");
   assertThrows(() => expectedCalibrationError([2], [0.5]), RangeError, "labels[0] is 2");
   assertThrows(() => expectedCalibrationError([1], [0.5], 0), RangeError, "bins is 0");
+});
+
+/** `n` rows of K logits ~ N(0, scale²) and a label drawn from softmax(z / t0 + b0) for each. */
+function syntheticBiased(
+  seed: number,
+  n: number,
+  t0: number,
+  b0: readonly number[],
+): { logits: Float64Array; y: Int32Array } {
+  const rng = new Rng(seed), k = b0.length;
+  const logits = new Float64Array(n * k), y = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    const z = Array.from({ length: k }, () => 2 * rng.normal());
+    logits.set(z, i * k);
+    y[i] = rng.categorical(softmax(z.map((x, c) => x / t0 + b0[c]!)));
+  }
+  return { logits, y };
+}
+
+Deno.test("fitTemperatureBias() recovers T0 and b0 from labels drawn from softmax(z / T0 + b0)", () => {
+  for (const [seed, t0, b0] of [[11, 2, [0, -1]], [12, 0.7, [0, 0.8, -0.5]]] as const) {
+    const { logits, y } = syntheticBiased(seed, 40_000, t0, b0);
+    const fit = fitTemperatureBias(logits, b0.length, y);
+    assert(
+      Math.abs(fit.temperature - t0) < 0.06 * t0,
+      `seed ${seed}: T ${fit.temperature}, expected ≈ ${t0}`,
+    );
+    assertEquals(fit.bias[0], 0);
+    b0.forEach((b, c) =>
+      assert(
+        Math.abs(fit.bias[c]! - b) < 0.06,
+        `seed ${seed}: b[${c}] ${fit.bias[c]}, expected ≈ ${b}`,
+      )
+    );
+  }
+});
+
+Deno.test("fitTemperatureBias() minimises the log-loss: it beats T alone and a grid around its own fit; equal logits give the classes' log-odds", () => {
+  const { logits, y } = syntheticBiased(13, 3_000, 1.5, [0, 0.6, -0.4]);
+  const fit = fitTemperatureBias(logits, 3, y);
+  const at = (t: number, b: readonly number[]) =>
+    calibratedLogLoss(logits, 3, y, { temperature: t, bias: b });
+  const best = at(fit.temperature, fit.bias);
+  const tAlone = fitTemperature(logits, 3, y);
+  assert(best <= temperatureLogLoss(logits, 3, y, tAlone) + 1e-12, "worse than T alone");
+  assertAlmostEquals(at(tAlone, [0, 0, 0]), temperatureLogLoss(logits, 3, y, tAlone), 1e-12);
+  for (const dt of [0.98, 1.02]) assert(best <= at(fit.temperature * dt, fit.bias) + 1e-12);
+  for (const c of [1, 2]) {
+    for (const db of [-0.02, 0.02]) {
+      const b = [...fit.bias];
+      b[c]! += db;
+      assert(best <= at(fit.temperature, b) + 1e-12, `b[${c}] + ${db} beats the fit`);
+    }
+  }
+  // Logits that carry nothing: T stays 1 and b is the log-odds of the labels' counts (3 : 1).
+  const flat = fitTemperatureBias(new Float64Array(8), 2, [1, 1, 1, 0]);
+  assertEquals(flat.temperature, 1);
+  assertAlmostEquals(flat.bias[1]!, Math.log(3), 1e-5); // the ridge moves it by ~1e-6
+  assertEquals(fitTemperatureBias([], 2, []), { temperature: 1, bias: [0, 0] });
+  assertThrows(() => fitTemperatureBias([1, 0, 0], 2, [0, 1]), TypeError, "3 logits for 2 rows");
+  assertThrows(() => fitTemperatureBias([1, 0], 2, [2]), RangeError, "yTrue[0] is 2");
+});
+
+Deno.test("calibrateScale() is softmax(ln p / T + b): hand-computed rows, zeros kept, temperatureScale without a bias, bad bias refused", () => {
+  // [0.5, 0.5] with b = [0, ln 3]: 1 : 3. [0.8, 0.2] at T = 2 with b = [0, ln 2]: 2 : 1·2 = 1 : 1.
+  const q = calibrateScale([0.5, 0.5, 0.8, 0.2, 0, 0], 2, {
+    temperature: 1,
+    bias: [0, Math.log(3)],
+  });
+  assertAlmostEquals(q[0]!, 0.25, 1e-15);
+  assertAlmostEquals(q[1]!, 0.75, 1e-15);
+  assertEquals([q[4], q[5]], [0, 0]);
+  const r = calibrateScale([0.8, 0.2], 2, { temperature: 2, bias: [0, Math.log(2)] });
+  assertAlmostEquals(r[0]!, 0.5, 1e-15);
+  assertAlmostEquals(r[1]!, 0.5, 1e-15);
+  const p = [0.7, 0.2, 0.1];
+  assertEquals(calibrateScale(p, 3, { temperature: 0.8 }), temperatureScale(p, 3, 0.8));
+  assertEquals(calibrateScale([0.5, 0.5], 2, IDENTITY_CALIBRATION), Float64Array.from([0.5, 0.5]));
+  assertThrows(() => calibrateScale(p, 3, { temperature: 1, bias: [0, 1] }), RangeError, "bias is");
+  assertThrows(
+    () => calibrateScale(p, 3, { temperature: 1, bias: [0, NaN, 0] }),
+    RangeError,
+    "bias is",
+  );
 });

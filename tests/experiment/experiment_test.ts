@@ -15,6 +15,7 @@ import { FITTERS } from "../../lib/experiment/fitters.ts";
 import { renderReport, REPORT_SECTIONS } from "../../lib/experiment/report.ts";
 import { UserError } from "../../lib/errors.ts";
 import type { TrainConfig } from "../../lib/config.ts";
+import { planFlags } from "../../lib/commands/experiment.ts";
 import type { EpochRecord } from "../../lib/train/loop.ts";
 import { synthText, tempDir, tinyConfig } from "../_helpers.ts";
 
@@ -307,4 +308,11 @@ Deno.test("the report prints one seed's value without a spread, two or more with
   const row = /<tr><td>recsimu<\/td>(.*?)<\/tr>/.exec(html)?.[1] ?? "";
   assert(row.includes("<td>0.8000</td>"), row); // AUC of seed 0, no "± 0.0000"
   assert(!row.includes("±"), row);
+});
+
+Deno.test("experiment trains the paper's networks with a temperature alone unless --arch and --calibrate say otherwise", () => {
+  const plain = planFlags({}).config;
+  assertEquals([plain.arch, plain.calibrate], ["paper", "temperature"]);
+  const given = planFlags({ arch: "attn", calibrate: "temperature-bias" }).config;
+  assertEquals([given.arch, given.calibrate], ["attn", "temperature-bias"]);
 });

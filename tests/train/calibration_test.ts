@@ -1,8 +1,9 @@
 /**
- * Calibrated probabilities (`--calibrate temperature`): a temperature fitted on the validation
- * tuples after training, stored in the checkpoint and applied by the simulator and the test
- * metrics; checkpoints without it answer at T = 1 and resume; `--calibrate none` trains the same
- * weights and reports D as trained.
+ * Calibrated probabilities (`--calibrate temperature-bias`, the default, and `temperature`): a
+ * temperature (and a bias per label) fitted on the validation tuples after training, stored in
+ * the checkpoint and applied by the simulator and the test metrics; checkpoints without it
+ * answer at T = 1 and resume; `--calibrate none` trains the same weights and reports D as
+ * trained.
  * @module
  */
 import { join } from "node:path";
@@ -10,7 +11,11 @@ import { assert, assertAlmostEquals, assertEquals, assertRejects } from "../_ass
 import { initBackend } from "../../lib/tf.ts";
 import { datasetFromText } from "../../lib/data/dataset.ts";
 import { finished, trainRecSimu } from "../../lib/train/loop.ts";
-import { evaluateModel, fitModelTemperature } from "../../lib/eval/evaluate.ts";
+import {
+  evaluateModel,
+  fitModelCalibration,
+  fitModelTemperature,
+} from "../../lib/eval/evaluate.ts";
 import { Simulator } from "../../lib/sim/simulator.ts";
 import { loadCheckpoint, updateCheckpointFile } from "../../lib/train/checkpoint.ts";
 import { CheckpointError, UserError } from "../../lib/errors.ts";
@@ -63,12 +68,13 @@ function manualSoftmax(p: readonly number[], t: number): number[] {
   return e.map((x) => x / s);
 }
 
-Deno.test("training fits a temperature on the validation tuples, keeps it in config.json, and the test metrics and Simulator answers use it", async () => {
+Deno.test("--calibrate temperature fits a temperature on the validation tuples, keeps it in config.json, and the test metrics and Simulator answers use it", async () => {
   await initBackend("cpu", { quiet: true });
   await using tmp = await tempDir();
   const ds = await datasetFromText(small, "small.csv", { stateLength: 5, minCount: 1 });
   const out = join(tmp.path, "model");
-  const r = finished(await trainRecSimu(ds, tinyConfig({ batch: 64 }), { quiet: true, out }));
+  const c = tinyConfig({ batch: 64, calibrate: "temperature" });
+  const r = finished(await trainRecSimu(ds, c, { quiet: true, out }));
   const cal = r.calibration;
   const T = cal.temperature;
   assertEquals(cal.method, "temperature");
@@ -115,6 +121,73 @@ Deno.test("training fits a temperature on the validation tuples, keeps it in con
 
   // A temperature that is not a positive number is refused when loading.
   await editMeta(uncal, (m) => m.calibration = { method: "temperature", temperature: -1 });
+  await assertRejects(() => Simulator.load(uncal), CheckpointError, "calibration must be");
+});
+
+/** softmax(ln p / t + b) of one row of probabilities, written out. */
+function manualBiased(p: readonly number[], t: number, b: readonly number[]): number[] {
+  const z = p.map((x, k) => Math.log(x) / t + b[k]!);
+  const m = Math.max(...z);
+  const e = z.map((x) => Math.exp(x - m));
+  const s = e.reduce((a, c) => a + c, 0);
+  return e.map((x) => x / s);
+}
+
+Deno.test("the default --calibrate temperature-bias fits T and a bias per label on the validation tuples, fits them at least as well as T alone, and the test metrics and Simulator answers use both", async () => {
+  await initBackend("cpu", { quiet: true });
+  await using tmp = await tempDir();
+  const ds = await datasetFromText(small, "small.csv", { stateLength: 5, minCount: 1 });
+  const out = join(tmp.path, "model");
+  const r = finished(await trainRecSimu(ds, tinyConfig({ batch: 64 }), { quiet: true, out }));
+  const cal = r.calibration;
+  assertEquals(cal.method, "temperature-bias");
+  const { temperature: T, bias } = cal;
+  assertEquals(bias!.length, ds.labels.length);
+  assertEquals(bias![0], 0);
+  assert(bias!.some((b) => b !== 0), `bias ${bias}`);
+  const v = cal.validation!;
+  const refit = await fitModelCalibration(r.model, ds, ds.validation, "temperature-bias");
+  assertEquals(refit, { method: "temperature-bias", temperature: T, bias, validation: v });
+  // T alone is the special case b = 0: the joint fit's validation log-loss is at most its.
+  const alone = await fitModelTemperature(r.model, ds, ds.validation);
+  assert(
+    v.after.logLoss <= alone.validation.after.logLoss + 1e-9,
+    `temperature-bias ${v.after.logLoss} > temperature ${alone.validation.after.logLoss}`,
+  );
+  assertEquals(r.test, await evaluateModel(r.model, ds, ds.test, { temperature: T, bias }));
+  r.model.dispose();
+  assertEquals((await loadCheckpoint(out)).meta.calibration, {
+    method: "temperature-bias",
+    temperature: T,
+    bias,
+    validation: v,
+  });
+
+  const uncal = join(tmp.path, "uncalibrated");
+  await copyDir(out, uncal);
+  await editMeta(uncal, (m) => delete m.calibration);
+  const sim = await Simulator.load(out), plain = await Simulator.load(uncal);
+  assertEquals(sim.calibration, { temperature: T, bias });
+  const reqs = testRequests(ds, 5);
+  const [a, b] = [await sim.predictArrays(reqs), await plain.predictArrays(reqs)];
+  a.forEach((p, i) => {
+    manualBiased(b[i]!.probs, T, bias!).forEach((x, k) =>
+      assertAlmostEquals(p.probs[k]!, x, 1e-12)
+    );
+  });
+  sim.dispose();
+  plain.dispose();
+
+  // A bias of the wrong length, or one with a temperature-only method, is refused when loading.
+  await editMeta(
+    uncal,
+    (m) => m.calibration = { method: "temperature-bias", temperature: 1, bias: [0] },
+  );
+  await assertRejects(() => Simulator.load(uncal), CheckpointError, "calibration must be");
+  await editMeta(
+    uncal,
+    (m) => m.calibration = { method: "temperature", temperature: 1, bias: [0, 0, 0] },
+  );
   await assertRejects(() => Simulator.load(uncal), CheckpointError, "calibration must be");
 });
 
@@ -194,14 +267,17 @@ Deno.test("train --calibrate none trains the same weights and reports D as train
     await Deno.readFile(join(tmp.path, "none", "weights.bin")),
   );
   const c = cal.calibration;
-  assertEquals(c.method, "temperature");
+  assertEquals(c.method, "temperature-bias");
+  assertEquals(c.bias.length, 3);
+  assertEquals(c.bias[0], 0);
   assertEquals(c.test.before, none.calibration.test.after, "before is the uncalibrated model");
   assertEquals(c.test.after.logLoss, cal.recsimu.logLoss);
   assert(c.validation.after.logLoss <= c.validation.before.logLoss);
   const meta = JSON.parse(await Deno.readTextFile(join(tmp.path, "cal", "config.json")));
   assertEquals(meta.calibration, {
-    method: "temperature",
+    method: "temperature-bias",
     temperature: c.temperature,
+    bias: c.bias,
     validation: c.validation,
   });
 
@@ -231,6 +307,6 @@ Deno.test("train --calibrate none trains the same weights and reports D as train
   assertEquals(bad.code, 2);
   assertEquals(
     bad.stderr.trim(),
-    "recsimu train: calibrate must be none or temperature, got platt",
+    "recsimu train: calibrate must be none, temperature or temperature-bias, got platt",
   );
 });
