@@ -180,6 +180,33 @@ export function temperatureLogLoss(
 }
 
 /**
+ * Refuses input a calibration fit cannot read: `logits` not `n * k` values (TypeError), a
+ * non-finite logit or a class outside `[0, k)` (RangeError), each naming `what`.
+ */
+function checkFitInput(
+  what: string,
+  logits: ArrayLike<number>,
+  k: number,
+  yTrue: ArrayLike<number>,
+): void {
+  const n = yTrue.length;
+  if (!Number.isInteger(k) || k < 1 || logits.length !== n * k) {
+    throw new TypeError(`${what}: ${logits.length} logits for ${n} rows of ${k} classes`);
+  }
+  for (let i = 0; i < logits.length; i++) {
+    if (!Number.isFinite(logits[i]!)) {
+      throw new RangeError(`${what}: logits[${i}] is ${logits[i]}, expected a finite number`);
+    }
+  }
+  for (let i = 0; i < n; i++) {
+    const y = yTrue[i]!;
+    if (!Number.isInteger(y) || y < 0 || y >= k) {
+      throw new RangeError(`${what}: yTrue[${i}] is ${y}, expected a class in [0, ${k})`);
+    }
+  }
+}
+
+/**
  * The temperature T in {@link TEMPERATURE_RANGE} that minimises the mean log-loss of
  * softmax(logits / T) on the rows: the log-loss is convex in β = 1/T, so its derivative is
  * bisected (in ln β, 100 halvings: far below float64 resolution); deterministic. An end of the
@@ -205,22 +232,7 @@ export function fitTemperature(
   yTrue: ArrayLike<number>,
 ): number {
   const n = yTrue.length;
-  if (!Number.isInteger(k) || k < 1 || logits.length !== n * k) {
-    throw new TypeError(`fitTemperature: ${logits.length} logits for ${n} rows of ${k} classes`);
-  }
-  for (let i = 0; i < logits.length; i++) {
-    if (!Number.isFinite(logits[i]!)) {
-      throw new RangeError(
-        `fitTemperature: logits[${i}] is ${logits[i]}, expected a finite number`,
-      );
-    }
-  }
-  for (let i = 0; i < n; i++) {
-    const y = yTrue[i]!;
-    if (!Number.isInteger(y) || y < 0 || y >= k) {
-      throw new RangeError(`fitTemperature: yTrue[${i}] is ${y}, expected a class in [0, ${k})`);
-    }
-  }
+  checkFitInput("fitTemperature", logits, k, yTrue);
   if (n === 0) return 1;
   const slope = (lnBeta: number) => nllAndSlope(logits, k, yTrue, Math.exp(lnBeta)).slope;
   let lo = -Math.log(TEMPERATURE_RANGE[1]), hi = -Math.log(TEMPERATURE_RANGE[0]);
@@ -404,8 +416,8 @@ function solve(a: Float64Array, b: Float64Array): Float64Array {
  * softmax(logits / T + b) on the rows, by damped Newton steps on (1/T, b) from (1, 0) with a
  * backtracking line search (the loss is convex, so this finds its minimum); deterministic. 1/T
  * is kept in {@link TEMPERATURE_RANGE}'s inverse; a ridge of 1e-6 keeps the biases finite when
- * a class never occurs. No rows, or rows whose logits are all equal and one class, give what
- * the data support (T = 1 when the logits carry nothing).
+ * a class never occurs. No rows give T = 1 and b = 0; logits that carry nothing (equal within
+ * each row) keep T = 1 and fit b to the labels' log-odds.
  *
  * @param logits row-major `[n, k]` logits; any constant per row may be added (log-probabilities do)
  * @param k classes per row
@@ -427,26 +439,7 @@ export function fitTemperatureBias(
   yTrue: ArrayLike<number>,
 ): { temperature: number; bias: number[] } {
   const n = yTrue.length;
-  if (!Number.isInteger(k) || k < 1 || logits.length !== n * k) {
-    throw new TypeError(
-      `fitTemperatureBias: ${logits.length} logits for ${n} rows of ${k} classes`,
-    );
-  }
-  for (let i = 0; i < logits.length; i++) {
-    if (!Number.isFinite(logits[i]!)) {
-      throw new RangeError(
-        `fitTemperatureBias: logits[${i}] is ${logits[i]}, expected a finite number`,
-      );
-    }
-  }
-  for (let i = 0; i < n; i++) {
-    const y = yTrue[i]!;
-    if (!Number.isInteger(y) || y < 0 || y >= k) {
-      throw new RangeError(
-        `fitTemperatureBias: yTrue[${i}] is ${y}, expected a class in [0, ${k})`,
-      );
-    }
-  }
+  checkFitInput("fitTemperatureBias", logits, k, yTrue);
   const [betaLo, betaHi] = [1 / TEMPERATURE_RANGE[1], 1 / TEMPERATURE_RANGE[0]];
   let theta = new Float64Array(k);
   theta[0] = 1;
