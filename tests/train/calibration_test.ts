@@ -59,12 +59,12 @@ function testRequests(ds: Dataset, n: number): FeedbackRequest[] {
   }));
 }
 
-/** softmax(ln p / t) of one row of probabilities, written out. */
-function manualSoftmax(p: readonly number[], t: number): number[] {
-  const z = p.map((x) => Math.log(x) / t);
+/** softmax(ln p / t + b) of one row of probabilities (b = 0 when absent), written out. */
+function manualSoftmax(p: readonly number[], t: number, b?: readonly number[]): number[] {
+  const z = p.map((x, k) => Math.log(x) / t + (b?.[k] ?? 0));
   const m = Math.max(...z);
   const e = z.map((x) => Math.exp(x - m));
-  const s = e.reduce((a, b) => a + b, 0);
+  const s = e.reduce((a, c) => a + c, 0);
   return e.map((x) => x / s);
 }
 
@@ -124,15 +124,6 @@ Deno.test("--calibrate temperature fits a temperature on the validation tuples, 
   await assertRejects(() => Simulator.load(uncal), CheckpointError, "calibration must be");
 });
 
-/** softmax(ln p / t + b) of one row of probabilities, written out. */
-function manualBiased(p: readonly number[], t: number, b: readonly number[]): number[] {
-  const z = p.map((x, k) => Math.log(x) / t + b[k]!);
-  const m = Math.max(...z);
-  const e = z.map((x) => Math.exp(x - m));
-  const s = e.reduce((a, c) => a + c, 0);
-  return e.map((x) => x / s);
-}
-
 Deno.test("the default --calibrate temperature-bias fits T and a bias per label on the validation tuples, fits them at least as well as T alone, and the test metrics and Simulator answers use both", async () => {
   await initBackend("cpu", { quiet: true });
   await using tmp = await tempDir();
@@ -171,7 +162,7 @@ Deno.test("the default --calibrate temperature-bias fits T and a bias per label 
   const reqs = testRequests(ds, 5);
   const [a, b] = [await sim.predictArrays(reqs), await plain.predictArrays(reqs)];
   a.forEach((p, i) => {
-    manualBiased(b[i]!.probs, T, bias!).forEach((x, k) =>
+    manualSoftmax(b[i]!.probs, T, bias!).forEach((x, k) =>
       assertAlmostEquals(p.probs[k]!, x, 1e-12)
     );
   });
