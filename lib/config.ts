@@ -18,7 +18,7 @@ export type Arch = "attn" | "paper";
 export type Split = "last" | "users";
 
 /** How the simulator's probabilities are calibrated after training. */
-export type Calibrate = "none" | "temperature" | "temperature-bias";
+export type Calibrate = "auto" | "none" | "temperature" | "temperature-bias";
 
 /** The item side features a run was trained with (`--item-features`). */
 export interface ItemFeaturesSpec {
@@ -161,7 +161,9 @@ export interface TrainConfig {
   /**
    * After training: `temperature-bias` fits T and a bias per class on the validation tuples,
    * p = softmax(z_real / T + b); `temperature` fits T alone, p = softmax(z_real / T); either is
-   * kept in the checkpoint and applied to every answer; `none` answers with D as trained.
+   * kept in the checkpoint and applied to every answer; `none` answers with D as trained; `auto`
+   * is `temperature-bias` with `split: "users"` and `temperature` with `"last"`
+   * ({@link calibrationMethod}).
    */
   calibrate: Calibrate;
   /** item2vec epochs over the skip-gram pairs. */
@@ -222,7 +224,7 @@ export const TRAIN_DEFAULTS: Readonly<TrainConfig> = Object.freeze({
   update: "sequential",
   itemBias: false,
   variant: "recsimu",
-  calibrate: "temperature-bias",
+  calibrate: "auto",
   i2vEpochs: 5,
   i2vLearningRate: 0.05,
   seed: 0,
@@ -398,9 +400,9 @@ export function validateConfig(c: TrainConfig): TrainConfig {
   if (!["recsimu", "recsimu-1", "recsimu-3"].includes(c.variant)) {
     throw new UserError(`variant must be recsimu, recsimu-1 or recsimu-3, got ${c.variant}`);
   }
-  if (!["none", "temperature", "temperature-bias"].includes(c.calibrate)) {
+  if (!["auto", "none", "temperature", "temperature-bias"].includes(c.calibrate)) {
     throw new UserError(
-      `calibrate must be none, temperature or temperature-bias, got ${c.calibrate}`,
+      `calibrate must be auto, none, temperature or temperature-bias, got ${c.calibrate}`,
     );
   }
   if (c.split !== "last" && c.split !== "users") {
@@ -417,4 +419,26 @@ export function validateConfig(c: TrainConfig): TrainConfig {
   }
   if (c.positive.length === 0) throw new UserError("positive: name at least one positive label");
   return c;
+}
+
+/**
+ * What `calibrate` fits: `auto` is `temperature-bias` when the validation tuples are whole
+ * sessions of their own users (`split: "users"`), distributed like the answers the simulator
+ * gives, and `temperature` when they are each session's second-last tuple (`"last"`): those
+ * come late in sessions, with a positive rate of their own, and a bias fitted on them moves
+ * every answer by it (measured in docs/training.md#calibration). `none` fits nothing.
+ *
+ * @example
+ * ```ts
+ * import { calibrationMethod } from "./config.ts";
+ * calibrationMethod({ calibrate: "auto", split: "users" }); // "temperature-bias"
+ * calibrationMethod({ calibrate: "auto", split: "last" }); // "temperature"
+ * ```
+ */
+export function calibrationMethod(
+  c: Pick<TrainConfig, "calibrate" | "split">,
+): "temperature" | "temperature-bias" | undefined {
+  if (c.calibrate === "none") return undefined;
+  if (c.calibrate !== "auto") return c.calibrate;
+  return c.split === "users" ? "temperature-bias" : "temperature";
 }

@@ -133,9 +133,11 @@ Training (Algorithm 1):
   --item-bias            beyond the paper: trainable per-item bias on D's real-class logits
   --variant V            recsimu | recsimu-1 (K+1 outputs) | recsimu-3 (no adversarial terms);
                          RecSimu-2 is --beta 0
-  --calibrate C          temperature-bias: after training, fit T and a bias per label on the
-                         validation tuples and answer softmax(z / T + b) | temperature: T
-                         alone, softmax(z / T) | none: D as trained (default ${D.calibrate})`;
+  --calibrate C          after training, fit on the validation tuples: temperature-bias: T and
+                         a bias per label, answer softmax(z / T + b) | temperature: T alone,
+                         softmax(z / T) | auto: temperature-bias with --split users,
+                         temperature with --split last | none: D as trained
+                         (default ${D.calibrate})`;
 
 /** `--split users`: the sessions the test holds out, for the leave fit to leave out. */
 function testUsers(

@@ -9,7 +9,7 @@
 import { backendInfo, tf } from "../tf.ts";
 import { deriveSeed, Rng } from "../random.ts";
 import { DivergenceError, UserError } from "../errors.ts";
-import type { TrainConfig } from "../config.ts";
+import { calibrationMethod, type TrainConfig } from "../config.ts";
 import type { Dataset } from "../data/dataset.ts";
 import { batchIndices, disposeBatch, toTensors, type TupleBatch } from "../data/batches.ts";
 import { trainingBatch, withPropensity } from "./batch_rows.ts";
@@ -672,19 +672,20 @@ class TrainingRun {
   }
 
   /**
-   * With `--calibrate temperature` (or `temperature-bias`), the temperature (and per-class
-   * biases) of D's real-class logits fitted on the validation tuples (the final weights'; never
+   * The temperature (and, with `temperature-bias`, per-class biases) of D's real-class logits
+   * that {@link calibrationMethod} names, fitted on the validation tuples (the final weights'; never
    * the test tuples); else, or without validation tuples, none (T = 1). `probs`: D's
    * probabilities of the validation tuples, when computed.
    */
   async calibrate(probs?: Float32Array): Promise<ModelCalibration | undefined> {
     const { ds, c } = this;
-    if (c.calibrate === "none") return undefined;
+    const method = calibrationMethod(c);
+    if (method === undefined) return undefined;
     if (ds.validation.length === 0) {
       this.say("calibration: no validation tuples to fit a temperature on; T = 1");
       return undefined;
     }
-    const fit = await fitModelCalibration(this.model, ds, ds.validation, c.calibrate, probs);
+    const fit = await fitModelCalibration(this.model, ds, ds.validation, method, probs);
     const { before, after } = fit.validation;
     const b = fit.bias ? `, bias [${fit.bias.map((x) => x.toFixed(3)).join(", ")}]` : "";
     this.say(

@@ -1,9 +1,9 @@
 /**
- * Calibrated probabilities (`--calibrate temperature-bias`, the default, and `temperature`): a
- * temperature (and a bias per label) fitted on the validation tuples after training, stored in
- * the checkpoint and applied by the simulator and the test metrics; checkpoints without it
- * answer at T = 1 and resume; `--calibrate none` trains the same weights and reports D as
- * trained.
+ * Calibrated probabilities (`--calibrate temperature-bias` and `temperature`; `auto`, the
+ * default, picks one by the split): a temperature (and a bias per label) fitted on the
+ * validation tuples after training, stored in the checkpoint and applied by the simulator and
+ * the test metrics; checkpoints without it answer at T = 1 and resume; `--calibrate none`
+ * trains the same weights and reports D as trained.
  * @module
  */
 import { join } from "node:path";
@@ -22,6 +22,7 @@ import { CheckpointError, UserError } from "../../lib/errors.ts";
 import type { FeedbackRequest } from "../../lib/sim/types.ts";
 import type { Dataset } from "../../lib/data/dataset.ts";
 import { runRecsimu, TINY_FLAGS } from "../_cli.ts";
+import { type Calibrate, calibrationMethod, type Split, TRAIN_DEFAULTS } from "../../lib/config.ts";
 import { synthText, tempDir, tinyConfig } from "../_helpers.ts";
 
 const small = synthText({
@@ -124,12 +125,17 @@ Deno.test("--calibrate temperature fits a temperature on the validation tuples, 
   await assertRejects(() => Simulator.load(uncal), CheckpointError, "calibration must be");
 });
 
-Deno.test("the default --calibrate temperature-bias fits T and a bias per label on the validation tuples, fits them at least as well as T alone, and the test metrics and Simulator answers use both", async () => {
+Deno.test("--calibrate temperature-bias fits T and a bias per label on the validation tuples, fits them at least as well as T alone, and the test metrics and Simulator answers use both", async () => {
   await initBackend("cpu", { quiet: true });
   await using tmp = await tempDir();
   const ds = await datasetFromText(small, "small.csv", { stateLength: 5, minCount: 1 });
   const out = join(tmp.path, "model");
-  const r = finished(await trainRecSimu(ds, tinyConfig({ batch: 64 }), { quiet: true, out }));
+  const r = finished(
+    await trainRecSimu(ds, tinyConfig({ batch: 64, calibrate: "temperature-bias" }), {
+      quiet: true,
+      out,
+    }),
+  );
   const cal = r.calibration;
   assertEquals(cal.method, "temperature-bias");
   const { temperature: T, bias } = cal;
@@ -180,6 +186,16 @@ Deno.test("the default --calibrate temperature-bias fits T and a bias per label 
     (m) => m.calibration = { method: "temperature", temperature: 1, bias: [0, 0, 0] },
   );
   await assertRejects(() => Simulator.load(uncal), CheckpointError, "calibration must be");
+});
+
+Deno.test("--calibrate auto fits a bias only when the validation tuples are whole sessions of their own users", () => {
+  const at = (calibrate: Calibrate, split: Split) => calibrationMethod({ calibrate, split });
+  assertEquals(at("auto", "users"), "temperature-bias");
+  assertEquals(at("auto", "last"), "temperature");
+  assertEquals(at("temperature-bias", "last"), "temperature-bias");
+  assertEquals(at("temperature", "users"), "temperature");
+  assertEquals(at("none", "users"), undefined);
+  assertEquals(TRAIN_DEFAULTS.calibrate, "auto");
 });
 
 Deno.test("a checkpoint from before calibration (no calibrate, no calibration) loads with T = 1 and resumes to the uninterrupted run's results", async () => {
@@ -258,17 +274,16 @@ Deno.test("train --calibrate none trains the same weights and reports D as train
     await Deno.readFile(join(tmp.path, "none", "weights.bin")),
   );
   const c = cal.calibration;
-  assertEquals(c.method, "temperature-bias");
-  assertEquals(c.bias.length, 3);
-  assertEquals(c.bias[0], 0);
+  assertEquals(c.method, "temperature", "auto with --split last: T alone");
+  assertEquals(c.bias, undefined);
   assertEquals(c.test.before, none.calibration.test.after, "before is the uncalibrated model");
   assertEquals(c.test.after.logLoss, cal.recsimu.logLoss);
   assert(c.validation.after.logLoss <= c.validation.before.logLoss);
   const meta = JSON.parse(await Deno.readTextFile(join(tmp.path, "cal", "config.json")));
+  assertEquals(meta.config.calibrate, "auto");
   assertEquals(meta.calibration, {
-    method: "temperature-bias",
+    method: "temperature",
     temperature: c.temperature,
-    bias: c.bias,
     validation: c.validation,
   });
 
@@ -298,6 +313,6 @@ Deno.test("train --calibrate none trains the same weights and reports D as train
   assertEquals(bad.code, 2);
   assertEquals(
     bad.stderr.trim(),
-    "recsimu train: calibrate must be none, temperature or temperature-bias, got platt",
+    "recsimu train: calibrate must be auto, none, temperature or temperature-bias, got platt",
   );
 });
