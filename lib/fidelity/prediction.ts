@@ -15,6 +15,7 @@ import {
   expectedCalibrationError,
   meanKl,
   multiclassBrier,
+  spearman,
 } from "../eval/fidelity_metrics.ts";
 import { Progress } from "../progress.ts";
 import type { Probs } from "../data/truth/world.ts";
@@ -53,6 +54,21 @@ export interface ResponderScores extends LabelScores {
   mae_vs_truth: number;
   /** Mean KL(p_true ‖ p_sim) over the labels (nats). */
   kl_to_truth: number;
+}
+
+/**
+ * Does the ensemble's spread say where the simulator is wrong? Over the answered cases of a
+ * split, from the responder's per-answer spread (the heads' standard deviation of P(positive)).
+ */
+export interface SpreadScores {
+  /** Mean spread. */
+  mean: number;
+  /** Spearman correlation of the spread with |p_sim − p_true| of P(positive). */
+  error_spearman: number;
+  /** Mean |p_sim − p_true| of the 10% of cases with the largest spread (at least one). */
+  mae_top_decile: number;
+  /** Mean |p_sim − p_true| of the other cases. */
+  mae_rest: number;
 }
 
 /**
@@ -106,6 +122,8 @@ export interface SplitReport extends Partial<Record<LogBaseline, BaselineCaseSco
   reliability: ReliabilityBin[];
   /** The same bins of the observable ceiling's P(positive) (with `posterior`). */
   posterior_reliability?: ReliabilityBin[];
+  /** What the responder's spread says about its errors; absent for responders without one. */
+  spread?: SpreadScores;
 }
 
 /** Which cases were answered. */
@@ -241,10 +259,41 @@ function positiveScores(
   return { ...positiveLabelScores(pPos, labels, bins), ...truthDistance(pPos, posTrue, bins) };
 }
 
+/**
+ * {@link SpreadScores} of the spreads `spread` and the absolute errors `error` (same order).
+ *
+ * @example
+ * ```ts
+ * import { spreadScores } from "./prediction.ts";
+ * spreadScores([0.1, 0.3, 0.2], [0.05, 0.2, 0.1]).mae_top_decile; // 0.2 (the case of spread 0.3)
+ * ```
+ */
+export function spreadScores(spread: readonly number[], error: readonly number[]): SpreadScores {
+  const n = spread.length;
+  if (error.length !== n) {
+    throw new RangeError(`spreadScores: ${n} spreads but ${error.length} errors`);
+  }
+  const mean = (xs: readonly number[]) =>
+    xs.length === 0 ? NaN : xs.reduce((a, b) => a + b, 0) / xs.length;
+  // The top decile by spread (ties broken by case order: deterministic).
+  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) =>
+    spread[b]! - spread[a]! || a - b
+  );
+  const top = n === 0 ? 0 : Math.max(1, Math.round(n / 10));
+  return {
+    mean: mean(spread),
+    error_spearman: n < 2 ? NaN : spearman(spread, error),
+    mae_top_decile: mean(order.slice(0, top).map((i) => error[i]!)),
+    mae_rest: mean(order.slice(top).map((i) => error[i]!)),
+  };
+}
+
 /** The answers of the cases `idx` and what they are scored against. */
 interface SplitInputs {
   cases: readonly JudgedCase[];
   sim: ReadonlyMap<number, Probs>;
+  /** The responder's spread of each answer, by case index; undefined without spreads. */
+  spreads?: ReadonlyMap<number, number>;
   /** The observable ceiling's rows [cases, 3], by case index; undefined when not computed. */
   posterior?: Float64Array;
   popularity: Float64Array;
@@ -313,6 +362,14 @@ function splitReport(idx: readonly number[], o: SplitInputs): SplitReport {
       bins,
       posTrue,
     ),
+    ...(o.spreads
+      ? {
+        spread: spreadScores(
+          idx.map((c) => o.spreads!.get(c) ?? 0),
+          posSim.map((p, i) => Math.abs(p - posTrue[i]!)),
+        ),
+      }
+      : {}),
     ...(pPost
       ? {
         posterior_reliability: reliabilityBins(
@@ -332,8 +389,10 @@ async function answerCases(
   truth: TruthData,
   answerable: readonly number[],
   o: { batch: number; quiet: boolean },
-): Promise<Map<number, Probs>> {
+): Promise<{ probs: Map<number, Probs>; spreads?: Map<number, number> }> {
   const out = new Map<number, Probs>();
+  // Spreads are kept only when every answer came with one (a single-head model has none).
+  let spreads = responder.lastSpreads ? new Map<number, number>() : undefined;
   const progress = new Progress("cases", answerable.length, { quiet: o.quiet, unitsPerStep: 1 });
   for (let i = 0; i < answerable.length; i += o.batch) {
     const chunk = answerable.slice(i, i + o.batch);
@@ -344,9 +403,12 @@ async function answerCases(
     });
     const probs = await responder.predict(requests);
     chunk.forEach((k, j) => out.set(k, probs[j]!));
+    const sp = responder.lastSpreads?.() ?? [];
+    if (sp.length !== chunk.length) spreads = undefined;
+    spreads && chunk.forEach((k, j) => spreads!.set(k, sp[j]!));
     progress.update(Math.min(i + o.batch, answerable.length));
   }
-  return out;
+  return { probs: out, spreads };
 }
 
 /** The observable ceiling of every case (`posterior.ts`), or undefined when `particles` is 0. */
@@ -399,11 +461,12 @@ export async function predictionFidelity(
       bySource[c.source].answered++;
     }
   });
-  const sim = await answerCases(responder, truth, answerable, o);
+  const { probs: sim, spreads } = await answerCases(responder, truth, answerable, o);
   const posterior = observableCeiling(truth, o.posteriorParticles ?? 2000);
   const inputs: SplitInputs = {
     cases,
     sim,
+    spreads,
     posterior: posterior?.probs,
     popularity: truth.log.itemPositives,
     baselines: o.baselines ? await o.baselines.answer(answerable.map((k) => cases[k]!)) : new Map(),

@@ -75,7 +75,10 @@ export function simulatorResponder(sim: SimulatorLike): FidelityResponder {
         state: r.history.map((s) => ({ item: `i${s.item}`, feedback: TRUTH_LABELS[s.label] })),
         action: `i${r.item}`,
       })));
-      spreads = answers.map((a) => a.spread ?? 0);
+      // Only when every answer has one: a single-head model gives none.
+      spreads = answers.every((a) => a.spread !== undefined && Number.isFinite(a.spread))
+        ? answers.map((a) => a.spread!)
+        : [];
       return answers.map((a) => {
         const p = simIndex.map((j) => (j >= 0 ? a.probs[j]! : 0));
         const z = p[0]! + p[1]! + p[2]!;

@@ -52,6 +52,19 @@ export function fidelityTable(r: FidelityReport): string {
       if (b) lines.push(scoreLine("", name, b));
     }
   }
+  const spreads = (["overall", "logging", "random"] as const)
+    .flatMap((split) => {
+      const x = r.prediction[split].spread;
+      return x
+        ? [
+          `${split} mean ${num(x.mean, 0)}, Spearman with |error| ${
+            num(x.error_spearman, 0, 3)
+          }, ` +
+          `MAE vs truth ${num(x.mae_top_decile, 0)} (top 10%) / ${num(x.mae_rest, 0)} (rest)`,
+        ]
+        : [];
+    });
+  if (spreads.length > 0) lines.push("", "spread of the heads' P(positive):", ...spreads);
   const p = r.policies;
   lines.push(
     "",

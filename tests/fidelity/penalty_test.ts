@@ -1,9 +1,10 @@
-import { assertAlmostEquals, assertEquals } from "../_assert.ts";
+import { assert, assertAlmostEquals, assertEquals, assertThrows } from "../_assert.ts";
 import { tempDir } from "../_helpers.ts";
 import { type TruthWriteOptions, writeTruthWorld } from "../../lib/data/truth/write.ts";
 import { judgeResponder } from "../../lib/fidelity/judge.ts";
 import { type FidelityResponder, truthResponder } from "../../lib/fidelity/responders.ts";
 import { loadTruthDir } from "../../lib/fidelity/truth_dir.ts";
+import { spreadScores } from "../../lib/fidelity/prediction.ts";
 
 const TINY: TruthWriteOptions = {
   preset: "base",
@@ -47,4 +48,48 @@ Deno.test("--uncertainty-penalty lowers each policy's simulated return by λ × 
     assertAlmostEquals(g.simulated_expected.mean, row.simulated_expected.mean - perEpisode, 1e-9);
     assertEquals(g.true, row.true, "the truth is not penalised");
   });
+});
+
+Deno.test("spreadScores: hand-computed mean, Spearman with the error and the top decile's MAE", () => {
+  const s = spreadScores([0.1, 0.4, 0.2, 0.3], [0.01, 0.04, 0.03, 0.02]);
+  assertAlmostEquals(s.mean, 0.25, 1e-12);
+  // Ranks [1, 4, 2, 3] and [1, 4, 3, 2]: Σ d_a d_b = 4, Σ d_a² = 5.
+  assertAlmostEquals(s.error_spearman, 0.8, 1e-12);
+  // Four cases: the top decile is the one case of largest spread (0.4, error 0.04).
+  assertAlmostEquals(s.mae_top_decile, 0.04, 1e-12);
+  assertAlmostEquals(s.mae_rest, 0.02, 1e-12);
+  assertThrows(() => spreadScores([0.1], []), RangeError, "1 spreads but 0 errors");
+});
+
+Deno.test("the judge reports what the spread says about the errors, only for responders with spreads", async () => {
+  await using d = await tempDir();
+  await writeTruthWorld(d.path, TINY);
+  const truth = await loadTruthDir(d.path);
+  const base = truthResponder(truth.world);
+  // The truth with P(positive) moved by e, and a spread that knows e: a spread ranking the errors.
+  let spreads: number[] = [];
+  const knowing: FidelityResponder = {
+    ...base,
+    name: "knowing",
+    async predict(requests) {
+      const probs = await base.predict(requests);
+      spreads = [];
+      return probs.map((p, i) => {
+        const e = 0.002 * i; // distinct per case (60 cases, one batch): mass from skip to click
+        const moved = Math.min(e, p[0]);
+        spreads.push(moved);
+        return [p[0] - moved, p[1] + moved, p[2]] as unknown as typeof p;
+      });
+    },
+    lastSpreads: () => spreads,
+  };
+  const r = await judgeResponder(knowing, truth, { posteriorParticles: 0 });
+  for (const split of ["overall", "logging", "random"] as const) {
+    const s = r.prediction[split].spread!;
+    assertAlmostEquals(s.error_spearman, 1, 1e-9, split);
+    assert(s.mae_top_decile > s.mae_rest, split);
+    assertAlmostEquals(s.mean, r.prediction[split].simulator.mae_vs_truth, 1e-12, split);
+  }
+  const plain = await judgeResponder(base, truth, { posteriorParticles: 0 });
+  assertEquals(plain.prediction.overall.spread, undefined);
 });
