@@ -65,6 +65,11 @@ export interface SpreadScores {
   mean: number;
   /** Spearman correlation of the spread with |p_sim − p_true| of P(positive). */
   error_spearman: number;
+  /**
+   * Spearman correlation of P(positive) itself with the same errors: what the spread must beat to
+   * say more than "large probabilities have large errors" (the heads' spread grows with p).
+   */
+  p_error_spearman: number;
   /** Mean |p_sim − p_true| of the 10% of cases with the largest spread (at least one). */
   mae_top_decile: number;
   /** Mean |p_sim − p_true| of the other cases. */
@@ -265,13 +270,19 @@ function positiveScores(
  * @example
  * ```ts
  * import { spreadScores } from "./prediction.ts";
- * spreadScores([0.1, 0.3, 0.2], [0.05, 0.2, 0.1]).mae_top_decile; // 0.2 (the case of spread 0.3)
+ * spreadScores([0.1, 0.3, 0.2], [0.05, 0.2, 0.1], [0.2, 0.5, 0.4]).mae_top_decile; // 0.2
  * ```
  */
-export function spreadScores(spread: readonly number[], error: readonly number[]): SpreadScores {
+export function spreadScores(
+  spread: readonly number[],
+  error: readonly number[],
+  p: readonly number[],
+): SpreadScores {
   const n = spread.length;
-  if (error.length !== n) {
-    throw new RangeError(`spreadScores: ${n} spreads but ${error.length} errors`);
+  if (error.length !== n || p.length !== n) {
+    throw new RangeError(
+      `spreadScores: ${n} spreads but ${error.length} errors and ${p.length} probabilities`,
+    );
   }
   const mean = (xs: readonly number[]) =>
     xs.length === 0 ? NaN : xs.reduce((a, b) => a + b, 0) / xs.length;
@@ -283,6 +294,7 @@ export function spreadScores(spread: readonly number[], error: readonly number[]
   return {
     mean: mean(spread),
     error_spearman: n < 2 ? NaN : spearman(spread, error),
+    p_error_spearman: n < 2 ? NaN : spearman(p, error),
     mae_top_decile: mean(order.slice(0, top).map((i) => error[i]!)),
     mae_rest: mean(order.slice(top).map((i) => error[i]!)),
   };
@@ -367,6 +379,7 @@ function splitReport(idx: readonly number[], o: SplitInputs): SplitReport {
         spread: spreadScores(
           idx.map((c) => o.spreads!.get(c) ?? 0),
           posSim.map((p, i) => Math.abs(p - posTrue[i]!)),
+          posSim,
         ),
       }
       : {}),

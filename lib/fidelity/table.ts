@@ -59,7 +59,7 @@ export function fidelityTable(r: FidelityReport): string {
         ? [
           `${split} mean ${num(x.mean, 0)}, Spearman with |error| ${
             num(x.error_spearman, 0, 3)
-          }, ` +
+          } (P(positive)'s own ${num(x.p_error_spearman, 0, 3)}), ` +
           `MAE vs truth ${num(x.mae_top_decile, 0)} (top 10%) / ${num(x.mae_rest, 0)} (rest)`,
         ]
         : [];

@@ -51,14 +51,16 @@ Deno.test("--uncertainty-penalty lowers each policy's simulated return by λ × 
 });
 
 Deno.test("spreadScores: hand-computed mean, Spearman with the error and the top decile's MAE", () => {
-  const s = spreadScores([0.1, 0.4, 0.2, 0.3], [0.01, 0.04, 0.03, 0.02]);
+  const s = spreadScores([0.1, 0.4, 0.2, 0.3], [0.01, 0.04, 0.03, 0.02], [0.5, 0.1, 0.3, 0.2]);
   assertAlmostEquals(s.mean, 0.25, 1e-12);
   // Ranks [1, 4, 2, 3] and [1, 4, 3, 2]: Σ d_a d_b = 4, Σ d_a² = 5.
   assertAlmostEquals(s.error_spearman, 0.8, 1e-12);
+  // p ranks [4, 1, 3, 2] against the errors' [1, 4, 3, 2]: Σ d_p d_e = −4, Σ d² = 5.
+  assertAlmostEquals(s.p_error_spearman, -0.8, 1e-12);
   // Four cases: the top decile is the one case of largest spread (0.4, error 0.04).
   assertAlmostEquals(s.mae_top_decile, 0.04, 1e-12);
   assertAlmostEquals(s.mae_rest, 0.02, 1e-12);
-  assertThrows(() => spreadScores([0.1], []), RangeError, "1 spreads but 0 errors");
+  assertThrows(() => spreadScores([0.1], [], [0.1]), RangeError, "1 spreads but 0 errors");
 });
 
 Deno.test("the judge reports what the spread says about the errors, only for responders with spreads", async () => {
@@ -88,6 +90,7 @@ Deno.test("the judge reports what the spread says about the errors, only for res
     const s = r.prediction[split].spread!;
     assertAlmostEquals(s.error_spearman, 1, 1e-9, split);
     assert(s.mae_top_decile > s.mae_rest, split);
+    assert(s.p_error_spearman < s.error_spearman, split);
     assertAlmostEquals(s.mean, r.prediction[split].simulator.mae_vs_truth, 1e-12, split);
   }
   const plain = await judgeResponder(base, truth, { posteriorParticles: 0 });
