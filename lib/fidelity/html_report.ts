@@ -374,6 +374,36 @@ function baselinesTable(r: FidelityReport): string {
   );
 }
 
+/** What the heads' spread says about the simulator's errors, per split (no spreads: ""). */
+function spreadTable(r: FidelityReport): string {
+  const p = r.prediction;
+  const rows = (["overall", "logging", "random"] as const).flatMap((k) => {
+    const x = p[k].spread;
+    return x
+      ? [[
+        k,
+        num(x.mean),
+        num(x.error_spearman, 3),
+        num(x.p_error_spearman, 3),
+        num(x.mae_top_decile),
+        num(x.mae_rest),
+      ]]
+      : [];
+  });
+  return rows.length === 0 ? "" : table(
+    "The heads' spread of P(positive) against the errors |p_sim − p_true| (a spread that ranks the errors no better than P(positive) itself says little)",
+    [
+      "split",
+      "mean spread",
+      "Spearman with error",
+      "P(positive)'s own",
+      "MAE, top 10% by spread",
+      "MAE, rest",
+    ],
+    rows,
+  );
+}
+
 /** The HTML report of a truth-world judgement. */
 export async function truthReportHtml(r: FidelityReport, model: string): Promise<string> {
   const p = r.prediction;
@@ -432,7 +462,7 @@ export async function truthReportHtml(r: FidelityReport, model: string): Promise
         "AUC ceiling",
         "log-loss ceiling",
       ], splits)
-    }${beside}</section>`,
+    }${beside}${spreadTable(r)}</section>`,
     `<section id="reliability"><h2>Reliability</h2>${await chart(
       "reliability",
       reliabilitySpec(

@@ -340,6 +340,25 @@ Deno.test("truthReportHtml() has the reliability against the truth and the retur
   assertEquals(count("observable ceiling"), r.prediction.overall.n);
   assertEquals(count("truth"), r.prediction.overall.n);
   assert(html.includes("AUC ceiling"));
+  assert(!html.includes("Spearman with error"), "the truth has no spread: no spread table");
+  const withSpread = {
+    ...r,
+    prediction: {
+      ...r.prediction,
+      overall: {
+        ...r.prediction.overall,
+        spread: {
+          mean: 0.0123,
+          error_spearman: 0.5,
+          p_error_spearman: 0.6,
+          mae_top_decile: 0.2,
+          mae_rest: 0.1,
+        },
+      },
+    },
+  };
+  const page2 = await truthReportHtml(withSpread, "truth");
+  assert(page2.includes("Spearman with error") && page2.includes("0.0123"));
   const layers = returns!.layer as { data: { values: Record<string, unknown>[] } }[];
   const [line, points] = layers;
   const [p0, p1] = line!.data.values as { x: number; y: number }[];
