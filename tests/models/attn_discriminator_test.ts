@@ -4,24 +4,12 @@ import { registerFastMatMulGrad } from "../../models/fast_grad.ts";
 import { gatherRows, withPadAndRare } from "../../models/params.ts";
 import { AttnDiscriminator } from "../../models/attn_discriminator.ts";
 import type { StateBatch } from "../../lib/data/batches.ts";
+import { B, E, K, N, tinyAttnSizes, V } from "./_tiny_attn.ts";
 
 registerFastMatMulGrad();
 
-const N = 4, B = 3, E = 5, K = 3, V = 7;
-
 function sizes(heads = 2) {
-  return {
-    embDim: E,
-    classes: K,
-    feedbackDim: 3,
-    hidden: 6,
-    fc: 8,
-    fakeClasses: K,
-    items: V,
-    itemDim: 4,
-    heads,
-    stateLength: N,
-  };
+  return tinyAttnSizes({ heads });
 }
 
 /** A time-major state of item indices `items` [N][B] (V pads) with random embeddings. */

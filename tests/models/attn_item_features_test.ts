@@ -3,25 +3,12 @@ import { initBackend, tf } from "../../lib/tf.ts";
 import { registerFastMatMulGrad } from "../../models/fast_grad.ts";
 import { AttnDiscriminator } from "../../models/attn_discriminator.ts";
 import type { StateBatch } from "../../lib/data/batches.ts";
+import { E, K, N, tinyAttnSizes, V } from "./_tiny_attn.ts";
 
 registerFastMatMulGrad();
 
-const N = 4, E = 5, K = 3, V = 7;
-
 function sizes(itemFeatures?: number[]) {
-  return {
-    embDim: E,
-    classes: K,
-    feedbackDim: 3,
-    hidden: 6,
-    fc: 8,
-    fakeClasses: K,
-    items: V,
-    itemDim: 4,
-    heads: 2,
-    stateLength: N,
-    ...(itemFeatures ? { itemFeatures } : {}),
-  };
+  return tinyAttnSizes(itemFeatures ? { itemFeatures } : {});
 }
 
 /** Codes [V + 2, 1]: items 1 and 3 have value 1, item 2 value 2, the rest unknown (0). */

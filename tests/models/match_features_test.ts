@@ -3,6 +3,7 @@ import { initBackend, tf } from "../../lib/tf.ts";
 import { registerFastMatMulGrad } from "../../models/fast_grad.ts";
 import { AttnDiscriminator, matchFeatureValues } from "../../models/attn_discriminator.ts";
 import type { StateBatch } from "../../lib/data/batches.ts";
+import { B, E, K, N, tinyAttnSizes, V } from "./_tiny_attn.ts";
 
 registerFastMatMulGrad();
 
@@ -60,23 +61,11 @@ Deno.test("matchFeatureValues() gives the cosines by class, their maxima, the re
   tf.dispose([raw, fb, mask, candidate, codes]);
 });
 
-const N = 4, B = 3, E = 5, K = 3, V = 7;
 const ITEMS = [[V, 1, 2], [0, 1, 3], [0, 4, 3], [5, 1, 6]];
 const FB = [[0, 1, 2], [2, 1, 0], [1, 0, 2], [0, 2, 1]];
 
 /** The discriminators' sizes in these tests. */
-const SIZES = {
-  embDim: E,
-  classes: K,
-  feedbackDim: 3,
-  hidden: 6,
-  fc: 8,
-  fakeClasses: K,
-  items: V,
-  itemDim: 4,
-  heads: 2,
-  stateLength: N,
-};
+const SIZES = tinyAttnSizes();
 
 function stateOf(): StateBatch {
   const flat = ITEMS.flat();
