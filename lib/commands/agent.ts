@@ -34,6 +34,9 @@ Flags:
   --max-steps T          steps per episode (default ${D.maxSteps})
   --leave-after-skips S  the user leaves after S negatives in a row; 0 = never (default ${D.leaveAfterSkips})
   --envs B               episodes run together and per update (default ${D.envs})
+  --uncertainty-penalty L
+                         lower every reward (training and evaluation) by L x the answer's
+                         spread, as serve --uncertainty-penalty does (default ${D.uncertaintyPenalty}: off)
   --algo A               reinforce (default ${D.algo})
   --reward SPEC          reward per label, e.g. skip=0,click=1,purchase=5
                          (default 1 for positive labels, 0 otherwise)
@@ -61,6 +64,7 @@ const FLAGS = {
   "max-steps": { type: "string" },
   "leave-after-skips": { type: "string" },
   envs: { type: "string" },
+  "uncertainty-penalty": { type: "string" },
   algo: { type: "string" },
   reward: { type: "string" },
   lr: { type: "string" },
@@ -133,6 +137,14 @@ function agentFlags(v: Flags): { config: AgentConfig; backend: BackendName } {
       maxSteps: int("max-steps", D.maxSteps, 1),
       leaveAfterSkips: int("leave-after-skips", D.leaveAfterSkips, 0),
       envs: int("envs", D.envs, 1),
+      uncertaintyPenalty: numFlag(
+        "uncertainty-penalty",
+        v["uncertainty-penalty"],
+        D.uncertaintyPenalty,
+        {
+          min: 0,
+        },
+      ),
       algo,
       learningRate: numFlag("lr", v.lr, D.learningRate, { min: 1e-12 }),
       entropyCoef: numFlag("entropy", v.entropy, D.entropyCoef, { min: 0 }),

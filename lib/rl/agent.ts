@@ -399,5 +399,6 @@ function envOptions(
     maxSteps: c.maxSteps,
     leaveAfterSkips: c.leaveAfterSkips,
     rewards: options.rewards ?? defaultRewards(sim.positive),
+    uncertaintyPenalty: c.uncertaintyPenalty,
   };
 }

@@ -14,6 +14,11 @@ export interface AgentConfig {
   leaveAfterSkips: number;
   /** Environments stepped together with one batched `predict` per step (= episodes per update). */
   envs: number;
+  /**
+   * λ of the exploit guard, as `serve --uncertainty-penalty`: every reward (training and
+   * evaluation) is lowered by λ × the answer's spread; 0 = off.
+   */
+  uncertaintyPenalty: number;
   /** Learning algorithm; only `reinforce` (policy gradient) is implemented. */
   algo: "reinforce";
   /**
@@ -52,6 +57,7 @@ export const AGENT_DEFAULTS: Readonly<AgentConfig> = Object.freeze({
   maxSteps: 20,
   leaveAfterSkips: 0,
   envs: 32,
+  uncertaintyPenalty: 0,
   algo: "reinforce",
   rewardSignal: "expected",
   gamma: 1,
@@ -101,6 +107,7 @@ export function agentConfig(over: Partial<AgentConfig> = {}): AgentConfig {
     ["entropyCoef", 0, Infinity, true],
     ["baselineRate", 0, 1, false],
     ["maxGradNorm", 0, Infinity, true],
+    ["uncertaintyPenalty", 0, Infinity, true],
   ];
   for (const [k, lo, hi, loIncluded] of ranges) {
     const x = c[k] as number;

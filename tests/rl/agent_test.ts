@@ -254,3 +254,32 @@ Deno.test("recsimu agent rejects bad flags as user errors before loading a model
   );
   await assertRejects(() => runCommand(["--episodes", "5"]), UserError, "--model");
 });
+
+/** The bandit with a spread of 0.1 on every answer. */
+class UnsureBanditSim extends BanditSim {
+  override async predictArrays(requests: readonly FeedbackRequest[]): Promise<ArrayPrediction[]> {
+    return (await super.predictArrays(requests)).map((a) => ({ ...a, spread: 0.1 }));
+  }
+}
+
+Deno.test("--uncertainty-penalty lowers every training reward by λ × spread", async () => {
+  const sim = new UnsureBanditSim();
+  const base = { episodes: 16, envs: 16, maxSteps: 5, seed: 2 };
+  const plain = await trainAgent(sim, agentConfig(base));
+  const guarded = await trainAgent(sim, agentConfig({ ...base, uncertaintyPenalty: 2 }));
+  // The first iteration acts before any update: the same actions and feedback, each of the 5
+  // steps 2 × 0.1 lower.
+  assertAlmostEquals(
+    guarded.history[0]!["charts/episodic_return"],
+    plain.history[0]!["charts/episodic_return"] - 5 * 2 * 0.1,
+    1e-9,
+  );
+  plain.agent.dispose();
+  guarded.agent.dispose();
+  assertThrows(() => agentConfig({ uncertaintyPenalty: -1 }), RangeError, "uncertaintyPenalty");
+  await assertRejects(
+    () => runCommand(["--model", "/nonexistent", "--uncertainty-penalty", "-1"]),
+    UserError,
+    "--uncertainty-penalty",
+  );
+});
