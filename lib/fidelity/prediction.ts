@@ -404,7 +404,7 @@ async function answerCases(
   o: { batch: number; quiet: boolean },
 ): Promise<{ probs: Map<number, Probs>; spreads?: Map<number, number> }> {
   const out = new Map<number, Probs>();
-  // Spreads are kept only when every answer came with one (a single-head model has none).
+  // Spreads are kept only when every answer came with one (see `lastSpreads`).
   let spreads = responder.lastSpreads ? new Map<number, number>() : undefined;
   const progress = new Progress("cases", answerable.length, { quiet: o.quiet, unitsPerStep: 1 });
   for (let i = 0; i < answerable.length; i += o.batch) {

@@ -75,7 +75,8 @@ export function simulatorResponder(sim: SimulatorLike): FidelityResponder {
         state: r.history.map((s) => ({ item: `i${s.item}`, feedback: TRUTH_LABELS[s.label] })),
         action: `i${r.item}`,
       })));
-      // Only when every answer has one: a single-head model gives none.
+      // Only when every answer has one (a Simulator always does, 0 with one head; other
+      // SimulatorLike implementations may not).
       spreads = answers.every((a) => a.spread !== undefined && Number.isFinite(a.spread))
         ? answers.map((a) => a.spread!)
         : [];
