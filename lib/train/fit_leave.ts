@@ -15,6 +15,7 @@ import { deriveSeed, Rng } from "../random.ts";
 import type { Dataset } from "../data/dataset.ts";
 import { auc } from "../eval/metrics.ts";
 import { updateCheckpointFile } from "./checkpoint.ts";
+import { fitLogistic, type WeightedRows } from "./newton_logistic.ts";
 import {
   LEAVE_FILE,
   LEAVE_FORMAT,
@@ -120,18 +121,11 @@ function visitSession(
   }
 }
 
-/** Distinct feature vectors with their row and leave counts. */
-interface Groups {
-  x: Float64Array[];
-  rows: number[];
-  leaves: number[];
-}
-
 /** Groups the rows of `sessions` by feature vector. */
-function groupRows(ds: Dataset, sessions: Int32Array, width: number): Groups {
+function groupRows(ds: Dataset, sessions: Int32Array, width: number): WeightedRows {
   const K = ds.labels.length, N = ds.stateLength;
   const index = new Map<string, number>();
-  const g: Groups = { x: [], rows: [], leaves: [] };
+  const g: WeightedRows = { x: [], rows: [], positives: [] };
   for (const j of sessions) {
     const last = ds.sessionOffsets[j + 1]! - ds.sessionOffsets[j]! - 1;
     visitSession(ds, j, (k, streak, counts, p) => {
@@ -144,98 +138,13 @@ function groupRows(ds: Dataset, sessions: Int32Array, width: number): Groups {
         const q = { feedback: k, streak: s, stateCounts: counts, position: p };
         g.x.push(leaveFeatures(new Float64Array(width), q, K, N));
         g.rows.push(0);
-        g.leaves.push(0);
+        g.positives.push(0);
       }
       g.rows[i]!++;
-      if (p === last) g.leaves[i]!++;
+      if (p === last) g.positives[i]!++;
     });
   }
   return g;
-}
-
-/** Penalised negative log-likelihood of `w` on the groups. */
-function objective(g: Groups, w: Float64Array, l2: number): number {
-  let loss = 0;
-  for (let i = 0; i < g.x.length; i++) {
-    const p = Math.min(Math.max(logistic(w, g.x[i]!), 1e-15), 1 - 1e-15);
-    loss -= g.leaves[i]! * Math.log(p) + (g.rows[i]! - g.leaves[i]!) * Math.log(1 - p);
-  }
-  for (let d = 1; d < w.length; d++) loss += 0.5 * l2 * w[d]! * w[d]!;
-  return loss;
-}
-
-/** Solves A x = b for a symmetric positive definite A (row-major D×D) by Cholesky. */
-function solveSpd(A: Float64Array, b: Float64Array, D: number): Float64Array {
-  const L = new Float64Array(D * D);
-  for (let i = 0; i < D; i++) {
-    for (let j = 0; j <= i; j++) {
-      let s = A[i * D + j]!;
-      for (let k = 0; k < j; k++) s -= L[i * D + k]! * L[j * D + k]!;
-      L[i * D + j] = i === j ? Math.sqrt(Math.max(s, 1e-12)) : s / L[j * D + j]!;
-    }
-  }
-  const y = new Float64Array(D);
-  for (let i = 0; i < D; i++) {
-    let s = b[i]!;
-    for (let k = 0; k < i; k++) s -= L[i * D + k]! * y[k]!;
-    y[i] = s / L[i * D + i]!;
-  }
-  const x = new Float64Array(D);
-  for (let i = D - 1; i >= 0; i--) {
-    let s = y[i]!;
-    for (let k = i + 1; k < D; k++) s -= L[k * D + i]! * x[k]!;
-    x[i] = s / L[i * D + i]!;
-  }
-  return x;
-}
-
-/** The Newton step −H⁻¹∇ of the penalised log-likelihood at `w`. */
-function newtonStep(g: Groups, w: Float64Array, l2: number): Float64Array {
-  const D = w.length;
-  const grad = new Float64Array(D);
-  const H = new Float64Array(D * D);
-  for (let i = 0; i < g.x.length; i++) {
-    const x = g.x[i]!, n = g.rows[i]!;
-    const p = logistic(w, x);
-    const r = n * p - g.leaves[i]!, h = n * p * (1 - p);
-    for (let a = 0; a < D; a++) {
-      if (x[a] === 0) continue;
-      grad[a]! += r * x[a]!;
-      for (let b = 0; b < D; b++) H[a * D + b]! += h * x[a]! * x[b]!;
-    }
-  }
-  for (let d = 0; d < D; d++) {
-    const pen = d === 0 ? 1e-9 : l2;
-    grad[d]! += d === 0 ? 0 : l2 * w[d]!;
-    H[d * D + d]! += pen;
-  }
-  return solveSpd(H, grad, D).map((v) => -v);
-}
-
-/** Newton's method with step halving: the weights and the iterations it took. */
-function fitWeights(g: Groups, D: number, l2: number): { w: Float64Array; iterations: number } {
-  let w = new Float64Array(D);
-  let rows = 0, leaves = 0;
-  for (let i = 0; i < g.x.length; i++) (rows += g.rows[i]!), (leaves += g.leaves[i]!);
-  const rate = Math.min(Math.max(leaves / Math.max(rows, 1), 1e-6), 1 - 1e-6);
-  w[0] = Math.log(rate / (1 - rate)); // start at the base rate
-  let loss = objective(g, w, l2);
-  let it = 0;
-  for (; it < 100; it++) {
-    const step = newtonStep(g, w, l2);
-    let t = 1, next = w, nextLoss = Infinity;
-    for (let halvings = 0; halvings < 30; halvings++, t /= 2) {
-      next = w.map((v, d) => v + t * step[d]!);
-      nextLoss = objective(g, next, l2);
-      if (nextLoss <= loss) break;
-    }
-    if (!(nextLoss <= loss)) break;
-    const moved = Math.max(...step.map((v) => Math.abs(t * v)));
-    w = next;
-    loss = nextLoss;
-    if (moved < 1e-8) break;
-  }
-  return { w, iterations: it + 1 };
 }
 
 /** The fitted parts of a leave model that {@link evaluateLeave} scores with. */
@@ -345,7 +254,7 @@ export function fitLeaveModel(ds: Dataset, options: FitLeaveOptions = {}): Leave
   const features = leaveFeatureNames(ds.labels);
   const groups = groupRows(ds, split.fit, features.length);
   const rows = groups.rows.reduce((a, b) => a + b, 0);
-  const { w, iterations } = fitWeights(groups, features.length, l2);
+  const { w, iterations } = fitLogistic(groups, features.length, l2);
   const baseRate = split.fit.length / Math.max(rows, 1);
   return {
     format: LEAVE_FORMAT,
