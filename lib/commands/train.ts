@@ -26,6 +26,8 @@ import { loadEmbeddingsCsv } from "../embeddings/load.ts";
 import { type FinishedTraining, trainRecSimu } from "../train/loop.ts";
 import { fitLeaveModel, saveLeaveModel } from "../train/fit_leave.ts";
 import type { LeaveModelData } from "../train/leave_features.ts";
+import { fitSupportModel, saveSupportModel } from "../train/fit_support.ts";
+import type { SupportModelData } from "../train/support_features.ts";
 import { assertCheckpointDir } from "../train/checkpoint.ts";
 import { metricsTable } from "../eval/table.ts";
 import { testSetWarnings } from "../eval/evaluate.ts";
@@ -366,7 +368,15 @@ export async function run(argv: string[]): Promise<void> {
     // With --split users the users the test holds out stay unseen by the leave model too.
     const leave = fitLeaveModel(ds, { seed: config.seed, exclude: testUsers(ds, config) });
     await saveLeaveModel(out, leave);
-    report(r, ds, config, outGiven, !!v.quiet, leave);
+    // The support model (where the logging policy went), from the training tuples.
+    const table = await r.model.table.data() as Float32Array;
+    const E = r.model.shape.embDim;
+    const support = fitSupportModel(ds, {
+      vectors: table.slice(0, ds.items.length * E),
+      dim: E,
+    }, { seed: config.seed });
+    await saveSupportModel(out, support);
+    report(r, ds, config, outGiven, !!v.quiet, { leave, support });
   } finally {
     stop.dispose();
   }
@@ -404,9 +414,19 @@ function report(
   config: TrainConfig,
   outGiven: string,
   quiet: boolean,
-  leave: LeaveModelData,
+  fitted: { leave: LeaveModelData; support: SupportModelData },
 ): void {
-  const h = leave.heldout;
+  const { leave, support } = fitted;
+  const h = leave.heldout, sh = support.heldout;
+  if (!quiet && sh !== null) {
+    console.error(
+      `support model: held-out AUC ${sh.auc?.toFixed(4) ?? "n/a"} for logged vs uniform items ` +
+        `on ${sh.tuples} tuples; off support below ${support.threshold.toFixed(3)}: ` +
+        `${(100 * sh.logged_flagged).toFixed(1)}% of logged, ${
+          (100 * sh.uniform_flagged).toFixed(1)
+        }% of uniform`,
+    );
+  }
   if (!quiet && h !== null) {
     console.error(
       `leave model: held-out AUC ${h.auc?.toFixed(4) ?? "n/a"} on ${h.sessions} sessions ` +
@@ -442,6 +462,7 @@ function report(
       calibration: r.calibration,
       warnings,
       leave: { train: leave.train, heldout: leave.heldout },
+      support: { train: support.train, threshold: support.threshold, heldout: support.heldout },
     }),
   );
   r.model.dispose();

@@ -18,6 +18,7 @@ import {
   loadCheckpoint,
 } from "../train/checkpoint.ts";
 import { calibrateScale, type CalibrationMap } from "../eval/calibration.ts";
+import { loadSupportModel, type SupportModel } from "./support.ts";
 import type {
   ArrayPrediction,
   FeedbackPrediction,
@@ -102,6 +103,7 @@ export class Simulator implements SimulatorLike {
     startStates: StepRecord[][],
     readonly dir: string,
     maxBatch: number,
+    support?: SupportModel,
   ) {
     this.labels = meta.labels;
     this.positive = meta.positive;
@@ -116,6 +118,7 @@ export class Simulator implements SimulatorLike {
     this.#maxBatch = maxBatch;
     this.answersUnknownItems = (meta.shape.arch ?? "paper") === "attn";
     this.realThreshold = meta.ood?.realThreshold ?? 0;
+    this.support = support;
   }
 
   /** Loads the checkpoint in `dir`. */
@@ -130,7 +133,21 @@ export class Simulator implements SimulatorLike {
     });
     assignVariables([...model.gVars(), ...model.dVars()], ck.weights, `"${dir}/weights.bin"`);
     model.freezeForInference(); // weights are fixed from here on: predictions reuse them
-    return new Simulator(model, ck.meta, ck.items, ck.startStates, dir, options.maxBatch ?? 4096);
+    const support = await loadSupportModel(dir, {
+      labels: ck.meta.labels,
+      stateLength: ck.meta.shape.stateLength,
+      vectors: ck.embeddings,
+      dim: ck.meta.shape.embDim,
+    });
+    return new Simulator(
+      model,
+      ck.meta,
+      ck.items,
+      ck.startStates,
+      dir,
+      options.maxBatch ?? 4096,
+      support,
+    );
   }
 
   /**
@@ -144,6 +161,11 @@ export class Simulator implements SimulatorLike {
    * validation tuples (0 for checkpoints without it).
    */
   readonly realThreshold: number;
+  /**
+   * The checkpoint's support model (`support.json`): every answer's `support` and
+   * `ood.off_support`; undefined for checkpoints without one.
+   */
+  readonly support: SupportModel | undefined;
 
   /** True when `id` is in the vocabulary. */
   hasItem(id: string): boolean {
@@ -177,6 +199,7 @@ export class Simulator implements SimulatorLike {
       probs: Object.fromEntries(labels.map((l, k) => [l, p.probs[k]!])),
       real: p.real,
       ...(p.spread !== undefined ? { spread: p.spread } : {}),
+      ...(p.support !== undefined ? { support: p.support } : {}),
       ...(p.ood ? { ood: p.ood } : {}),
     }));
   }
@@ -241,10 +264,37 @@ export class Simulator implements SimulatorLike {
     });
     const data = await probs.data();
     probs.dispose();
-    return this.#answers(data as Float32Array, reqs.length, (i) => ({
+    const answers = this.#answers(data as Float32Array, reqs.length, (i) => ({
       itemKnown: actionKnown[i] === 1,
       stateUnknown: unknownInState[stateOf[i]!]!,
     }));
+    if (this.support) this.#addSupport(answers, states, stateOf, actions);
+    return answers;
+  }
+
+  /** Each answer's `support` and `ood.off_support` (which `ood.any` then includes). */
+  #addSupport(
+    answers: ArrayPrediction[],
+    states: readonly (readonly StepRecord[])[],
+    stateOf: Int32Array,
+    actions: Int32Array,
+  ): void {
+    const support = this.support!, V = this.itemCount;
+    const coded = states.map((s) => ({
+      items: s.map((p) => this.#itemIndex.get(p.item) ?? -1),
+      feedback: s.map((p) => this.#labelIndex.get(p.feedback)!),
+    }));
+    answers.forEach((a, i) => {
+      const z = support.logit({
+        ...coded[stateOf[i]!]!,
+        candidate: actions[i]! < V ? actions[i]! : -1,
+      });
+      a.support = z;
+      if (a.ood) {
+        a.ood.off_support = z < support.threshold;
+        a.ood.any ||= a.ood.off_support;
+      }
+    });
   }
 
   /** Time-major index arrays of unique states (left-padded, unknown items as the rare item). */
@@ -347,6 +397,7 @@ export class Simulator implements SimulatorLike {
       backend: backendInfo()?.name ?? tf.getBackend(),
       config: this.meta.config,
       calibration: this.meta.calibration ?? null,
+      support: this.support?.describe() ?? null,
       shape: this.meta.shape,
       data: { fingerprint: this.meta.data.fingerprint },
       versions: this.meta.versions,

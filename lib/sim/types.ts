@@ -27,6 +27,11 @@ export interface OodFlags {
   state_unknown_items: number;
   /** D's real score is below the 1st percentile of logged validation pairs'. */
   low_real: boolean;
+  /**
+   * The logging policy would rarely have shown this item in this state: its `support` is below
+   * the 5th percentile of the logged validation pairs' (absent without a support model).
+   */
+  off_support?: boolean;
   /** Any of the above. */
   any: boolean;
 }
@@ -78,6 +83,13 @@ export interface FeedbackPrediction {
    * head): how unsure the model is of this answer.
    */
   spread?: number;
+  /**
+   * The support model's estimate of ln π_log(a | s) − ln(1/V): how much likelier the logging
+   * policy was to show this item in this state than a uniform draw (0: as likely; negative:
+   * less). The answers are learned from what the logging policy showed, so they are least
+   * reliable where it is low. Absent for checkpoints without a support model.
+   */
+  support?: number;
   /** What the model did not know about this request. */
   ood?: OodFlags;
 }
@@ -104,6 +116,13 @@ export interface ArrayPrediction {
    * head): how unsure the model is of this answer.
    */
   spread?: number;
+  /**
+   * The support model's estimate of ln π_log(a | s) − ln(1/V): how much likelier the logging
+   * policy was to show this item in this state than a uniform draw (0: as likely; negative:
+   * less). The answers are learned from what the logging policy showed, so they are least
+   * reliable where it is low. Absent for checkpoints without a support model.
+   */
+  support?: number;
   /** What the model did not know about this request. */
   ood?: OodFlags;
 }
