@@ -89,6 +89,24 @@ export function numFlag(
   return v;
 }
 
+/**
+ * Refuses `--support-penalty` > 0 for a checkpoint without a support model (`support.json`,
+ * fitted by `recsimu train` since the support guard exists): its answers carry no `support`,
+ * so the penalty would silently do nothing.
+ */
+export function requireSupport(
+  sim: { support: unknown },
+  model: string,
+  supportPenalty: number,
+): void {
+  if (supportPenalty > 0 && sim.support === undefined) {
+    throw new UserError(
+      `--support-penalty: the checkpoint in "${model}" has no support model (support.json); ` +
+        `train it again with this version of recsimu`,
+    );
+  }
+}
+
 /** A string flag that must be present. */
 export function requireFlag(
   command: string,

@@ -4,7 +4,7 @@
  * Progress and a table on stderr, JSON on stdout, `--out` written atomically.
  * @module
  */
-import { numFlag, parseFlags, requireFlag } from "./_flags.ts";
+import { numFlag, parseFlags, requireFlag, requireSupport } from "./_flags.ts";
 import { type BackendName, BACKENDS, initBackend, parseBackend } from "../tf.ts";
 import type { Simulator } from "../sim/simulator.ts";
 import { MAX_LANES, PooledSimulator } from "../sim/pool.ts";
@@ -37,6 +37,8 @@ Flags:
   --uncertainty-penalty L
                          lower every reward (training and evaluation) by L x the answer's
                          spread, as serve --uncertainty-penalty does (default ${D.uncertaintyPenalty}: off)
+  --support-penalty M    lower every reward (training and evaluation) by M x max(0, -support),
+                         as serve --support-penalty does (default ${D.supportPenalty}: off)
   --algo A               reinforce (default ${D.algo})
   --reward SPEC          reward per label, e.g. skip=0,click=1,purchase=5
                          (default 1 for positive labels, 0 otherwise)
@@ -65,6 +67,7 @@ const FLAGS = {
   "leave-after-skips": { type: "string" },
   envs: { type: "string" },
   "uncertainty-penalty": { type: "string" },
+  "support-penalty": { type: "string" },
   algo: { type: "string" },
   reward: { type: "string" },
   lr: { type: "string" },
@@ -102,6 +105,7 @@ export async function run(argv: string[]): Promise<void> {
   await initBackend(backend, { quiet });
   const sim = await PooledSimulator.load(dir, { lanes });
   try {
+    requireSupport(sim.main, dir, config.supportPenalty);
     const rewards = parseRewards(
       typeof v.reward === "string" ? v.reward : undefined,
       sim.labels,
@@ -145,6 +149,9 @@ function agentFlags(v: Flags): { config: AgentConfig; backend: BackendName } {
           min: 0,
         },
       ),
+      supportPenalty: numFlag("support-penalty", v["support-penalty"], D.supportPenalty, {
+        min: 0,
+      }),
       algo,
       learningRate: numFlag("lr", v.lr, D.learningRate, { min: 1e-12 }),
       entropyCoef: numFlag("entropy", v.entropy, D.entropyCoef, { min: 0 }),

@@ -9,7 +9,7 @@ import { hostProblem, isLoopback, type ServeOptions, startServer } from "../serv
 import { parseRewards } from "../sim/reward.ts";
 import { MAX_LANES } from "../sim/pool.ts";
 import { type BackendName, BACKENDS, parseBackend } from "../tf.ts";
-import { numFlag, parseFlags, requireFlag } from "./_flags.ts";
+import { numFlag, parseFlags, requireFlag, requireSupport } from "./_flags.ts";
 
 const D = SERVE_DEFAULTS;
 
@@ -34,6 +34,10 @@ Flags:
                          lower every reward by L x the answer's spread (the ensemble heads'
                          standard deviation of P(positive)): agents cannot farm what the
                          simulator does not know (default ${D.uncertaintyPenalty}: off)
+  --support-penalty M    lower every reward by M x max(0, -support): the nats by which the
+                         logging policy was less likely than a uniform draw to show the item
+                         in this state (the checkpoint's support model), so agents cannot farm
+                         actions the log never showed there (default ${D.supportPenalty}: off)
   --max-batch N          most entries in one batch request (default ${D.maxBatch})
   --max-body-bytes B     largest request body (default ${D.maxBodyBytes})
   --max-state-length L   most (item, feedback) pairs in a request's state (default ${D.maxStateLength})
@@ -58,6 +62,7 @@ const FLAGS = {
   "leave-after-skips": { type: "string" },
   leave: { type: "string" },
   "uncertainty-penalty": { type: "string" },
+  "support-penalty": { type: "string" },
   "max-batch": { type: "string" },
   "max-body-bytes": { type: "string" },
   "max-state-length": { type: "string" },
@@ -157,6 +162,10 @@ function limitFlags(f: Flags) {
       D.uncertaintyPenalty,
       { min: 0, max: 1e6 },
     ),
+    supportPenalty: numFlag("support-penalty", f["support-penalty"], D.supportPenalty, {
+      min: 0,
+      max: 1e6,
+    }),
     maxBatch: numFlag("max-batch", f["max-batch"], D.maxBatch, { integer, min: 1, max: 1_000_000 }),
     maxBodyBytes: numFlag("max-body-bytes", f["max-body-bytes"], D.maxBodyBytes, {
       integer,
@@ -187,6 +196,7 @@ async function serve(c: ServeConfig): Promise<void> {
   await assertCheckpointDir(c.model); // a wrong path says only that, before the backend starts
   const sim = await PooledSimulator.load(c.model, { backend: c.backend, lanes: c.workers });
   try {
+    requireSupport(sim.main, c.model, c.options.supportPenalty ?? 0);
     await serveLoaded(c, sim);
   } finally {
     sim.close();

@@ -400,5 +400,6 @@ function envOptions(
     leaveAfterSkips: c.leaveAfterSkips,
     rewards: options.rewards ?? defaultRewards(sim.positive),
     uncertaintyPenalty: c.uncertaintyPenalty,
+    supportPenalty: c.supportPenalty,
   };
 }

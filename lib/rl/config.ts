@@ -19,6 +19,11 @@ export interface AgentConfig {
    * evaluation) is lowered by λ × the answer's spread; 0 = off.
    */
   uncertaintyPenalty: number;
+  /**
+   * μ of the support guard, as `serve --support-penalty`: every reward (training and evaluation)
+   * is lowered by μ × max(0, −the answer's support); 0 = off.
+   */
+  supportPenalty: number;
   /** Learning algorithm; only `reinforce` (policy gradient) is implemented. */
   algo: "reinforce";
   /**
@@ -58,6 +63,7 @@ export const AGENT_DEFAULTS: Readonly<AgentConfig> = Object.freeze({
   leaveAfterSkips: 0,
   envs: 32,
   uncertaintyPenalty: 0,
+  supportPenalty: 0,
   algo: "reinforce",
   rewardSignal: "expected",
   gamma: 1,
@@ -108,6 +114,7 @@ export function agentConfig(over: Partial<AgentConfig> = {}): AgentConfig {
     ["baselineRate", 0, 1, false],
     ["maxGradNorm", 0, Infinity, true],
     ["uncertaintyPenalty", 0, Infinity, true],
+    ["supportPenalty", 0, Infinity, true],
   ];
   for (const [k, lo, hi, loIncluded] of ranges) {
     const x = c[k] as number;

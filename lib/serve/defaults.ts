@@ -18,6 +18,8 @@ export const SERVE_DEFAULTS = Object.freeze({
   leaveAfterSkips: ENV_DEFAULTS.leaveAfterSkips,
   /** λ: rewards are lowered by λ × each answer's spread (0 = off). */
   uncertaintyPenalty: ENV_DEFAULTS.uncertaintyPenalty,
+  /** μ: rewards are lowered by μ × max(0, −each answer's support) (0 = off). */
+  supportPenalty: ENV_DEFAULTS.supportPenalty,
   /** Most entries in one batch (`requests`, `steps`). */
   maxBatch: 4096,
   /** Largest request body in bytes (16 MiB). */

@@ -39,6 +39,11 @@ export interface HandlerConfig {
    * @default SERVE_DEFAULTS.uncertaintyPenalty
    */
   uncertaintyPenalty?: number;
+  /**
+   * μ of the support guard: rewards are lowered by μ × max(0, −each answer's support).
+   * @default SERVE_DEFAULTS.supportPenalty
+   */
+  supportPenalty?: number;
   /** Most entries in one batch (`requests`, `steps`). @default SERVE_DEFAULTS.maxBatch */
   maxBatch?: number;
   /** Largest request body in bytes. @default SERVE_DEFAULTS.maxBodyBytes (16 MiB) */
@@ -152,6 +157,7 @@ function buildApi(sim: SimulatorLike, config: HandlerConfig): Api {
     rewards: config.rewards,
     leave: config.leave,
     uncertaintyPenalty: config.uncertaintyPenalty,
+    supportPenalty: config.supportPenalty,
   });
   const ttlSeconds = config.sessionTtlSeconds ?? D.sessionTtlSeconds;
   const store = new SessionStore({

@@ -184,6 +184,21 @@ function feedbackSchemas(o: OpenApiOptions, p: Parts): Record<string, Schema> {
         description: "Discriminator's probability that (state, action) is real.",
       },
       expected_reward: { type: "number", description: "Σ probs · rewards." },
+      spread: {
+        type: "number",
+        description: "Standard deviation of P(positive) over the ensemble heads.",
+      },
+      support: {
+        type: "number",
+        description: "The support model's estimate of ln π_log(a | s) − ln(1/V): how much " +
+          "likelier the logging policy was to show the item in this state than a uniform draw " +
+          "(absent for checkpoints without a support model).",
+      },
+      ood: {
+        type: "object",
+        description: "What the model did not know: item (known | unknown), " +
+          "state_unknown_items, low_real, off_support (with a support model), any.",
+      },
       feedback: { ...p.label, description: "Sampled feedback (with sample: true)." },
       reward: {
         type: "number",

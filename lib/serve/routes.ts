@@ -98,6 +98,8 @@ function getModel(api: Api): Response {
       leave_after_skips: env.leaveAfterSkips,
       leave: env.leave === undefined ? "rule" : "learned",
       leave_model: env.leave?.describe() ?? null,
+      uncertainty_penalty: env.uncertaintyPenalty,
+      support_penalty: env.supportPenalty,
     },
     limits: {
       max_batch: api.maxBatch,
@@ -150,6 +152,7 @@ async function postFeedback(api: Api, ctx: RouteContext): Promise<Response> {
       real: p.real,
       expected_reward: expectedReward(p.probs, env.rewards),
       ...(p.spread !== undefined ? { spread: p.spread } : {}),
+      ...(p.support !== undefined ? { support: p.support } : {}),
       ...(p.ood ? { ood: p.ood } : {}),
     };
     if (r.sample === true) {

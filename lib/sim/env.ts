@@ -107,6 +107,14 @@ export interface SimEnvOptions {
    * cannot farm regions the simulator does not know. @default 0
    */
   uncertaintyPenalty?: number;
+  /**
+   * μ of the support guard: every item's reward (and expected reward) is lowered by
+   * μ × max(0, −support), the nats by which the logging policy was less likely than a uniform
+   * draw to show the item in this state (the answer's `support`, from the checkpoint's support
+   * model), so that agents cannot farm actions the log never showed in such states. Answers
+   * without `support` are not lowered. @default 0
+   */
+  supportPenalty?: number;
 }
 
 /**
@@ -118,6 +126,7 @@ export const ENV_DEFAULTS: Readonly<Required<Omit<SimEnvOptions, "rewards" | "le
     maxSteps: 50,
     leaveAfterSkips: 0,
     uncertaintyPenalty: 0,
+    supportPenalty: 0,
   });
 
 /** {@link SimEnvOptions} with defaults applied and checked. */
@@ -132,6 +141,8 @@ export interface EnvConfig {
   leave?: LeaveModel;
   /** λ: rewards are lowered by λ × the answer's spread. */
   uncertaintyPenalty: number;
+  /** μ: rewards are lowered by μ × max(0, −the answer's support). */
+  supportPenalty: number;
 }
 
 /**
@@ -326,17 +337,19 @@ export function envConfig(sim: SimulatorLike, options: SimEnvOptions = {}): EnvC
   }
   const leave = options.leave;
   if (leave !== undefined) checkLeave(sim, leave, leaveAfterSkips);
-  const uncertaintyPenalty = options.uncertaintyPenalty ?? ENV_DEFAULTS.uncertaintyPenalty;
-  if (!(uncertaintyPenalty >= 0 && Number.isFinite(uncertaintyPenalty))) {
-    throw new RangeError(
-      `Cannot create environment: uncertaintyPenalty must be a number >= 0, got ${uncertaintyPenalty}`,
-    );
-  }
+  const penalty = (name: "uncertaintyPenalty" | "supportPenalty") => {
+    const v = options[name] ?? ENV_DEFAULTS[name];
+    if (!(v >= 0 && Number.isFinite(v))) {
+      throw new RangeError(`Cannot create environment: ${name} must be a number >= 0, got ${v}`);
+    }
+    return v;
+  };
   return {
     maxSteps,
     leaveAfterSkips,
     rewards: [...rewards],
-    uncertaintyPenalty,
+    uncertaintyPenalty: penalty("uncertaintyPenalty"),
+    supportPenalty: penalty("supportPenalty"),
     ...(leave ? { leave } : {}),
   };
 }
@@ -587,14 +600,19 @@ function stepResult(
     streak = sim.positive[d.k] ? 0 : streak + 1;
     longest = Math.max(longest, streak);
     stay *= 1 - d.hazard;
-    // The exploit guard: λ × the heads' spread off the reward and the expected reward.
-    const penalty = config.uncertaintyPenalty * (d.prediction.spread ?? 0);
-    const er = expectedReward(d.prediction.probs, config.rewards) - penalty;
-    const r = config.rewards[d.k]! - penalty;
+    // The exploit guards: λ × the heads' spread and μ × the support's shortfall below 0 off
+    // the reward and the expected reward.
+    const uncertainty = config.uncertaintyPenalty * (d.prediction.spread ?? 0);
+    const support = config.supportPenalty * Math.max(0, -(d.prediction.support ?? 0));
+    const er = expectedReward(d.prediction.probs, config.rewards) - uncertainty - support;
+    const r = config.rewards[d.k]! - uncertainty - support;
     reward += r;
     expected += er;
     const item = { item: s.page[j]!, feedback: sim.labels[d.k]!, reward: r };
-    const pen = config.uncertaintyPenalty > 0 ? { uncertainty_penalty: penalty } : {};
+    const pen = {
+      ...(config.uncertaintyPenalty > 0 ? { uncertainty_penalty: uncertainty } : {}),
+      ...(config.supportPenalty > 0 ? { support_penalty: support } : {}),
+    };
     return { ...item, ...answer(sim, d.prediction, er), ...pen };
   });
   const leaveProb = 1 - stay;

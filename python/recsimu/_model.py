@@ -222,7 +222,10 @@ class ServedModel:
 
 # Info fields that are real numbers: JSON writes 1.0 as 1 (and a spread of 0 as 0), so they are
 # made floats, for stable float64 columns in batched infos.
-FLOAT_KEYS = frozenset({"real", "expected_reward", "spread", "leave_prob", "uncertainty_penalty"})
+FLOAT_KEYS = frozenset({
+    "real", "expected_reward", "spread", "support", "leave_prob", "uncertainty_penalty",
+    "support_penalty",
+})
 
 
 def step_info(res: Mapping[str, Any]) -> dict[str, Any]:

@@ -84,7 +84,14 @@ Deno.test("GET /v1/model describes labels, rewards, N, items, backend and limits
   eq([body.state_length, body.item_count, body.backend], [5, 50, "cpu"]);
   eq(body.model.kind, "fake");
   eq(body.limits.max_batch, 100);
-  eq(body.env, { max_steps: 50, leave_after_skips: 0, leave: "rule", leave_model: null });
+  eq(body.env, {
+    max_steps: 50,
+    leave_after_skips: 0,
+    leave: "rule",
+    leave_model: null,
+    uncertainty_penalty: 0,
+    support_penalty: 0,
+  });
 });
 
 Deno.test("GET /v1/items pages through the vocabulary", async () => {
@@ -342,6 +349,8 @@ Deno.test("the server's defaults come from SERVE_DEFAULTS and the environment's 
     leave_after_skips: SERVE_DEFAULTS.leaveAfterSkips,
     leave: "rule",
     leave_model: null,
+    uncertainty_penalty: SERVE_DEFAULTS.uncertaintyPenalty,
+    support_penalty: SERVE_DEFAULTS.supportPenalty,
   });
   eq(body.limits, {
     max_batch: SERVE_DEFAULTS.maxBatch,

@@ -221,7 +221,12 @@ Deno.test("SimEnv options are checked", () => {
 
 Deno.test("SimEnv options left out get ENV_DEFAULTS (50 steps, the user never leaves)", async () => {
   const sim = new FakeSimulator();
-  assertEquals(ENV_DEFAULTS, { maxSteps: 50, leaveAfterSkips: 0, uncertaintyPenalty: 0 });
+  assertEquals(ENV_DEFAULTS, {
+    maxSteps: 50,
+    leaveAfterSkips: 0,
+    uncertaintyPenalty: 0,
+    supportPenalty: 0,
+  });
   assertEquals(envConfig(sim), { ...ENV_DEFAULTS, rewards: defaultRewards(sim.positive) });
   const env = new SimEnv(sim);
   assertEquals([env.config.maxSteps, env.config.leaveAfterSkips], [50, 0]);
