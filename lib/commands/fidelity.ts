@@ -9,7 +9,8 @@
  * @module
  */
 import { resolve } from "node:path";
-import { numFlag, parseFlags, requireFlag } from "./_flags.ts";
+import { numFlag, parseFlags, requireFlag, requireSupport } from "./_flags.ts";
+import { type TrainedAgentPolicy, trainedAgentPolicy } from "./_agent_truth.ts";
 import { BACKENDS, initBackend, parseBackend } from "../tf.ts";
 import { UserError } from "../errors.ts";
 import { Simulator } from "../sim/simulator.ts";
@@ -84,6 +85,14 @@ Flags:
   --uncertainty-penalty L
                          --truth: lower each simulated step's reward by L x the answer's
                          spread, as serve --uncertainty-penalty does (default 0)
+  --support-penalty M    --truth: lower each simulated step's reward by M x max(0, -support),
+                         as serve --support-penalty does (default 0)
+  --agent-episodes N     --truth: also train recsimu agent's REINFORCE agent in the simulator
+                         for N episodes (the world's horizon and rewards, the penalties above)
+                         and play its greedy policy in the simulator and in the TRUE world
+                         (the report's agent: both returns, its rank among the reference
+                         policies); 0 skips it (default 0)
+  --agent-seed S         --truth: root seed of that agent (default 0)
   --bins B               equal-width bins of the calibration errors (default 10)
   --out FILE             also write the JSON report to FILE (atomically): a new file, or
                          with --overwrite a previous fidelity report
@@ -108,6 +117,9 @@ const FLAGS = {
   "session-max-steps": { type: "string" },
   bins: { type: "string" },
   "uncertainty-penalty": { type: "string" },
+  "support-penalty": { type: "string" },
+  "agent-episodes": { type: "string" },
+  "agent-seed": { type: "string" },
   out: { type: "string" },
   report: { type: "string" },
   overwrite: { type: "boolean" },
@@ -144,9 +156,15 @@ export async function run(argv: string[]): Promise<void> {
 
 /** Refuses the flags of the other mode: a flag that would be ignored is an error. */
 function onlyWith(v: Flags, mode: "truth" | "log"): void {
-  const other = mode === "truth"
-    ? ["reward", "session-sims", "session-max-steps"] as const
-    : ["rollouts", "start-states", "uncertainty-penalty", "posterior-particles"] as const;
+  const other = mode === "truth" ? ["reward", "session-sims", "session-max-steps"] as const : [
+    "rollouts",
+    "start-states",
+    "uncertainty-penalty",
+    "support-penalty",
+    "agent-episodes",
+    "agent-seed",
+    "posterior-particles",
+  ] as const;
   for (const f of other) {
     if (v[f] !== undefined) {
       throw new UserError(`--${f}: only with --${mode === "truth" ? "log" : "truth"}`);
@@ -196,18 +214,36 @@ async function runTruth(v: Flags, dir: string, truthDir: string, outputs: Output
   const truth = await loadTruthDir(truthDir);
   const options = judgeFlags(v, truth.starts.length, quiet);
   const baselines = parseBaselines(v.baselines, TRUTH_BASELINES);
+  const int = (name: "agent-episodes" | "agent-seed", max: number) =>
+    numFlag(name, v[name], 0, { integer: true, min: 0, max });
+  const agentRun = {
+    episodes: int("agent-episodes", 10_000_000),
+    seed: int("agent-seed", 2 ** 31 - 1),
+  };
   await assertCheckpointDir(dir);
   await initBackend(backend, { quiet });
   const sim = await Simulator.load(dir);
+  let agent: TrainedAgentPolicy | undefined;
   try {
+    requireSupport(sim, dir, options.supportPenalty ?? 0);
+    agent = agentRun.episodes > 0
+      ? await trainedAgentPolicy(sim, truth, {
+        ...agentRun,
+        uncertaintyPenalty: options.uncertaintyPenalty ?? 0,
+        supportPenalty: options.supportPenalty ?? 0,
+        quiet,
+      })
+      : undefined;
     const report = await judgeTruth(sim, truth, {
       ...options,
       baselines,
       embeddings: await baselineEmbeddings(sim, baselines),
+      ...(agent ? { learnedPolicy: agent } : {}),
     });
     if (!quiet) console.error(fidelityTable(report));
     await emit({ model: dir, ...report }, outputs, () => truthReportHtml(report, dir));
   } finally {
+    agent?.dispose();
     sim.dispose();
   }
 }
@@ -317,6 +353,7 @@ function judgeFlags(v: Flags, starts: number, quiet: boolean): JudgeOptions {
       min: 0,
       max: 1e6,
     }),
+    supportPenalty: numFlag("support-penalty", v["support-penalty"], 0, { min: 0, max: 1e6 }),
     quiet,
   };
 }

@@ -478,6 +478,36 @@ export async function truthReportHtml(r: FidelityReport, model: string): Promise
           x,
         ) => [x.name, num(x.simulated.mean, 3), num(x.true.mean, 3), num(x.relative_error, 3)]),
       )
-    }</section>`,
+    }${agentTable(r)}</section>`,
   ]);
+}
+
+/** The agent trained in the simulator, in it and in the truth (no agent: ""). */
+function agentTable(r: FidelityReport): string {
+  const a = r.agent;
+  if (!a) return "";
+  const b = a.behaviour;
+  return table(
+    `An agent trained in the simulator (${a.training.episodes} episodes), played in it and in the TRUE world on the same episodes; rank among the ${
+      a.rank.of - 1
+    } reference policies and itself`,
+    [
+      "simulated",
+      "true",
+      "relative error",
+      "rank simulated",
+      "rank true",
+      "same category (logging)",
+      "distinct items (logging)",
+    ],
+    [[
+      num(a.simulated.mean, 3),
+      num(a.true.mean, 3),
+      num(a.relative_error, 3),
+      `${a.rank.simulated} of ${a.rank.of}`,
+      `${a.rank.true} of ${a.rank.of}`,
+      `${num(b.policy.same_category, 3)} (${num(b.logging.same_category, 3)})`,
+      `${b.policy.distinct_items} (${b.logging.distinct_items})`,
+    ]],
+  );
 }

@@ -23,7 +23,13 @@ import { RECSIMU_VERSION } from "../version.ts";
 import type { SimulatorLike } from "../sim/types.ts";
 import { TRUTH_LABELS } from "../data/truth/world.ts";
 import { type CaseBaselines, predictionFidelity, type PredictionReport } from "./prediction.ts";
-import { policyFidelity, type RankingReport } from "./ranking.ts";
+import {
+  learnedPolicyFidelity,
+  type LearnedPolicyReport,
+  policyFidelity,
+  type RankingReport,
+} from "./ranking.ts";
+import type { TruthPolicy } from "../data/truth/policies.ts";
 import { type FidelityResponder, simulatorResponder } from "./responders.ts";
 import { type JudgedCase, loadTruthDir, type TruthData } from "./truth_dir.ts";
 import {
@@ -53,6 +59,17 @@ export interface JudgeOptions {
   quiet?: boolean;
   /** λ: simulated step rewards lowered by λ × the answer's spread (the exploit guard). @default 0 */
   uncertaintyPenalty?: number;
+  /**
+   * μ: simulated step rewards lowered by μ × max(0, −the answer's support) (the support guard).
+   * @default 0
+   */
+  supportPenalty?: number;
+  /**
+   * A policy learned in the responder (e.g. `recsimu agent`'s, trained with the same penalties),
+   * played in it and in the truth after the reference policies (the report's `agent`), with a
+   * record of its training. @default none
+   */
+  learnedPolicy?: { policy: TruthPolicy; training: Record<string, unknown> };
   /** Baselines scored beside the responder on the cases it answers. @default none */
   caseBaselines?: CaseBaselines;
   /** Particles of the observable ceiling (`prediction.*.posterior`); 0 leaves it out. @default 2000 */
@@ -98,6 +115,7 @@ export interface FidelityReport {
     reward: Record<string, number>;
     leave_after_skips: number;
     uncertainty_penalty: number;
+    support_penalty: number;
     /** The baselines scored beside the simulator (`prediction.*.<name>`). */
     baselines: LogBaseline[];
   };
@@ -111,6 +129,8 @@ export interface FidelityReport {
   prediction: PredictionReport;
   /** Policy-ranking fidelity. */
   policies: RankingReport;
+  /** The learned policy judged in the simulator and the truth (with `learnedPolicy`). */
+  agent?: LearnedPolicyReport & { training: Record<string, unknown> };
   /** The definitions and rules behind the numbers. */
   definitions: Record<string, string>;
 }
@@ -160,6 +180,14 @@ export async function judgeResponder(
     posteriorParticles: options.posteriorParticles,
   });
   const policies = await policyFidelity(responder, truth, { ...options, quiet });
+  const learned = options.learnedPolicy;
+  const agent = learned && {
+    ...await learnedPolicyFidelity(responder, truth, learned.policy, policies, {
+      ...options,
+      quiet,
+    }),
+    training: learned.training,
+  };
   const d = truth.description;
   const rec = truth.policies;
   const info = backendInfo();
@@ -185,6 +213,7 @@ export async function judgeResponder(
       reward: Object.fromEntries(TRUTH_LABELS.map((l, k) => [l, rec.rewards[k]!])),
       leave_after_skips: rec.leaveAfterSkips,
       uncertainty_penalty: options.uncertaintyPenalty ?? 0,
+      support_penalty: options.supportPenalty ?? 0,
       baselines: [...options.caseBaselines?.names ?? []],
     },
     backend: info?.name ?? null,
@@ -192,6 +221,7 @@ export async function judgeResponder(
     seconds: (performance.now() - t0) / 1000,
     prediction,
     policies,
+    ...(agent ? { agent } : {}),
     definitions: { ...FIDELITY_DEFINITIONS },
   };
 }

@@ -20,7 +20,7 @@ import {
 import { Progress } from "../progress.ts";
 import type { Probs } from "../data/truth/world.ts";
 import { posteriorProbs } from "./posterior.ts";
-import type { FidelityRequest, FidelityResponder } from "./responders.ts";
+import type { AnswerSupport, FidelityRequest, FidelityResponder } from "./responders.ts";
 import type { JudgedCase, TruthData } from "./truth_dir.ts";
 import { type ReliabilityBin, reliabilityBins } from "./log_scores.ts";
 import type { BaselineScores, LogBaseline } from "./log_baselines.ts";
@@ -77,6 +77,28 @@ export interface SpreadScores {
 }
 
 /**
+ * Does the support model say where the simulator is wrong? Over the answered cases of a split,
+ * from each answer's support (ln π_log(a | s) − ln(1/V), estimated) and `ood.off_support`.
+ */
+export interface SupportScores {
+  /** Mean support. */
+  mean: number;
+  /** Share of the cases flagged off support. */
+  off_support_share: number;
+  /** Spearman correlation of −support with |p_sim − p_true| of P(positive). */
+  error_spearman: number;
+  /** Mean |p_sim − p_true| of the cases flagged off support (NaN for none). */
+  mae_off_support: number;
+  /** Mean |p_sim − p_true| of the other cases (NaN for none). */
+  mae_on_support: number;
+  /**
+   * Overall only: AUC of −support for telling the uniformly drawn actions from the logging
+   * policy's (0.5: no better than chance; the simulator is most wrong on the uniform ones).
+   */
+  uniform_auc?: number;
+}
+
+/**
  * A baseline's scores on the same cases: those of P(positive) always; the multi-class log-loss
  * and Brier and the KL to the truth only for baselines with all label probabilities
  * (`item_rate`, `gru`; `lr` gives P(positive) alone).
@@ -129,6 +151,8 @@ export interface SplitReport extends Partial<Record<LogBaseline, BaselineCaseSco
   posterior_reliability?: ReliabilityBin[];
   /** What the responder's spread says about its errors; absent for responders without one. */
   spread?: SpreadScores;
+  /** What the responder's support says about its errors; absent without a support model. */
+  support?: SupportScores;
 }
 
 /** Which cases were answered. */
@@ -300,12 +324,47 @@ export function spreadScores(
   };
 }
 
+/**
+ * {@link SupportScores} (without `uniform_auc`) of the supports `logit`, their off-support flags
+ * `off` and the absolute errors `error` (same order).
+ *
+ * @example
+ * ```ts
+ * import { supportScores } from "./prediction.ts";
+ * const s = supportScores([2, -3, 1], [false, true, false], [0.1, 0.4, 0.2]);
+ * [s.off_support_share, s.mae_off_support, s.mae_on_support]; // [1/3, 0.4, ≈0.15]
+ * ```
+ */
+export function supportScores(
+  logit: readonly number[],
+  off: readonly boolean[],
+  error: readonly number[],
+): SupportScores {
+  const n = logit.length;
+  if (off.length !== n || error.length !== n) {
+    throw new RangeError(
+      `supportScores: ${n} supports but ${off.length} flags and ${error.length} errors`,
+    );
+  }
+  const mean = (xs: readonly number[]) =>
+    xs.length === 0 ? NaN : xs.reduce((a, b) => a + b, 0) / xs.length;
+  return {
+    mean: mean(logit),
+    off_support_share: n === 0 ? NaN : off.filter(Boolean).length / n,
+    error_spearman: n < 2 ? NaN : spearman(logit.map((z) => -z), error),
+    mae_off_support: mean(error.filter((_, i) => off[i])),
+    mae_on_support: mean(error.filter((_, i) => !off[i])),
+  };
+}
+
 /** The answers of the cases `idx` and what they are scored against. */
 interface SplitInputs {
   cases: readonly JudgedCase[];
   sim: ReadonlyMap<number, Probs>;
   /** The responder's spread of each answer, by case index; undefined without spreads. */
   spreads?: ReadonlyMap<number, number>;
+  /** The responder's support of each answer, by case index; undefined without supports. */
+  supports?: ReadonlyMap<number, AnswerSupport>;
   /** The observable ceiling's rows [cases, 3], by case index; undefined when not computed. */
   posterior?: Float64Array;
   popularity: Float64Array;
@@ -383,6 +442,15 @@ function splitReport(idx: readonly number[], o: SplitInputs): SplitReport {
         ),
       }
       : {}),
+    ...(o.supports
+      ? {
+        support: supportScores(
+          idx.map((c) => o.supports!.get(c)!.logit),
+          idx.map((c) => o.supports!.get(c)!.off),
+          posSim.map((p, i) => Math.abs(p - posTrue[i]!)),
+        ),
+      }
+      : {}),
     ...(pPost
       ? {
         posterior_reliability: reliabilityBins(
@@ -402,10 +470,17 @@ async function answerCases(
   truth: TruthData,
   answerable: readonly number[],
   o: { batch: number; quiet: boolean },
-): Promise<{ probs: Map<number, Probs>; spreads?: Map<number, number> }> {
+): Promise<
+  {
+    probs: Map<number, Probs>;
+    spreads?: Map<number, number>;
+    supports?: Map<number, AnswerSupport>;
+  }
+> {
   const out = new Map<number, Probs>();
-  // Spreads are kept only when every answer came with one (see `lastSpreads`).
+  // Spreads and supports are kept only when every answer came with one (see `lastSpreads`).
   let spreads = responder.lastSpreads ? new Map<number, number>() : undefined;
+  let supports = responder.lastSupports ? new Map<number, AnswerSupport>() : undefined;
   const progress = new Progress("cases", answerable.length, { quiet: o.quiet, unitsPerStep: 1 });
   for (let i = 0; i < answerable.length; i += o.batch) {
     const chunk = answerable.slice(i, i + o.batch);
@@ -419,9 +494,12 @@ async function answerCases(
     const sp = responder.lastSpreads?.() ?? [];
     if (sp.length !== chunk.length) spreads = undefined;
     spreads && chunk.forEach((k, j) => spreads!.set(k, sp[j]!));
+    const su = responder.lastSupports?.() ?? [];
+    if (su.length !== chunk.length) supports = undefined;
+    supports && chunk.forEach((k, j) => supports!.set(k, su[j]!));
     progress.update(Math.min(i + o.batch, answerable.length));
   }
-  return { probs: out, spreads };
+  return { probs: out, spreads, supports };
 }
 
 /** The observable ceiling of every case (`posterior.ts`), or undefined when `particles` is 0. */
@@ -474,12 +552,13 @@ export async function predictionFidelity(
       bySource[c.source].answered++;
     }
   });
-  const { probs: sim, spreads } = await answerCases(responder, truth, answerable, o);
+  const { probs: sim, spreads, supports } = await answerCases(responder, truth, answerable, o);
   const posterior = observableCeiling(truth, o.posteriorParticles ?? 2000);
   const inputs: SplitInputs = {
     cases,
     sim,
     spreads,
+    supports,
     posterior: posterior?.probs,
     popularity: truth.log.itemPositives,
     baselines: o.baselines ? await o.baselines.answer(answerable.map((k) => cases[k]!)) : new Map(),
@@ -506,8 +585,23 @@ export async function predictionFidelity(
         cases.map((c) => positive(c.probs)),
       ),
     },
-    overall: split(),
+    overall: withUniformAuc(split(), answerable, cases, supports),
     logging: split("logging"),
     random: split("random"),
   };
+}
+
+/** The overall split with its support's `uniform_auc` (unchanged without supports). */
+function withUniformAuc(
+  r: SplitReport,
+  answerable: readonly number[],
+  cases: readonly JudgedCase[],
+  supports: ReadonlyMap<number, AnswerSupport> | undefined,
+): SplitReport {
+  if (!supports || !r.support) return r;
+  const uniform = auc(
+    answerable.map((k) => (cases[k]!.source === "random" ? 1 : 0)),
+    answerable.map((k) => -supports.get(k)!.logit),
+  );
+  return { ...r, support: { ...r.support, uniform_auc: uniform } };
 }

@@ -20,6 +20,7 @@ import {
   referencePolicies,
   stratifiedMean,
   type SyncTruthPolicy,
+  type TruthPolicy,
 } from "../data/truth/policies.ts";
 import { type Probs, type Step, TrueUser } from "../data/truth/world.ts";
 import { type BatchAnswer, type LockstepEpisode, runLockstep } from "./lockstep.ts";
@@ -41,6 +42,11 @@ export interface RankingOptions {
    * lowered by λ × the answer's spread. @default 0
    */
   uncertaintyPenalty?: number;
+  /**
+   * μ of the support guard (`serve --support-penalty`): each simulated step's reward is lowered
+   * by μ × max(0, −the answer's support). @default 0
+   */
+  supportPenalty?: number;
 }
 
 /** One policy: simulated and true value on the same episodes. */
@@ -110,7 +116,7 @@ export interface RankingReport {
 /** The episodes: policy-major, then start state, then rollout. */
 function episodesOf(
   truth: TruthData,
-  policies: readonly SyncTruthPolicy[],
+  policies: readonly TruthPolicy[],
   S: number,
   R: number,
   seed: number,
@@ -142,10 +148,21 @@ function episodesOf(
 interface Counts {
   unanswered: Float64Array;
   trimmed: Float64Array;
-  /** λ of the uncertainty penalty, when one is taken. */
+  /** λ of the uncertainty penalty and μ of the support penalty, when one is taken. */
   lambda?: number;
-  /** Per episode: the summed penalty λ × spread of its steps. */
+  mu?: number;
+  /** Per episode: the summed penalty λ × spread + μ × max(0, −support) of its steps. */
   penalty?: Float64Array;
+}
+
+/** Counts for P policies of S × R episodes, with the penalties of `o` (if any). */
+function newCounts(P: number, S: number, R: number, o: RankingOptions): Counts {
+  const lambda = o.uncertaintyPenalty ?? 0, mu = o.supportPenalty ?? 0;
+  return {
+    unanswered: new Float64Array(P),
+    trimmed: new Float64Array(P),
+    ...(lambda > 0 || mu > 0 ? { lambda, mu, penalty: new Float64Array(P * S * R) } : {}),
+  };
 }
 
 /**
@@ -184,18 +201,20 @@ function responderAnswer(
     });
     const probs = requests.length > 0 ? await responder.predict(requests) : [];
     asked.forEach((i, j) => (out[i] = probs[j]!));
-    if (counts.penalty && counts.lambda) {
+    if (counts.penalty) {
       const spreads = responder.lastSpreads?.() ?? [];
-      asked.forEach((
-        i,
-        j,
-      ) => (counts.penalty![steps[i]!.episode]! += counts.lambda! * (spreads[j] ?? 0)));
+      const supports = responder.lastSupports?.() ?? [];
+      const { lambda = 0, mu = 0 } = counts;
+      asked.forEach((i, j) => {
+        const support = Math.max(0, -(supports[j]?.logit ?? 0));
+        counts.penalty![steps[i]!.episode]! += lambda * (spreads[j] ?? 0) + mu * support;
+      });
     }
     return out;
   };
 }
 
-/** Episodes with their penalties (λ × spread, summed per episode) taken off both returns. */
+/** Episodes with their penalties (summed per episode) taken off both returns. */
 function penalised(episodes: readonly Episode[], penalty?: Float64Array): Episode[] {
   if (!penalty) return [...episodes];
   return episodes.map((e, i) => ({
@@ -225,7 +244,7 @@ function values(episodes: readonly Episode[], P: number, S: number, R: number) {
 async function play(
   responder: FidelityResponder,
   truth: TruthData,
-  policies: readonly SyncTruthPolicy[],
+  policies: readonly TruthPolicy[],
   run: { S: number; R: number; seed: number; label: string; quiet: boolean },
   counts: Counts,
 ): Promise<Episode[]> {
@@ -294,12 +313,7 @@ export async function policyFidelity(
   const run = settings(truth, options);
   const { S, R } = run;
   const P = policies.length;
-  const lambda = options.uncertaintyPenalty ?? 0;
-  const counts: Counts = {
-    unanswered: new Float64Array(P),
-    trimmed: new Float64Array(P),
-    ...(lambda > 0 ? { lambda, penalty: new Float64Array(P * S * R) } : {}),
-  };
+  const counts = newCounts(P, S, R, options);
   const played = await play(responder, truth, policies, { ...run, label: "policies" }, counts);
   const sim = values(penalised(played, counts.penalty), P, S, R);
   // The truth on the same episodes: recorded, or replayed when the run differs from the record.
@@ -359,5 +373,131 @@ export async function policyFidelity(
     steps: sum((r) => r.steps),
     unanswered_steps: sum((r) => r.unanswered_steps),
     trimmed_steps: sum((r) => r.trimmed_steps),
+  };
+}
+
+/** A policy learned in the simulator (e.g. by `recsimu agent`), judged in it and in the truth. */
+export interface LearnedPolicyReport {
+  /** The policy's name. */
+  name: string;
+  /** Mean return in the responder (penalties, if any, taken off) on the judge's episodes. */
+  simulated: MeanSe;
+  /** Mean return in the TRUE world on the same start states, rollouts and seeds. */
+  true: MeanSe;
+  /** The same for the expected returns. */
+  simulated_expected: MeanSe;
+  true_expected: MeanSe;
+  /** (simulated − true) / |true|. */
+  relative_error: number;
+  /**
+   * Its rank (1 = best) among the reference policies and itself, by the simulated returns of
+   * the ranking (`simulated`) and by the true ones (`true`).
+   */
+  rank: { simulated: number; true: number; of: number };
+  /** The reference policies whose true return it beats, in the ranking's order. */
+  beats: string[];
+  /**
+   * What it does in the TRUE world, beside the logging policy on the same episodes: the share
+   * of steps showing the category of the item just before (the start history's last included;
+   * long same-category runs are where the truth's fatigue rules), the distinct items shown, and
+   * the mean popularity rank of the items shown over V (0: the most popular).
+   */
+  behaviour: { policy: PolicyBehaviour; logging: PolicyBehaviour };
+  /** Steps the responder could not answer (see {@link PolicyRow}). */
+  unanswered_steps: number;
+}
+
+/** What a policy showed over its episodes (see {@link LearnedPolicyReport.behaviour}). */
+export interface PolicyBehaviour {
+  same_category: number;
+  distinct_items: number;
+  mean_popularity_rank: number;
+}
+
+/** {@link PolicyBehaviour} of episodes played from `starts` (episode i from start ⌊i / R⌋). */
+function behaviourOf(
+  episodes: readonly Episode[],
+  truth: TruthData,
+  R: number,
+): PolicyBehaviour {
+  const cat = truth.world.observable;
+  let steps = 0, same = 0, rank = 0;
+  const distinct = new Set<number>();
+  episodes.forEach((e, i) => {
+    const start = truth.starts[Math.floor(i / R)]!.history;
+    let prev = start.length > 0 ? start[start.length - 1]!.item : -1;
+    for (const s of e.steps) {
+      steps++;
+      if (prev >= 0 && cat.category[prev] === cat.category[s.item]) same++;
+      rank += cat.popularityRank[s.item]! / cat.items;
+      distinct.add(s.item);
+      prev = s.item;
+    }
+  });
+  return {
+    same_category: steps === 0 ? NaN : same / steps,
+    distinct_items: distinct.size,
+    mean_popularity_rank: steps === 0 ? NaN : rank / steps,
+  };
+}
+
+/**
+ * Plays `policy` (any {@link TruthPolicy}; asynchronous ones are awaited per step) from the
+ * start states of `truth` in `responder` and in the true world, on the episodes `ranking` was
+ * judged on (its start states, rollouts and seed, and the same penalties in `options`), and
+ * ranks it among the reference policies of `ranking`: what an agent trained in the simulator
+ * is worth, and how much the simulator over-values it.
+ */
+export async function learnedPolicyFidelity(
+  responder: FidelityResponder,
+  truth: TruthData,
+  policy: TruthPolicy,
+  ranking: RankingReport,
+  options: RankingOptions = {},
+): Promise<LearnedPolicyReport> {
+  const S = ranking.start_states, R = ranking.rollouts, seed = ranking.seed;
+  const quiet = options.quiet ?? true;
+  const counts = newCounts(1, S, R, options);
+  const played = await play(responder, truth, [policy], {
+    S,
+    R,
+    seed,
+    label: policy.name,
+    quiet,
+  }, counts);
+  const [sim] = values(penalised(played, counts.penalty), 1, S, R);
+  const inTruth = (p: TruthPolicy) =>
+    play(truthResponder(truth.world), truth, [p], {
+      S,
+      R,
+      seed,
+      label: `${p.name} (truth)`,
+      quiet,
+    }, newCounts(1, S, R, {}));
+  const trueEpisodes = await inTruth(policy);
+  const [tru] = values(trueEpisodes, 1, S, R);
+  const logging = recordedPolicies(truth).find((p) => p.name === "logging");
+  const rankIn = (xs: number[], x: number) => 1 + xs.filter((v) => v > x).length;
+  const rows = ranking.rows;
+  return {
+    name: policy.name,
+    simulated: sim!.mean,
+    true: tru!.mean,
+    simulated_expected: sim!.expected,
+    true_expected: tru!.expected,
+    relative_error: relativeError(sim!.mean.mean, tru!.mean.mean),
+    rank: {
+      simulated: rankIn(rows.map((r) => r.simulated.mean), sim!.mean.mean),
+      true: rankIn(rows.map((r) => r.true.mean), tru!.mean.mean),
+      of: rows.length + 1,
+    },
+    beats: rows.filter((r) => r.true.mean < tru!.mean.mean).map((r) => r.name),
+    behaviour: {
+      policy: behaviourOf(trueEpisodes, truth, R),
+      logging: logging
+        ? behaviourOf(await inTruth(logging), truth, R)
+        : { same_category: NaN, distinct_items: 0, mean_popularity_rank: NaN },
+    },
+    unanswered_steps: counts.unanswered[0]!,
   };
 }

@@ -49,6 +49,18 @@ export interface FidelityResponder {
    * last `predict` call, in its order; absent for responders without one.
    */
   lastSpreads?(): readonly number[];
+  /**
+   * The support of each answer (the support model's estimate of ln π_log(a | s) − ln(1/V)) and
+   * its `ood.off_support` flag from the last `predict` call, in its order; absent for
+   * responders without a support model.
+   */
+  lastSupports?(): readonly AnswerSupport[];
+}
+
+/** An answer's support logit and whether it is flagged off support. */
+export interface AnswerSupport {
+  logit: number;
+  off: boolean;
 }
 
 /**
@@ -65,8 +77,10 @@ export function simulatorResponder(sim: SimulatorLike): FidelityResponder {
   }
   const mapped = simIndex.filter((j) => j >= 0).length;
   let spreads: number[] = [];
+  let supports: AnswerSupport[] = [];
   return {
     lastSpreads: () => spreads,
+    lastSupports: () => supports,
     name: "simulator",
     knowsItem: (item) => sim.answersUnknownItems === true || sim.hasItem(`i${item}`),
     knowsLabel: (label) => simIndex[label]! >= 0,
@@ -79,6 +93,9 @@ export function simulatorResponder(sim: SimulatorLike): FidelityResponder {
       // SimulatorLike implementations may not).
       spreads = answers.every((a) => a.spread !== undefined && Number.isFinite(a.spread))
         ? answers.map((a) => a.spread!)
+        : [];
+      supports = answers.every((a) => a.support !== undefined && Number.isFinite(a.support))
+        ? answers.map((a) => ({ logit: a.support!, off: a.ood?.off_support === true }))
         : [];
       return answers.map((a) => {
         const p = simIndex.map((j) => (j >= 0 ? a.probs[j]! : 0));

@@ -88,7 +88,38 @@ export function fidelityTable(r: FidelityReport): string {
       num(p.simulator_top.true, 0, 2)
     }); truly best: ${p.true_best.name} (${num(p.true_best.true, 0, 2)})`,
   );
+  const su = r.prediction.overall.support;
+  if (su) {
+    lines.push(
+      `support: mean ${num(su.mean, 0, 3)}, ${
+        num(100 * su.off_support_share, 0, 1)
+      }% flagged off ` +
+        `support (MAE vs truth ${num(su.mae_off_support, 0)} there, ${
+          num(su.mae_on_support, 0)
+        } elsewhere); tells uniform from logged actions with AUC ${num(su.uniform_auc, 0, 3)}`,
+    );
+  }
+  if (r.agent) lines.push(...agentLines(r.agent, r.responder));
   return lines.join("\n");
+}
+
+/** The learned policy's lines: both returns, its ranks and what it shows. */
+function agentLines(a: NonNullable<FidelityReport["agent"]>, responder: string): string[] {
+  const b = a.behaviour;
+  return [
+    "",
+    `agent trained in the ${responder} (${a.training.episodes} episodes): ${responder} ${
+      num(a.simulated.mean, 0, 2)
+    }, TRUE ${num(a.true.mean, 0, 2)} (rel.err ${
+      num(a.relative_error, 0, 3)
+    }); rank ${a.rank.simulated} of ${a.rank.of} in the ${responder}, ${a.rank.true} of ${a.rank.of} in the truth`,
+    `  same category as the item before ${num(b.policy.same_category, 0, 3)} (logging ${
+      num(b.logging.same_category, 0, 3)
+    }), ${b.policy.distinct_items} distinct items (logging ${b.logging.distinct_items}), ` +
+    `mean popularity rank ${num(b.policy.mean_popularity_rank, 0, 3)} (logging ${
+      num(b.logging.mean_popularity_rank, 0, 3)
+    })`,
+  ];
 }
 
 /**
