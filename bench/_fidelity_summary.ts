@@ -43,13 +43,26 @@ export interface FidelityReportLike {
     } & Partial<Record<LogBaseline, BaselineLike>>;
   };
   policies: {
-    rows: { name: string; relative_error: number; relative_error_expected: number }[];
+    rows: {
+      name: string;
+      relative_error: number;
+      relative_error_expected: number;
+      true?: { mean: number };
+    }[];
     spearman: number;
     kendall: number;
     spearman_expected: number;
     simulator_top: { name: string };
     true_best: { name: string };
     regret: number;
+  };
+  /** The agent trained in the simulator (with `--agent-episodes`). */
+  agent?: {
+    simulated: { mean: number };
+    true: { mean: number };
+    relative_error: number;
+    rank: { simulated: number; true: number; of: number };
+    behaviour: { policy: { same_category: number }; logging: { same_category: number } };
   };
 }
 
@@ -120,6 +133,19 @@ export interface WorldMetrics extends RunCost, Record<BaselineMetricName, number
   max_abs_relative_error_expected: number;
   /** Wall seconds of the judge itself. */
   judge_seconds: number;
+  /**
+   * The agent trained in the simulator (`--agent-episodes`; NaN without one): its simulated and
+   * TRUE mean returns, their relative error, its true rank among the reference policies and
+   * itself, the logging policy's true return beside it, and the share of its steps (and the
+   * logging policy's) showing the category of the item before.
+   */
+  agent_simulated: number;
+  agent_true: number;
+  agent_relative_error: number;
+  agent_rank_true: number;
+  logging_true: number;
+  agent_same_category: number;
+  logging_same_category: number;
 }
 
 /** The targets of issue 14, by name. */
@@ -215,8 +241,23 @@ export function worldMetrics(report: FidelityReportLike, cost: RunCost): WorldMe
     worst_policy: worst.name,
     max_abs_relative_error_expected: worstExpected.value,
     judge_seconds: num(report.seconds),
+    ...agentMetrics(report),
     ...baselineMetrics(report.prediction.overall),
     ...cost,
+  };
+}
+
+/** The agent's figures (NaN without one). */
+function agentMetrics(report: FidelityReportLike) {
+  const a = report.agent;
+  return {
+    agent_simulated: num(a?.simulated.mean),
+    agent_true: num(a?.true.mean),
+    agent_relative_error: num(a?.relative_error),
+    agent_rank_true: num(a?.rank.true),
+    logging_true: num(report.policies.rows.find((r) => r.name === "logging")?.true?.mean),
+    agent_same_category: num(a?.behaviour.policy.same_category),
+    logging_same_category: num(a?.behaviour.logging.same_category),
   };
 }
 

@@ -74,6 +74,14 @@ const USAGE = `Usage: deno task fidelity [--presets base,hard] [--seeds 0,1,2] [
   [--ignore-code-changes]
 In --train-flags and --compare, {world} is replaced by each world's folder.`;
 
+/**
+ * The judge's flags, with an agent trained in each simulator and played in the truth
+ * (`--agent-episodes 2000`, `recsimu agent`'s default budget) unless they set their own.
+ */
+function withAgent(flags: string[]): string[] {
+  return flags.includes("--agent-episodes") ? flags : [...flags, "--agent-episodes", "2000"];
+}
+
 /** Training flags for one world: `{world}` in any word becomes the world's folder `dir`. */
 export function withWorld(flags: readonly string[], dir: string): string[] {
   return flags.map((f) => f.replaceAll("{world}", dir));
@@ -129,7 +137,7 @@ export function parseBenchArgs(args: readonly string[]): BenchOptions | "help" {
     sizeFlags,
     commonTrainFlags: split("train-flags"),
     configs: v.has("compare") ? compare.map((c, i) => splitOne(`--compare #${i + 1}`, c)) : [[]],
-    fidelityFlags: split("fidelity-flags"),
+    fidelityFlags: withAgent(split("fidelity-flags")),
     work: resolve(v.get("work") ?? join(ROOT, "runs", "fidelity-bench")),
     jobs,
     ignoreCode: v.has("ignore-code-changes"),
@@ -337,7 +345,12 @@ function oneLine(m: WorldMetrics): string {
       f3(m.posterior_log_loss)
     }), ECE vs truth ${f3(m.ece_vs_truth)}, Spearman ${f3(m.spearman)}, ` +
     `top ${m.simulator_top}${m.best_first ? " (best)" : ` (best: ${m.true_best})`}, ` +
-    `max |rel. error| ${f3(m.max_abs_relative_error)}`;
+    `max |rel. error| ${f3(m.max_abs_relative_error)}` +
+    (Number.isFinite(m.agent_true)
+      ? `, agent ${f3(m.agent_simulated)} simulated / ${f3(m.agent_true)} true (logging ${
+        f3(m.logging_true)
+      })`
+      : "");
 }
 
 /** The summary table on stderr: one line per configuration and target. */

@@ -106,6 +106,26 @@ Deno.test("worldMetrics() compares the simulator with the observable ceiling; Na
   assert(Number.isNaN(none.posterior_auc) && Number.isNaN(none.auc_vs_posterior));
 });
 
+Deno.test("worldMetrics() carries the agent's returns, rank and behaviour; NaN without one", () => {
+  const r = report();
+  r.policies.rows.find((x) => x.name === "logging")!.true = { mean: 11 };
+  r.agent = {
+    simulated: { mean: 18 },
+    true: { mean: 6 },
+    relative_error: 2,
+    rank: { simulated: 1, true: 9, of: 11 },
+    behaviour: { policy: { same_category: 0.6 }, logging: { same_category: 0.4 } },
+  };
+  const m = worldMetrics(r, COST);
+  assertEquals(
+    [m.agent_simulated, m.agent_true, m.agent_relative_error, m.agent_rank_true, m.logging_true],
+    [18, 6, 2, 9, 11],
+  );
+  assertEquals([m.agent_same_category, m.logging_same_category], [0.6, 0.4]);
+  const none = metrics();
+  assert(Number.isNaN(none.agent_true) && Number.isNaN(none.logging_true));
+});
+
 Deno.test("worldMetrics() carries each baseline's AUC, log-loss and ECE vs truth; NaN where absent", () => {
   const r = report();
   r.prediction.overall.item_rate = {
