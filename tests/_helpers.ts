@@ -4,6 +4,8 @@
  */
 import { TRAIN_DEFAULTS, type TrainConfig } from "../lib/config.ts";
 import { SYNTH_DEFAULTS, synthRows } from "../lib/data/synth.ts";
+import type { TruthWriteOptions } from "../lib/data/truth/write.ts";
+import { OUTPUT_MARKER } from "../lib/output.ts";
 
 /** CSV text of a seeded synthetic log. */
 export function synthText(
@@ -49,5 +51,34 @@ export async function tempDir(): Promise<{ path: string; [Symbol.asyncDispose]()
   return {
     path,
     [Symbol.asyncDispose]: () => Deno.remove(path, { recursive: true }).catch(() => {}),
+  };
+}
+
+/**
+ * A copy of the checkpoint `from` in the new folder `to` without its file `name`, as an older
+ * recsimu wrote it: the file and its marker entry are left out.
+ */
+export async function checkpointWithout(from: string, to: string, name: string): Promise<void> {
+  await Deno.mkdir(to);
+  for await (const e of Deno.readDir(from)) {
+    if (e.isFile && e.name !== name) await Deno.copyFile(`${from}/${e.name}`, `${to}/${e.name}`);
+  }
+  const markerFile = `${to}/${OUTPUT_MARKER}`;
+  const marker = JSON.parse(await Deno.readTextFile(markerFile));
+  delete marker.files[name];
+  await Deno.writeTextFile(markerFile, JSON.stringify(marker));
+}
+
+/** A tiny truth world (120 items, 120 sessions, 60 cases, 6 start states × 2 rollouts × 5 steps). */
+export function tinyTruth(seed: number): TruthWriteOptions {
+  return {
+    preset: "base",
+    seed,
+    params: { items: 120, categories: 6 },
+    sessions: 120,
+    cases: 60,
+    startStates: 6,
+    rollouts: 2,
+    horizon: 5,
   };
 }

@@ -11,7 +11,6 @@
  * `deriveSeed(seed, "leave:<t>")`.
  * @module
  */
-import { CheckpointError } from "../errors.ts";
 import { deriveSeed, Rng } from "../random.ts";
 import {
   checkLeaveModel,
@@ -146,15 +145,7 @@ export async function loadLeaveModel(
   stateLength: number,
 ): Promise<LeaveModel | undefined> {
   // Imported here, so that the environments (which import this module) load no tfjs.
-  const { readOptionalCheckpointFile } = await import("../train/checkpoint.ts");
-  const bytes = await readOptionalCheckpointFile(dir, LEAVE_FILE);
-  if (bytes === undefined) return undefined;
-  const file = `${dir.replace(/\/+$/, "")}/${LEAVE_FILE}`;
-  let data: unknown;
-  try {
-    data = JSON.parse(new TextDecoder().decode(bytes));
-  } catch (e) {
-    throw new CheckpointError(`"${file}" is not valid JSON: ${(e as Error).message}`);
-  }
-  return LeaveModel.fromData(data, labels, stateLength, file);
+  const { readOptionalCheckpointJson } = await import("../train/checkpoint.ts");
+  const read = await readOptionalCheckpointJson(dir, LEAVE_FILE);
+  return read && LeaveModel.fromData(read.data, labels, stateLength, read.file);
 }

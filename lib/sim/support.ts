@@ -6,7 +6,6 @@
  * (`lib/train/fit_support.ts`; the features in `lib/train/support_features.ts`).
  * @module
  */
-import { CheckpointError } from "../errors.ts";
 import {
   checkSupportModel,
   SUPPORT_FILE,
@@ -111,15 +110,7 @@ export async function loadSupportModel(
   dir: string,
   shape: SupportShape,
 ): Promise<SupportModel | undefined> {
-  const { readOptionalCheckpointFile } = await import("../train/checkpoint.ts");
-  const bytes = await readOptionalCheckpointFile(dir, SUPPORT_FILE);
-  if (bytes === undefined) return undefined;
-  const file = `${dir.replace(/\/+$/, "")}/${SUPPORT_FILE}`;
-  let data: unknown;
-  try {
-    data = JSON.parse(new TextDecoder().decode(bytes));
-  } catch (e) {
-    throw new CheckpointError(`"${file}" is not valid JSON: ${(e as Error).message}`);
-  }
-  return SupportModel.fromData(data, shape, file);
+  const { readOptionalCheckpointJson } = await import("../train/checkpoint.ts");
+  const read = await readOptionalCheckpointJson(dir, SUPPORT_FILE);
+  return read && SupportModel.fromData(read.data, shape, read.file);
 }

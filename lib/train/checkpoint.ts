@@ -622,6 +622,26 @@ export async function readOptionalCheckpointFile(
 }
 
 /**
+ * An optional JSON file of the checkpoint in `dir` (e.g. leave.json), read as
+ * {@link readOptionalCheckpointFile} reads it and parsed, with the path to name in errors;
+ * undefined when the checkpoint has none.
+ * @throws {CheckpointError} when the file is not valid JSON
+ */
+export async function readOptionalCheckpointJson(
+  dir: string,
+  name: string,
+): Promise<{ data: unknown; file: string } | undefined> {
+  const bytes = await readOptionalCheckpointFile(dir, name);
+  if (bytes === undefined) return undefined;
+  const file = `${dir.replace(/\/+$/, "")}/${name}`;
+  try {
+    return { data: JSON.parse(new TextDecoder().decode(bytes)), file };
+  } catch (e) {
+    throw new CheckpointError(`"${file}" is not valid JSON: ${(e as Error).message}`);
+  }
+}
+
+/**
  * Replaces one file of the checkpoint in `dir` (e.g. metrics.json from `eval --save`) and its
  * checksum in the marker, each atomically; while it is written the marker lists it as pending (the
  * readers treat it as absent). A legacy checkpoint (no marker) gets the file only.

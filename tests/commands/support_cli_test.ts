@@ -7,25 +7,12 @@
 import { join } from "node:path";
 import { assert, assertEquals } from "../_assert.ts";
 import { runRecsimu, TINY_FLAGS } from "../_cli.ts";
-import { tempDir } from "../_helpers.ts";
+import { checkpointWithout, tempDir } from "../_helpers.ts";
 import { writeTruthWorld } from "../../lib/data/truth/write.ts";
 import { OUTPUT_MARKER, sha256 } from "../../lib/output.ts";
 import { Simulator } from "../../lib/sim/simulator.ts";
 
 const cliTest = { permissions: { read: true, write: true, run: true, env: true } } as const;
-
-/** A copy of checkpoint `from` as an older recsimu wrote it: no support.json, none in the marker. */
-async function withoutSupport(from: string, to: string): Promise<void> {
-  await Deno.mkdir(to);
-  for await (const e of Deno.readDir(from)) {
-    if (e.isFile && e.name !== "support.json") {
-      await Deno.copyFile(join(from, e.name), join(to, e.name));
-    }
-  }
-  const marker = JSON.parse(await Deno.readTextFile(join(to, OUTPUT_MARKER)));
-  delete marker.files["support.json"];
-  await Deno.writeTextFile(join(to, OUTPUT_MARKER), JSON.stringify(marker));
-}
 
 Deno.test({
   ...cliTest,
@@ -101,7 +88,7 @@ Deno.test({
     assert(r.prediction.overall.support.uniform_auc >= 0, JSON.stringify(r.prediction.overall));
 
     const old = join(d.path, "old");
-    await withoutSupport(m, old);
+    await checkpointWithout(m, old, "support.json");
     for (
       const args of [
         ["serve", "--model", old, "--port", "0", "--support-penalty", "1"],

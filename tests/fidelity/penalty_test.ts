@@ -1,21 +1,12 @@
 import { assert, assertAlmostEquals, assertEquals, assertThrows } from "../_assert.ts";
-import { tempDir } from "../_helpers.ts";
-import { type TruthWriteOptions, writeTruthWorld } from "../../lib/data/truth/write.ts";
+import { tempDir, tinyTruth } from "../_helpers.ts";
+import { writeTruthWorld } from "../../lib/data/truth/write.ts";
 import { judgeResponder } from "../../lib/fidelity/judge.ts";
 import { type FidelityResponder, truthResponder } from "../../lib/fidelity/responders.ts";
 import { loadTruthDir } from "../../lib/fidelity/truth_dir.ts";
 import { spreadScores } from "../../lib/fidelity/prediction.ts";
 
-const TINY: TruthWriteOptions = {
-  preset: "base",
-  seed: 1,
-  params: { items: 120, categories: 6 },
-  sessions: 120,
-  cases: 60,
-  startStates: 6,
-  rollouts: 2,
-  horizon: 5,
-};
+const TINY = tinyTruth(1);
 
 /** The truth, with a spread of 0.25 on every answer. */
 function unsureTruth(base: FidelityResponder): FidelityResponder {

@@ -4,24 +4,15 @@
  * judged in the responder and in the truth (`agent`).
  */
 import { assert, assertAlmostEquals, assertEquals, assertThrows } from "../_assert.ts";
-import { tempDir } from "../_helpers.ts";
-import { type TruthWriteOptions, writeTruthWorld } from "../../lib/data/truth/write.ts";
+import { tempDir, tinyTruth } from "../_helpers.ts";
+import { writeTruthWorld } from "../../lib/data/truth/write.ts";
 import { referencePolicies, type TruthPolicy } from "../../lib/data/truth/policies.ts";
 import { judgeResponder } from "../../lib/fidelity/judge.ts";
 import { type FidelityResponder, truthResponder } from "../../lib/fidelity/responders.ts";
 import { loadTruthDir } from "../../lib/fidelity/truth_dir.ts";
 import { supportScores } from "../../lib/fidelity/prediction.ts";
 
-const TINY: TruthWriteOptions = {
-  preset: "base",
-  seed: 2,
-  params: { items: 120, categories: 6 },
-  sessions: 120,
-  cases: 60,
-  startStates: 6,
-  rollouts: 2,
-  horizon: 5,
-};
+const TINY = tinyTruth(2);
 
 /** The truth, answering every question with support `logit` (flagged off support below −1). */
 function supported(base: FidelityResponder, logit: number): FidelityResponder {

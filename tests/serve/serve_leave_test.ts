@@ -9,6 +9,7 @@ import { CheckpointError } from "../../lib/errors.ts";
 import { OUTPUT_MARKER, sha256 } from "../../lib/output.ts";
 import { loadLeaveModel } from "../../lib/sim/leave.ts";
 import { MAIN, runRecsimu, TINY_FLAGS, Watched } from "../_cli.ts";
+import { checkpointWithout } from "../_helpers.ts";
 
 const LABELS = ["skip", "click", "purchase"];
 
@@ -46,19 +47,6 @@ async function trained(dir: string): Promise<{ model: string; report: Record<str
   assert.equal(train.code, 0, train.stderr);
   assert.match(train.stderr, /leave model: held-out AUC \d\.\d{4} on 12 sessions/);
   return { model, report: JSON.parse(train.stdout.trim().split("\n").at(-1)!) };
-}
-
-/** A copy of checkpoint `from` as an older recsimu wrote it: no leave.json, none in the marker. */
-async function withoutLeave(from: string, to: string): Promise<void> {
-  await Deno.mkdir(to);
-  for await (const e of Deno.readDir(from)) {
-    if (e.isFile && e.name !== "leave.json") {
-      await Deno.copyFile(join(from, e.name), join(to, e.name));
-    }
-  }
-  const marker = JSON.parse(await Deno.readTextFile(join(to, OUTPUT_MARKER)));
-  delete marker.files["leave.json"];
-  await Deno.writeTextFile(join(to, OUTPUT_MARKER), JSON.stringify(marker));
 }
 
 Deno.test("train stores the leave model; serve --leave learned serves it; old checkpoints say why not", async () => {
@@ -101,7 +89,7 @@ Deno.test("train stores the leave model; serve --leave learned serves it; old ch
 
     // An older checkpoint: one line, exit 2; so are contradictory flags.
     const old = `${dir}/old`;
-    await withoutLeave(model, old);
+    await checkpointWithout(model, old, "leave.json");
     assert.equal(await loadLeaveModel(old, LABELS, 5), undefined);
     const refused = await runRecsimu([
       "serve",
