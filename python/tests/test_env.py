@@ -318,17 +318,21 @@ class VectorEnvTest(unittest.TestCase):
         self.assertEqual(ood["state_unknown_items"].dtype, np.int64)
         self.assertTrue(set(ood["item"].tolist()) <= {"known", "unknown"})
         self.assertTrue(infos["_ood"].all() and ood["_any"].all())
+        # The model (trained by this recsimu) has a support model: off_support counts in any.
+        self.assertEqual(ood["off_support"].dtype, np.bool_)
         np.testing.assert_array_equal(
             ood["any"], (ood["item"] == "unknown") | (ood["state_unknown_items"] > 0)
-            | ood["low_real"])
-        for key in ("real", "expected_reward"):
+            | ood["low_real"] | ood["off_support"])
+        for key in ("real", "expected_reward", "support"):
             self.assertEqual(infos[key].dtype, np.float64)
         single = recsimu.RecSimuEnv(server().url)
         self.addCleanup(single.close)
         single.reset(seed=0)
         info = single.step(0)[4]
         self.assertIsInstance(info["spread"], float)
-        self.assertEqual(set(info["ood"]), {"item", "state_unknown_items", "low_real", "any"})
+        self.assertEqual(set(info["ood"]),
+                         {"item", "state_unknown_items", "low_real", "off_support", "any"})
+        self.assertIsInstance(info["support"], float)
         self.assertIsInstance(info["ood"]["any"], bool)
 
     def test_64_envs_step_with_one_request_each(self) -> None:
