@@ -58,11 +58,9 @@ export async function trainedAgentPolicy(
     supportPenalty: o.supportPenalty,
   });
   const t0 = performance.now();
-  const table = await sim.model.table.data() as Float32Array;
-  const embeddings = table.slice(0, sim.itemCount * sim.model.shape.embDim);
   const { agent, history } = await trainAgent(sim, config, {
     rewards,
-    embeddings,
+    embeddings: sim.embeddings,
     progress: !o.quiet,
   });
   const tail = history.slice(-5);

@@ -6,7 +6,6 @@
  */
 import { numFlag, parseFlags, requireFlag, requireSupport } from "./_flags.ts";
 import { type BackendName, BACKENDS, initBackend, parseBackend } from "../tf.ts";
-import type { Simulator } from "../sim/simulator.ts";
 import { MAX_LANES, PooledSimulator } from "../sim/pool.ts";
 import { parseRewards } from "../sim/reward.ts";
 import { AGENT_DEFAULTS, type AgentConfig, agentConfig } from "../rl/config.ts";
@@ -113,7 +112,7 @@ export async function run(argv: string[]): Promise<void> {
     );
     const report = await runAgent(sim, config, {
       rewards,
-      embeddings: await itemEmbeddings(sim.main),
+      embeddings: sim.main.embeddings,
       progress: !quiet,
     });
     const json = JSON.stringify({ kind: AGENT_REPORT_KIND, model: dir, ...report });
@@ -169,10 +168,4 @@ function agentFlags(v: Flags): { config: AgentConfig; backend: BackendName } {
     }
     throw e;
   }
-}
-
-/** The checkpoint's frozen item2vec embeddings [V, E] (the table without its padding row). */
-async function itemEmbeddings(sim: Simulator): Promise<Float32Array> {
-  const table = await sim.model.table.data() as Float32Array;
-  return table.slice(0, sim.itemCount * sim.model.shape.embDim);
 }

@@ -237,7 +237,7 @@ async function runTruth(v: Flags, dir: string, truthDir: string, outputs: Output
     const report = await judgeTruth(sim, truth, {
       ...options,
       baselines,
-      embeddings: await baselineEmbeddings(sim, baselines),
+      embeddings: baselineEmbeddings(sim, baselines),
       ...(agent ? { learnedPolicy: agent } : {}),
     });
     if (!quiet) console.error(fidelityTable(report));
@@ -270,7 +270,7 @@ async function runLog(v: Flags, dir: string, log: string, outputs: Outputs): Pro
       log,
       model: `"${dir}"`,
       baselines,
-      embeddings: await baselineEmbeddings(sim, baselines),
+      embeddings: baselineEmbeddings(sim, baselines),
       rewards,
       bins,
       quiet,
@@ -289,17 +289,15 @@ async function runLog(v: Flags, dir: string, log: string, outputs: Outputs): Pro
 }
 
 /**
- * The simulator's item embeddings [V, E] when `baselines` has a network (lr, gru), which needs
- * them: the first V rows of its embedding table, which holds the checkpoint's vectors as loaded
- * (then the padding and the rare item's rows).
+ * The simulator's item embeddings [V, E] (the checkpoint's `embeddings.bin`) when `baselines`
+ * has a network (lr, gru), which needs them.
  */
-async function baselineEmbeddings(
+function baselineEmbeddings(
   sim: Simulator,
   baselines: readonly LogBaseline[],
-): Promise<Float32Array | undefined> {
+): Float32Array | undefined {
   if (baselines.every((b) => b === "item_rate")) return undefined;
-  const { items, embDim } = sim.model.shape;
-  return (await sim.model.table.data() as Float32Array).slice(0, items * embDim);
+  return sim.embeddings;
 }
 
 /** `--seed`, `--session-sims`, `--session-max-steps` of `--log`: the simulated sessions. */

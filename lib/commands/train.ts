@@ -369,12 +369,9 @@ export async function run(argv: string[]): Promise<void> {
     const leave = fitLeaveModel(ds, { seed: config.seed, exclude: testUsers(ds, config) });
     await saveLeaveModel(out, leave);
     // The support model (where the logging policy went), from the training tuples.
-    const table = await r.model.table.data() as Float32Array;
-    const E = r.model.shape.embDim;
-    const support = fitSupportModel(ds, {
-      vectors: table.slice(0, ds.items.length * E),
-      dim: E,
-    }, { seed: config.seed });
+    const support = fitSupportModel(ds, { vectors: r.embeddings, dim: r.model.shape.embDim }, {
+      seed: config.seed,
+    });
     await saveSupportModel(out, support);
     report(r, ds, config, outGiven, !!v.quiet, { leave, support });
   } finally {

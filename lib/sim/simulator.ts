@@ -103,6 +103,11 @@ export class Simulator implements SimulatorLike {
     startStates: StepRecord[][],
     readonly dir: string,
     maxBatch: number,
+    /**
+     * The frozen item2vec vectors [V, E] (`embeddings.bin`; the model's table without its
+     * padding and rare rows), for what needs them beside the model: agents, baselines.
+     */
+    readonly embeddings: Float32Array,
     support?: SupportModel,
   ) {
     this.labels = meta.labels;
@@ -146,6 +151,7 @@ export class Simulator implements SimulatorLike {
       ck.startStates,
       dir,
       options.maxBatch ?? 4096,
+      ck.embeddings,
       support,
     );
   }
@@ -268,22 +274,31 @@ export class Simulator implements SimulatorLike {
       itemKnown: actionKnown[i] === 1,
       stateUnknown: unknownInState[stateOf[i]!]!,
     }));
-    if (this.support) this.#addSupport(answers, states, stateOf, actions);
+    if (this.support) this.#addSupport(answers, { items, fb, mask, U }, stateOf, actions);
     return answers;
   }
 
-  /** Each answer's `support` and `ood.off_support` (which `ood.any` then includes). */
+  /**
+   * Each answer's `support` and `ood.off_support` (which `ood.any` then includes), from the
+   * unique states' time-major arrays that #stateArrays built (the rare item as −1).
+   */
   #addSupport(
     answers: ArrayPrediction[],
-    states: readonly (readonly StepRecord[])[],
+    s: { items: Int32Array; fb: Int32Array; mask: Float32Array; U: number },
     stateOf: Int32Array,
     actions: Int32Array,
   ): void {
-    const support = this.support!, V = this.itemCount;
-    const coded = states.map((s) => ({
-      items: s.map((p) => this.#itemIndex.get(p.item) ?? -1),
-      feedback: s.map((p) => this.#labelIndex.get(p.feedback)!),
-    }));
+    const support = this.support!, V = this.itemCount, N = this.stateLength;
+    const coded = Array.from({ length: s.U }, (_, u) => {
+      const items: number[] = [], feedback: number[] = [];
+      for (let t = 0; t < N; t++) {
+        const at = t * s.U + u;
+        if (s.mask[at] === 0) continue; // left padding
+        items.push(s.items[at]! < V ? s.items[at]! : -1);
+        feedback.push(s.fb[at]!);
+      }
+      return { items, feedback };
+    });
     answers.forEach((a, i) => {
       const z = support.logit({
         ...coded[stateOf[i]!]!,

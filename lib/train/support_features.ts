@@ -58,8 +58,10 @@ export function supportFeatureNames(labels: readonly string[]): string[] {
 
 /** What the features are computed from: the vocabulary's vectors and counts. */
 export interface SupportContext {
-  /** Unit-length item2vec vectors, row-major [V, E] (zero rows: no vector). */
-  unit: Float32Array;
+  /** The item2vec vectors, row-major [V, E] (the caller's array, not a copy). */
+  vectors: Float32Array;
+  /** 1 / |vector| per item (0 for a zero vector: it has no cosine to anything). */
+  invNorm: Float32Array;
   /** Vector length E. */
   dim: number;
   /** Training rows per vocabulary item. */
@@ -84,12 +86,13 @@ export interface SupportQuestion {
 
 /**
  * A support context from a checkpoint's item2vec vectors [V, E] and per-item training counts.
+ * It keeps `vectors` (no copy: at a million items that would be another 80 MB) and their norms.
  *
  * @example
  * ```ts
  * import { supportContext } from "./support_features.ts";
  * const c = supportContext(Float32Array.of(3, 4, 0, 0), 2, [9, 1], 2, 5);
- * [...c.unit]; // [0.6, 0.8, 0, 0]: unit rows, a zero vector stays zero
+ * [...c.invNorm]; // [0.2, 0]: 1 / 5, and a zero vector has no cosine
  * ```
  */
 export function supportContext(
@@ -99,16 +102,15 @@ export function supportContext(
   labels: number,
   stateLength: number,
 ): SupportContext {
-  const unit = new Float32Array(vectors.length);
-  for (let i = 0; i * dim < vectors.length; i++) {
+  const invNorm = new Float32Array(Math.floor(vectors.length / dim));
+  for (let i = 0; i < invNorm.length; i++) {
     let s = 0;
     for (let e = 0; e < dim; e++) s += vectors[i * dim + e]! ** 2;
-    const inv = s > 0 ? 1 / Math.sqrt(s) : 0;
-    for (let e = 0; e < dim; e++) unit[i * dim + e] = vectors[i * dim + e]! * inv;
+    invNorm[i] = s > 0 ? 1 / Math.sqrt(s) : 0;
   }
   let max = 0;
   for (let i = 0; i < counts.length; i++) max = Math.max(max, counts[i]!);
-  return { unit, dim, counts, logMax: Math.log1p(max) || 1, labels, stateLength };
+  return { vectors, invNorm, dim, counts, logMax: Math.log1p(max) || 1, labels, stateLength };
 }
 
 /**
@@ -143,7 +145,8 @@ export function supportFeatures(
     if (it === a && a >= 0) out[3] = 1;
     let cos = 0;
     if (a >= 0 && it >= 0) {
-      for (let e = 0; e < E; e++) cos += c.unit[a * E + e]! * c.unit[it * E + e]!;
+      for (let e = 0; e < E; e++) cos += c.vectors[a * E + e]! * c.vectors[it * E + e]!;
+      cos *= c.invNorm[a]! * c.invNorm[it]!;
     }
     sum += cos;
     max = Math.max(max, cos);
