@@ -288,6 +288,10 @@ function positiveScores(
   return { ...positiveLabelScores(pPos, labels, bins), ...truthDistance(pPos, posTrue, bins) };
 }
 
+/** The mean of `xs`; NaN for none. */
+const mean = (xs: readonly number[]) =>
+  xs.length === 0 ? NaN : xs.reduce((a, b) => a + b, 0) / xs.length;
+
 /**
  * {@link SpreadScores} of the spreads `spread` and the absolute errors `error` (same order).
  *
@@ -308,8 +312,6 @@ export function spreadScores(
       `spreadScores: ${n} spreads but ${error.length} errors and ${p.length} probabilities`,
     );
   }
-  const mean = (xs: readonly number[]) =>
-    xs.length === 0 ? NaN : xs.reduce((a, b) => a + b, 0) / xs.length;
   // The top decile by spread (ties broken by case order: deterministic).
   const order = Array.from({ length: n }, (_, i) => i).sort((a, b) =>
     spread[b]! - spread[a]! || a - b
@@ -346,8 +348,6 @@ export function supportScores(
       `supportScores: ${n} supports but ${off.length} flags and ${error.length} errors`,
     );
   }
-  const mean = (xs: readonly number[]) =>
-    xs.length === 0 ? NaN : xs.reduce((a, b) => a + b, 0) / xs.length;
   return {
     mean: mean(logit),
     off_support_share: n === 0 ? NaN : off.filter(Boolean).length / n,

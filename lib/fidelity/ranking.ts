@@ -15,6 +15,7 @@ import { kendallTauB, relativeError, spearman } from "../eval/fidelity_metrics.t
 import { Progress } from "../progress.ts";
 import {
   type Episode,
+  loggingPolicy,
   type MeanSe,
   type PolicyKnowledge,
   referencePolicies,
@@ -476,7 +477,7 @@ export async function learnedPolicyFidelity(
     }, newCounts(1, S, R, {}));
   const trueEpisodes = await inTruth(policy);
   const [tru] = values(trueEpisodes, 1, S, R);
-  const logging = recordedPolicies(truth).find((p) => p.name === "logging");
+
   const rankIn = (xs: number[], x: number) => 1 + xs.filter((v) => v > x).length;
   const rows = ranking.rows;
   return {
@@ -494,9 +495,7 @@ export async function learnedPolicyFidelity(
     beats: rows.filter((r) => r.true.mean < tru!.mean.mean).map((r) => r.name),
     behaviour: {
       policy: behaviourOf(trueEpisodes, truth, R),
-      logging: logging
-        ? behaviourOf(await inTruth(logging), truth, R)
-        : { same_category: NaN, distinct_items: 0, mean_popularity_rank: NaN },
+      logging: behaviourOf(await inTruth(loggingPolicy(truth.world)), truth, R),
     },
     unanswered_steps: counts.unanswered[0]!,
   };
