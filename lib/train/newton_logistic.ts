@@ -16,11 +16,35 @@ export interface WeightedRows {
   positives: number[];
 }
 
+/** Options of {@link fitLogistic}. */
+export interface FitLogisticOptions {
+  /** A fixed logit added to each row's (e.g. per-item effects fitted apart). @default none */
+  offset?: ArrayLike<number>;
+  /** The weights to start from (a warm start). @default the base rate's logit, zeros */
+  start?: Float64Array;
+  /** At most this many Newton steps. @default 100 */
+  maxIterations?: number;
+}
+
+/** P(positive) of row i: σ(w·x_i + offset_i). */
+function rowProb(g: WeightedRows, i: number, w: Float64Array, offset?: ArrayLike<number>): number {
+  if (!offset) return logistic(w, g.x[i]!);
+  const x = g.x[i]!;
+  let z = offset[i]!;
+  for (let d = 0; d < x.length; d++) z += w[d]! * x[d]!;
+  return z >= 0 ? 1 / (1 + Math.exp(-z)) : Math.exp(z) / (1 + Math.exp(z));
+}
+
 /** Penalised negative log-likelihood of `w` on the groups. */
-function objective(g: WeightedRows, w: Float64Array, l2: number): number {
+function objective(
+  g: WeightedRows,
+  w: Float64Array,
+  l2: number,
+  offset?: ArrayLike<number>,
+): number {
   let loss = 0;
   for (let i = 0; i < g.x.length; i++) {
-    const p = Math.min(Math.max(logistic(w, g.x[i]!), 1e-15), 1 - 1e-15);
+    const p = Math.min(Math.max(rowProb(g, i, w, offset), 1e-15), 1 - 1e-15);
     loss -= g.positives[i]! * Math.log(p) + (g.rows[i]! - g.positives[i]!) * Math.log(1 - p);
   }
   for (let d = 1; d < w.length; d++) loss += 0.5 * l2 * w[d]! * w[d]!;
@@ -52,19 +76,27 @@ function solveSpd(A: Float64Array, b: Float64Array, D: number): Float64Array {
   return x;
 }
 
-/** The Newton step −H⁻¹∇ of the penalised log-likelihood at `w`. */
-function newtonStep(g: WeightedRows, w: Float64Array, l2: number): Float64Array {
+/**
+ * The Newton step −H⁻¹∇ of the penalised log-likelihood at `w`. Only H's lower triangle is
+ * accumulated: the Cholesky solve reads no other entry.
+ */
+function newtonStep(
+  g: WeightedRows,
+  w: Float64Array,
+  l2: number,
+  offset?: ArrayLike<number>,
+): Float64Array {
   const D = w.length;
   const grad = new Float64Array(D);
   const H = new Float64Array(D * D);
   for (let i = 0; i < g.x.length; i++) {
     const x = g.x[i]!, n = g.rows[i]!;
-    const p = logistic(w, x);
+    const p = rowProb(g, i, w, offset);
     const r = n * p - g.positives[i]!, h = n * p * (1 - p);
     for (let a = 0; a < D; a++) {
       if (x[a] === 0) continue;
       grad[a]! += r * x[a]!;
-      for (let b = 0; b < D; b++) H[a * D + b]! += h * x[a]! * x[b]!;
+      for (let b = 0; b <= a; b++) H[a * D + b]! += h * x[a]! * x[b]!;
     }
   }
   for (let d = 0; d < D; d++) {
@@ -96,20 +128,24 @@ export function fitLogistic(
   g: WeightedRows,
   D: number,
   l2: number,
+  options: FitLogisticOptions = {},
 ): { w: Float64Array; iterations: number } {
-  let w = new Float64Array(D);
-  let rows = 0, positives = 0;
-  for (let i = 0; i < g.x.length; i++) (rows += g.rows[i]!), (positives += g.positives[i]!);
-  const rate = Math.min(Math.max(positives / Math.max(rows, 1), 1e-6), 1 - 1e-6);
-  w[0] = Math.log(rate / (1 - rate)); // start at the base rate
-  let loss = objective(g, w, l2);
+  const { offset } = options;
+  let w = options.start ? Float64Array.from(options.start) : new Float64Array(D);
+  if (!options.start) {
+    let rows = 0, positives = 0;
+    for (let i = 0; i < g.x.length; i++) (rows += g.rows[i]!), (positives += g.positives[i]!);
+    const rate = Math.min(Math.max(positives / Math.max(rows, 1), 1e-6), 1 - 1e-6);
+    w[0] = Math.log(rate / (1 - rate)); // start at the base rate
+  }
+  let loss = objective(g, w, l2, offset);
   let it = 0;
-  for (; it < 100; it++) {
-    const step = newtonStep(g, w, l2);
+  for (; it < (options.maxIterations ?? 100); it++) {
+    const step = newtonStep(g, w, l2, offset);
     let t = 1, next = w, nextLoss = Infinity;
     for (let halvings = 0; halvings < 30; halvings++, t /= 2) {
       next = w.map((v, d) => v + t * step[d]!);
-      nextLoss = objective(g, next, l2);
+      nextLoss = objective(g, next, l2, offset);
       if (nextLoss <= loss) break;
     }
     if (!(nextLoss <= loss)) break;
