@@ -28,6 +28,8 @@ import { fitLeaveModel, saveLeaveModel } from "../train/fit_leave.ts";
 import type { LeaveModelData } from "../train/leave_features.ts";
 import { fitSupportModel, saveSupportModel } from "../train/fit_support.ts";
 import type { SupportModelData } from "../train/support_features.ts";
+import { fitGlmModel, saveGlmModel } from "../train/fit_glm.ts";
+import type { GlmModelData } from "../train/glm_features.ts";
 import { assertCheckpointDir } from "../train/checkpoint.ts";
 import { metricsTable } from "../eval/table.ts";
 import { testSetWarnings } from "../eval/evaluate.ts";
@@ -373,7 +375,15 @@ export async function run(argv: string[]): Promise<void> {
       seed: config.seed,
     });
     await saveSupportModel(out, support);
-    report(r, ds, config, outGiven, !!v.quiet, { leave, support });
+    // The structured user model (`--user-model glm`), on the same tuples and vectors.
+    const glm = fitGlmModel(
+      ds,
+      { vectors: r.embeddings, dim: r.model.shape.embDim },
+      itemFeatures,
+      { seed: config.seed },
+    );
+    await saveGlmModel(out, glm);
+    report(r, ds, config, outGiven, !!v.quiet, { leave, support, glm });
   } finally {
     stop.dispose();
   }
@@ -411,9 +421,17 @@ function report(
   config: TrainConfig,
   outGiven: string,
   quiet: boolean,
-  fitted: { leave: LeaveModelData; support: SupportModelData },
+  fitted: { leave: LeaveModelData; support: SupportModelData; glm: GlmModelData },
 ): void {
-  const { leave, support } = fitted;
+  const { leave, support, glm } = fitted;
+  const gh = glm.heldout;
+  if (!quiet && gh !== null) {
+    console.error(
+      `structured user model (--user-model glm): held-out AUC ${gh.auc?.toFixed(4) ?? "n/a"}, ` +
+        `log-loss ${gh.log_loss.toFixed(4)} (base rates ${gh.base_log_loss.toFixed(4)}) on ` +
+        `${gh.tuples} validation tuples`,
+    );
+  }
   const h = leave.heldout, sh = support.heldout;
   if (!quiet && sh !== null) {
     console.error(
@@ -460,6 +478,7 @@ function report(
       warnings,
       leave: { train: leave.train, heldout: leave.heldout },
       support: { train: support.train, threshold: support.threshold, heldout: support.heldout },
+      glm: { train: glm.train, heldout: glm.heldout },
     }),
   );
   r.model.dispose();

@@ -40,7 +40,7 @@ export interface SupportEmbeddings {
 }
 
 /** Training tuples per vocabulary item (the rows the model learns from). */
-function actionCounts(ds: Dataset): number[] {
+export function actionCounts(ds: Dataset): number[] {
   const counts = new Array<number>(ds.items.length).fill(0);
   for (const r of ds.train) {
     const it = ds.rowItem[r]!;
@@ -49,8 +49,11 @@ function actionCounts(ds: Dataset): number[] {
   return counts;
 }
 
-/** The support question of tuple `row` with candidate `candidate` (−1 for the rare item). */
-function question(ds: Dataset, row: number, candidate: number) {
+/**
+ * The question of tuple `row` with candidate `candidate`: its state's last N items (−1: the
+ * rare item) and feedback classes, oldest first, and the candidate (−1: the rare item).
+ */
+export function tupleQuestion(ds: Dataset, row: number, candidate: number) {
   const V = ds.items.length;
   const from = Math.max(ds.rowSessionStart[row]!, row - ds.stateLength);
   const items: number[] = [], feedback: number[] = [];
@@ -70,7 +73,7 @@ function pairs(ds: Dataset, tuples: ArrayLike<number>, c: SupportContext, rng: R
     const r = tuples[i]!;
     for (const logged of [true, false]) {
       const a = logged ? ds.rowItem[r]! : Math.floor(rng.next() * V);
-      g.x.push(supportFeatures(new Float64Array(width), question(ds, r, a), c));
+      g.x.push(supportFeatures(new Float64Array(width), tupleQuestion(ds, r, a), c));
       g.rows.push(1);
       g.positives.push(logged ? 1 : 0);
     }
