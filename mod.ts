@@ -44,7 +44,9 @@ export type {
   OodFlags,
   SimulatorLike,
   StepRecord,
+  UserModelName,
 } from "./lib/sim/types.ts";
+export { USER_MODELS } from "./lib/sim/types.ts";
 export {
   type Action,
   type EnvAction,
@@ -57,6 +59,9 @@ export {
   VecSimEnv,
 } from "./lib/sim/env.ts";
 export { LeaveModel, loadLeaveModel } from "./lib/sim/leave.ts";
+export { GlmModel, loadGlmModel } from "./lib/sim/glm.ts";
+export { fitGlmModel } from "./lib/train/fit_glm.ts";
+export { glmFeatureNames, type GlmModelData } from "./lib/train/glm_features.ts";
 export { loggedItems, simulateSessionLengths } from "./lib/sim/session_lengths.ts";
 export {
   ksDistance,

@@ -5,6 +5,7 @@
  */
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { UserError } from "../errors.ts";
+import { USER_MODELS, type UserModelName } from "../sim/types.ts";
 
 /** Option specs as `node:util` parseArgs takes them. */
 export type FlagSpec = NonNullable<ParseArgsConfig["options"]>;
@@ -105,6 +106,23 @@ export function requireSupport(
         `train it again with this version of recsimu`,
     );
   }
+}
+
+/** The help line of `--user-model`, shared by the commands that load a simulator. */
+export const USER_MODEL_HELP =
+  `  --user-model M         who answers: network (the discriminator, default) or glm (the
+                         structured user model recsimu train fits beside it, glm.json)`;
+
+/** `--user-model`: network (default) or glm. */
+export function userModelFlag(value: string | boolean | undefined): UserModelName {
+  if (value === undefined) return "network";
+  const ok = (USER_MODELS as readonly unknown[]).includes(value);
+  if (!ok) {
+    throw new UserError(
+      `--user-model: expected one of ${USER_MODELS.join(", ")}, got ${JSON.stringify(value)}`,
+    );
+  }
+  return value as UserModelName;
 }
 
 /** A string flag that must be present. */

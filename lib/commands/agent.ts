@@ -4,7 +4,14 @@
  * Progress and a table on stderr, JSON on stdout, `--out` written atomically.
  * @module
  */
-import { numFlag, parseFlags, requireFlag, requireSupport } from "./_flags.ts";
+import {
+  numFlag,
+  parseFlags,
+  requireFlag,
+  requireSupport,
+  USER_MODEL_HELP,
+  userModelFlag,
+} from "./_flags.ts";
 import { type BackendName, BACKENDS, initBackend, parseBackend } from "../tf.ts";
 import { MAX_LANES, PooledSimulator } from "../sim/pool.ts";
 import { parseRewards } from "../sim/reward.ts";
@@ -56,6 +63,7 @@ Flags:
   --workers W            threads that compute the simulator's answers: the main thread and
                          W - 1 workers, each with its own copy of the model; steps of 64 or
                          more envs are shared out (default 1; results do not change)
+${USER_MODEL_HELP}
   --backend B            ${BACKENDS.join(" | ")} (default auto)
   --quiet                no progress or table on stderr`;
 
@@ -80,6 +88,7 @@ const FLAGS = {
   out: { type: "string" },
   overwrite: { type: "boolean" },
   backend: { type: "string" },
+  "user-model": { type: "string" },
   workers: { type: "string" },
   quiet: { type: "boolean" },
 } as const;
@@ -94,6 +103,7 @@ export async function run(argv: string[]): Promise<void> {
   const { config, backend } = agentFlags(v);
   const lanes = numFlag("workers", v.workers, 1, { integer: true, min: 1, max: MAX_LANES });
   const quiet = !!v.quiet;
+  const userModel = userModelFlag(v["user-model"]);
   // The report's target and the model are checked before hours of training, not after.
   const out = await claimReportFile(v.out, {
     overwrite: !!v.overwrite,
@@ -102,7 +112,7 @@ export async function run(argv: string[]): Promise<void> {
   });
   await assertCheckpointDir(dir);
   await initBackend(backend, { quiet });
-  const sim = await PooledSimulator.load(dir, { lanes });
+  const sim = await PooledSimulator.load(dir, { lanes, userModel });
   try {
     requireSupport(sim.main, dir, config.supportPenalty);
     const rewards = parseRewards(

@@ -9,7 +9,14 @@
  * @module
  */
 import { resolve } from "node:path";
-import { numFlag, parseFlags, requireFlag, requireSupport } from "./_flags.ts";
+import {
+  numFlag,
+  parseFlags,
+  requireFlag,
+  requireSupport,
+  USER_MODEL_HELP,
+  userModelFlag,
+} from "./_flags.ts";
 import { type TrainedAgentPolicy, trainedAgentPolicy } from "./_agent_truth.ts";
 import { BACKENDS, initBackend, parseBackend } from "../tf.ts";
 import { UserError } from "../errors.ts";
@@ -100,6 +107,7 @@ Flags:
                          --truth the true vs simulated policy returns): a new file, or with
                          --overwrite a previous fidelity HTML report
   --overwrite            replace previous fidelity reports in --out and --report
+${USER_MODEL_HELP}
   --backend B            ${BACKENDS.join(" | ")} (default auto)
   --quiet                no progress or table on stderr`;
 
@@ -124,6 +132,7 @@ const FLAGS = {
   report: { type: "string" },
   overwrite: { type: "boolean" },
   backend: { type: "string" },
+  "user-model": { type: "string" },
   quiet: { type: "boolean" },
 } as const;
 
@@ -220,9 +229,10 @@ async function runTruth(v: Flags, dir: string, truthDir: string, outputs: Output
     episodes: int("agent-episodes", 10_000_000),
     seed: int("agent-seed", 2 ** 31 - 1),
   };
+  const userModel = userModelFlag(v["user-model"]);
   await assertCheckpointDir(dir);
   await initBackend(backend, { quiet });
-  const sim = await Simulator.load(dir);
+  const sim = await Simulator.load(dir, { userModel });
   let agent: TrainedAgentPolicy | undefined;
   try {
     requireSupport(sim, dir, options.supportPenalty ?? 0);
@@ -258,8 +268,9 @@ async function runLog(v: Flags, dir: string, log: string, outputs: Outputs): Pro
   // The model's split is checked before the backend starts (config.json only): a wrong model
   // says only that.
   requireUsersSplit((await loadCheckpointMeta(dir)).config, `"${dir}"`);
+  const userModel = userModelFlag(v["user-model"]);
   await initBackend(backend, { quiet });
-  const sim = await Simulator.load(dir);
+  const sim = await Simulator.load(dir, { userModel });
   try {
     const rewards = parseRewards(
       typeof v.reward === "string" ? v.reward : undefined,

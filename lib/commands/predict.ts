@@ -18,7 +18,7 @@
  * together are scored in batches of up to `--batch`.
  * @module
  */
-import { numFlag, parseFlags, requireFlag } from "./_flags.ts";
+import { numFlag, parseFlags, requireFlag, USER_MODEL_HELP, userModelFlag } from "./_flags.ts";
 import { BACKENDS, initBackend, parseBackend } from "../tf.ts";
 import { assertCheckpointDir } from "../train/checkpoint.ts";
 import { Simulator } from "../sim/simulator.ts";
@@ -39,6 +39,7 @@ Flags:
   --batch N              score up to N lines per model call (default 4096)
   --max-line-bytes N     longest accepted input line in bytes, newline excluded (default 1048576);
                          a longer line is skipped and answered with an error
+${USER_MODEL_HELP}
   --backend B            ${BACKENDS.join(" | ")} (default auto)`;
 
 /** Output field names; an input line may not carry them (the output would be ambiguous). */
@@ -279,6 +280,7 @@ export async function run(argv: string[]): Promise<void> {
     batch: { type: "string" },
     "max-line-bytes": { type: "string" },
     backend: { type: "string" },
+    "user-model": { type: "string" },
   }, USAGE);
   if (!v) return;
   const dir = requireFlag("predict", "model", v.model);
@@ -289,9 +291,10 @@ export async function run(argv: string[]): Promise<void> {
     max: MAX_LINE_LIMIT,
   });
   const backend = parseBackend(v.backend);
+  const userModel = userModelFlag(v["user-model"]);
   await assertCheckpointDir(dir);
   await initBackend(backend, { quiet: true });
-  const sim = await Simulator.load(dir);
+  const sim = await Simulator.load(dir, { userModel });
   // `probs` is a label → probability map, or an array in label order from older simulators.
   const probsOf = (p: readonly number[] | Record<string, number>): Record<string, number> =>
     Array.isArray(p)

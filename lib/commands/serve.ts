@@ -8,8 +8,16 @@ import { SERVE_DEFAULTS } from "../serve/defaults.ts";
 import { hostProblem, isLoopback, type ServeOptions, startServer } from "../serve/server.ts";
 import { parseRewards } from "../sim/reward.ts";
 import { MAX_LANES } from "../sim/pool.ts";
+import type { UserModelName } from "../sim/types.ts";
 import { type BackendName, BACKENDS, parseBackend } from "../tf.ts";
-import { numFlag, parseFlags, requireFlag, requireSupport } from "./_flags.ts";
+import {
+  numFlag,
+  parseFlags,
+  requireFlag,
+  requireSupport,
+  USER_MODEL_HELP,
+  userModelFlag,
+} from "./_flags.ts";
 
 const D = SERVE_DEFAULTS;
 
@@ -51,6 +59,7 @@ Flags:
                          each with its own copy of the model; batches of 64 or more requests
                          (vectorised envs) are shared out, smaller ones stay on the main thread
                          (default 1; 2 on a 2-core machine roughly halves a 256-env step)
+${USER_MODEL_HELP}
   --backend B            ${BACKENDS.join(" | ")} (default auto)`;
 
 const FLAGS = {
@@ -74,6 +83,7 @@ const FLAGS = {
   "rate-burst": { type: "string" },
   backend: { type: "string" },
   workers: { type: "string" },
+  "user-model": { type: "string" },
 } as const;
 
 type Flags = Record<keyof typeof FLAGS, string | boolean | undefined>;
@@ -87,6 +97,8 @@ interface ServeConfig {
   leave: "rule" | "learned";
   /** Prediction lanes: the main thread and `workers − 1` workers. */
   workers: number;
+  /** Who answers (`--user-model`). */
+  userModel: UserModelName;
   options: ServeOptions;
 }
 
@@ -130,7 +142,8 @@ function serveConfig(f: Flags): ServeConfig {
   };
   const reward = typeof f.reward === "string" ? f.reward : undefined;
   const workers = numFlag("workers", f.workers, 1, { integer: true, min: 1, max: MAX_LANES });
-  return { model, backend, reward, leave: leaveFlag(f), workers, options };
+  const userModel = userModelFlag(f["user-model"]);
+  return { model, backend, reward, leave: leaveFlag(f), workers, userModel, options };
 }
 
 /** `--leave rule|learned`; the learned model excludes `--leave-after-skips`. */
@@ -194,7 +207,11 @@ async function serve(c: ServeConfig): Promise<void> {
   const { PooledSimulator } = await import("../sim/pool.ts");
   const { assertCheckpointDir } = await import("../train/checkpoint.ts");
   await assertCheckpointDir(c.model); // a wrong path says only that, before the backend starts
-  const sim = await PooledSimulator.load(c.model, { backend: c.backend, lanes: c.workers });
+  const sim = await PooledSimulator.load(c.model, {
+    backend: c.backend,
+    lanes: c.workers,
+    userModel: c.userModel,
+  });
   try {
     requireSupport(sim.main, c.model, c.options.supportPenalty ?? 0);
     await serveLoaded(c, sim);

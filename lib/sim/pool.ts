@@ -14,7 +14,13 @@
 import { UserError } from "../errors.ts";
 import { backendInfo, type BackendName } from "../tf.ts";
 import { Simulator, type SimulatorLoadOptions } from "./simulator.ts";
-import type { ArrayPrediction, FeedbackRequest, SimulatorLike, StepRecord } from "./types.ts";
+import type {
+  ArrayPrediction,
+  FeedbackRequest,
+  SimulatorLike,
+  StepRecord,
+  UserModelName,
+} from "./types.ts";
 
 /** Fewest requests a lane gets: below 2× this a batch stays on the main thread. */
 export const MIN_PER_LANE = 32;
@@ -49,7 +55,7 @@ class Lane {
   }
 
   /** Loads the checkpoint in the worker; resolves once it can answer. */
-  load(dir: string, backend: BackendName): Promise<void> {
+  load(dir: string, backend: BackendName, userModel: UserModelName): Promise<void> {
     return new Promise((resolve, reject) => {
       this.worker.onmessage = (e: MessageEvent<LaneReply>) => {
         const m = e.data;
@@ -66,7 +72,7 @@ class Lane {
         for (const p of this.pending.values()) p.reject(err);
         this.pending.clear();
       };
-      this.worker.postMessage({ kind: "load", dir, backend });
+      this.worker.postMessage({ kind: "load", dir, backend, userModel });
     });
   }
 
@@ -145,7 +151,7 @@ export class PooledSimulator implements SimulatorLike {
     const workers: Lane[] = [];
     try {
       for (let i = 1; i < lanes; i++) workers.push(new Lane());
-      await Promise.all(workers.map((w) => w.load(dir, backend)));
+      await Promise.all(workers.map((w) => w.load(dir, backend, main.userModel)));
     } catch (e) {
       for (const w of workers) w.worker.terminate();
       main.dispose();

@@ -19,6 +19,8 @@ import {
 } from "../train/checkpoint.ts";
 import { calibrateScale, type CalibrationMap } from "../eval/calibration.ts";
 import { loadSupportModel, type SupportModel } from "./support.ts";
+import { type GlmModel, loadGlmModel } from "./glm.ts";
+import { GLM_FILE } from "../train/glm_features.ts";
 import type {
   ArrayPrediction,
   FeedbackPrediction,
@@ -26,6 +28,7 @@ import type {
   OodFlags,
   SimulatorLike,
   StepRecord,
+  UserModelName,
 } from "./types.ts";
 
 /**
@@ -45,6 +48,12 @@ export interface SimulatorLoadOptions {
   backend?: BackendName;
   /** Largest number of requests scored in one pass. @default 4096 */
   maxBatch?: number;
+  /**
+   * Who answers: the discriminator (`network`) or the structured user model of the
+   * checkpoint's `glm.json` (`glm`; `real`, `spread` and `ood.low_real` still come from the
+   * discriminator). @default "network"
+   */
+  userModel?: UserModelName;
 }
 
 /**
@@ -109,6 +118,7 @@ export class Simulator implements SimulatorLike {
      */
     readonly embeddings: Float32Array,
     support?: SupportModel,
+    glm?: GlmModel,
   ) {
     this.labels = meta.labels;
     this.positive = meta.positive;
@@ -124,6 +134,8 @@ export class Simulator implements SimulatorLike {
     this.answersUnknownItems = (meta.shape.arch ?? "paper") === "attn";
     this.realThreshold = meta.ood?.realThreshold ?? 0;
     this.support = support;
+    this.glm = glm;
+    this.userModel = glm ? "glm" : "network";
   }
 
   /** Loads the checkpoint in `dir`. */
@@ -144,6 +156,24 @@ export class Simulator implements SimulatorLike {
       vectors: ck.embeddings,
       dim: ck.meta.shape.embDim,
     });
+    let glm: GlmModel | undefined;
+    if ((options.userModel ?? "network") === "glm") {
+      glm = await loadGlmModel(dir, {
+        labels: ck.meta.labels,
+        positive: ck.meta.positive,
+        stateLength: ck.meta.shape.stateLength,
+        vectors: ck.embeddings,
+        dim: ck.meta.shape.embDim,
+        ...(ck.itemFeatures ? { itemFeatures: ck.itemFeatures } : {}),
+      });
+      if (!glm) {
+        model.dispose();
+        throw new UserError(
+          `--user-model glm: "${dir}" has no ${GLM_FILE} (recsimu train fits one since 0.14; ` +
+            `retrain, or answer with --user-model network)`,
+        );
+      }
+    }
     return new Simulator(
       model,
       ck.meta,
@@ -153,6 +183,7 @@ export class Simulator implements SimulatorLike {
       options.maxBatch ?? 4096,
       ck.embeddings,
       support,
+      glm,
     );
   }
 
@@ -172,6 +203,10 @@ export class Simulator implements SimulatorLike {
    * `ood.off_support`; undefined for checkpoints without one.
    */
   readonly support: SupportModel | undefined;
+  /** The structured user model that answers under `--user-model glm`; undefined otherwise. */
+  readonly glm: GlmModel | undefined;
+  /** Who answers (see {@link SimulatorLoadOptions.userModel}). */
+  readonly userModel: UserModelName;
 
   /** True when `id` is in the vocabulary. */
   hasItem(id: string): boolean {
@@ -274,22 +309,21 @@ export class Simulator implements SimulatorLike {
       itemKnown: actionKnown[i] === 1,
       stateUnknown: unknownInState[stateOf[i]!]!,
     }));
-    if (this.support) this.#addSupport(answers, { items, fb, mask, U }, stateOf, actions);
+    if (this.support || this.glm) {
+      const coded = this.#questions({ items, fb, mask, U });
+      if (this.glm) this.#glmAnswers(answers, coded, stateOf, actions);
+      if (this.support) this.#addSupport(answers, coded, stateOf, actions);
+    }
     return answers;
   }
 
   /**
-   * Each answer's `support` and `ood.off_support` (which `ood.any` then includes), from the
-   * unique states' time-major arrays that #stateArrays built (the rare item as −1).
+   * The unique states as questions for the support and structured models: item indices (the
+   * rare item as −1) and feedback classes, oldest first, from #stateArrays' time-major arrays.
    */
-  #addSupport(
-    answers: ArrayPrediction[],
-    s: { items: Int32Array; fb: Int32Array; mask: Float32Array; U: number },
-    stateOf: Int32Array,
-    actions: Int32Array,
-  ): void {
-    const support = this.support!, V = this.itemCount, N = this.stateLength;
-    const coded = Array.from({ length: s.U }, (_, u) => {
+  #questions(s: { items: Int32Array; fb: Int32Array; mask: Float32Array; U: number }) {
+    const V = this.itemCount, N = this.stateLength;
+    return Array.from({ length: s.U }, (_, u) => {
       const items: number[] = [], feedback: number[] = [];
       for (let t = 0; t < N; t++) {
         const at = t * s.U + u;
@@ -299,6 +333,34 @@ export class Simulator implements SimulatorLike {
       }
       return { items, feedback };
     });
+  }
+
+  /** The structured model's probabilities in place of D's; D's heads give no spread of them. */
+  #glmAnswers(
+    answers: ArrayPrediction[],
+    coded: { items: number[]; feedback: number[] }[],
+    stateOf: Int32Array,
+    actions: Int32Array,
+  ): void {
+    const glm = this.glm!, V = this.itemCount;
+    answers.forEach((a, i) => {
+      const q = { ...coded[stateOf[i]!]!, candidate: actions[i]! < V ? actions[i]! : -1 };
+      a.probs = Array.from(glm.probs(q));
+      a.spread = 0;
+    });
+  }
+
+  /**
+   * Each answer's `support` and `ood.off_support` (which `ood.any` then includes), from the
+   * unique states' time-major arrays that #stateArrays built (the rare item as −1).
+   */
+  #addSupport(
+    answers: ArrayPrediction[],
+    coded: { items: number[]; feedback: number[] }[],
+    stateOf: Int32Array,
+    actions: Int32Array,
+  ): void {
+    const support = this.support!, V = this.itemCount;
     answers.forEach((a, i) => {
       const z = support.logit({
         ...coded[stateOf[i]!]!,
@@ -413,6 +475,8 @@ export class Simulator implements SimulatorLike {
       config: this.meta.config,
       calibration: this.meta.calibration ?? null,
       support: this.support?.describe() ?? null,
+      user_model: this.userModel,
+      ...(this.glm ? { glm: this.glm.describe() } : {}),
       shape: this.meta.shape,
       data: { fingerprint: this.meta.data.fingerprint },
       versions: this.meta.versions,

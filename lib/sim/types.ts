@@ -8,6 +8,14 @@ import type { StepRecord } from "../data/pair.ts";
 export type { StepRecord };
 
 /**
+ * The user models a checkpoint can answer with (`--user-model`): the discriminator, or the
+ * structured user model fitted beside it (`glm.json`).
+ */
+export const USER_MODELS = ["network", "glm"] as const;
+/** One of {@link USER_MODELS}. */
+export type UserModelName = typeof USER_MODELS[number];
+
+/**
  * Out-of-distribution flags of an answer.
  *
  * @example

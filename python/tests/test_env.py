@@ -480,6 +480,18 @@ class LaunchTest(unittest.TestCase):
             pooled = run(s.url)
         self.assertTrue(data_equivalence(pooled, run(server().url), exact=True))
 
+    def test_launch_with_the_structured_user_model(self) -> None:
+        # user_model="glm": the server answers with the checkpoint's glm.json.
+        with recsimu.launch(model_dir(), repo=_repo(), backend="cpu", user_model="glm") as s:
+            env = recsimu.RecSimuEnv(s)
+            self.assertEqual(env.model.raw["model"]["user_model"], "glm")
+            env.reset(seed=3)
+            _, _, _, _, info = env.step(np.int64(1))
+            self.assertAlmostEqual(sum(info["probs"].values()), 1.0, places=9)
+            env.close()
+        with self.assertRaisesRegex(recsimu.LaunchError, r"--user-model: expected one of"):
+            recsimu.launch(model_dir(), repo=_repo(), backend="cpu", user_model="gru")
+
     def test_launch_failures_say_why(self) -> None:
         with self.assertRaisesRegex(recsimu.LaunchError,
                                     r"(?s)exited with code 2.*stderr:\nrecsimu serve: .*no-such"):

@@ -1,0 +1,135 @@
+/**
+ * The structured user model end to end: `recsimu train` stores it (glm.json, sha256 in the
+ * marker) beside the discriminator, with the catalogue's columns when trained with
+ * `--item-features`; `--user-model glm` makes the simulator, `predict` and `fidelity` answer
+ * with it; a checkpoint without one, or a wrong value, is refused in one line.
+ */
+import { join } from "node:path";
+import { assert, assertAlmostEquals, assertEquals } from "../_assert.ts";
+import { runRecsimu, TINY_FLAGS } from "../_cli.ts";
+import { checkpointWithout, tempDir, tinyTruth } from "../_helpers.ts";
+import { writeTruthWorld } from "../../lib/data/truth/write.ts";
+import { OUTPUT_MARKER, sha256 } from "../../lib/output.ts";
+import { Simulator } from "../../lib/sim/simulator.ts";
+
+const cliTest = { permissions: { read: true, write: true, run: true, env: true } } as const;
+
+Deno.test({
+  ...cliTest,
+  name: "train fits the structured user model; --user-model glm answers with it; refusals",
+  async fn() {
+    await using d = await tempDir();
+    const w = join(d.path, "w"), m = join(d.path, "m");
+    await writeTruthWorld(w, tinyTruth(5));
+    const t = await runRecsimu([
+      "train",
+      "--data",
+      join(w, "log.csv"),
+      "--out",
+      m,
+      "--item-features",
+      join(w, "truth", "items.csv"),
+      "--item-feature-columns",
+      "category",
+      ...TINY_FLAGS,
+    ]);
+    assertEquals(t.code, 0, t.stderr);
+    const trained = JSON.parse(t.stdout.trim().split("\n").at(-1)!);
+    assert(trained.glm.heldout.log_loss < trained.glm.heldout.base_log_loss, t.stdout);
+    const bytes = await Deno.readFile(join(m, "glm.json"));
+    const marker = JSON.parse(await Deno.readTextFile(join(m, OUTPUT_MARKER)));
+    assertEquals(marker.files["glm.json"], { sha256: sha256(bytes), bytes: bytes.length });
+    const stored = JSON.parse(new TextDecoder().decode(bytes));
+    assertEquals(stored.columns, ["category"]);
+
+    const net = await Simulator.load(m, { backend: "cpu" });
+    const glm = await Simulator.load(m, { backend: "cpu", userModel: "glm" });
+    try {
+      assertEquals([net.userModel, glm.userModel], ["network", "glm"]);
+      assertEquals((glm.describe().glm as { columns: string[] }).columns, ["category"]);
+      const requests = [
+        { state: [{ item: net.items[0]!, feedback: "click" }], action: net.items[1]! },
+        { state: [{ item: net.items[2]!, feedback: "skip" }], action: "never-seen" },
+      ];
+      const [a, b] = await glm.predictArrays(requests);
+      const [na, nb] = await net.predictArrays(requests);
+      // The probabilities are the GLM's own; D still gives the real score and the flags.
+      const direct = glm.glm!.probs({
+        items: [0],
+        feedback: [net.labels.indexOf("click")],
+        candidate: 1,
+      });
+      a!.probs.forEach((p, k) => assertAlmostEquals(p, direct[k]!, 1e-12));
+      assertAlmostEquals(a!.probs.reduce((s, p) => s + p, 0), 1, 1e-9);
+      assertEquals([a!.real, a!.spread], [na!.real, 0]);
+      assertEquals(b!.ood, nb!.ood);
+      assertEquals(b!.ood!.item, "unknown");
+      assert(a!.probs.some((p, k) => Math.abs(p - na!.probs[k]!) > 1e-6), "answers differ");
+    } finally {
+      net.dispose();
+      glm.dispose();
+    }
+
+    const line = JSON.stringify({ state: [], action: "i1" });
+    const p = await runRecsimu(
+      ["predict", "--model", m, "--user-model", "glm", "--backend", "cpu"],
+      {
+        stdin: line + "\n",
+      },
+    );
+    assertEquals(p.code, 0, p.stderr);
+    const answer = JSON.parse(p.stdout.trim());
+    assertAlmostEquals(
+      Object.values(answer.probs as Record<string, number>).reduce((s, x) => s + x, 0),
+      1,
+      1e-9,
+    );
+
+    const judged = await runRecsimu([
+      "fidelity",
+      "--model",
+      m,
+      "--truth",
+      w,
+      "--user-model",
+      "glm",
+      "--backend",
+      "cpu",
+      "--posterior-particles",
+      "0",
+      "--baselines",
+      "none",
+      "--quiet",
+    ]);
+    assertEquals(judged.code, 0, judged.stderr);
+    const r = JSON.parse(judged.stdout);
+    assert(r.prediction.overall.simulator.auc > 0.5, JSON.stringify(r.prediction.overall));
+    assertEquals(r.prediction.overall.spread.mean, 0);
+
+    const old = join(d.path, "old");
+    await checkpointWithout(m, old, "glm.json");
+    for (
+      const args of [
+        ["serve", "--model", old, "--port", "0"],
+        ["predict", "--model", old],
+        ["fidelity", "--model", old, "--truth", w],
+      ]
+    ) {
+      const refused = await runRecsimu([...args, "--user-model", "glm", "--backend", "cpu"], {
+        stdin: "",
+      });
+      assertEquals(refused.code, 2, refused.stderr);
+      assert(
+        /^recsimu \w+: --user-model glm: ".*old" has no glm\.json [^\n]*$/
+          .test(refused.stderr.trim().split("\n").at(-1)!),
+        refused.stderr,
+      );
+    }
+    const bad = await runRecsimu(["serve", "--model", m, "--user-model", "gru"]);
+    assertEquals(bad.code, 2);
+    assert(
+      bad.stderr.includes('--user-model: expected one of network, glm, got "gru"'),
+      bad.stderr,
+    );
+  },
+});
