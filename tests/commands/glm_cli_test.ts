@@ -32,7 +32,7 @@ Deno.test({
       "--item-feature-columns",
       "category",
       ...TINY_FLAGS,
-    ]);
+    ], { timeoutMs: 300_000 });
     assertEquals(t.code, 0, t.stderr);
     const trained = JSON.parse(t.stdout.trim().split("\n").at(-1)!);
     assert(trained.glm.heldout.log_loss < trained.glm.heldout.base_log_loss, t.stdout);
@@ -100,7 +100,7 @@ Deno.test({
       "--baselines",
       "none",
       "--quiet",
-    ]);
+    ], { timeoutMs: 300_000 });
     assertEquals(judged.code, 0, judged.stderr);
     const r = JSON.parse(judged.stdout);
     assert(r.prediction.overall.simulator.auc > 0.5, JSON.stringify(r.prediction.overall));
