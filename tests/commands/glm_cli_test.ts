@@ -103,6 +103,7 @@ Deno.test({
     ], { timeoutMs: 300_000 });
     assertEquals(judged.code, 0, judged.stderr);
     const r = JSON.parse(judged.stdout);
+    assertEquals(r.simulator.user_model, "glm"); // the report says who answered
     assert(r.prediction.overall.simulator.auc > 0.5, JSON.stringify(r.prediction.overall));
     assertEquals(r.prediction.overall.spread.mean, 0);
 
