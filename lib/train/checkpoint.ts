@@ -16,6 +16,8 @@
  *                    aligned with vocab.json (only when the config has itemFeatures)
  *   leave.json       the learned leave model (written by train after the run; optional:
  *                    checkpoints from before it have none)
+ *   support.json     the support model, and glm.json the structured user model
+ *                    (`--user-model glm`), both written by train after the run (optional too)
  *   .recsimu-output.json  the marker: kind "checkpoint" and the sha256 of every file above
  *
  * The directory is written to a temporary sibling and renamed into place, so a crash leaves
