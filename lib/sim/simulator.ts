@@ -169,8 +169,8 @@ export class Simulator implements SimulatorLike {
       if (!glm) {
         model.dispose();
         throw new UserError(
-          `--user-model glm: "${dir}" has no ${GLM_FILE} (recsimu train fits one since 0.14; ` +
-            `retrain, or answer with --user-model network)`,
+          `--user-model glm: "${dir}" has no ${GLM_FILE} (trained before recsimu train fitted ` +
+            `one: train it again, or answer with --user-model network)`,
         );
       }
     }
