@@ -10,6 +10,7 @@ import { SYNTH_DEFAULTS, writeSynthLog } from "../data/synth.ts";
 import { datasetOptions, formatStats, loadDataset } from "../data/dataset.ts";
 import { TRAIN_DEFAULTS, validateConfig } from "../config.ts";
 import { finished, trainRecSimu } from "../train/loop.ts";
+import { fitBesideModel } from "./train.ts";
 import { metricsTable, perClassTable } from "../eval/table.ts";
 import { testSetWarnings } from "../eval/evaluate.ts";
 import { claimOutputDir, openOutputDir, outputPath } from "../output.ts";
@@ -80,6 +81,9 @@ export async function run(argv: string[]): Promise<void> {
   const ds = await loadDataset(log, datasetOptions(config));
   if (!quiet) console.error(formatStats(ds));
   const r = finished(await trainRecSimu(ds, config, { out: join(dir, "model"), quiet }));
+  // The leave, support and structured user models, as `recsimu train` fits them: the demo model
+  // serves `--leave learned`, `--support-penalty` and `--user-model glm` too.
+  await fitBesideModel(join(dir, "model"), ds, config, r);
   console.error(`\nRecSimu vs item baselines on the test tuples (last tuple of each session):`);
   console.error(metricsTable({ recsimu: r.test, ...r.baselines }));
   const warnings = testSetWarnings(ds, ds.test); // a too-small test set (e.g. --sessions 10)

@@ -37,6 +37,7 @@ import { UserError } from "../errors.ts";
 import {
   alignItemFeatures,
   type ItemFeatureFile,
+  type ItemFeatures,
   itemsWithFeatures,
   readItemFeatures,
 } from "../data/item_features.ts";
@@ -366,27 +367,41 @@ export async function run(argv: string[]): Promise<void> {
       );
       return;
     }
-    // The learned leave model, from the log's session ends, into the finished checkpoint.
-    // With --split users the users the test holds out stay unseen by the leave model too.
-    const leave = fitLeaveModel(ds, { seed: config.seed, exclude: testUsers(ds, config) });
-    await saveLeaveModel(out, leave);
-    // The support model (where the logging policy went), from the training tuples.
-    const support = fitSupportModel(ds, { vectors: r.embeddings, dim: r.model.shape.embDim }, {
-      seed: config.seed,
-    });
-    await saveSupportModel(out, support);
-    // The structured user model (`--user-model glm`), on the same tuples and vectors.
-    const glm = fitGlmModel(
-      ds,
-      { vectors: r.embeddings, dim: r.model.shape.embDim },
-      itemFeatures,
-      { seed: config.seed },
-    );
-    await saveGlmModel(out, glm);
-    report(r, ds, config, outGiven, !!v.quiet, { leave, support, glm });
+    const fitted = await fitBesideModel(out, ds, config, r, itemFeatures);
+    report(r, ds, config, outGiven, !!v.quiet, fitted);
   } finally {
     stop.dispose();
   }
+}
+
+/** What {@link fitBesideModel} fits into a finished checkpoint. */
+export interface BesideModels {
+  leave: LeaveModelData;
+  support: SupportModelData;
+  glm: GlmModelData;
+}
+
+/**
+ * Fits the models that live beside the networks into the finished checkpoint in `out` (`train`
+ * and `demo`): the learned leave model, from the log's session ends (with --split users the test
+ * users stay unseen by it too); the support model (where the logging policy went) and the
+ * structured user model (`--user-model glm`), from the training tuples and the model's vectors.
+ */
+export async function fitBesideModel(
+  out: string,
+  ds: Dataset,
+  config: TrainConfig,
+  r: FinishedTraining,
+  itemFeatures?: ItemFeatures,
+): Promise<BesideModels> {
+  const leave = fitLeaveModel(ds, { seed: config.seed, exclude: testUsers(ds, config) });
+  await saveLeaveModel(out, leave);
+  const vectors = { vectors: r.embeddings, dim: r.model.shape.embDim };
+  const support = fitSupportModel(ds, vectors, { seed: config.seed });
+  await saveSupportModel(out, support);
+  const glm = fitGlmModel(ds, vectors, itemFeatures, { seed: config.seed });
+  await saveGlmModel(out, glm);
+  return { leave, support, glm };
 }
 
 /**
@@ -421,7 +436,7 @@ function report(
   config: TrainConfig,
   outGiven: string,
   quiet: boolean,
-  fitted: { leave: LeaveModelData; support: SupportModelData; glm: GlmModelData },
+  fitted: BesideModels,
 ): void {
   const { leave, support, glm } = fitted;
   const gh = glm.heldout;
