@@ -259,7 +259,7 @@ async function settlesAtOnce(p: Promise<unknown>): Promise<boolean> {
   }
 }
 
-/** The output line of an answered input object: its fields, then probs, real, spread, ood. */
+/** The output line of an answered input object: its fields, then probs, real, spread, support, ood. */
 function answerLine(
   obj: Record<string, unknown>,
   r: FeedbackPrediction,
@@ -268,6 +268,7 @@ function answerLine(
   const probs = probsOf(r.probs as readonly number[] | Record<string, number>);
   const extra = {
     ...(r.spread !== undefined ? { spread: r.spread } : {}),
+    ...(r.support !== undefined ? { support: r.support } : {}),
     ...(r.ood ? { ood: r.ood } : {}),
   };
   return JSON.stringify({ ...obj, probs, real: r.real, ...extra }) + "\n";

@@ -79,6 +79,8 @@ Deno.test({
     );
     assertEquals(p.code, 0, p.stderr);
     const answer = JSON.parse(p.stdout.trim());
+    assert(Number.isFinite(answer.support), p.stdout); // predict prints the support model's answer
+    assertEquals(answer.spread, 0);
     assertAlmostEquals(
       Object.values(answer.probs as Record<string, number>).reduce((s, x) => s + x, 0),
       1,
