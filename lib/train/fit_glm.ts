@@ -12,6 +12,7 @@ import type { ItemFeatures } from "../data/item_features.ts";
 import { auc, logLoss } from "../eval/metrics.ts";
 import { updateCheckpointFile } from "./checkpoint.ts";
 import { actionCounts, tupleQuestion } from "./fit_support.ts";
+import { logistic } from "./leave_features.ts";
 import { fitLogistic, type WeightedRows } from "./newton_logistic.ts";
 import {
   GLM_FILE,
@@ -59,13 +60,6 @@ function tupleRows(ds: Dataset, tuples: ArrayLike<number>, c: GlmContext, width:
     label[i] = ds.rowLabel[r]!;
   }
   return { x, slot, label };
-}
-
-/** w · x. */
-function dot(w: ArrayLike<number>, x: ArrayLike<number>): number {
-  let z = 0;
-  for (let i = 0; i < x.length; i++) z += w[i]! * x[i]!;
-  return z;
 }
 
 /** One label group's chain of splits, fitted on the group's tuples. */
@@ -141,8 +135,7 @@ export function fitGlmModel(
   for (let round = 0; round < rounds; round++) {
     const grad = new Float64Array(V + 1), hess = new Float64Array(V + 1);
     rows.x.forEach((x, i) => {
-      const j = rows.slot[i]!, z = dot(w, x) + bias[j]!;
-      const p = 1 / (1 + Math.exp(-z));
+      const j = rows.slot[i]!, p = logistic(w, x, bias[j]!);
       grad[j]! += y[i]! - p;
       hess[j]! += p * (1 - p);
     });

@@ -37,6 +37,8 @@
  * @module
  */
 import { CheckpointError } from "../errors.ts";
+import { logistic } from "./leave_features.ts";
+import { inverseNorms, itemCosine } from "./support_features.ts";
 
 /** The checkpoint file that holds the structured user model. */
 export const GLM_FILE = "glm.json";
@@ -141,13 +143,7 @@ export function glmContext(
   stateLength: number,
   codes?: { codes: Int32Array; columns: number },
 ): GlmContext {
-  const V = Math.floor(vectors.length / dim);
-  const invNorm = new Float32Array(V);
-  for (let i = 0; i < V; i++) {
-    let s = 0;
-    for (let e = 0; e < dim; e++) s += vectors[i * dim + e]! ** 2;
-    invNorm[i] = s > 0 ? 1 / Math.sqrt(s) : 0;
-  }
+  const invNorm = inverseNorms(vectors, dim), V = invNorm.length;
   const logCount = new Float64Array(V);
   let mean = 0;
   for (let i = 0; i < V; i++) mean += (logCount[i] = Math.log1p(counts[i] ?? 0)) / Math.max(V, 1);
@@ -195,11 +191,7 @@ export function glmFeatures(out: Float64Array, q: GlmQuestion, c: GlmContext): F
       out[4] = 1;
       if (positive) out[5] = 1;
     }
-    let cos = 0;
-    if (a >= 0 && it >= 0) {
-      for (let e = 0; e < E; e++) cos += c.vectors[a * E + e]! * c.vectors[it * E + e]!;
-      cos *= c.invNorm[a]! * c.invNorm[it]!;
-    }
+    const cos = a >= 0 && it >= 0 ? itemCosine(c.vectors, c.invNorm, E, a, it) : 0;
     if (positive) (pos++, cosPos += cos, maxPos = Math.max(maxPos, cos), recentPos += w * cos);
     else (neg++, cosNeg += cos, recentNeg += w * cos);
     if (t === q.items.length - 1) (out[11] = cos, out[12] = positive ? cos : 0);
@@ -295,13 +287,6 @@ export interface GlmModelData {
   heldout: GlmEvaluation | null;
 }
 
-/** σ(w · x + b). */
-function sigmoidDot(w: ArrayLike<number>, x: ArrayLike<number>, b = 0): number {
-  let z = b;
-  for (let i = 0; i < x.length; i++) z += w[i]! * x[i]!;
-  return z >= 0 ? 1 / (1 + Math.exp(-z)) : Math.exp(z) / (1 + Math.exp(z));
-}
-
 /**
  * The label probabilities of features `x` (candidate bias `bias`) into `out` (length K).
  *
@@ -322,12 +307,12 @@ export function glmProbs(
   bias: number,
   out: Float64Array,
 ): Float64Array {
-  const p = sigmoidDot(weights, x, bias);
+  const p = logistic(weights, x, bias);
   for (const [split, mass] of [[splits.positive, p], [splits.negative, 1 - p]] as const) {
     let left = mass;
     const n = split.labels.length;
     for (let i = 0; i < n; i++) {
-      const share = i < n - 1 ? left * sigmoidDot(split.weights[i]!, x) : left;
+      const share = i < n - 1 ? left * logistic(split.weights[i]!, x) : left;
       out[split.labels[i]!] = share;
       left -= share;
     }

@@ -175,9 +175,9 @@ export function leaveFeatures(
   return out;
 }
 
-/** sigmoid(w · x), computed without overflow. */
-export function logistic(weights: ArrayLike<number>, x: ArrayLike<number>): number {
-  let z = 0;
+/** sigmoid(w · x + offset), computed without overflow. */
+export function logistic(weights: ArrayLike<number>, x: ArrayLike<number>, offset = 0): number {
+  let z = offset;
   for (let i = 0; i < x.length; i++) z += weights[i]! * x[i]!;
   return z >= 0 ? 1 / (1 + Math.exp(-z)) : Math.exp(z) / (1 + Math.exp(z));
 }

@@ -28,11 +28,7 @@ export interface FitLogisticOptions {
 
 /** P(positive) of row i: σ(w·x_i + offset_i). */
 function rowProb(g: WeightedRows, i: number, w: Float64Array, offset?: ArrayLike<number>): number {
-  if (!offset) return logistic(w, g.x[i]!);
-  const x = g.x[i]!;
-  let z = offset[i]!;
-  for (let d = 0; d < x.length; d++) z += w[d]! * x[d]!;
-  return z >= 0 ? 1 / (1 + Math.exp(-z)) : Math.exp(z) / (1 + Math.exp(z));
+  return logistic(w, g.x[i]!, offset?.[i] ?? 0);
 }
 
 /** Penalised negative log-likelihood of `w` on the groups. */

@@ -102,15 +102,44 @@ export function supportContext(
   labels: number,
   stateLength: number,
 ): SupportContext {
+  const invNorm = inverseNorms(vectors, dim);
+  let max = 0;
+  for (let i = 0; i < counts.length; i++) max = Math.max(max, counts[i]!);
+  return { vectors, invNorm, dim, counts, logMax: Math.log1p(max) || 1, labels, stateLength };
+}
+
+/** 1 / |vector| of each row of `vectors` [V, dim] (0 for a zero vector: no cosine to anything). */
+export function inverseNorms(vectors: Float32Array, dim: number): Float32Array {
   const invNorm = new Float32Array(Math.floor(vectors.length / dim));
   for (let i = 0; i < invNorm.length; i++) {
     let s = 0;
     for (let e = 0; e < dim; e++) s += vectors[i * dim + e]! ** 2;
     invNorm[i] = s > 0 ? 1 / Math.sqrt(s) : 0;
   }
-  let max = 0;
-  for (let i = 0; i < counts.length; i++) max = Math.max(max, counts[i]!);
-  return { vectors, invNorm, dim, counts, logMax: Math.log1p(max) || 1, labels, stateLength };
+  return invNorm;
+}
+
+/**
+ * The cosine of items a and b (vocabulary indices) from their vectors and
+ * {@link inverseNorms}: what the support and structured models' features compare items by.
+ *
+ * @example
+ * ```ts
+ * import { inverseNorms, itemCosine } from "./support_features.ts";
+ * const v = Float32Array.of(3, 4, 1, 0);
+ * itemCosine(v, inverseNorms(v, 2), 2, 0, 1).toFixed(3); // "0.600"
+ * ```
+ */
+export function itemCosine(
+  vectors: Float32Array,
+  invNorm: Float32Array,
+  dim: number,
+  a: number,
+  b: number,
+): number {
+  let cos = 0;
+  for (let e = 0; e < dim; e++) cos += vectors[a * dim + e]! * vectors[b * dim + e]!;
+  return cos * (invNorm[a]! * invNorm[b]!);
 }
 
 /**
@@ -143,11 +172,7 @@ export function supportFeatures(
   for (let t = 0; t < L; t++) {
     const it = q.items[t]!;
     if (it === a && a >= 0) out[3] = 1;
-    let cos = 0;
-    if (a >= 0 && it >= 0) {
-      for (let e = 0; e < E; e++) cos += c.vectors[a * E + e]! * c.vectors[it * E + e]!;
-      cos *= c.invNorm[a]! * c.invNorm[it]!;
-    }
+    const cos = a >= 0 && it >= 0 ? itemCosine(c.vectors, c.invNorm, E, a, it) : 0;
     sum += cos;
     max = Math.max(max, cos);
     byLabel[q.feedback[t]!]! += cos;
