@@ -42,11 +42,12 @@ export type {
   FeedbackPrediction,
   FeedbackRequest,
   OodFlags,
+  RealScoreMode,
   SimulatorLike,
   StepRecord,
   UserModelName,
 } from "./lib/sim/types.ts";
-export { USER_MODELS } from "./lib/sim/types.ts";
+export { REAL_SCORES, USER_MODELS } from "./lib/sim/types.ts";
 export {
   type Action,
   type EnvAction,

@@ -14,6 +14,7 @@
  *   deno run -A bench/serve_bench.ts [--model DIR] [--backend auto] [--duration 5]
  *     [--sweep-duration 2] [--concurrency 16] [--python PATH] [--no-python | --python-only]
  *     [--python-seconds 2] [--python-repeats 3] [--python-envs 1,64,256] [--workers 1]
+ *     [--user-model network|glm] [--real-score on|off]
  *
  * `--workers W` is `serve --workers W` (prediction threads; with the fake simulator, ignored).
  * @module
@@ -38,6 +39,9 @@ interface Opts {
   pythonEnvs: string;
   /** `serve --workers`: prediction threads of the server. */
   workers: number;
+  /** `serve --user-model` and `--real-score` (undefined: the server's defaults). */
+  userModel?: string;
+  realScore?: string;
 }
 
 function options(): Opts {
@@ -56,6 +60,8 @@ function options(): Opts {
       "python-repeats": { type: "string", default: "3" },
       "python-envs": { type: "string", default: "1,64,256" },
       workers: { type: "string", default: "1" },
+      "user-model": { type: "string" },
+      "real-score": { type: "string" },
     },
     strict: true,
   });
@@ -76,6 +82,8 @@ function options(): Opts {
     pythonRepeats: Math.floor(num("python-repeats", values["python-repeats"]!)),
     pythonEnvs: values["python-envs"]!,
     workers: Math.floor(num("workers", values.workers!)),
+    userModel: values["user-model"],
+    realScore: values["real-score"],
   };
 }
 
@@ -95,6 +103,8 @@ async function startChild(o: Opts): Promise<{ url: string; stop: () => Promise<v
       o.backend,
       "--workers",
       String(o.workers),
+      ...(o.userModel !== undefined ? ["--user-model", o.userModel] : []),
+      ...(o.realScore !== undefined ? ["--real-score", o.realScore] : []),
     ]
     : [
       "eval",
@@ -295,6 +305,8 @@ async function httpScenarios(url: string, m: Model, o: Opts, sim: string): Promi
         sim,
         backend: m.backend,
         workers: o.workers,
+        user_model: o.userModel ?? "network",
+        real_score: o.realScore ?? "on",
         n: m.n,
         ...r,
         ...extra,
@@ -435,6 +447,8 @@ async function pythonScenario(
     scenario: "python_env",
     backend: m.backend,
     workers: o.workers,
+    user_model: o.userModel ?? "network",
+    real_score: o.realScore ?? "on",
     n: m.n,
     python: py,
     ...r,

@@ -5,7 +5,7 @@
  */
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { UserError } from "../errors.ts";
-import { USER_MODELS, type UserModelName } from "../sim/types.ts";
+import { REAL_SCORES, type RealScoreMode, USER_MODELS, type UserModelName } from "../sim/types.ts";
 
 /** Option specs as `node:util` parseArgs takes them. */
 export type FlagSpec = NonNullable<ParseArgsConfig["options"]>;
@@ -123,6 +123,31 @@ export function userModelFlag(value: string | boolean | undefined): UserModelNam
     );
   }
   return value as UserModelName;
+}
+
+/** The help lines of `--real-score`, shared by serve and predict. */
+export const REAL_SCORE_HELP =
+  `  --real-score on|off    off (with --user-model glm only): answers carry no real and no
+                         ood.low_real, and the discriminator does not run at all, so a batch
+                         costs the structured model's features only (default on)`;
+
+/** `--real-score`: on (default) or off, which needs `--user-model glm`. */
+export function realScoreFlag(
+  value: string | boolean | undefined,
+  userModel: UserModelName,
+): RealScoreMode {
+  if (value === undefined) return "on";
+  if (!(REAL_SCORES as readonly unknown[]).includes(value)) {
+    throw new UserError(
+      `--real-score: expected one of ${REAL_SCORES.join(", ")}, got ${JSON.stringify(value)}`,
+    );
+  }
+  if (value === "off" && userModel !== "glm") {
+    throw new UserError(
+      "--real-score off needs --user-model glm: the network's answers are the discriminator's",
+    );
+  }
+  return value as RealScoreMode;
 }
 
 /** A string flag that must be present. */

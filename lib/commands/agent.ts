@@ -112,7 +112,9 @@ export async function run(argv: string[]): Promise<void> {
   });
   await assertCheckpointDir(dir);
   await initBackend(backend, { quiet });
-  const sim = await PooledSimulator.load(dir, { lanes, userModel });
+  // The agent reads no `real` score: under the structured model the discriminator need not run.
+  const realScore = userModel === "glm" ? "off" : "on";
+  const sim = await PooledSimulator.load(dir, { lanes, userModel, realScore });
   try {
     requireSupport(sim.main, dir, config.supportPenalty);
     const rewards = parseRewards(

@@ -22,6 +22,7 @@ import { BACKENDS, initBackend, parseBackend } from "../tf.ts";
 import { UserError } from "../errors.ts";
 import { Simulator } from "../sim/simulator.ts";
 import { parseRewards } from "../sim/reward.ts";
+import type { RealScoreMode, UserModelName } from "../sim/types.ts";
 import { writeFileAtomic } from "../atomic.ts";
 import { claimOutputFile, claimReportFile, outputPath } from "../output.ts";
 import { assertCheckpointDir, loadCheckpointMeta } from "../train/checkpoint.ts";
@@ -232,7 +233,7 @@ async function runTruth(v: Flags, dir: string, truthDir: string, outputs: Output
   const userModel = userModelFlag(v["user-model"]);
   await assertCheckpointDir(dir);
   await initBackend(backend, { quiet });
-  const sim = await Simulator.load(dir, { userModel });
+  const sim = await Simulator.load(dir, { userModel, realScore: judgeRealScore(userModel) });
   let agent: TrainedAgentPolicy | undefined;
   try {
     requireSupport(sim, dir, options.supportPenalty ?? 0);
@@ -270,7 +271,7 @@ async function runLog(v: Flags, dir: string, log: string, outputs: Outputs): Pro
   requireUsersSplit((await loadCheckpointMeta(dir)).config, `"${dir}"`);
   const userModel = userModelFlag(v["user-model"]);
   await initBackend(backend, { quiet });
-  const sim = await Simulator.load(dir, { userModel });
+  const sim = await Simulator.load(dir, { userModel, realScore: judgeRealScore(userModel) });
   try {
     const rewards = parseRewards(
       typeof v.reward === "string" ? v.reward : undefined,
@@ -365,4 +366,12 @@ function judgeFlags(v: Flags, starts: number, quiet: boolean): JudgeOptions {
     supportPenalty: numFlag("support-penalty", v["support-penalty"], 0, { min: 0, max: 1e6 }),
     quiet,
   };
+}
+
+/**
+ * The judge reads no `real` score: under the structured model the discriminator need not run
+ * (the same probabilities, sooner).
+ */
+function judgeRealScore(userModel: UserModelName): RealScoreMode {
+  return userModel === "glm" ? "off" : "on";
 }

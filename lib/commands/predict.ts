@@ -18,7 +18,15 @@
  * together are scored in batches of up to `--batch`.
  * @module
  */
-import { numFlag, parseFlags, requireFlag, USER_MODEL_HELP, userModelFlag } from "./_flags.ts";
+import {
+  numFlag,
+  parseFlags,
+  REAL_SCORE_HELP,
+  realScoreFlag,
+  requireFlag,
+  USER_MODEL_HELP,
+  userModelFlag,
+} from "./_flags.ts";
 import { BACKENDS, initBackend, parseBackend } from "../tf.ts";
 import { assertCheckpointDir } from "../train/checkpoint.ts";
 import { Simulator } from "../sim/simulator.ts";
@@ -40,6 +48,7 @@ Flags:
   --max-line-bytes N     longest accepted input line in bytes, newline excluded (default 1048576);
                          a longer line is skipped and answered with an error
 ${USER_MODEL_HELP}
+${REAL_SCORE_HELP}
   --backend B            ${BACKENDS.join(" | ")} (default auto)`;
 
 /** Output field names; an input line may not carry them (the output would be ambiguous). */
@@ -271,7 +280,8 @@ function answerLine(
     ...(r.support !== undefined ? { support: r.support } : {}),
     ...(r.ood ? { ood: r.ood } : {}),
   };
-  return JSON.stringify({ ...obj, probs, real: r.real, ...extra }) + "\n";
+  const real = r.real !== undefined ? { real: r.real } : {};
+  return JSON.stringify({ ...obj, probs, ...real, ...extra }) + "\n";
 }
 
 /** Entry point of `recsimu predict`. */
@@ -282,6 +292,7 @@ export async function run(argv: string[]): Promise<void> {
     "max-line-bytes": { type: "string" },
     backend: { type: "string" },
     "user-model": { type: "string" },
+    "real-score": { type: "string" },
   }, USAGE);
   if (!v) return;
   const dir = requireFlag("predict", "model", v.model);
@@ -293,9 +304,10 @@ export async function run(argv: string[]): Promise<void> {
   });
   const backend = parseBackend(v.backend);
   const userModel = userModelFlag(v["user-model"]);
+  const realScore = realScoreFlag(v["real-score"], userModel);
   await assertCheckpointDir(dir);
   await initBackend(backend, { quiet: true });
-  const sim = await Simulator.load(dir, { userModel });
+  const sim = await Simulator.load(dir, { userModel, realScore });
   // `probs` is a label → probability map, or an array in label order from older simulators.
   const probsOf = (p: readonly number[] | Record<string, number>): Record<string, number> =>
     Array.isArray(p)

@@ -8,11 +8,13 @@ import { SERVE_DEFAULTS } from "../serve/defaults.ts";
 import { hostProblem, isLoopback, type ServeOptions, startServer } from "../serve/server.ts";
 import { parseRewards } from "../sim/reward.ts";
 import { MAX_LANES } from "../sim/pool.ts";
-import type { UserModelName } from "../sim/types.ts";
+import type { RealScoreMode, UserModelName } from "../sim/types.ts";
 import { type BackendName, BACKENDS, parseBackend } from "../tf.ts";
 import {
   numFlag,
   parseFlags,
+  REAL_SCORE_HELP,
+  realScoreFlag,
   requireFlag,
   requireSupport,
   USER_MODEL_HELP,
@@ -60,6 +62,7 @@ Flags:
                          (vectorised envs) are shared out, smaller ones stay on the main thread
                          (default 1; 2 on a 2-core machine roughly halves a 256-env step)
 ${USER_MODEL_HELP}
+${REAL_SCORE_HELP}
   --backend B            ${BACKENDS.join(" | ")} (default auto)`;
 
 const FLAGS = {
@@ -84,6 +87,7 @@ const FLAGS = {
   backend: { type: "string" },
   workers: { type: "string" },
   "user-model": { type: "string" },
+  "real-score": { type: "string" },
 } as const;
 
 type Flags = Record<keyof typeof FLAGS, string | boolean | undefined>;
@@ -99,6 +103,8 @@ interface ServeConfig {
   workers: number;
   /** Who answers (`--user-model`). */
   userModel: UserModelName;
+  /** Whether answers carry D's real score (`--real-score`). */
+  realScore: RealScoreMode;
   options: ServeOptions;
 }
 
@@ -143,7 +149,8 @@ function serveConfig(f: Flags): ServeConfig {
   const reward = typeof f.reward === "string" ? f.reward : undefined;
   const workers = numFlag("workers", f.workers, 1, { integer: true, min: 1, max: MAX_LANES });
   const userModel = userModelFlag(f["user-model"]);
-  return { model, backend, reward, leave: leaveFlag(f), workers, userModel, options };
+  const realScore = realScoreFlag(f["real-score"], userModel);
+  return { model, backend, reward, leave: leaveFlag(f), workers, userModel, realScore, options };
 }
 
 /** `--leave rule|learned`; the learned model excludes `--leave-after-skips`. */
@@ -211,6 +218,7 @@ async function serve(c: ServeConfig): Promise<void> {
     backend: c.backend,
     lanes: c.workers,
     userModel: c.userModel,
+    realScore: c.realScore,
   });
   try {
     requireSupport(sim.main, c.model, c.options.supportPenalty ?? 0);

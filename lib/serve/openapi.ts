@@ -181,7 +181,8 @@ function feedbackSchemas(o: OpenApiOptions, p: Parts): Record<string, Schema> {
       probs: p.probs,
       real: {
         type: "number",
-        description: "Discriminator's probability that (state, action) is real.",
+        description: "Discriminator's probability that (state, action) is real (absent when " +
+          "the server runs with --real-score off).",
       },
       expected_reward: { type: "number", description: "Σ probs · rewards." },
       spread: {
@@ -197,7 +198,8 @@ function feedbackSchemas(o: OpenApiOptions, p: Parts): Record<string, Schema> {
       ood: {
         type: "object",
         description: "What the model did not know: item (known | unknown), " +
-          "state_unknown_items, low_real, off_support (with a support model), any.",
+          "state_unknown_items, low_real (absent with --real-score off), off_support (with a " +
+          "support model), any.",
       },
       feedback: { ...p.label, description: "Sampled feedback (with sample: true)." },
       reward: {
@@ -205,7 +207,7 @@ function feedbackSchemas(o: OpenApiOptions, p: Parts): Record<string, Schema> {
         description: "Reward of the sampled feedback (with sample: true).",
       },
       seed: { ...p.seed, description: "Seed used for the sample (with sample: true)." },
-    }, ["probs", "real", "expected_reward"]),
+    }, ["probs", "expected_reward"]),
     FeedbackBatchResult: obj({ results: { type: "array", items: ref("FeedbackResult") } }),
   };
 }
@@ -229,7 +231,7 @@ function stepSchemas(p: Parts): Record<string, Schema> {
           ...counters,
           leave_prob: LEAVE_PROB,
         },
-        ["probs", "real", "expected_reward", ...Object.keys(counters)],
+        ["probs", "expected_reward", ...Object.keys(counters)],
       ),
       additionalProperties: true, // further fields of the prediction, such as ood
     },
@@ -286,7 +288,7 @@ function slateSchemas(p: Parts): Record<string, Schema> {
       type: "number",
       description: "Σ probs · rewards, given the sampled feedback of the items above.",
     },
-  });
+  }, ["item", "feedback", "reward", "probs", "expected_reward"]);
   return {
     Action: {
       description: "One item id, or a page of distinct item ids (top to bottom).",

@@ -149,7 +149,7 @@ async function postFeedback(api: Api, ctx: RouteContext): Promise<Response> {
     const p = checkPrediction(sim, predictions[i]);
     const out: Record<string, unknown> = {
       probs: probsRecord(sim.labels, p.probs),
-      real: p.real,
+      ...(p.real !== undefined ? { real: p.real } : {}),
       expected_reward: expectedReward(p.probs, env.rewards),
       ...(p.spread !== undefined ? { spread: p.spread } : {}),
       ...(p.support !== undefined ? { support: p.support } : {}),

@@ -207,8 +207,8 @@ export interface ResetResult {
 export interface StepInfo extends EnvInfo {
   /** Probability of each feedback label. */
   probs: Record<string, number>;
-  /** The discriminator's probability that (state, action) is real. */
-  real: number;
+  /** The discriminator's probability that (state, action) is real (absent: `--real-score off`). */
+  real?: number;
   /** Σ probs · rewards. */
   expected_reward: number;
   /** With a learned leave model only: the probability that the user leaves after this step. */
@@ -225,8 +225,8 @@ export interface SlateItemInfo {
   reward: number;
   /** Probability of each label, given the state and the page's earlier pairs. */
   probs: Record<string, number>;
-  /** The discriminator's probability that (that state, item) is real. */
-  real: number;
+  /** The discriminator's probability that (that state, item) is real (absent: `--real-score off`). */
+  real?: number;
   /** Σ probs · rewards of this item (given the sampled feedback of the items above it). */
   expected_reward: number;
 }
@@ -470,14 +470,14 @@ export function probsRecord(
   return Object.fromEntries(labels.map((l, k) => [l, probs[k]!]));
 }
 
-/** Throws unless a prediction has K finite probabilities and a finite realness. */
+/** Throws unless a prediction has K finite probabilities and a finite realness (if any). */
 export function checkPrediction(
   sim: SimulatorLike,
   p: ArrayPrediction | undefined,
 ): ArrayPrediction {
   if (
     p === undefined || p.probs.length !== sim.labels.length || !p.probs.every(Number.isFinite) ||
-    !Number.isFinite(p.real)
+    (p.real !== undefined && !Number.isFinite(p.real))
   ) {
     throw new Error("The simulator returned a malformed or non-finite prediction");
   }
@@ -584,7 +584,12 @@ async function cascade(
 /** A prediction's answer for an info: probs as a label map, realness, expected reward, extras. */
 function answer(sim: SimulatorLike, p: ArrayPrediction, expected: number) {
   const { probs, real, ...extra } = p;
-  return { probs: probsRecord(sim.labels, probs), real, expected_reward: expected, ...extra };
+  return {
+    probs: probsRecord(sim.labels, probs),
+    ...(real !== undefined ? { real } : {}),
+    expected_reward: expected,
+    ...extra,
+  };
 }
 
 /** The result of one step from its cascade: rewards, counters and whether the user leaves. */

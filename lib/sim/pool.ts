@@ -17,10 +17,17 @@ import { Simulator, type SimulatorLoadOptions } from "./simulator.ts";
 import type {
   ArrayPrediction,
   FeedbackRequest,
+  RealScoreMode,
   SimulatorLike,
   StepRecord,
   UserModelName,
 } from "./types.ts";
+
+/** The main thread's load options a worker repeats, so every lane answers alike. */
+export interface LaneLoadOptions {
+  userModel: UserModelName;
+  realScore: RealScoreMode;
+}
 
 /** Fewest requests a lane gets: below 2× this a batch stays on the main thread. */
 export const MIN_PER_LANE = 32;
@@ -55,7 +62,7 @@ class Lane {
   }
 
   /** Loads the checkpoint in the worker; resolves once it can answer. */
-  load(dir: string, backend: BackendName, userModel: UserModelName): Promise<void> {
+  load(dir: string, backend: BackendName, options: LaneLoadOptions): Promise<void> {
     return new Promise((resolve, reject) => {
       this.worker.onmessage = (e: MessageEvent<LaneReply>) => {
         const m = e.data;
@@ -72,7 +79,7 @@ class Lane {
         for (const p of this.pending.values()) p.reject(err);
         this.pending.clear();
       };
-      this.worker.postMessage({ kind: "load", dir, backend, userModel });
+      this.worker.postMessage({ kind: "load", dir, backend, ...options });
     });
   }
 
@@ -151,7 +158,8 @@ export class PooledSimulator implements SimulatorLike {
     const workers: Lane[] = [];
     try {
       for (let i = 1; i < lanes; i++) workers.push(new Lane());
-      await Promise.all(workers.map((w) => w.load(dir, backend, main.userModel)));
+      const same = { userModel: main.userModel, realScore: main.realScore };
+      await Promise.all(workers.map((w) => w.load(dir, backend, same)));
     } catch (e) {
       for (const w of workers) w.worker.terminate();
       main.dispose();

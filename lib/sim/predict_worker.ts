@@ -3,7 +3,7 @@
  * checkpoint with its own TensorFlow.js backend and answers `predictArrays` for the share of a
  * batch the main thread sends it, so a second core computes while the first does.
  *
- * Messages in: `{ kind: "load", dir, backend, userModel }` once, then `{ kind: "predict", id, requests }`.
+ * Messages in: `{ kind: "load", dir, backend, userModel, realScore }` once, then `{ kind: "predict", id, requests }`.
  * Out: `{ kind: "ready" }` or `{ kind: "failed", message }` for the load; `{ kind: "answers", id,
  * answers }` or `{ kind: "error", id, message, user }` per prediction (`user`: a `UserError`, i.e.
  * bad input, which the pool re-raises from the main thread with the right request index).
@@ -13,11 +13,12 @@
 import { UserError } from "../errors.ts";
 import type { BackendName } from "../tf.ts";
 import { Simulator } from "./simulator.ts";
-import type { FeedbackRequest, UserModelName } from "./types.ts";
+import type { LaneLoadOptions } from "./pool.ts";
+import type { FeedbackRequest } from "./types.ts";
 
 /** What the pool sends. */
 export type LaneRequest =
-  | { kind: "load"; dir: string; backend: BackendName; userModel: UserModelName }
+  | ({ kind: "load"; dir: string; backend: BackendName } & LaneLoadOptions)
   | { kind: "predict"; id: number; requests: FeedbackRequest[] };
 
 let sim: Simulator | undefined;
@@ -26,7 +27,11 @@ self.onmessage = async (e: MessageEvent<LaneRequest>) => {
   const m = e.data;
   if (m.kind === "load") {
     try {
-      sim = await Simulator.load(m.dir, { backend: m.backend, userModel: m.userModel });
+      sim = await Simulator.load(m.dir, {
+        backend: m.backend,
+        userModel: m.userModel,
+        realScore: m.realScore,
+      });
       self.postMessage({ kind: "ready" });
     } catch (err) {
       self.postMessage({ kind: "failed", message: (err as Error).message });

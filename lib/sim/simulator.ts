@@ -26,6 +26,7 @@ import type {
   FeedbackPrediction,
   FeedbackRequest,
   OodFlags,
+  RealScoreMode,
   SimulatorLike,
   StepRecord,
   UserModelName,
@@ -51,9 +52,15 @@ export interface SimulatorLoadOptions {
   /**
    * Who answers: the discriminator (`network`) or the structured user model of the
    * checkpoint's `glm.json` (`glm`; `real`, `spread` and `ood.low_real` still come from the
-   * discriminator). @default "network"
+   * discriminator unless `realScore` is `off`). @default "network"
    */
   userModel?: UserModelName;
+  /**
+   * `off` (with `userModel: "glm"` only): the answers carry no `real` and no `ood.low_real`,
+   * and the discriminator never runs, so a batch costs the structured and support models'
+   * features only. @default "on"
+   */
+  realScore?: RealScoreMode;
 }
 
 /**
@@ -119,6 +126,7 @@ export class Simulator implements SimulatorLike {
     readonly embeddings: Float32Array,
     support?: SupportModel,
     glm?: GlmModel,
+    realScore: RealScoreMode = "on",
   ) {
     this.labels = meta.labels;
     this.positive = meta.positive;
@@ -136,11 +144,18 @@ export class Simulator implements SimulatorLike {
     this.support = support;
     this.glm = glm;
     this.userModel = glm ? "glm" : "network";
+    this.realScore = realScore;
   }
 
   /** Loads the checkpoint in `dir`. */
   static async load(dir: string, options: SimulatorLoadOptions = {}): Promise<Simulator> {
     if (!backendInfo()) await initBackend(options.backend ?? "auto", { quiet: true });
+    const realScore = options.realScore ?? "on";
+    if (realScore === "off" && options.userModel !== "glm") {
+      throw new UserError(
+        "--real-score off needs --user-model glm: the network's answers are the discriminator's",
+      );
+    }
     const ck = await loadCheckpoint(dir);
     const { seed, itemBias } = ck.meta.config;
     const model = new RecSimuModel(ck.meta.shape, ck.embeddings, {
@@ -184,6 +199,7 @@ export class Simulator implements SimulatorLike {
       ck.embeddings,
       support,
       glm,
+      realScore,
     );
   }
 
@@ -207,6 +223,8 @@ export class Simulator implements SimulatorLike {
   readonly glm: GlmModel | undefined;
   /** Who answers (see {@link SimulatorLoadOptions.userModel}). */
   readonly userModel: UserModelName;
+  /** Whether answers carry D's real score (see {@link SimulatorLoadOptions.realScore}). */
+  readonly realScore: RealScoreMode;
 
   /** True when `id` is in the vocabulary. */
   hasItem(id: string): boolean {
@@ -226,7 +244,8 @@ export class Simulator implements SimulatorLike {
   /**
    * Scores many requests in batched passes (identical states are encoded once). Each answer's
    * `probs` maps every label, in label order, to its probability (calibrated by
-   * {@link temperature}); the values sum to 1. `real` is D's own real-vs-fake score, unscaled.
+   * {@link temperature}); the values sum to 1. `real` is D's own real-vs-fake score, unscaled
+   * (absent under `realScore: "off"`).
    *
    * @example
    * ```ts ignore
@@ -238,7 +257,7 @@ export class Simulator implements SimulatorLike {
     const labels = this.labels;
     return (await this.predictArrays(requests)).map((p) => ({
       probs: Object.fromEntries(labels.map((l, k) => [l, p.probs[k]!])),
-      real: p.real,
+      ...(p.real !== undefined ? { real: p.real } : {}),
       ...(p.spread !== undefined ? { spread: p.spread } : {}),
       ...(p.support !== undefined ? { support: p.support } : {}),
       ...(p.ood ? { ood: p.ood } : {}),
@@ -288,6 +307,22 @@ export class Simulator implements SimulatorLike {
     });
     const U = states.length;
     const { items, fb, mask, padded, unknownInState } = this.#stateArrays(states);
+    if (this.realScore === "off") {
+      // The structured model alone: no discriminator pass, no real score.
+      const answers = reqs.map((_, i): ArrayPrediction => {
+        const itemKnown = actionKnown[i] === 1, stateUnknown = unknownInState[stateOf[i]!]!;
+        const ood: OodFlags = {
+          item: itemKnown ? "known" : "unknown",
+          state_unknown_items: stateUnknown,
+          any: !itemKnown || stateUnknown > 0,
+        };
+        return { probs: [], spread: 0, ood };
+      });
+      const coded = this.#questions({ items, fb, mask, U });
+      this.#glmAnswers(answers, coded, stateOf, actions);
+      if (this.support) this.#addSupport(answers, coded, stateOf, actions);
+      return answers;
+    }
     const m = this.model;
     const probs = tf.tidy(() => {
       const itemT = tf.tensor1d(items, "int32");
@@ -476,6 +511,7 @@ export class Simulator implements SimulatorLike {
       calibration: this.meta.calibration ?? null,
       support: this.support?.describe() ?? null,
       user_model: this.userModel,
+      real_score: this.realScore,
       ...(this.glm ? { glm: this.glm.describe() } : {}),
       shape: this.meta.shape,
       data: { fingerprint: this.meta.data.fingerprint },

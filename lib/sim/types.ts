@@ -16,6 +16,15 @@ export const USER_MODELS = ["network", "glm"] as const;
 export type UserModelName = typeof USER_MODELS[number];
 
 /**
+ * Whether answers carry the discriminator's real score (`--real-score`): `on` (default), or
+ * `off`, only with the structured user model, which then answers without running the
+ * discriminator at all (no `real`, no `ood.low_real`; several times faster per batch).
+ */
+export const REAL_SCORES = ["on", "off"] as const;
+/** One of {@link REAL_SCORES}. */
+export type RealScoreMode = typeof REAL_SCORES[number];
+
+/**
  * Out-of-distribution flags of an answer.
  *
  * @example
@@ -33,8 +42,11 @@ export interface OodFlags {
   item: "known" | "unknown";
   /** Items of the (last N pairs of the) state answered as the shared rare item. */
   state_unknown_items: number;
-  /** D's real score is below the 1st percentile of logged validation pairs'. */
-  low_real: boolean;
+  /**
+   * D's real score is below the 1st percentile of logged validation pairs' (absent when the
+   * simulator runs without the discriminator's real score, `--real-score off`).
+   */
+  low_real?: boolean;
   /**
    * The logging policy would rarely have shown this item in this state: its `support` is below
    * the 5th percentile of the logged validation pairs' (absent without a support model).
@@ -84,8 +96,11 @@ export interface FeedbackPrediction {
    * classes; the values sum to 1), e.g. `{ skip: 0.7, click: 0.2, purchase: 0.1 }`.
    */
   probs: Record<string, number>;
-  /** The discriminator's probability that the (state, action) pair is real. */
-  real: number;
+  /**
+   * The discriminator's probability that the (state, action) pair is real; absent under
+   * `--real-score off` (the structured user model answering without the discriminator).
+   */
+  real?: number;
   /**
    * Standard deviation of P(positive) over the discriminator's ensemble heads (0 with one
    * head): how unsure the model is of this answer.
@@ -117,8 +132,11 @@ export interface FeedbackPrediction {
 export interface ArrayPrediction {
   /** Probability of each feedback label, in the order of `labels`; sums to 1. */
   probs: number[];
-  /** The discriminator's probability that the (state, action) pair is real. */
-  real: number;
+  /**
+   * The discriminator's probability that the (state, action) pair is real; absent under
+   * `--real-score off` (the structured user model answering without the discriminator).
+   */
+  real?: number;
   /**
    * Standard deviation of P(positive) over the discriminator's ensemble heads (0 with one
    * head): how unsure the model is of this answer.

@@ -104,7 +104,8 @@ def launch(model_dir: str | os.PathLike[str], *, recsimu: str | os.PathLike[str]
            repo: str | os.PathLike[str] | None = None, token: str | None = None,
            max_steps: int | None = None, leave_after_skips: int | None = None,
            leave: str | None = None, reward: str | dict[str, float] | None = None, backend: str | None = None,
-           workers: int | None = None, user_model: str | None = None, args: Sequence[str] = (),
+           workers: int | None = None, user_model: str | None = None,
+           real_score: str | bool | None = None, args: Sequence[str] = (),
            startup_timeout: float = 120.0, log: IO[str] | None = None) -> Server:
     """Starts ``recsimu serve --model model_dir --port 0`` and returns once it answers.
 
@@ -127,6 +128,10 @@ def launch(model_dir: str | os.PathLike[str], *, recsimu: str | os.PathLike[str]
             step of 64 or more environments is computed on two cores.
         user_model: ``--user-model``: ``"network"`` (the default: the discriminator) or ``"glm"``
             (the structured user model ``recsimu train`` fits beside it).
+        real_score: ``--real-score``: ``"on"`` (the default) or ``"off"`` (also ``True`` /
+            ``False``); off needs ``user_model="glm"``: the infos then carry no ``real`` and no
+            ``ood.low_real``, and the server never runs the discriminator (several times more
+            steps per second on a vector env).
         args: further ``recsimu serve`` flags, e.g. ``["--max-sessions", "20000"]``.
         startup_timeout: seconds to wait for the server to answer ``/healthz``.
         log: a text stream to copy the server's stderr to (default: kept, shown on failure).
@@ -141,7 +146,8 @@ def launch(model_dir: str | os.PathLike[str], *, recsimu: str | os.PathLike[str]
         command += ["--token", token]
     for flag, value in (("--max-steps", max_steps), ("--leave-after-skips", leave_after_skips),
                         ("--leave", leave), ("--backend", backend), ("--workers", workers),
-                        ("--user-model", user_model)):
+                        ("--user-model", user_model),
+                        ("--real-score", {True: "on", False: "off"}.get(real_score, real_score))):
         if value is not None:
             command += [flag, str(value)]
     if reward is not None:

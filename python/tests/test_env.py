@@ -488,9 +488,24 @@ class LaunchTest(unittest.TestCase):
             env.reset(seed=3)
             _, _, _, _, info = env.step(np.int64(1))
             self.assertAlmostEqual(sum(info["probs"].values()), 1.0, places=9)
+            self.assertIn("real", info)
             env.close()
+        # real_score=False: the same episode and probabilities, without D's real score.
+        with recsimu.launch(model_dir(), repo=_repo(), backend="cpu", user_model="glm",
+                            real_score=False) as s:
+            env = recsimu.RecSimuEnv(s)
+            self.assertEqual(env.model.raw["model"]["real_score"], "off")
+            env.reset(seed=3)
+            _, _, _, _, fast = env.step(np.int64(1))
+            env.close()
+        self.assertNotIn("real", fast)
+        self.assertNotIn("low_real", fast["ood"])
+        self.assertEqual(fast["probs"], info["probs"])
+        self.assertEqual(fast["feedback"], info["feedback"])
         with self.assertRaisesRegex(recsimu.LaunchError, r"--user-model: expected one of"):
             recsimu.launch(model_dir(), repo=_repo(), backend="cpu", user_model="gru")
+        with self.assertRaisesRegex(recsimu.LaunchError, r"--real-score off needs --user-model glm"):
+            recsimu.launch(model_dir(), repo=_repo(), backend="cpu", real_score="off")
 
     def test_launch_failures_say_why(self) -> None:
         with self.assertRaisesRegex(recsimu.LaunchError,

@@ -44,6 +44,7 @@ Deno.test({
 
     const net = await Simulator.load(m, { backend: "cpu" });
     const glm = await Simulator.load(m, { backend: "cpu", userModel: "glm" });
+    const fast = await Simulator.load(m, { backend: "cpu", userModel: "glm", realScore: "off" });
     try {
       assertEquals([net.userModel, glm.userModel], ["network", "glm"]);
       assertEquals((glm.describe().glm as { columns: string[] }).columns, ["category"]);
@@ -65,9 +66,23 @@ Deno.test({
       assertEquals(b!.ood, nb!.ood);
       assertEquals(b!.ood!.item, "unknown");
       assert(a!.probs.some((p, k) => Math.abs(p - na!.probs[k]!) > 1e-6), "answers differ");
+      // realScore off: the same answers without D's real score and its flag.
+      const [fa, fb] = await fast.predictArrays(requests);
+      assertEquals(fast.describe().real_score, "off");
+      for (const [f, g] of [[fa!, a!], [fb!, b!]] as const) {
+        assertEquals(f.probs, g.probs);
+        assertEquals([f.spread, f.support], [g.spread, g.support]);
+        assertEquals("real" in f, false);
+        const { low_real: _, ...rest } = g.ood!;
+        const any = rest.item === "unknown" || rest.state_unknown_items > 0 ||
+          rest.off_support === true;
+        assertEquals(f.ood, { ...rest, any });
+      }
+      assertEquals(fb!.ood!.any, true); // the unseen item
     } finally {
       net.dispose();
       glm.dispose();
+      fast.dispose();
     }
 
     const line = JSON.stringify({ state: [], action: "i1" });
@@ -81,6 +96,16 @@ Deno.test({
     const answer = JSON.parse(p.stdout.trim());
     assert(Number.isFinite(answer.support), p.stdout); // predict prints the support model's answer
     assertEquals(answer.spread, 0);
+    assert(Number.isFinite(answer.real), p.stdout);
+    const q = await runRecsimu(
+      ["predict", "--model", m, "--user-model", "glm", "--real-score", "off", "--backend", "cpu"],
+      { stdin: line + "\n" },
+    );
+    assertEquals(q.code, 0, q.stderr);
+    // The same answer without `real` and `ood.low_real` (`ood.any` then counts the rest).
+    const { real: _, ood: { low_real: _low, ...ood }, ...rest } = answer;
+    ood.any = ood.item === "unknown" || ood.state_unknown_items > 0 || ood.off_support;
+    assertEquals(JSON.parse(q.stdout.trim()), { ...rest, ood });
     assertAlmostEquals(
       Object.values(answer.probs as Record<string, number>).reduce((s, x) => s + x, 0),
       1,
@@ -128,6 +153,12 @@ Deno.test({
         refused.stderr,
       );
     }
+    const noGlm = await runRecsimu(["serve", "--model", m, "--real-score", "off"]);
+    assertEquals(noGlm.code, 2);
+    assert(
+      noGlm.stderr.includes("--real-score off needs --user-model glm"),
+      noGlm.stderr,
+    );
     const bad = await runRecsimu(["serve", "--model", m, "--user-model", "gru"]);
     assertEquals(bad.code, 2);
     assert(

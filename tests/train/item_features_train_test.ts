@@ -70,7 +70,7 @@ async function roundTrip(matchFeatures: boolean, wide = false): Promise<void> {
   preds.forEach((p, i) => {
     let z = 0;
     for (let k = 0; k < K; k++) z += probs[i * 2 * K + k]!;
-    assertAlmostEquals(p.real, z, 1e-5);
+    assertAlmostEquals(p.real!, z, 1e-5);
   });
   sim.dispose();
 }

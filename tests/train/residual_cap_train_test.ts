@@ -52,7 +52,7 @@ Deno.test("a model with a capped residual table trains, orders items by count an
   preds.forEach((p, i) => {
     let z = 0;
     for (let k = 0; k < K; k++) z += probs[i * 2 * K + k]!;
-    assertAlmostEquals(p.real, z, 1e-5);
+    assertAlmostEquals(p.real!, z, 1e-5);
   });
   sim.dispose();
 });

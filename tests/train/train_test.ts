@@ -133,7 +133,7 @@ Deno.test("a checkpoint saves and loads to identical predictions; corrupted ones
   preds.forEach((p, i) => {
     let z = 0;
     for (let k = 0; k < K; k++) z += probs[i * 2 * K + k]!;
-    assertAlmostEquals(p.real, z, 1e-5);
+    assertAlmostEquals(p.real!, z, 1e-5);
     assertEquals(Object.keys(p.probs), sim.labels, "probs maps each label, in label order");
     for (let k = 0; k < K; k++) {
       assertAlmostEquals(p.probs[sim.labels[k]!]!, probs[i * 2 * K + k]! / z, 1e-5);
