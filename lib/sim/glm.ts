@@ -67,6 +67,7 @@ export class GlmModel {
       shape.positive,
       shape.stateLength,
       f && { codes: f.codes, columns: f.columns.length },
+      (data.taste_dim ?? 0) > 0,
     );
     this.#x = new Float64Array(data.features.length);
     this.#rare = data.item_counts.length;
@@ -83,6 +84,7 @@ export class GlmModel {
       stateLength: shape.stateLength,
       items: shape.vectors.length / shape.dim,
       columns: shape.itemFeatures?.columns ?? [],
+      dim: shape.dim,
     });
     return new GlmModel(checked, shape);
   }

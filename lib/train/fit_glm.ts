@@ -39,6 +39,11 @@ export interface FitGlmOptions {
   maxTuples?: number;
   /** Backfitting rounds of item biases and weights. @default 5 */
   rounds?: number;
+  /**
+   * Adds the taste block (3E features of the item2vec vectors: a diagonal bilinear match of the
+   * candidate with the positive and the other pairs, and a linear item term). @default true
+   */
+  taste?: boolean;
 }
 
 /** The item2vec vectors [V, E] the features use (a checkpoint's `embeddings.bin`). */
@@ -122,8 +127,10 @@ export function fitGlmModel(
     ds.positive,
     ds.stateLength,
     itemFeatures && { codes: itemFeatures.codes, columns: columns.length },
+    options.taste ?? true,
   );
-  const features = glmFeatureNames(columns), width = features.length;
+  const tasteDim = (options.taste ?? true) ? embeddings.dim : 0;
+  const features = glmFeatureNames(columns, tasteDim), width = features.length;
   const sample = new Rng(deriveSeed(seed, "glm:sample")).shuffle(Array.from(ds.train))
     .slice(0, options.maxTuples ?? 200_000);
   const rows = tupleRows(ds, sample, c, width);
@@ -162,6 +169,7 @@ export function fitGlmModel(
     item_l2: itemL2,
     seed,
     item_counts: counts,
+    ...(tasteDim > 0 ? { taste_dim: tasteDim } : {}),
     train: { rows: rows.x.length, rounds },
     heldout: null,
   };

@@ -34,6 +34,12 @@
  *   <col>:last_positive, <col>:last_negative     the newest pair is same and positive (other)
  *   <col>:negative_recent, <col>:positive_recent Σ 0.5^age over same other (positive) pairs
  *   <col>:negative_slow, <col>:positive_slow     Σ 0.9^age over them / 5
+ *
+ * and, with the taste block (`taste_dim` E in `glm.json`), per item2vec dimension e (u: an
+ * item's unit vector; ū⁺, ū⁻: the sums of the positive (other) pairs' unit vectors / (their
+ * count + 1)), a diagonal bilinear match and a linear item term:
+ *
+ *   taste:positive_e, taste:negative_e, taste:item_e   u_a,e · ū⁺_e; u_a,e · ū⁻_e; u_a,e
  * @module
  */
 import { CheckpointError } from "../errors.ts";
@@ -90,8 +96,15 @@ const COLUMN_FEATURES = [
  * glmFeatureNames(["genre"])[16]; // "genre:positive_share"
  * ```
  */
-export function glmFeatureNames(columns: readonly string[]): string[] {
-  return [...BASE_FEATURES, ...columns.flatMap((c) => COLUMN_FEATURES.map((f) => `${c}:${f}`))];
+export function glmFeatureNames(columns: readonly string[], tasteDim = 0): string[] {
+  const taste = ["positive", "negative", "item"].flatMap((f) =>
+    Array.from({ length: tasteDim }, (_, e) => `taste:${f}_${e}`)
+  );
+  return [
+    ...BASE_FEATURES,
+    ...columns.flatMap((c) => COLUMN_FEATURES.map((f) => `${c}:${f}`)),
+    ...taste,
+  ];
 }
 
 /** What the features are computed from. */
@@ -112,6 +125,8 @@ export interface GlmContext {
   codes?: Int32Array;
   /** Item-feature columns F (0 without codes). */
   columns: number;
+  /** Whether the taste block (3E features after the columns') is computed. */
+  taste: boolean;
 }
 
 /**
@@ -142,6 +157,7 @@ export function glmContext(
   positive: readonly boolean[],
   stateLength: number,
   codes?: { codes: Int32Array; columns: number },
+  taste = false,
 ): GlmContext {
   const invNorm = inverseNorms(vectors, dim), V = invNorm.length;
   const logCount = new Float64Array(V);
@@ -157,6 +173,7 @@ export function glmContext(
     stateLength,
     ...(codes && codes.columns > 0 ? { codes: codes.codes } : {}),
     columns: codes?.columns ?? 0,
+    taste,
   };
 }
 
@@ -207,7 +224,34 @@ export function glmFeatures(out: Float64Array, q: GlmQuestion, c: GlmContext): F
   out[14] = recentPos / 3;
   out[15] = recentNeg / 3;
   if (c.codes) columnFeatures(out, q, c, from);
+  if (c.taste && a >= 0) tasteFeatures(out, q, c, from);
   return out;
+}
+
+/** The taste block of {@link glmFeatures} (a known candidate only; zeros otherwise). */
+function tasteFeatures(out: Float64Array, q: GlmQuestion, c: GlmContext, from: number): void {
+  const E = c.dim, a = q.candidate, v = c.vectors;
+  const o = BASE_FEATURES.length + c.columns * COLUMN_FEATURES.length;
+  const sumPos = new Float64Array(E), sumNeg = new Float64Array(E);
+  let pos = 0, neg = 0;
+  for (let t = from; t < q.items.length; t++) {
+    const it = q.items[t]!;
+    const positive = c.positive[q.feedback[t]!] === true;
+    if (positive) pos++;
+    else neg++;
+    if (it < 0) continue;
+    const s = c.invNorm[it]!, sum = positive ? sumPos : sumNeg;
+    for (let e = 0; e < E; e++) sum[e]! += v[it * E + e]! * s;
+  }
+  // Scaled by E (the products) and √E (the item term) to about unit size, as the ridge
+  // penalty assumes: a unit vector's coordinates are ~1/√E.
+  const sa = c.invNorm[a]!, root = Math.sqrt(E);
+  for (let e = 0; e < E; e++) {
+    const u = v[a * E + e]! * sa * root;
+    out[o + e] = u * root * sumPos[e]! / (pos + 1);
+    out[o + E + e] = u * root * sumNeg[e]! / (neg + 1);
+    out[o + 2 * E + e] = u;
+  }
 }
 
 /** The per-column block of {@link glmFeatures}. */
@@ -283,6 +327,8 @@ export interface GlmModelData {
   seed: number;
   /** Training rows per vocabulary item, in vocabulary order (the log count's input). */
   item_counts: number[];
+  /** E when the taste block is in the features; 0 (or absent, in older files) when not. */
+  taste_dim?: number;
   train: { rows: number; rounds: number };
   heldout: GlmEvaluation | null;
 }
@@ -334,6 +380,8 @@ export function checkGlmModel(
     stateLength: number;
     items: number;
     columns: readonly string[];
+    /** The item2vec vectors' length E (the taste block's size). */
+    dim: number;
   },
 ): GlmModelData {
   const bad = (field: string, why: string): never => {
@@ -351,7 +399,11 @@ export function checkGlmModel(
   same("positive", expect.positive, "the model's positive flags");
   same("state_length", expect.stateLength, "the model's state length");
   same("columns", expect.columns, "the checkpoint's item-feature columns");
-  const names = glmFeatureNames(expect.columns);
+  const taste = d.taste_dim ?? 0;
+  if (taste !== 0 && taste !== expect.dim) {
+    bad("taste_dim", `must be 0 or the item vectors' length ${expect.dim}, got ${taste}`);
+  }
+  const names = glmFeatureNames(expect.columns, taste as number);
   same("features", names, "");
   const numbers = (v: unknown, n: number, field: string) => {
     if (!Array.isArray(v) || v.length !== n || !v.every((x) => Number.isFinite(x))) {

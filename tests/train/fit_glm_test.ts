@@ -57,6 +57,50 @@ Deno.test("glmFeatures: hand-computed counts, repetition, cosines and recency", 
   assertEquals([...u.slice(8, 16)], [0, 0, 0, 0, 0, 0, 0, 0]);
 });
 
+Deno.test("glmFeatures: the taste block by hand (after the columns' features)", () => {
+  // Unit vectors: item 0 = (1, 0), item 1 = (0, 1), item 2 = (0.6, 0.8); E = 2, √E scaling.
+  const c = glmContext(
+    Float32Array.of(2, 0, 0, 3, 3, 4),
+    2,
+    [1, 1, 1],
+    POSITIVE,
+    5,
+    undefined,
+    true,
+  );
+  const names = glmFeatureNames([], 2);
+  assertEquals(names.slice(16), [
+    "taste:positive_0",
+    "taste:positive_1",
+    "taste:negative_0",
+    "taste:negative_1",
+    "taste:item_0",
+    "taste:item_1",
+  ]);
+  const x = glmFeatures(new Float64Array(names.length), {
+    items: [0, 1, -1], // positive item 0; negative item 1 and an unknown item
+    feedback: [1, 0, 0],
+    candidate: 2,
+  }, c);
+  const r = Math.SQRT2;
+  const want = [
+    0.6 * r * r * 1 / 2, // u_a,0 · ū⁺_0 with ū⁺ = (1, 0) / (1 + 1)
+    0,
+    0,
+    0.8 * r * r * 1 / 3, // ū⁻ = (0, 1) / (2 + 1): the unknown item counts, adds nothing
+    0.6 * r,
+    0.8 * r,
+  ];
+  want.forEach((v, i) => assertAlmostEquals(x[16 + i]!, v, 1e-6));
+  // A rare candidate has no vector: the block is 0; without the flag it is not computed.
+  const rare = glmFeatures(new Float64Array(names.length), {
+    items: [0],
+    feedback: [1],
+    candidate: -1,
+  }, c);
+  assertEquals([...rare.slice(16)], [0, 0, 0, 0, 0, 0]);
+});
+
 Deno.test("glmFeatures: a category column's shares, run and recency by hand", () => {
   // 4 items, codes of one column: 0 → 1, 1 → 1, 2 → 2, 3 → 0 (unknown); rows V, V + 1 are 0.
   const codes = Int32Array.of(1, 1, 2, 0, 0, 0);
@@ -178,6 +222,9 @@ Deno.test("fitGlmModel: recovers the items' order and a category effect; pure fo
   await Deno.remove(file);
   const vectors = { vectors: new Float32Array(ds.items.length * 2), dim: 2 };
   const m = fitGlmModel(ds, vectors, features, { seed: 3 });
+  assertEquals(m.taste_dim, 2); // the taste block is on by default
+  const plain = fitGlmModel(ds, vectors, features, { seed: 3, taste: false });
+  assertEquals(["taste_dim" in plain, plain.features.length], [false, 28]);
   // The fitted biases follow the items' true qualities: Pearson r > 0.98 over the 8 items,
   // and the spread of qualities (2.5 nats) comes back within 20%.
   const bias = quality.map((_, i) => m.item_bias[ds.itemIndex.get(`i${i}`)!]!);
@@ -202,13 +249,46 @@ Deno.test("fitGlmModel: recovers the items' order and a category effect; pure fo
   const p = g.probs({ items: [], feedback: [], candidate: ds.itemIndex.get("i0")! });
   assertAlmostEquals(p[0]! + p[1]!, 1, 1e-12);
   assert(p[ds.labels.indexOf("click")]! > 0.3, `${[...p]}`);
+  // With the taste block: 3E more weights, stored with taste_dim, answered as fitted.
+  const rng = new Rng(5);
+  const tasteVectors = {
+    ...vectors,
+    vectors: Float32Array.from(vectors.vectors, () => rng.normal()),
+  };
+  const t = fitGlmModel(ds, tasteVectors, features, { seed: 3, taste: true });
+  assertEquals([t.taste_dim, t.features.length, t.weights.length], [2, 34, 34]);
+  assertEquals(t.features.slice(-1), ["taste:item_1"]);
+  const tg = GlmModel.fromData(JSON.parse(JSON.stringify(t)), { ...shape, ...tasteVectors });
+  const q = { items: [0, 1], feedback: [1, 0], candidate: 2 };
+  const x = glmFeatures(
+    new Float64Array(34),
+    q,
+    glmContext(tasteVectors.vectors, 2, t.item_counts, ds.positive, 5, {
+      codes: features.codes,
+      columns: 1,
+    }, true),
+  );
+  const direct = glmProbs(t.weights, t.splits, x, t.item_bias[2]!, new Float64Array(2));
+  assertEquals([...tg.probs(q)], [...direct]);
+  assert(x.slice(28).some((v) => v !== 0), "the taste block is computed");
   const expect = {
     labels: ds.labels,
     positive: ds.positive,
     stateLength: 5,
     items: ds.items.length,
     columns: ["category"],
+    dim: 2,
   };
+  assertThrows(
+    () => checkGlmModel({ ...m, taste_dim: 3 }, "glm.json", expect),
+    CheckpointError,
+    `"glm.json": taste_dim must be 0 or the item vectors' length 2, got 3`,
+  );
+  assertThrows(
+    () => checkGlmModel({ ...m, taste_dim: 0 }, "glm.json", expect),
+    CheckpointError,
+    `"glm.json": features must be `,
+  );
   assertThrows(
     () => checkGlmModel({ ...m, item_bias: [1] }, "glm.json", expect),
     CheckpointError,
