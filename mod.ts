@@ -49,6 +49,12 @@ export type {
 } from "./lib/sim/types.ts";
 export { REAL_SCORES, USER_MODELS } from "./lib/sim/types.ts";
 export {
+  chooseUserModel,
+  USER_MODEL_REQUESTS,
+  type UserModelChoice,
+  type UserModelRequest,
+} from "./lib/sim/user_model.ts";
+export {
   type Action,
   type EnvAction,
   type ResetOptions,

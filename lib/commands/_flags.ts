@@ -5,7 +5,8 @@
  */
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { UserError } from "../errors.ts";
-import { REAL_SCORES, type RealScoreMode, USER_MODELS, type UserModelName } from "../sim/types.ts";
+import { REAL_SCORES, type RealScoreMode } from "../sim/types.ts";
+import { USER_MODEL_REQUESTS, type UserModelRequest } from "../sim/user_model.ts";
 
 /** Option specs as `node:util` parseArgs takes them. */
 export type FlagSpec = NonNullable<ParseArgsConfig["options"]>;
@@ -110,31 +111,37 @@ export function requireSupport(
 
 /** The help line of `--user-model`, shared by the commands that load a simulator. */
 export const USER_MODEL_HELP =
-  `  --user-model M         who answers: network (the discriminator, default) or glm (the
-                         structured user model recsimu train fits beside it, glm.json)`;
+  `  --user-model M         who answers: auto (default: the one with the lower validation
+                         log-loss, recorded by recsimu train), network (the discriminator) or
+                         glm (the structured user model train fits beside it, glm.json)`;
 
-/** `--user-model`: network (default) or glm. */
-export function userModelFlag(value: string | boolean | undefined): UserModelName {
-  if (value === undefined) return "network";
-  const ok = (USER_MODELS as readonly unknown[]).includes(value);
+/** `--user-model`: auto (default), network or glm. */
+export function userModelFlag(value: string | boolean | undefined): UserModelRequest {
+  if (value === undefined) return "auto";
+  const ok = (USER_MODEL_REQUESTS as readonly unknown[]).includes(value);
   if (!ok) {
     throw new UserError(
-      `--user-model: expected one of ${USER_MODELS.join(", ")}, got ${JSON.stringify(value)}`,
+      `--user-model: expected one of ${USER_MODEL_REQUESTS.join(", ")}, got ${
+        JSON.stringify(value)
+      }`,
     );
   }
-  return value as UserModelName;
+  return value as UserModelRequest;
 }
 
 /** The help lines of `--real-score`, shared by serve and predict. */
 export const REAL_SCORE_HELP =
-  `  --real-score on|off    off (with --user-model glm only): answers carry no real and no
+  `  --real-score on|off    off (when the GLM answers): answers carry no real and no
                          ood.low_real, and the discriminator does not run at all, so a batch
                          costs the structured model's features only (default on)`;
 
-/** `--real-score`: on (default) or off, which needs `--user-model glm`. */
+/**
+ * `--real-score`: on (default) or off, which needs the GLM to answer (refused here for
+ * `--user-model network`; for `auto`, once the choice is known).
+ */
 export function realScoreFlag(
   value: string | boolean | undefined,
-  userModel: UserModelName,
+  userModel: UserModelRequest,
 ): RealScoreMode {
   if (value === undefined) return "on";
   if (!(REAL_SCORES as readonly unknown[]).includes(value)) {
@@ -142,7 +149,7 @@ export function realScoreFlag(
       `--real-score: expected one of ${REAL_SCORES.join(", ")}, got ${JSON.stringify(value)}`,
     );
   }
-  if (value === "off" && userModel !== "glm") {
+  if (value === "off" && userModel === "network") {
     throw new UserError(
       "--real-score off needs --user-model glm: the network's answers are the discriminator's",
     );

@@ -15,6 +15,7 @@ import {
 import { type BackendName, BACKENDS, initBackend, parseBackend } from "../tf.ts";
 import { MAX_LANES, PooledSimulator } from "../sim/pool.ts";
 import { parseRewards } from "../sim/reward.ts";
+import { chooseUserModel } from "../sim/user_model.ts";
 import { AGENT_DEFAULTS, type AgentConfig, agentConfig } from "../rl/config.ts";
 import { runAgent } from "../rl/agent.ts";
 import { writeFileAtomic } from "../atomic.ts";
@@ -113,7 +114,7 @@ export async function run(argv: string[]): Promise<void> {
   await assertCheckpointDir(dir);
   await initBackend(backend, { quiet });
   // The agent reads no `real` score: under the structured model the discriminator need not run.
-  const realScore = userModel === "glm" ? "off" : "on";
+  const realScore = (await chooseUserModel(dir, userModel)).chosen === "glm" ? "off" : "on";
   const sim = await PooledSimulator.load(dir, { lanes, userModel, realScore });
   try {
     requireSupport(sim.main, dir, config.supportPenalty);

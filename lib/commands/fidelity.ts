@@ -22,7 +22,8 @@ import { BACKENDS, initBackend, parseBackend } from "../tf.ts";
 import { UserError } from "../errors.ts";
 import { Simulator } from "../sim/simulator.ts";
 import { parseRewards } from "../sim/reward.ts";
-import type { RealScoreMode, UserModelName } from "../sim/types.ts";
+import type { RealScoreMode } from "../sim/types.ts";
+import { chooseUserModel, type UserModelRequest } from "../sim/user_model.ts";
 import { writeFileAtomic } from "../atomic.ts";
 import { claimOutputFile, claimReportFile, outputPath } from "../output.ts";
 import { assertCheckpointDir, loadCheckpointMeta } from "../train/checkpoint.ts";
@@ -233,7 +234,10 @@ async function runTruth(v: Flags, dir: string, truthDir: string, outputs: Output
   const userModel = userModelFlag(v["user-model"]);
   await assertCheckpointDir(dir);
   await initBackend(backend, { quiet });
-  const sim = await Simulator.load(dir, { userModel, realScore: judgeRealScore(userModel) });
+  const sim = await Simulator.load(dir, {
+    userModel,
+    realScore: await judgeRealScore(dir, userModel),
+  });
   let agent: TrainedAgentPolicy | undefined;
   try {
     requireSupport(sim, dir, options.supportPenalty ?? 0);
@@ -271,7 +275,10 @@ async function runLog(v: Flags, dir: string, log: string, outputs: Outputs): Pro
   requireUsersSplit((await loadCheckpointMeta(dir)).config, `"${dir}"`);
   const userModel = userModelFlag(v["user-model"]);
   await initBackend(backend, { quiet });
-  const sim = await Simulator.load(dir, { userModel, realScore: judgeRealScore(userModel) });
+  const sim = await Simulator.load(dir, {
+    userModel,
+    realScore: await judgeRealScore(dir, userModel),
+  });
   try {
     const rewards = parseRewards(
       typeof v.reward === "string" ? v.reward : undefined,
@@ -372,6 +379,6 @@ function judgeFlags(v: Flags, starts: number, quiet: boolean): JudgeOptions {
  * The judge reads no `real` score: under the structured model the discriminator need not run
  * (the same probabilities, sooner).
  */
-function judgeRealScore(userModel: UserModelName): RealScoreMode {
-  return userModel === "glm" ? "off" : "on";
+async function judgeRealScore(dir: string, userModel: UserModelRequest): Promise<RealScoreMode> {
+  return (await chooseUserModel(dir, userModel)).chosen === "glm" ? "off" : "on";
 }

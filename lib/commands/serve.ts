@@ -8,7 +8,8 @@ import { SERVE_DEFAULTS } from "../serve/defaults.ts";
 import { hostProblem, isLoopback, type ServeOptions, startServer } from "../serve/server.ts";
 import { parseRewards } from "../sim/reward.ts";
 import { MAX_LANES } from "../sim/pool.ts";
-import type { RealScoreMode, UserModelName } from "../sim/types.ts";
+import type { RealScoreMode } from "../sim/types.ts";
+import type { UserModelRequest } from "../sim/user_model.ts";
 import { type BackendName, BACKENDS, parseBackend } from "../tf.ts";
 import {
   numFlag,
@@ -102,7 +103,7 @@ interface ServeConfig {
   /** Prediction lanes: the main thread and `workers − 1` workers. */
   workers: number;
   /** Who answers (`--user-model`). */
-  userModel: UserModelName;
+  userModel: UserModelRequest;
   /** Whether answers carry D's real score (`--real-score`). */
   realScore: RealScoreMode;
   options: ServeOptions;

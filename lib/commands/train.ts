@@ -30,6 +30,7 @@ import { fitSupportModel, saveSupportModel } from "../train/fit_support.ts";
 import type { SupportModelData } from "../train/support_features.ts";
 import { fitGlmModel, saveGlmModel } from "../train/fit_glm.ts";
 import type { GlmModelData } from "../train/glm_features.ts";
+import { autoUserModel } from "../sim/user_model.ts";
 import { assertCheckpointDir } from "../train/checkpoint.ts";
 import { metricsTable } from "../eval/table.ts";
 import { testSetWarnings } from "../eval/evaluate.ts";
@@ -440,11 +441,17 @@ function report(
 ): void {
   const { leave, support, glm } = fitted;
   const gh = glm.heldout;
+  // What --user-model auto will answer with (lib/sim/user_model.ts reads the same two figures).
+  const networkLoss = r.calibration.validation?.after.logLoss ?? null;
+  const auto = autoUserModel(networkLoss, gh?.log_loss ?? null);
   if (!quiet && gh !== null) {
     console.error(
       `structured user model (--user-model glm): held-out AUC ${gh.auc?.toFixed(4) ?? "n/a"}, ` +
         `log-loss ${gh.log_loss.toFixed(4)} (base rates ${gh.base_log_loss.toFixed(4)}) on ` +
-        `${gh.tuples} validation tuples`,
+        `${gh.tuples} validation tuples; --user-model auto answers with the ${auto}` +
+        (networkLoss !== null
+          ? ` (the network's validation log-loss ${networkLoss.toFixed(4)})`
+          : ""),
     );
   }
   const h = leave.heldout, sh = support.heldout;
@@ -494,6 +501,7 @@ function report(
       leave: { train: leave.train, heldout: leave.heldout },
       support: { train: support.train, threshold: support.threshold, heldout: support.heldout },
       glm: { train: glm.train, heldout: glm.heldout },
+      user_model_auto: auto,
     }),
   );
   r.model.dispose();

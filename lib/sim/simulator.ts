@@ -21,6 +21,7 @@ import { calibrateScale, type CalibrationMap } from "../eval/calibration.ts";
 import { loadSupportModel, type SupportModel } from "./support.ts";
 import { type GlmModel, loadGlmModel } from "./glm.ts";
 import { GLM_FILE } from "../train/glm_features.ts";
+import { chooseUserModel, type UserModelChoice, type UserModelRequest } from "./user_model.ts";
 import type {
   ArrayPrediction,
   FeedbackPrediction,
@@ -50,11 +51,12 @@ export interface SimulatorLoadOptions {
   /** Largest number of requests scored in one pass. @default 4096 */
   maxBatch?: number;
   /**
-   * Who answers: the discriminator (`network`) or the structured user model of the
+   * Who answers: the discriminator (`network`), the structured user model of the
    * checkpoint's `glm.json` (`glm`; `real`, `spread` and `ood.low_real` still come from the
-   * discriminator unless `realScore` is `off`). @default "network"
+   * discriminator unless `realScore` is `off`), or `auto`: the one with the lower validation
+   * log-loss (see `./user_model.ts`; the commands' default). @default "network"
    */
-  userModel?: UserModelName;
+  userModel?: UserModelRequest;
   /**
    * `off` (with `userModel: "glm"` only): the answers carry no `real` and no `ood.low_real`,
    * and the discriminator never runs, so a batch costs the structured and support models'
@@ -127,6 +129,7 @@ export class Simulator implements SimulatorLike {
     support?: SupportModel,
     glm?: GlmModel,
     realScore: RealScoreMode = "on",
+    choice?: UserModelChoice,
   ) {
     this.labels = meta.labels;
     this.positive = meta.positive;
@@ -145,15 +148,29 @@ export class Simulator implements SimulatorLike {
     this.glm = glm;
     this.userModel = glm ? "glm" : "network";
     this.realScore = realScore;
+    this.userModelChoice = choice ?? {
+      requested: this.userModel,
+      chosen: this.userModel,
+      network_log_loss: null,
+      glm_log_loss: null,
+    };
   }
 
   /** Loads the checkpoint in `dir`. */
   static async load(dir: string, options: SimulatorLoadOptions = {}): Promise<Simulator> {
     if (!backendInfo()) await initBackend(options.backend ?? "auto", { quiet: true });
     const realScore = options.realScore ?? "on";
-    if (realScore === "off" && options.userModel !== "glm") {
+    const requested = options.userModel ?? "network";
+    const choice = requested === "auto"
+      ? await chooseUserModel(dir, "auto")
+      : { requested, chosen: requested, network_log_loss: null, glm_log_loss: null };
+    if (realScore === "off" && choice.chosen !== "glm") {
       throw new UserError(
-        "--real-score off needs --user-model glm: the network's answers are the discriminator's",
+        requested === "auto"
+          ? `--real-score off: --user-model auto chose the network for "${dir}" (validation ` +
+            `log-loss ${choice.network_log_loss} vs the GLM's ${choice.glm_log_loss}): pass ` +
+            `--user-model glm`
+          : "--real-score off needs --user-model glm: the network's answers are the discriminator's",
       );
     }
     const ck = await loadCheckpoint(dir);
@@ -172,7 +189,7 @@ export class Simulator implements SimulatorLike {
       dim: ck.meta.shape.embDim,
     });
     let glm: GlmModel | undefined;
-    if ((options.userModel ?? "network") === "glm") {
+    if (choice.chosen === "glm") {
       glm = await loadGlmModel(dir, {
         labels: ck.meta.labels,
         positive: ck.meta.positive,
@@ -200,6 +217,7 @@ export class Simulator implements SimulatorLike {
       support,
       glm,
       realScore,
+      choice,
     );
   }
 
@@ -223,6 +241,8 @@ export class Simulator implements SimulatorLike {
   readonly glm: GlmModel | undefined;
   /** Who answers (see {@link SimulatorLoadOptions.userModel}). */
   readonly userModel: UserModelName;
+  /** What was asked for, what answers, and `auto`'s evidence. */
+  readonly userModelChoice: UserModelChoice;
   /** Whether answers carry D's real score (see {@link SimulatorLoadOptions.realScore}). */
   readonly realScore: RealScoreMode;
 
@@ -511,6 +531,7 @@ export class Simulator implements SimulatorLike {
       calibration: this.meta.calibration ?? null,
       support: this.support?.describe() ?? null,
       user_model: this.userModel,
+      user_model_choice: this.userModelChoice,
       real_score: this.realScore,
       ...(this.glm ? { glm: this.glm.describe() } : {}),
       shape: this.meta.shape,

@@ -126,8 +126,9 @@ def launch(model_dir: str | os.PathLike[str], *, recsimu: str | os.PathLike[str]
         backend: ``--backend`` (auto, webgpu, wasm, cpu).
         workers: ``--workers``, the server's prediction threads (default 1): with 2, a vector
             step of 64 or more environments is computed on two cores.
-        user_model: ``--user-model``: ``"network"`` (the default: the discriminator) or ``"glm"``
-            (the structured user model ``recsimu train`` fits beside it).
+        user_model: ``--user-model``: ``"auto"`` (the server's default: the one with the lower
+            validation log-loss, recorded by ``recsimu train``), ``"network"`` (the
+            discriminator) or ``"glm"`` (the structured user model train fits beside it).
         real_score: ``--real-score``: ``"on"`` (the default) or ``"off"`` (also ``True`` /
             ``False``); off needs ``user_model="glm"``: the infos then carry no ``real`` and no
             ``ood.low_real``, and the server never runs the discriminator (several times more

@@ -505,7 +505,8 @@ class LaunchTest(unittest.TestCase):
         with self.assertRaisesRegex(recsimu.LaunchError, r"--user-model: expected one of"):
             recsimu.launch(model_dir(), repo=_repo(), backend="cpu", user_model="gru")
         with self.assertRaisesRegex(recsimu.LaunchError, r"--real-score off needs --user-model glm"):
-            recsimu.launch(model_dir(), repo=_repo(), backend="cpu", real_score="off")
+            recsimu.launch(model_dir(), repo=_repo(), backend="cpu", user_model="network",
+                           real_score="off")
 
     def test_launch_failures_say_why(self) -> None:
         with self.assertRaisesRegex(recsimu.LaunchError,

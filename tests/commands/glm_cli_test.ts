@@ -11,6 +11,7 @@ import { checkpointWithout, tempDir, tinyTruth } from "../_helpers.ts";
 import { writeTruthWorld } from "../../lib/data/truth/write.ts";
 import { OUTPUT_MARKER, sha256 } from "../../lib/output.ts";
 import { Simulator } from "../../lib/sim/simulator.ts";
+import { autoUserModel, chooseUserModel } from "../../lib/sim/user_model.ts";
 
 const cliTest = { permissions: { read: true, write: true, run: true, env: true } } as const;
 
@@ -153,7 +154,45 @@ Deno.test({
         refused.stderr,
       );
     }
-    const noGlm = await runRecsimu(["serve", "--model", m, "--real-score", "off"]);
+    // auto: the lower of the two recorded validation log-losses; the network without glm.json.
+    const config = JSON.parse(await Deno.readTextFile(join(m, "config.json")));
+    const netLoss = config.calibration.validation.after.logLoss as number;
+    const want = stored.heldout.log_loss < netLoss ? "glm" : "network";
+    assertEquals(trained.user_model_auto, want); // train says what auto will answer with
+    assertEquals(await chooseUserModel(m, "auto"), {
+      requested: "auto",
+      chosen: want,
+      network_log_loss: netLoss,
+      glm_log_loss: stored.heldout.log_loss,
+    });
+    assertEquals((await chooseUserModel(old, "auto")).chosen, "network");
+    assertEquals((await chooseUserModel(old, "glm")).chosen, "glm"); // as asked; loading refuses
+    const auto = await Simulator.load(m, { backend: "cpu", userModel: "auto" });
+    try {
+      assertEquals(auto.userModel, want);
+      assertEquals((auto.describe().user_model_choice as { requested: string }).requested, "auto");
+    } finally {
+      auto.dispose();
+    }
+    // The commands' default is auto: predict answers as the chosen model does.
+    const byDefault = await runRecsimu(["predict", "--model", m, "--backend", "cpu"], {
+      stdin: line + "\n",
+    });
+    assertEquals(byDefault.code, 0, byDefault.stderr);
+    const chosen = await runRecsimu(
+      ["predict", "--model", m, "--user-model", want, "--backend", "cpu"],
+      { stdin: line + "\n" },
+    );
+    assertEquals(byDefault.stdout, chosen.stdout);
+    const noGlm = await runRecsimu([
+      "serve",
+      "--model",
+      m,
+      "--user-model",
+      "network",
+      "--real-score",
+      "off",
+    ]);
     assertEquals(noGlm.code, 2);
     assert(
       noGlm.stderr.includes("--real-score off needs --user-model glm"),
@@ -162,8 +201,16 @@ Deno.test({
     const bad = await runRecsimu(["serve", "--model", m, "--user-model", "gru"]);
     assertEquals(bad.code, 2);
     assert(
-      bad.stderr.includes('--user-model: expected one of network, glm, got "gru"'),
+      bad.stderr.includes('--user-model: expected one of auto, network, glm, got "gru"'),
       bad.stderr,
     );
   },
+});
+
+Deno.test("autoUserModel: the GLM only when both log-losses are known and its is lower", () => {
+  assertEquals(autoUserModel(0.6, 0.5), "glm");
+  assertEquals(autoUserModel(0.5, 0.6), "network");
+  assertEquals(autoUserModel(0.5, 0.5), "network"); // a tie keeps the discriminator
+  assertEquals(autoUserModel(null, 0.1), "network");
+  assertEquals(autoUserModel(0.5, null), "network");
 });
