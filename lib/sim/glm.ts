@@ -109,6 +109,20 @@ export class GlmModel {
     );
   }
 
+  /**
+   * The answer's spread: the standard deviation of P(positive) from the candidate's bias
+   * uncertainty, p (1 − p) · sd(b_a) (the delta method on the Laplace approximation), for the
+   * probabilities `probs` of {@link probs}; 0 for a file without `item_bias_sd`. The weights,
+   * fitted on every tuple, are far surer than an item's bias and are left out.
+   */
+  spread(candidate: number, probs: ArrayLike<number>): number {
+    const sd = this.data.item_bias_sd;
+    if (sd === undefined) return 0;
+    let p = 0;
+    for (let k = 0; k < probs.length; k++) if (this.data.positive[k]) p += probs[k]!;
+    return p * (1 - p) * sd[candidate >= 0 ? candidate : this.#rare]!;
+  }
+
   /** A short description for `GET /v1/model` and logs. */
   describe(): Record<string, unknown> {
     return {

@@ -52,7 +52,7 @@ export interface SimulatorLoadOptions {
   maxBatch?: number;
   /**
    * Who answers: the discriminator (`network`), the structured user model of the
-   * checkpoint's `glm.json` (`glm`; `real`, `spread` and `ood.low_real` still come from the
+   * checkpoint's `glm.json` (`glm`; `real` and `ood.low_real` still come from the
    * discriminator unless `realScore` is `off`), or `auto`: the one with the lower validation
    * log-loss (see `./user_model.ts`; the commands' default). @default "network"
    */
@@ -390,7 +390,7 @@ export class Simulator implements SimulatorLike {
     });
   }
 
-  /** The structured model's probabilities in place of D's; D's heads give no spread of them. */
+  /** The structured model's probabilities and spread (its own, from its item bias's sd). */
   #glmAnswers(
     answers: ArrayPrediction[],
     coded: { items: number[]; feedback: number[] }[],
@@ -401,7 +401,7 @@ export class Simulator implements SimulatorLike {
     answers.forEach((a, i) => {
       const q = { ...coded[stateOf[i]!]!, candidate: actions[i]! < V ? actions[i]! : -1 };
       a.probs = Array.from(glm.probs(q));
-      a.spread = 0;
+      a.spread = glm.spread(q.candidate, a.probs);
     });
   }
 

@@ -139,8 +139,10 @@ export function fitGlmModel(
   let w = fitLogistic(g, width, l2).w;
   const bias = new Float64Array(V + 1);
   const offset = new Float64Array(rows.x.length);
+  let hess = new Float64Array(V + 1);
   for (let round = 0; round < rounds; round++) {
-    const grad = new Float64Array(V + 1), hess = new Float64Array(V + 1);
+    const grad = new Float64Array(V + 1);
+    hess = new Float64Array(V + 1);
     rows.x.forEach((x, i) => {
       const j = rows.slot[i]!, p = logistic(w, x, bias[j]!);
       grad[j]! += y[i]! - p;
@@ -161,6 +163,8 @@ export function fitGlmModel(
     features,
     weights: [...w],
     item_bias: [...bias],
+    // The biases' posterior sd (Laplace: 1 / √(Σ p(1 − p) + item_l2) at the last round).
+    item_bias_sd: Array.from(hess, (h) => 1 / Math.sqrt(h + itemL2)),
     splits: {
       positive: fitSplit(group(true), rows, width, l2),
       negative: fitSplit(group(false), rows, width, l2),

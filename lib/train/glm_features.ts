@@ -320,6 +320,11 @@ export interface GlmModelData {
   weights: number[];
   /** Per vocabulary item its bias on the P(positive) logit; then the rare item's. */
   item_bias: number[];
+  /**
+   * The biases' approximate posterior standard deviations, in the same order (the Laplace
+   * approximation of the ridge fit: 1 / √(Σ p(1 − p) + item_l2)); absent in older files.
+   */
+  item_bias_sd?: number[];
   /** The positive labels' split, then the others'; a group of one label has no weights. */
   splits: { positive: GlmSplit; negative: GlmSplit };
   l2: number;
@@ -412,6 +417,10 @@ export function checkGlmModel(
   };
   numbers(d.weights, names.length, "weights");
   numbers(d.item_bias, expect.items + 1, "item_bias");
+  if (d.item_bias_sd !== undefined) {
+    numbers(d.item_bias_sd, expect.items + 1, "item_bias_sd");
+    if ((d.item_bias_sd as number[]).some((x) => x < 0)) bad("item_bias_sd", "must be >= 0");
+  }
   numbers(d.item_counts, expect.items, "item_counts");
   const splits = d.splits as Record<string, GlmSplit> | undefined;
   const groups = { positive: true, negative: false };

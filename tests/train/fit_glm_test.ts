@@ -223,6 +223,19 @@ Deno.test("fitGlmModel: recovers the items' order and a category effect; pure fo
   const vectors = { vectors: new Float32Array(ds.items.length * 2), dim: 2 };
   const m = fitGlmModel(ds, vectors, features, { seed: 3 });
   assertEquals(m.taste_dim, 2); // the taste block is on by default
+  // The biases' sds, 1 / √(Σ p (1 − p) + 3): between 1 / √(rows / 4 + 3) (p (1 − p) ≤ 1/4 on
+  // each of the item's rows) and the prior's 1 / √3, and below the prior for a shown item.
+  const rowsOf = new Map<number, number>();
+  for (const r of ds.train) rowsOf.set(ds.rowItem[r]!, (rowsOf.get(ds.rowItem[r]!) ?? 0) + 1);
+  const sd = m.item_bias_sd!;
+  assertEquals(sd.length, ds.items.length + 1);
+  for (const [i, n] of rowsOf) {
+    if (i >= ds.items.length) continue;
+    assert(
+      sd[i]! >= 1 / Math.sqrt(n / 4 + 3) - 1e-12 && sd[i]! < 1 / Math.sqrt(3),
+      `${i}: ${sd[i]}`,
+    );
+  }
   const plain = fitGlmModel(ds, vectors, features, { seed: 3, taste: false });
   assertEquals(["taste_dim" in plain, plain.features.length], [false, 28]);
   // The fitted biases follow the items' true qualities: Pearson r > 0.98 over the 8 items,
@@ -279,6 +292,18 @@ Deno.test("fitGlmModel: recovers the items' order and a category effect; pure fo
     columns: ["category"],
     dim: 2,
   };
+  assertThrows(
+    () => checkGlmModel({ ...m, item_bias_sd: m.item_bias_sd!.map(() => -1) }, "glm.json", expect),
+    CheckpointError,
+    `"glm.json": item_bias_sd must be >= 0`,
+  );
+  // The spread by hand: p (1 − p) · sd of the candidate's bias; 0 for a file without sds.
+  const i0 = ds.itemIndex.get("i0")!;
+  const p0 = g.probs({ items: [], feedback: [], candidate: i0 });
+  const pos0 = p0[ds.labels.indexOf("click")]!;
+  assertAlmostEquals(g.spread(i0, p0), pos0 * (1 - pos0) * m.item_bias_sd![i0]!, 1e-15);
+  const { item_bias_sd: _, ...older } = m;
+  assertEquals(GlmModel.fromData(older, shape).spread(i0, p0), 0);
   assertThrows(
     () => checkGlmModel({ ...m, taste_dim: 3 }, "glm.json", expect),
     CheckpointError,
