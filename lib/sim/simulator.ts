@@ -58,9 +58,9 @@ export interface SimulatorLoadOptions {
    */
   userModel?: UserModelRequest;
   /**
-   * `off` (with `userModel: "glm"` only): the answers carry no `real` and no `ood.low_real`,
-   * and the discriminator never runs, so a batch costs the structured and support models'
-   * features only. @default "on"
+   * `off` (only when the GLM answers: `glm`, or `auto` choosing it; refused otherwise): the
+   * answers carry no `real` and no `ood.low_real`, and the discriminator never runs, so a batch
+   * costs the structured and support models' features only. @default "on"
    */
   realScore?: RealScoreMode;
 }
