@@ -7,6 +7,7 @@
 import {
   checkGlmModel,
   GLM_FILE,
+  glmCodes,
   type GlmContext,
   glmContext,
   glmFeatures,
@@ -66,7 +67,11 @@ export class GlmModel {
       data.item_counts,
       shape.positive,
       shape.stateLength,
-      f && { codes: f.codes, columns: f.columns.length },
+      glmCodes(
+        data.item_counts.length,
+        f && { codes: f.codes, columns: f.columns.length },
+        data.clusters,
+      ),
       (data.taste_dim ?? 0) > 0,
     );
     this.#x = new Float64Array(data.features.length);

@@ -14,9 +14,12 @@ import { updateCheckpointFile } from "./checkpoint.ts";
 import { actionCounts, tupleQuestion } from "./fit_support.ts";
 import { logistic } from "./leave_features.ts";
 import { fitLogistic, type WeightedRows } from "./newton_logistic.ts";
+import { itemClusters } from "./item_clusters.ts";
 import {
+  CLUSTER_COLUMN,
   GLM_FILE,
   GLM_FORMAT,
+  glmCodes,
   type GlmContext,
   glmContext,
   type GlmEvaluation,
@@ -44,6 +47,11 @@ export interface FitGlmOptions {
    * candidate with the positive and the other pairs, and a linear item term). @default true
    */
   taste?: boolean;
+  /**
+   * K item2vec clusters read as one more category column (`lib/train/item_clusters.ts`).
+   * @default 32 without item-feature columns, 0 with them
+   */
+  clusters?: number;
 }
 
 /** The item2vec vectors [V, E] the features use (a checkpoint's `embeddings.bin`). */
@@ -120,17 +128,20 @@ export function fitGlmModel(
   }
   const V = ds.items.length, columns = itemFeatures?.columns ?? [];
   const counts = actionCounts(ds);
+  const K = options.clusters ?? (columns.length === 0 ? 32 : 0);
+  const clusters = K > 0 ? itemClusters(embeddings.vectors, embeddings.dim, K, seed) : undefined;
   const c = glmContext(
     embeddings.vectors,
     embeddings.dim,
     counts,
     ds.positive,
     ds.stateLength,
-    itemFeatures && { codes: itemFeatures.codes, columns: columns.length },
+    glmCodes(V, itemFeatures && { codes: itemFeatures.codes, columns: columns.length }, clusters),
     options.taste ?? true,
   );
   const tasteDim = (options.taste ?? true) ? embeddings.dim : 0;
-  const features = glmFeatureNames(columns, tasteDim), width = features.length;
+  const read = [...columns, ...(clusters ? [CLUSTER_COLUMN] : [])];
+  const features = glmFeatureNames(read, tasteDim), width = features.length;
   const sample = new Rng(deriveSeed(seed, "glm:sample")).shuffle(Array.from(ds.train))
     .slice(0, options.maxTuples ?? 200_000);
   const rows = tupleRows(ds, sample, c, width);
@@ -174,6 +185,7 @@ export function fitGlmModel(
     seed,
     item_counts: counts,
     ...(tasteDim > 0 ? { taste_dim: tasteDim } : {}),
+    ...(clusters ? { clusters: [...clusters] } : {}),
     train: { rows: rows.x.length, rounds },
     heldout: null,
   };

@@ -40,6 +40,9 @@
  * count + 1)), a diagonal bilinear match and a linear item term:
  *
  *   taste:positive_e, taste:negative_e, taste:item_e   u_a,e · ū⁺_e; u_a,e · ū⁻_e; u_a,e
+ *
+ * Without a catalogue the fit clusters the item2vec vectors (`item_clusters.ts`; `clusters` in
+ * glm.json) and reads the clusters as one more category column, `item2vec_cluster`.
  * @module
  */
 import { CheckpointError } from "../errors.ts";
@@ -50,6 +53,29 @@ import { inverseNorms, itemCosine } from "./support_features.ts";
 export const GLM_FILE = "glm.json";
 /** Format of `glm.json`; a different one is refused. */
 export const GLM_FORMAT = 1;
+/** The column of item2vec clusters (`clusters` in glm.json), after the catalogue's columns. */
+export const CLUSTER_COLUMN = "item2vec_cluster";
+
+/**
+ * The item codes [V + 2, F] the features read: the catalogue's columns, then the clusters'
+ * (when given); rows V (padding) and V + 1 (rare) are 0. Undefined when there are neither.
+ */
+export function glmCodes(
+  V: number,
+  itemCodes?: { codes: Int32Array; columns: number },
+  clusters?: ArrayLike<number>,
+): { codes: Int32Array; columns: number } | undefined {
+  const F0 = itemCodes?.columns ?? 0, F = F0 + (clusters ? 1 : 0);
+  if (F === 0) return undefined;
+  if (!clusters) return itemCodes;
+  const codes = new Int32Array((V + 2) * F);
+  for (let i = 0; i < V; i++) {
+    for (let j = 0; j < F0; j++) codes[i * F + j] = itemCodes!.codes[i * F0 + j]!;
+    codes[i * F + F0] = clusters[i]!;
+  }
+  return { codes, columns: F };
+}
+
 /** Cosine above which a state item counts as similar for `similar_run`. */
 const SIMILAR = 0.6;
 
@@ -334,6 +360,11 @@ export interface GlmModelData {
   item_counts: number[];
   /** E when the taste block is in the features; 0 (or absent, in older files) when not. */
   taste_dim?: number;
+  /**
+   * Per vocabulary item its item2vec cluster code (1..K, 0 for no vector), read as one more
+   * category column ({@link CLUSTER_COLUMN}) after `columns`; absent when not used.
+   */
+  clusters?: number[];
   train: { rows: number; rounds: number };
   heldout: GlmEvaluation | null;
 }
@@ -408,7 +439,17 @@ export function checkGlmModel(
   if (taste !== 0 && taste !== expect.dim) {
     bad("taste_dim", `must be 0 or the item vectors' length ${expect.dim}, got ${taste}`);
   }
-  const names = glmFeatureNames(expect.columns, taste as number);
+  if (d.clusters !== undefined) {
+    const c = d.clusters;
+    if (
+      !Array.isArray(c) || c.length !== expect.items ||
+      !c.every((x) => Number.isInteger(x) && x >= 0)
+    ) {
+      bad("clusters", `must be ${expect.items} integers >= 0`);
+    }
+  }
+  const columns = [...expect.columns, ...(d.clusters !== undefined ? [CLUSTER_COLUMN] : [])];
+  const names = glmFeatureNames(columns, taste as number);
   same("features", names, "");
   const numbers = (v: unknown, n: number, field: string) => {
     if (!Array.isArray(v) || v.length !== n || !v.every((x) => Number.isFinite(x))) {

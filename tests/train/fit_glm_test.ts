@@ -9,8 +9,11 @@ import { alignItemFeatures, readItemFeatures } from "../../lib/data/item_feature
 import { CheckpointError } from "../../lib/errors.ts";
 import { Rng } from "../../lib/random.ts";
 import { fitGlmModel } from "../../lib/train/fit_glm.ts";
+import { itemClusters } from "../../lib/train/item_clusters.ts";
 import {
   checkGlmModel,
+  CLUSTER_COLUMN,
+  glmCodes,
   glmContext,
   glmFeatureNames,
   glmFeatures,
@@ -329,4 +332,88 @@ Deno.test("fitGlmModel: recovers the items' order and a category effect; pure fo
     CheckpointError,
     `"glm.json": format must be 1, got 9`,
   );
+});
+
+Deno.test("item2vec clusters: one more category column without a catalogue", async () => {
+  // Two groups of items with opposite vectors; users like the "a" group.
+  const csv = "session_id,item_id,feedback\n" +
+    Array.from({ length: 60 }, (_, s) =>
+      Array.from({ length: 6 }, (_, t) => {
+        const item = (s + t) % 2 === 0 ? `a${(s + t) % 3}` : `b${(s * t) % 3}`;
+        return `s${s},${item},${item.startsWith("a") ? "pos" : "neg"}\n`;
+      }).join("")).join("");
+  const ds = await datasetFromText(csv, "c.csv", {
+    stateLength: 4,
+    minCount: 1,
+    minStateLength: 1,
+  });
+  const V = ds.items.length;
+  const vectors = new Float32Array(V * 2);
+  ds.items.forEach((id, i) =>
+    vectors.set(id.startsWith("a") ? [1, 0.1 * i] : [-1, 0.1 * i], i * 2)
+  );
+  const m = fitGlmModel(ds, { vectors, dim: 2 }, undefined, { seed: 1, clusters: 2 });
+  assertEquals(m.columns, []); // the checkpoint's columns: none
+  assertEquals(m.clusters!.length, V);
+  const group = (id: string) => m.clusters![ds.itemIndex.get(id)!];
+  assertEquals(new Set(["a0", "a1", "a2"].map(group)).size, 1);
+  assertEquals(new Set(["b0", "b1", "b2"].map(group)).size, 1);
+  assert(group("a0") !== group("b0"));
+  assert(m.features.includes(`${CLUSTER_COLUMN}:positive_share`), m.features.join());
+  assertEquals(m.features.length, glmFeatureNames([CLUSTER_COLUMN], 2).length);
+  // glmCodes: the catalogue's codes, then the clusters'; padding and rare rows 0.
+  const merged = glmCodes(2, { codes: Int32Array.of(5, 6, 0, 0), columns: 1 }, [3, 4])!;
+  assertEquals([...merged.codes], [5, 3, 6, 4, 0, 0, 0, 0]);
+  assertEquals(merged.columns, 2);
+  assertEquals(glmCodes(2), undefined);
+  // Stored and read back it answers as computed by hand; a bad cluster list is named.
+  const shape = { labels: ds.labels, positive: ds.positive, stateLength: 4, vectors, dim: 2 };
+  const g = GlmModel.fromData(JSON.parse(JSON.stringify(m)), shape);
+  const q = {
+    items: [ds.itemIndex.get("a0")!],
+    feedback: [ds.labels.indexOf("pos")],
+    candidate: 1,
+  };
+  const c = glmContext(
+    vectors,
+    2,
+    m.item_counts,
+    ds.positive,
+    4,
+    glmCodes(V, undefined, m.clusters),
+    true,
+  );
+  const x = glmFeatures(new Float64Array(m.features.length), q, c);
+  const direct = glmProbs(m.weights, m.splits, x, m.item_bias[1]!, new Float64Array(2));
+  assertEquals([...g.probs(q)], [...direct]);
+  const expect = {
+    labels: ds.labels,
+    positive: ds.positive,
+    stateLength: 4,
+    items: V,
+    columns: [],
+    dim: 2,
+  };
+  assertThrows(
+    () => checkGlmModel({ ...m, clusters: [1] }, "glm.json", expect),
+    CheckpointError,
+    `"glm.json": clusters must be ${V} integers >= 0`,
+  );
+  // clusters: 0 leaves them out; the default is 32 without item features.
+  assertEquals(
+    "clusters" in fitGlmModel(ds, { vectors, dim: 2 }, undefined, { clusters: 0 }),
+    false,
+  );
+  assertEquals(fitGlmModel(ds, { vectors, dim: 2 }).clusters!.length, V);
+});
+
+Deno.test("itemClusters: seeded, codes 1..K, 0 for an item without a vector, K capped", () => {
+  const rng = new Rng(2);
+  const v = Float32Array.from({ length: 50 * 3 }, () => rng.normal());
+  v.fill(0, 9, 12); // item 3 has no vector
+  const a = itemClusters(v, 3, 5, 7);
+  assertEquals([...a], [...itemClusters(v, 3, 5, 7)]);
+  assertEquals(a[3], 0);
+  assert([...a].every((c, i) => i === 3 || (c >= 1 && c <= 5)), `${a}`);
+  assertEquals(new Set(itemClusters(v.slice(0, 6), 3, 5, 7)).size, 2); // 2 items: 2 clusters
 });
