@@ -161,9 +161,7 @@ export class Simulator implements SimulatorLike {
     if (!backendInfo()) await initBackend(options.backend ?? "auto", { quiet: true });
     const realScore = options.realScore ?? "on";
     const requested = options.userModel ?? "network";
-    const choice = requested === "auto"
-      ? await chooseUserModel(dir, "auto")
-      : { requested, chosen: requested, network_log_loss: null, glm_log_loss: null };
+    const choice = await chooseUserModel(dir, requested);
     if (realScore === "off" && choice.chosen !== "glm") {
       throw new UserError(
         requested === "auto"

@@ -28,8 +28,9 @@ export interface UserModelChoice {
 }
 
 /**
- * Resolves `requested` for the checkpoint in `dir` (reads config.json and, for `auto`,
- * glm.json; checks nothing else: loading does). `network` and `glm` are taken as asked.
+ * Resolves `requested` for the checkpoint in `dir`: `network` and `glm` are taken as asked
+ * (nothing is read, so a broken glm.json never stops `network`); `auto` reads config.json and
+ * glm.json (checks nothing else: loading does).
  *
  * @example
  * ```ts ignore
@@ -41,6 +42,9 @@ export async function chooseUserModel(
   dir: string,
   requested: UserModelRequest,
 ): Promise<UserModelChoice> {
+  if (requested !== "auto") {
+    return { requested, chosen: requested, network_log_loss: null, glm_log_loss: null };
+  }
   const meta = await loadCheckpointMeta(dir);
   const after = meta.calibration?.validation?.after?.logLoss;
   const network = typeof after === "number" && Number.isFinite(after) ? after : null;
@@ -49,8 +53,12 @@ export async function chooseUserModel(
   const glm = typeof heldout?.log_loss === "number" && Number.isFinite(heldout.log_loss)
     ? heldout.log_loss
     : null;
-  const chosen = requested === "auto" ? autoUserModel(network, glm) : requested;
-  return { requested, chosen, network_log_loss: network, glm_log_loss: glm };
+  return {
+    requested,
+    chosen: autoUserModel(network, glm),
+    network_log_loss: network,
+    glm_log_loss: glm,
+  };
 }
 
 /**

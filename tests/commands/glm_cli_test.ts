@@ -5,7 +5,8 @@
  * with it; a checkpoint without one, or a wrong value, is refused in one line.
  */
 import { join } from "node:path";
-import { assert, assertAlmostEquals, assertEquals } from "../_assert.ts";
+import { assert, assertAlmostEquals, assertEquals, assertRejects } from "../_assert.ts";
+import { CheckpointError } from "../../lib/errors.ts";
 import { runRecsimu, TINY_FLAGS } from "../_cli.ts";
 import { checkpointWithout, tempDir, tinyTruth } from "../_helpers.ts";
 import { writeTruthWorld } from "../../lib/data/truth/write.ts";
@@ -171,6 +172,12 @@ Deno.test({
     });
     assertEquals((await chooseUserModel(old, "auto")).chosen, "network");
     assertEquals((await chooseUserModel(old, "glm")).chosen, "glm"); // as asked; loading refuses
+    // A damaged glm.json stops auto (it must read it), never network (it reads nothing).
+    const damaged = join(d.path, "damaged");
+    await checkpointWithout(m, damaged, "none");
+    await Deno.writeTextFile(join(damaged, "glm.json"), "{");
+    assertEquals((await chooseUserModel(damaged, "network")).chosen, "network");
+    await assertRejects(() => chooseUserModel(damaged, "auto"), CheckpointError, "glm.json");
     const auto = await Simulator.load(m, { backend: "cpu", userModel: "auto" });
     try {
       assertEquals(auto.userModel, want);
